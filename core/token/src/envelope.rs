@@ -1,0 +1,229 @@
+//! Signing and verification of `<prefix>.<kid>.<payload>.<signature>` tokens.
+
+use crate::{CLAIMS_VERSION, Claims, DEFAULT_LEEWAY_SECS, MAX_LIFETIME_SECS, MAX_TOKEN_LEN};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use oriel_core_model::SessionErrorKind;
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
+use std::collections::HashMap;
+
+/// Why a token was refused. Every variant is a clear, loggable reason that
+/// reveals nothing secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Longer than [`MAX_TOKEN_LEN`].
+    #[error("token of {0} bytes exceeds the limit")]
+    Oversized(usize),
+    /// Not of the `prefix.kid.payload.signature` shape, or not base64url.
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    /// A token of another kind (e.g. a command presented as a session token).
+    #[error("wrong token kind")]
+    WrongKind,
+    /// Signed by a key this verifier does not know.
+    #[error("unknown signing key")]
+    UnknownKey,
+    /// The signature does not match.
+    #[error("bad signature")]
+    BadSignature,
+    /// The claims are not valid JSON of the expected shape (e.g. unknown fields).
+    #[error("invalid claims: {0}")]
+    InvalidClaims(String),
+    /// Claims version not supported.
+    #[error("unsupported claims version {0}")]
+    UnsupportedVersion(u8),
+    /// Past its expiry.
+    #[error("token expired")]
+    Expired,
+    /// Before its not-before time.
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// Validity window empty or longer than allowed.
+    #[error("token lifetime out of bounds")]
+    BadLifetime,
+    /// The signing key could not be used.
+    #[error("signing key rejected: {0}")]
+    Key(&'static str),
+}
+
+impl TokenError {
+    /// The session error kind a refused token maps to.
+    pub fn kind(&self) -> SessionErrorKind {
+        match self {
+            TokenError::Expired | TokenError::NotYetValid => SessionErrorKind::TokenExpired,
+            TokenError::Key(_) => SessionErrorKind::Internal,
+            _ => SessionErrorKind::TokenInvalid,
+        }
+    }
+}
+
+/// Key id: the first 8 bytes of SHA-256 of the public key, as 16 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Kid(String);
+
+impl Kid {
+    /// Key id of an Ed25519 public key.
+    pub fn of(public_key: &[u8; 32]) -> Self {
+        let digest = ring::digest::digest(&ring::digest::SHA256, public_key);
+        let mut s = String::with_capacity(16);
+        for b in &digest.as_ref()[..8] {
+            s.push_str(&format!("{b:02x}"));
+        }
+        Kid(s)
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Signs tokens with an Ed25519 key.
+pub struct TokenSigner {
+    key: Ed25519KeyPair,
+    public: [u8; 32],
+    kid: Kid,
+}
+
+impl std::fmt::Debug for TokenSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSigner")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSigner {
+    /// A signer from a 32-byte Ed25519 seed (private key).
+    pub fn from_seed(seed: &[u8; 32]) -> Result<Self, TokenError> {
+        let key = Ed25519KeyPair::from_seed_unchecked(seed)
+            .map_err(|_| TokenError::Key("invalid ed25519 seed"))?;
+        let mut public = [0u8; 32];
+        public.copy_from_slice(key.public_key().as_ref());
+        Ok(TokenSigner {
+            kid: Kid::of(&public),
+            key,
+            public,
+        })
+    }
+
+    /// A fresh random seed for [`Self::from_seed`].
+    pub fn generate_seed() -> Result<zeroize::Zeroizing<[u8; 32]>, TokenError> {
+        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), seed.as_mut())
+            .map_err(|_| TokenError::Key("no randomness"))?;
+        Ok(seed)
+    }
+
+    /// The public key, for verifiers.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.public
+    }
+
+    /// The key id tokens carry.
+    pub fn kid(&self) -> &Kid {
+        &self.kid
+    }
+
+    /// Signs `claims` into a token.
+    pub fn sign<C: Claims>(&self, claims: &C) -> Result<String, TokenError> {
+        let json =
+            serde_json::to_vec(claims).map_err(|e| TokenError::InvalidClaims(e.to_string()))?;
+        let mut token = format!("{}.{}.{}", C::PREFIX, self.kid.0, B64.encode(json));
+        let sig = self.key.sign(token.as_bytes());
+        token.push('.');
+        token.push_str(&B64.encode(sig.as_ref()));
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Oversized(token.len()));
+        }
+        Ok(token)
+    }
+}
+
+/// Verifies tokens against a set of known public keys (several during key rotation).
+#[derive(Clone)]
+pub struct TokenVerifier {
+    keys: HashMap<Kid, [u8; 32]>,
+    leeway_secs: u64,
+}
+
+impl std::fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenVerifier")
+            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .field("leeway_secs", &self.leeway_secs)
+            .finish()
+    }
+}
+
+impl TokenVerifier {
+    /// A verifier trusting these Ed25519 public keys.
+    pub fn new(public_keys: impl IntoIterator<Item = [u8; 32]>) -> Self {
+        TokenVerifier {
+            keys: public_keys.into_iter().map(|k| (Kid::of(&k), k)).collect(),
+            leeway_secs: DEFAULT_LEEWAY_SECS,
+        }
+    }
+
+    /// Sets the clock skew tolerated on both ends of the validity window.
+    pub fn with_leeway(mut self, secs: u64) -> Self {
+        self.leeway_secs = secs;
+        self
+    }
+
+    /// Checks `token` at time `now` (Unix seconds) and returns its claims.
+    ///
+    /// Order of checks: size, shape, kind, key, signature, claims, version,
+    /// lifetime, time window. Nothing is parsed before the signature holds.
+    pub fn verify<C: Claims>(&self, token: &str, now: u64) -> Result<C, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Oversized(token.len()));
+        }
+        let (signed, sig_b64) = token
+            .rsplit_once('.')
+            .ok_or(TokenError::Malformed("missing signature"))?;
+        let mut parts = signed.split('.');
+        let (Some(prefix), Some(kid), Some(payload_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed("expected four dot-separated parts"));
+        };
+        if prefix != C::PREFIX {
+            return Err(if prefix.len() == 2 && prefix.is_ascii() {
+                TokenError::WrongKind
+            } else {
+                TokenError::Malformed("unknown prefix")
+            });
+        }
+        let key = self
+            .keys
+            .get(&Kid(kid.to_owned()))
+            .ok_or(TokenError::UnknownKey)?;
+        let sig = B64
+            .decode(sig_b64)
+            .map_err(|_| TokenError::Malformed("signature is not base64url"))?;
+        UnparsedPublicKey::new(&ED25519, key)
+            .verify(signed.as_bytes(), &sig)
+            .map_err(|_| TokenError::BadSignature)?;
+        let payload = B64
+            .decode(payload_b64)
+            .map_err(|_| TokenError::Malformed("payload is not base64url"))?;
+        let claims: C = serde_json::from_slice(&payload)
+            .map_err(|e| TokenError::InvalidClaims(e.to_string()))?;
+        if claims.version() != CLAIMS_VERSION {
+            return Err(TokenError::UnsupportedVersion(claims.version()));
+        }
+        let (nbf, exp) = (claims.nbf(), claims.exp());
+        if exp <= nbf || exp - nbf > MAX_LIFETIME_SECS {
+            return Err(TokenError::BadLifetime);
+        }
+        if now.saturating_add(self.leeway_secs) < nbf {
+            return Err(TokenError::NotYetValid);
+        }
+        if now >= exp.saturating_add(self.leeway_secs) {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+}

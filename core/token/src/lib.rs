@@ -1,0 +1,169 @@
+//! Session tokens (core tier: no I/O, no clock — time is a parameter).
+//!
+//! The control plane signs a [`SessionClaims`] with its Ed25519 key; a gateway
+//! verifies it with the public key alone ([`TokenVerifier`]) and learns
+//! everything it needs — session, user, target, policy, expiry — without a
+//! database. Target credentials travel inside the token sealed to the
+//! gateway's X25519 key ([`sealed`]), so only a gateway can read them.
+//!
+//! Wire format: `<prefix>.<kid>.<payload>.<signature>` where `prefix` is
+//! `s1` for session tokens and `c1` for control commands (domain separation:
+//! one can never be replayed as the other), `kid` identifies the signing key,
+//! `payload` is the claims as JSON and both it and `signature` are base64url
+//! without padding. The signature covers `<prefix>.<kid>.<payload>`.
+
+mod envelope;
+mod policy;
+pub mod sealed;
+
+pub use envelope::{Kid, TokenError, TokenSigner, TokenVerifier};
+pub use policy::{ClipboardDecision, Policy};
+pub use sealed::{Credentials, SealError, SealingKey, SealingPublicKey};
+
+use serde::{Deserialize, Serialize};
+
+/// Largest token accepted, in bytes.
+pub const MAX_TOKEN_LEN: usize = 8192;
+
+/// Clock skew tolerated between the control plane and a gateway, seconds.
+pub const DEFAULT_LEEWAY_SECS: u64 = 30;
+
+/// Longest lifetime a token may claim (`exp - nbf`), seconds. Tokens are
+/// short-lived by design; anything longer is refused as malformed.
+pub const MAX_LIFETIME_SECS: u64 = 24 * 3600;
+
+/// The claims version this crate issues and accepts.
+pub const CLAIMS_VERSION: u8 = 1;
+
+/// Where a session connects.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetClaims {
+    /// Workspace kind, which picks the protocol adapter (`vnc`, later `rdp`, `ssh`).
+    pub kind: String,
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+/// What a session token says.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionClaims {
+    /// Claims version, [`CLAIMS_VERSION`].
+    pub v: u8,
+    /// Session id.
+    pub sid: String,
+    /// Token id, unique per token.
+    pub jti: String,
+    /// User id.
+    pub sub: String,
+    /// User name, for logs and watermarks.
+    pub name: String,
+    /// Workspace name, for the viewer's title.
+    pub ws: String,
+    /// Issued at, Unix seconds.
+    pub iat: u64,
+    /// Not valid before, Unix seconds.
+    pub nbf: u64,
+    /// Expires at, Unix seconds (exclusive).
+    pub exp: u64,
+    /// Target of the session.
+    pub target: TargetClaims,
+    /// Policy the gateway enforces.
+    pub policy: Policy,
+    /// Target credentials sealed to the gateway ([`sealed`]), base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creds: Option<String>,
+}
+
+impl std::fmt::Debug for SessionClaims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionClaims")
+            .field("sid", &self.sid)
+            .field("jti", &self.jti)
+            .field("sub", &self.sub)
+            .field("name", &self.name)
+            .field("ws", &self.ws)
+            .field("nbf", &self.nbf)
+            .field("exp", &self.exp)
+            .field("target", &self.target)
+            .field("policy", &self.policy)
+            .field("creds", &self.creds.as_ref().map(|_| "<sealed>"))
+            .finish()
+    }
+}
+
+/// A command from the control plane to a gateway (prefix `c1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandClaims {
+    /// Claims version, [`CLAIMS_VERSION`].
+    pub v: u8,
+    /// Command id, unique per command.
+    pub jti: String,
+    /// Issued at, Unix seconds.
+    pub iat: u64,
+    /// Not valid before, Unix seconds.
+    pub nbf: u64,
+    /// Expires at, Unix seconds (exclusive).
+    pub exp: u64,
+    /// What to do.
+    pub cmd: Command,
+}
+
+/// Commands a gateway accepts from the control plane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    /// Close every stream of this session and refuse its tokens until `until`.
+    EndSession {
+        /// Session id.
+        sid: String,
+        /// Unix seconds until which tokens of the session are refused
+        /// (the latest expiry of any token issued for it).
+        until: u64,
+    },
+}
+
+/// Claims that carry a validity window.
+pub trait Claims: Serialize + serde::de::DeserializeOwned {
+    /// Token prefix of this kind of claims.
+    const PREFIX: &'static str;
+    /// Claims version.
+    fn version(&self) -> u8;
+    /// Not before, Unix seconds.
+    fn nbf(&self) -> u64;
+    /// Expiry, Unix seconds.
+    fn exp(&self) -> u64;
+}
+
+impl Claims for SessionClaims {
+    const PREFIX: &'static str = "s1";
+    fn version(&self) -> u8 {
+        self.v
+    }
+    fn nbf(&self) -> u64 {
+        self.nbf
+    }
+    fn exp(&self) -> u64 {
+        self.exp
+    }
+}
+
+impl Claims for CommandClaims {
+    const PREFIX: &'static str = "c1";
+    fn version(&self) -> u8 {
+        self.v
+    }
+    fn nbf(&self) -> u64 {
+        self.nbf
+    }
+    fn exp(&self) -> u64 {
+        self.exp
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,392 @@
+//! Tile damage tracking and frame planning.
+//!
+//! Invariant: for every tile that is neither dirty nor of unknown client
+//! content (`client_hash == None`), the viewer holds the tile's current
+//! content — exactly, or approximately when `lossy` is set — once it has
+//! applied every plan handed out so far plus the pending copies.
+
+use crate::framebuffer::{DrawError, Framebuffer};
+use oriel_core_model::{PixelLayout, Point, Rect, Size};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Knobs of the planner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanSettings {
+    /// JPEG quality (1–100) for lossy tiles.
+    pub jpeg_quality: u8,
+    /// Tiles with at most this many distinct colours are sent losslessly
+    /// (text, UI); more colourful tiles (photos, video) lossily.
+    pub lossless_max_colors: usize,
+    /// A lossy tile unchanged for this long (µs) is sent again losslessly.
+    pub settle_us: u64,
+    /// Pending copy-rects beyond this are turned into plain damage, which
+    /// bounds memory while the viewer is not acknowledging.
+    pub max_pending_copies: usize,
+}
+
+impl Default for PlanSettings {
+    fn default() -> Self {
+        PlanSettings {
+            jpeg_quality: 80,
+            lossless_max_colors: 64,
+            settle_us: 300_000,
+            max_pending_copies: 64,
+        }
+    }
+}
+
+/// What a tile will be sent as.
+#[derive(Clone, PartialEq, Eq)]
+pub enum TileContent {
+    /// Every pixel has this colour.
+    Solid([u8; 3]),
+    /// Encode losslessly; RGB pixels of the tile.
+    Lossless(Vec<u8>),
+    /// Encode lossily at this quality; RGB pixels of the tile.
+    Lossy {
+        /// Pixels.
+        rgb: Vec<u8>,
+        /// Quality 1–100.
+        quality: u8,
+    },
+}
+
+impl std::fmt::Debug for TileContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TileContent::Solid(rgb) => write!(f, "Solid({rgb:?})"),
+            TileContent::Lossless(px) => write!(f, "Lossless({} bytes)", px.len()),
+            TileContent::Lossy { rgb, quality } => {
+                write!(f, "Lossy({} bytes, q{quality})", rgb.len())
+            }
+        }
+    }
+}
+
+/// One tile to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileJob {
+    /// Where the tile is (clipped to the desktop).
+    pub rect: Rect,
+    /// What to send.
+    pub content: TileContent,
+}
+
+/// Everything the next frame must carry, in order: copies, then tiles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FramePlan {
+    /// Copy-rects `(source top-left, destination)`, to apply first, in order.
+    pub copies: Vec<(Point, Rect)>,
+    /// Tiles, pairwise disjoint.
+    pub tiles: Vec<TileJob>,
+    /// Time (µs) of the oldest change the plan carries.
+    pub damage_time_us: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Tile {
+    /// Content may have changed since the last plan.
+    dirty: bool,
+    /// Hash of what the viewer holds, `None` when unknown (must be sent).
+    client_hash: Option<u64>,
+    /// The viewer's copy is lossy.
+    lossy: bool,
+    /// Last time the content changed, µs.
+    last_change_us: u64,
+}
+
+/// Damage tracker of one viewer.
+pub struct DamageTracker {
+    fb: Framebuffer,
+    tile: u16,
+    cols: u16,
+    rows: u16,
+    tiles: Vec<Tile>,
+    copies: Vec<(Point, Rect)>,
+    oldest_damage_us: Option<u64>,
+    settings: PlanSettings,
+    scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for DamageTracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DamageTracker")
+            .field("size", &self.fb.size())
+            .field("tile", &self.tile)
+            .field("pending_copies", &self.copies.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DamageTracker {
+    /// A tracker for a desktop of `size`, split into `tile`×`tile` tiles
+    /// (`tile` is clamped to 16..=256). The viewer starts black.
+    pub fn new(size: Size, tile: u16, settings: PlanSettings) -> Self {
+        let mut t = DamageTracker {
+            fb: Framebuffer::new(size),
+            tile: tile.clamp(16, 256),
+            cols: 0,
+            rows: 0,
+            tiles: Vec::new(),
+            copies: Vec::new(),
+            oldest_damage_us: None,
+            settings,
+            scratch: Vec::new(),
+        };
+        t.reset_grid(size, 0);
+        t
+    }
+
+    /// The framebuffer as the target last drew it.
+    pub fn framebuffer(&self) -> &Framebuffer {
+        &self.fb
+    }
+
+    /// Desktop size.
+    pub fn size(&self) -> Size {
+        self.fb.size()
+    }
+
+    /// Planner settings, for adjustments between frames.
+    pub fn settings_mut(&mut self) -> &mut PlanSettings {
+        &mut self.settings
+    }
+
+    fn reset_grid(&mut self, size: Size, now_us: u64) {
+        self.cols = size.width.div_ceil(self.tile);
+        self.rows = size.height.div_ceil(self.tile);
+        self.copies.clear();
+        self.oldest_damage_us = None;
+        let black = Tile {
+            dirty: false,
+            client_hash: None,
+            lossy: false,
+            last_change_us: now_us,
+        };
+        self.tiles = vec![black; self.cols as usize * self.rows as usize];
+        // The viewer clears to black on a new size; record what it holds.
+        for idx in 0..self.tiles.len() {
+            let rect = self.tile_rect(idx);
+            let zeros = vec![0u8; rect.area() as usize * 3];
+            self.tiles[idx].client_hash = Some(xxh3_64(&zeros));
+        }
+    }
+
+    /// The desktop changed size; the framebuffer (and the viewer) become black.
+    pub fn resize(&mut self, size: Size, now_us: u64) {
+        self.fb.reset(size);
+        self.reset_grid(size, now_us);
+    }
+
+    /// The viewer wants everything again (a REFRESH, or it lost its picture).
+    pub fn refresh_all(&mut self, now_us: u64) {
+        self.flush_copies_to_damage();
+        for t in &mut self.tiles {
+            t.dirty = true;
+            t.client_hash = None;
+        }
+        self.note_damage(now_us);
+    }
+
+    fn tile_rect(&self, idx: usize) -> Rect {
+        let size = self.fb.size();
+        let col = (idx % self.cols as usize) as u16;
+        let row = (idx / self.cols as usize) as u16;
+        let x = col * self.tile;
+        let y = row * self.tile;
+        Rect::new(
+            x,
+            y,
+            self.tile.min(size.width - x),
+            self.tile.min(size.height - y),
+        )
+    }
+
+    /// Indices of the tiles `rect` touches; `rect` must be inside the desktop.
+    fn tiles_of(&self, rect: Rect) -> impl Iterator<Item = usize> + use<> {
+        let t = self.tile as u32;
+        let (c0, c1) = (rect.x as u32 / t, (rect.right() - 1) / t);
+        let (r0, r1) = (rect.y as u32 / t, (rect.bottom() - 1) / t);
+        let cols = self.cols as usize;
+        (r0..=r1).flat_map(move |r| (c0..=c1).map(move |c| r as usize * cols + c as usize))
+    }
+
+    fn note_damage(&mut self, now_us: u64) {
+        self.oldest_damage_us = Some(self.oldest_damage_us.map_or(now_us, |t| t.min(now_us)));
+    }
+
+    fn mark(&mut self, rect: Rect, now_us: u64) {
+        for idx in self.tiles_of(rect) {
+            let t = &mut self.tiles[idx];
+            t.dirty = true;
+            t.last_change_us = now_us;
+        }
+        self.note_damage(now_us);
+    }
+
+    /// The target drew pixels.
+    pub fn draw_pixels(
+        &mut self,
+        rect: Rect,
+        layout: PixelLayout,
+        data: &[u8],
+        now_us: u64,
+    ) -> Result<(), DrawError> {
+        self.fb.blit(rect, layout, data)?;
+        self.mark(rect, now_us);
+        Ok(())
+    }
+
+    /// The target filled a rectangle.
+    pub fn fill(&mut self, rect: Rect, rgb: [u8; 3], now_us: u64) -> Result<(), DrawError> {
+        self.fb.fill(rect, rgb)?;
+        self.mark(rect, now_us);
+        Ok(())
+    }
+
+    /// The target copied a rectangle. Passed through to the viewer as a COPY
+    /// when the viewer's source content is known; otherwise plain damage.
+    pub fn copy(&mut self, src: Point, dst: Rect, now_us: u64) -> Result<(), DrawError> {
+        self.fb.copy(src, dst)?;
+        if self.copies.len() >= self.settings.max_pending_copies {
+            self.flush_copies_to_damage();
+        }
+        let src_rect = Rect::new(src.x, src.y, dst.width, dst.height);
+        let src_known = self.tiles_of(src_rect).all(|i| {
+            let t = &self.tiles[i];
+            !t.dirty && t.client_hash.is_some()
+        });
+        if !src_known || self.settings.max_pending_copies == 0 {
+            self.mark(dst, now_us);
+            return Ok(());
+        }
+        let src_lossy = self.tiles_of(src_rect).any(|i| self.tiles[i].lossy);
+        self.copies.push((src, dst));
+        for idx in self.tiles_of(dst) {
+            let rect = self.tile_rect(idx);
+            let fully = dst.contains(&rect);
+            let tile = self.tiles[idx];
+            if (tile.dirty || tile.client_hash.is_none()) && !fully {
+                // Part of the viewer's tile is stale and part was replaced.
+                self.tiles[idx].client_hash = None;
+            } else {
+                // The viewer's tile now equals ours (within lossy error).
+                self.fb
+                    .read(rect, &mut self.scratch)
+                    .expect("tile rectangles lie inside the framebuffer");
+                let t = &mut self.tiles[idx];
+                t.client_hash = Some(xxh3_64(&self.scratch));
+                t.dirty = false;
+                t.lossy = src_lossy || (t.lossy && !fully);
+            }
+            self.tiles[idx].last_change_us = now_us;
+        }
+        self.note_damage(now_us);
+        Ok(())
+    }
+
+    /// Forgets pending copies; the tiles they would have updated are resent.
+    fn flush_copies_to_damage(&mut self) {
+        let copies = std::mem::take(&mut self.copies);
+        for (_, dst) in copies {
+            for idx in self.tiles_of(dst) {
+                self.tiles[idx].dirty = true;
+                self.tiles[idx].client_hash = None;
+            }
+        }
+    }
+
+    /// Whether a frame has anything to carry now.
+    pub fn has_damage(&self, now_us: u64) -> bool {
+        !self.copies.is_empty()
+            || self
+                .tiles
+                .iter()
+                .any(|t| t.dirty || t.client_hash.is_none() || self.settled(t, now_us))
+    }
+
+    fn settled(&self, t: &Tile, now_us: u64) -> bool {
+        t.lossy && now_us.saturating_sub(t.last_change_us) >= self.settings.settle_us
+    }
+
+    /// When the next lossless refresh falls due, if any tile is lossy.
+    pub fn next_refresh_at(&self) -> Option<u64> {
+        self.tiles
+            .iter()
+            .filter(|t| t.lossy)
+            .map(|t| t.last_change_us + self.settings.settle_us)
+            .min()
+    }
+
+    /// Plans the next frame at `now_us`, or `None` when the viewer is up to date.
+    pub fn plan(&mut self, now_us: u64) -> Option<FramePlan> {
+        let copies = std::mem::take(&mut self.copies);
+        let mut tiles = Vec::new();
+        for idx in 0..self.tiles.len() {
+            let tile = self.tiles[idx];
+            let changed = tile.dirty || tile.client_hash.is_none();
+            if !changed && !self.settled(&tile, now_us) {
+                continue;
+            }
+            let rect = self.tile_rect(idx);
+            self.fb
+                .read(rect, &mut self.scratch)
+                .expect("tile rectangles lie inside the framebuffer");
+            let hash = xxh3_64(&self.scratch);
+            let t = &mut self.tiles[idx];
+            t.dirty = false;
+            if changed && t.client_hash == Some(hash) {
+                continue;
+            }
+            let refresh = !changed;
+            let content = classify(&self.scratch, &self.settings, refresh);
+            t.client_hash = Some(hash);
+            t.lossy = matches!(content, TileContent::Lossy { .. });
+            tiles.push(TileJob { rect, content });
+        }
+        let damage = self.oldest_damage_us.take();
+        if copies.is_empty() && tiles.is_empty() {
+            return None;
+        }
+        Some(FramePlan {
+            copies,
+            tiles,
+            damage_time_us: damage.unwrap_or(now_us),
+        })
+    }
+}
+
+/// Decides how a tile is sent. `refresh` forces lossless.
+fn classify(rgb: &[u8], settings: &PlanSettings, refresh: bool) -> TileContent {
+    let first = [rgb[0], rgb[1], rgb[2]];
+    let mut palette: Vec<[u8; 3]> = vec![first];
+    let mut last = first;
+    let mut colourful = false;
+    for px in rgb.chunks_exact(3) {
+        let c = [px[0], px[1], px[2]];
+        if c == last {
+            continue;
+        }
+        last = c;
+        if !palette.contains(&c) {
+            palette.push(c);
+            if palette.len() > settings.lossless_max_colors {
+                colourful = true;
+                break;
+            }
+        }
+    }
+    if palette.len() == 1 {
+        TileContent::Solid(first)
+    } else if colourful && !refresh {
+        TileContent::Lossy {
+            rgb: rgb.to_vec(),
+            quality: settings.jpeg_quality,
+        }
+    } else {
+        TileContent::Lossless(rgb.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests;

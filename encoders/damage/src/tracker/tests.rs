@@ -1,0 +1,229 @@
+//! The tracker against a simulated viewer: whatever the sequence of drawing
+//! operations and plans, once the screen settles the viewer holds exactly
+//! the framebuffer.
+
+use super::*;
+use proptest::prelude::*;
+
+/// A viewer applying plans like the browser does; lossy tiles come out
+/// slightly wrong, as JPEG would.
+struct Viewer {
+    fb: Framebuffer,
+}
+
+impl Viewer {
+    fn new(size: Size) -> Self {
+        Viewer {
+            fb: Framebuffer::new(size),
+        }
+    }
+
+    fn apply(&mut self, plan: &FramePlan) {
+        for (src, dst) in &plan.copies {
+            self.fb.copy(*src, *dst).unwrap();
+        }
+        for (i, a) in plan.tiles.iter().enumerate() {
+            for b in &plan.tiles[i + 1..] {
+                assert!(!a.rect.intersects(&b.rect), "tiles overlap");
+            }
+            match &a.content {
+                TileContent::Solid(rgb) => self.fb.fill(a.rect, *rgb).unwrap(),
+                TileContent::Lossless(px) => self.fb.blit(a.rect, PixelLayout::Rgb24, px).unwrap(),
+                TileContent::Lossy { rgb, .. } => {
+                    let noisy: Vec<u8> = rgb.iter().map(|v| v ^ 1).collect();
+                    self.fb.blit(a.rect, PixelLayout::Rgb24, &noisy).unwrap()
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Noise(Rect, u8),
+    Fill(Rect, [u8; 3]),
+    Copy(Point, Rect),
+    Plan,
+    Refresh,
+}
+
+const SIZE: Size = Size::new(100, 70);
+
+fn arb_rect() -> impl Strategy<Value = Rect> {
+    (0u16..SIZE.width, 0u16..SIZE.height, 1u16..60, 1u16..50)
+        .prop_map(|(x, y, w, h)| Rect::new(x, y, w.min(SIZE.width - x), h.min(SIZE.height - y)))
+}
+
+fn arb_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        (arb_rect(), any::<u8>()).prop_map(|(r, seed)| Op::Noise(r, seed)),
+        (arb_rect(), any::<[u8; 3]>()).prop_map(|(r, c)| Op::Fill(r, c)),
+        (arb_rect(), 0u16..SIZE.width, 0u16..SIZE.height).prop_map(|(r, sx, sy)| {
+            let sx = sx.min(SIZE.width - r.width);
+            let sy = sy.min(SIZE.height - r.height);
+            Op::Copy(Point::new(sx, sy), r)
+        }),
+        Just(Op::Plan),
+        Just(Op::Plan),
+        Just(Op::Refresh),
+    ]
+}
+
+fn noise(rect: Rect, seed: u8) -> Vec<u8> {
+    (0..rect.area() as usize * 3)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn settings(max_copies: usize) -> PlanSettings {
+    PlanSettings {
+        jpeg_quality: 50,
+        lossless_max_colors: 8,
+        settle_us: 1000,
+        max_pending_copies: max_copies,
+    }
+}
+
+fn run(ops: &[Op], max_copies: usize) -> (DamageTracker, Viewer, u64) {
+    let mut tracker = DamageTracker::new(SIZE, 16, settings(max_copies));
+    let mut viewer = Viewer::new(SIZE);
+    let mut now = 0u64;
+    for op in ops {
+        now += 10;
+        match op {
+            Op::Noise(r, seed) => tracker
+                .draw_pixels(*r, PixelLayout::Rgb24, &noise(*r, *seed), now)
+                .unwrap(),
+            Op::Fill(r, c) => tracker.fill(*r, *c, now).unwrap(),
+            Op::Copy(src, dst) => tracker.copy(*src, *dst, now).unwrap(),
+            Op::Plan => {
+                if let Some(plan) = tracker.plan(now) {
+                    viewer.apply(&plan);
+                }
+            }
+            Op::Refresh => tracker.refresh_all(now),
+        }
+    }
+    (tracker, viewer, now)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn viewer_converges_to_the_framebuffer(ops in proptest::collection::vec(arb_op(), 0..40),
+                                           max_copies in 0usize..4) {
+        let (mut tracker, mut viewer, now) = run(&ops, max_copies);
+        // Send what is pending, then let lossy tiles settle and refresh.
+        if let Some(plan) = tracker.plan(now) {
+            viewer.apply(&plan);
+        }
+        let later = now + 10_000;
+        prop_assert!(tracker.has_damage(later) || viewer.fb == *tracker.framebuffer());
+        if let Some(plan) = tracker.plan(later) {
+            for t in &plan.tiles {
+                prop_assert!(!matches!(t.content, TileContent::Lossy { .. }), "refresh must be lossless");
+            }
+            viewer.apply(&plan);
+        }
+        prop_assert!(viewer.fb == *tracker.framebuffer());
+        prop_assert!(!tracker.has_damage(later + 1));
+        prop_assert!(tracker.plan(later + 1).is_none());
+    }
+}
+
+#[test]
+fn unchanged_tiles_are_skipped_and_solid_tiles_are_fills() {
+    let mut t = DamageTracker::new(Size::new(64, 32), 32, settings(8));
+    // Drawing black over black changes nothing for a fresh (black) viewer.
+    t.fill(Rect::new(0, 0, 64, 32), [0, 0, 0], 1).unwrap();
+    assert!(t.plan(2).is_none());
+    t.fill(Rect::new(0, 0, 32, 32), [9, 8, 7], 3).unwrap();
+    let plan = t.plan(4).unwrap();
+    assert_eq!(plan.tiles.len(), 1);
+    assert_eq!(plan.tiles[0].content, TileContent::Solid([9, 8, 7]));
+    assert_eq!(plan.damage_time_us, 3);
+    // Drawing the same pixels again sends nothing.
+    t.fill(Rect::new(0, 0, 32, 32), [9, 8, 7], 5).unwrap();
+    assert!(t.plan(6).is_none());
+}
+
+#[test]
+fn intermediate_states_are_coalesced() {
+    let mut t = DamageTracker::new(Size::new(32, 32), 32, settings(8));
+    for i in 0..50u8 {
+        t.fill(Rect::new(0, 0, 32, 32), [i, i, i], u64::from(i))
+            .unwrap();
+    }
+    let plan = t.plan(100).unwrap();
+    assert_eq!(plan.tiles.len(), 1);
+    assert_eq!(plan.tiles[0].content, TileContent::Solid([49, 49, 49]));
+    assert_eq!(plan.damage_time_us, 0);
+}
+
+#[test]
+fn copies_of_known_content_pass_through_without_resending_tiles() {
+    let size = Size::new(128, 64);
+    let mut t = DamageTracker::new(size, 32, settings(8));
+    let r = Rect::new(0, 0, 64, 64);
+    t.draw_pixels(r, PixelLayout::Rgb24, &vec![7u8; 64 * 64 * 3], 1)
+        .unwrap();
+    t.fill(Rect::new(0, 0, 8, 8), [1, 2, 3], 1).unwrap();
+    let first = t.plan(2).unwrap();
+    assert!(first.copies.is_empty());
+    // Move the left half to the right half (tile-aligned): only a COPY is needed.
+    t.copy(Point::new(0, 0), Rect::new(64, 0, 64, 64), 3)
+        .unwrap();
+    let plan = t.plan(4).unwrap();
+    assert_eq!(
+        plan.copies,
+        vec![(Point::new(0, 0), Rect::new(64, 0, 64, 64))]
+    );
+    assert!(plan.tiles.is_empty(), "{:?}", plan.tiles);
+}
+
+#[test]
+fn colourful_tiles_go_lossy_then_settle_lossless() {
+    let mut t = DamageTracker::new(Size::new(32, 32), 32, settings(8));
+    let r = Rect::new(0, 0, 32, 32);
+    t.draw_pixels(r, PixelLayout::Rgb24, &noise(r, 3), 10)
+        .unwrap();
+    let plan = t.plan(20).unwrap();
+    assert!(matches!(
+        plan.tiles[0].content,
+        TileContent::Lossy { quality: 50, .. }
+    ));
+    assert_eq!(t.next_refresh_at(), Some(1010));
+    assert!(t.plan(500).is_none(), "not settled yet");
+    let plan = t.plan(1010).unwrap();
+    assert!(matches!(plan.tiles[0].content, TileContent::Lossless(_)));
+    assert_eq!(t.next_refresh_at(), None);
+}
+
+#[test]
+fn out_of_bounds_drawing_is_refused_and_changes_nothing() {
+    let mut t = DamageTracker::new(Size::new(32, 32), 16, settings(8));
+    assert!(t.fill(Rect::new(30, 0, 4, 4), [1, 1, 1], 1).is_err());
+    assert!(
+        t.copy(Point::new(30, 30), Rect::new(0, 0, 4, 4), 1)
+            .is_err()
+    );
+    assert!(
+        t.draw_pixels(Rect::new(0, 0, 2, 2), PixelLayout::Rgb24, &[0; 5], 1)
+            .is_err()
+    );
+    assert!(t.plan(2).is_none());
+}
+
+#[test]
+fn resize_restarts_from_black() {
+    let mut t = DamageTracker::new(Size::new(32, 32), 16, settings(8));
+    t.fill(Rect::new(0, 0, 32, 32), [5, 5, 5], 1).unwrap();
+    t.resize(Size::new(48, 20), 2);
+    assert_eq!(t.size(), Size::new(48, 20));
+    assert!(t.plan(3).is_none());
+    t.fill(Rect::new(40, 16, 8, 4), [1, 2, 3], 4).unwrap();
+    let plan = t.plan(5).unwrap();
+    assert_eq!(plan.tiles.len(), 1);
+    assert_eq!(plan.tiles[0].rect, Rect::new(32, 16, 16, 4));
+}

@@ -1,0 +1,449 @@
+/**
+ * The Oriel stream protocol, version 1 (docs/protocol.md), for the browser.
+ *
+ * Pure functions, no DOM: every protocol message is one binary WebSocket
+ * message, big-endian. Encoders return a Uint8Array holding exactly one
+ * message; decoders take an ArrayBuffer or a typed array holding exactly one
+ * message and throw a WireError for anything malformed (unknown type,
+ * truncated, trailing bytes, invalid field, bad UTF-8, over a limit).
+ *
+ * Both directions are implemented so that tests and mock gateways can use
+ * the same code: `encodeClientMessage`/`decodeClientMessage` for viewer →
+ * gateway (§2.1), `encodeServerMessage`/`decodeServerMessage` for gateway →
+ * viewer (§2.2, §3). The mirror of `core/wire` (crate `oriel-core-wire`).
+ */
+
+/** Protocol version spoken here. */
+export const VERSION = 1;
+/** WebSocket subprotocol to offer. */
+export const SUBPROTOCOL = 'oriel.v1';
+
+/** Capability bit: the viewer decodes WebP images (codec 3). */
+export const CAP_WEBP = 1;
+/** Every capability bit this version defines. */
+export const CAP_ALL = CAP_WEBP;
+
+/** Policy bit of the gateway's HELLO: clipboard viewer → remote allowed. */
+export const POLICY_CLIPBOARD_UP = 1;
+/** Policy bit of the gateway's HELLO: clipboard remote → viewer allowed. */
+export const POLICY_CLIPBOARD_DOWN = 2;
+
+/** Largest viewer → gateway message (§6). */
+export const MAX_CLIENT_MESSAGE = (1 << 20) + 16;
+/** Largest gateway → viewer message (§6). */
+export const MAX_SERVER_MESSAGE = 64 << 20;
+/** Largest session token (§6). */
+export const MAX_TOKEN = 8192;
+/** Largest clipboard text one message can carry. */
+export const MAX_CLIPBOARD = 1 << 20;
+
+/** Image codecs of IMAGE operations. */
+export const Codec = Object.freeze({ PNG: 1, JPEG: 2, WEBP: 3 });
+/** MIME type of each codec, for `new Blob([data], { type })`. */
+export const CODEC_MIME = Object.freeze({ 1: 'image/png', 2: 'image/jpeg', 3: 'image/webp' });
+
+/** END classes (§2.2): who failed. */
+export const ErrorClass = Object.freeze({ CLIENT: 0, TARGET: 1, POLICY: 2, INTERNAL: 3 });
+/** Names of the END classes, indexed by class. */
+export const ERROR_CLASS_NAMES = Object.freeze(['client', 'target', 'policy', 'internal']);
+
+/** NOTICE kinds (§2.2). */
+export const NoticeKind = Object.freeze({
+  CLIPBOARD_UP_DENIED: 1,
+  CLIPBOARD_TOO_LARGE: 2,
+  RESIZE_UNSUPPORTED: 3,
+});
+
+/** Frame operation codes (§3). */
+export const Op = Object.freeze({ FILL: 1, COPY: 2, IMAGE: 3 });
+
+/** Close codes of §5: meaning, class and whether a reconnect may help. */
+export const CLOSE_CODES = Object.freeze({
+  1000: { klass: 1, retryable: false, message: 'The session ended normally.' },
+  4000: { klass: 2, retryable: false, message: 'The session was ended.' },
+  4001: { klass: 0, retryable: false, message: 'The session token is invalid.' },
+  4002: { klass: 0, retryable: true, message: 'The session token has expired.' },
+  4003: { klass: 2, retryable: false, message: 'The session token may not be used here.' },
+  4004: { klass: 1, retryable: true, message: 'The remote desktop cannot be reached.' },
+  4005: { klass: 1, retryable: false, message: 'The remote desktop rejected the credentials.' },
+  4006: { klass: 1, retryable: false, message: 'The remote desktop sent data the gateway cannot accept.' },
+  4007: { klass: 1, retryable: false, message: 'The remote desktop closed the connection.' },
+  4008: { klass: 0, retryable: false, message: 'The viewer broke the stream protocol.' },
+  4009: { klass: 0, retryable: false, message: 'The viewer did not say hello in time.' },
+  4010: { klass: 3, retryable: true, message: 'Internal error in the gateway.' },
+  4011: { klass: 3, retryable: true, message: 'The gateway is shutting down.' },
+  4012: { klass: 1, retryable: true, message: 'The remote desktop did not answer in time.' },
+  4013: { klass: 3, retryable: false, message: 'This gateway cannot open this kind of workspace.' },
+});
+
+const C_HELLO = 0x01, C_ACK = 0x02, C_KEY = 0x03, C_POINTER = 0x04, C_WHEEL = 0x05,
+  C_CLIPBOARD = 0x06, C_RESIZE = 0x07, C_PING = 0x08, C_REFRESH = 0x09;
+const S_HELLO = 0x81, S_FRAME = 0x82, S_DESKTOP_SIZE = 0x83, S_CURSOR = 0x84,
+  S_CLIPBOARD = 0x85, S_BELL = 0x86, S_PONG = 0x87, S_END = 0x88, S_NOTICE = 0x89;
+
+/** Why bytes could not be decoded into a message (or a value not encoded). */
+export class WireError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'WireError';
+  }
+}
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function hex2(v) {
+  return '0x' + v.toString(16).padStart(2, '0');
+}
+
+/** The longest prefix of `text` whose UTF-8 encoding fits in `max` bytes, as bytes. */
+export function truncateUtf8(text, max) {
+  const bytes = utf8Encoder.encode(text);
+  if (bytes.length <= max) return bytes;
+  let end = max;
+  // Back up over continuation bytes (10xxxxxx) to a character boundary.
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end -= 1;
+  return bytes.subarray(0, end);
+}
+
+/** Reads big-endian fields, checking every length. */
+class Reader {
+  constructor(bytes, offset) {
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = offset;
+  }
+  need(n) {
+    if (this.bytes.length - this.pos < n) throw new WireError('message truncated');
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+  u8() { return this.view.getUint8(this.need(1)); }
+  u16() { return this.view.getUint16(this.need(2)); }
+  i16() { return this.view.getInt16(this.need(2)); }
+  u32() { return this.view.getUint32(this.need(4)); }
+  /** A u64 as a Number (exact below 2^53, which covers µs timestamps). */
+  u64() {
+    const at = this.need(8);
+    return this.view.getUint32(at) * 0x100000000 + this.view.getUint32(at + 4);
+  }
+  bool(what) {
+    const v = this.u8();
+    if (v > 1) throw new WireError(`invalid ${what}`);
+    return v === 1;
+  }
+  raw(n) {
+    const at = this.need(n);
+    return this.bytes.subarray(at, at + n);
+  }
+  /** Bytes with a u32 length prefix, at most `limit` long (a view, not a copy). */
+  blob32(limit) {
+    const len = this.u32();
+    if (len > limit) throw new WireError(`field of ${len} bytes exceeds the limit of ${limit}`);
+    return this.raw(len);
+  }
+  string16() { return utf8(this.raw(this.u16())); }
+  string32(limit) { return utf8(this.blob32(limit)); }
+  finish() {
+    const left = this.bytes.length - this.pos;
+    if (left !== 0) throw new WireError(`${left} trailing bytes`);
+  }
+}
+
+function utf8(bytes) {
+  try {
+    return utf8Decoder.decode(bytes);
+  } catch {
+    throw new WireError('text is not valid UTF-8');
+  }
+}
+
+function asBytes(data) {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new WireError('a message must be binary');
+}
+
+/** Appends big-endian fields; checks every value fits its field. */
+class Writer {
+  constructor() {
+    this.parts = [];
+    this.length = 0;
+  }
+  push(bytes) {
+    this.parts.push(bytes);
+    this.length += bytes.length;
+    return this;
+  }
+  int(v, size, min, max, what) {
+    if (!Number.isInteger(v) || v < min || v > max) {
+      throw new WireError(`${what} out of range: ${v}`);
+    }
+    const b = new Uint8Array(size);
+    const view = new DataView(b.buffer);
+    if (size === 1) view.setUint8(0, v);
+    else if (size === 2) view.setUint16(0, v & 0xffff);
+    else view.setUint32(0, v);
+    return this.push(b);
+  }
+  u8(v, what = 'u8') { return this.int(v, 1, 0, 0xff, what); }
+  u16(v, what = 'u16') { return this.int(v, 2, 0, 0xffff, what); }
+  i16(v, what = 'i16') { return this.int(v, 2, -0x8000, 0x7fff, what); }
+  u32(v, what = 'u32') { return this.int(v, 4, 0, 0xffffffff, what); }
+  u64(v, what = 'u64') {
+    const big = BigInt(v);
+    if (big < 0n || big > 0xffffffffffffffffn) throw new WireError(`${what} out of range: ${v}`);
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, big);
+    return this.push(b);
+  }
+  bool(v) { return this.u8(v ? 1 : 0); }
+  blob32(bytes) { return this.u32(bytes.length, 'length').push(bytes); }
+  string16(text) { return this.blob16(truncateUtf8(text, 0xffff)); }
+  blob16(bytes) { return this.u16(bytes.length, 'length').push(bytes); }
+  finish() {
+    const out = new Uint8Array(this.length);
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Viewer → gateway (§2.1)
+
+/** HELLO: `token` must be printable ASCII (0x21–0x7E), at most 8192 bytes. */
+export function encodeHello({ version = VERSION, capabilities = 0, viewportWidth = 0, viewportHeight = 0, token }) {
+  if (typeof token !== 'string' || !/^[\x21-\x7e]*$/.test(token)) {
+    throw new WireError('the token must be printable ASCII');
+  }
+  if (token.length > MAX_TOKEN) throw new WireError(`the token exceeds ${MAX_TOKEN} bytes`);
+  return new Writer().u8(C_HELLO).u16(version, 'version').u32(capabilities, 'capabilities')
+    .u16(viewportWidth, 'viewport width').u16(viewportHeight, 'viewport height')
+    .blob16(utf8Encoder.encode(token)).finish();
+}
+
+/** ACK of frame `frameId`. */
+export function encodeAck(frameId) {
+  return new Writer().u8(C_ACK).u32(frameId, 'frame id').finish();
+}
+
+/** KEY: `down` pressed or released, X11 `keysym`, set-1 `scancode` (0 if unknown). */
+export function encodeKey(down, keysym, scancode = 0) {
+  return new Writer().u8(C_KEY).bool(down).u32(keysym, 'keysym').u16(scancode, 'scancode').finish();
+}
+
+/** POINTER at (`x`, `y`) with the protocol's `buttons` mask. */
+export function encodePointer(x, y, buttons) {
+  return new Writer().u8(C_POINTER).u16(x, 'x').u16(y, 'y').u8(buttons, 'buttons').finish();
+}
+
+/** WHEEL at (`x`, `y`), `dx`/`dy` in 1/120 notches (i16). */
+export function encodeWheel(x, y, dx, dy) {
+  return new Writer().u8(C_WHEEL).u16(x, 'x').u16(y, 'y').i16(dx, 'dx').i16(dy, 'dy').finish();
+}
+
+/** CLIPBOARD text, cut at a character boundary to MAX_CLIPBOARD bytes. */
+export function encodeClipboard(text) {
+  return new Writer().u8(C_CLIPBOARD).blob32(truncateUtf8(text, MAX_CLIPBOARD)).finish();
+}
+
+/** RESIZE wish. */
+export function encodeResize(width, height) {
+  return new Writer().u8(C_RESIZE).u16(width, 'width').u16(height, 'height').finish();
+}
+
+/** PING with a `nonce` echoed in PONG. */
+export function encodePing(nonce) {
+  return new Writer().u8(C_PING).u32(nonce, 'nonce').finish();
+}
+
+/** REFRESH: repaint everything. */
+export function encodeRefresh() {
+  return new Uint8Array([C_REFRESH]);
+}
+
+/** Encodes a viewer message given as `{ type, ...fields }` (the shape `decodeClientMessage` returns). */
+export function encodeClientMessage(msg) {
+  switch (msg.type) {
+    case 'hello': return encodeHello(msg);
+    case 'ack': return encodeAck(msg.frameId);
+    case 'key': return encodeKey(msg.down, msg.keysym, msg.scancode);
+    case 'pointer': return encodePointer(msg.x, msg.y, msg.buttons);
+    case 'wheel': return encodeWheel(msg.x, msg.y, msg.dx, msg.dy);
+    case 'clipboard': return encodeClipboard(msg.text);
+    case 'resize': return encodeResize(msg.width, msg.height);
+    case 'ping': return encodePing(msg.nonce);
+    case 'refresh': return encodeRefresh();
+    default: throw new WireError(`unknown viewer message type ${msg.type}`);
+  }
+}
+
+/** Decodes one whole viewer → gateway message (for tests and mock gateways). */
+export function decodeClientMessage(data) {
+  const bytes = asBytes(data);
+  if (bytes.length > MAX_CLIENT_MESSAGE) {
+    throw new WireError(`message of ${bytes.length} bytes exceeds the limit of ${MAX_CLIENT_MESSAGE}`);
+  }
+  if (bytes.length === 0) throw new WireError('empty message');
+  const r = new Reader(bytes, 1);
+  let msg;
+  switch (bytes[0]) {
+    case C_HELLO: {
+      msg = { type: 'hello', version: r.u16(), capabilities: r.u32(), viewportWidth: r.u16(), viewportHeight: r.u16() };
+      const len = r.u16();
+      if (len > MAX_TOKEN) throw new WireError(`token of ${len} bytes exceeds the limit of ${MAX_TOKEN}`);
+      const raw = r.raw(len);
+      if (!raw.every((b) => b >= 0x21 && b <= 0x7e)) throw new WireError('invalid token characters');
+      msg.token = utf8(raw);
+      break;
+    }
+    case C_ACK: msg = { type: 'ack', frameId: r.u32() }; break;
+    case C_KEY: msg = { type: 'key', down: r.bool('key state'), keysym: r.u32(), scancode: r.u16() }; break;
+    case C_POINTER: msg = { type: 'pointer', x: r.u16(), y: r.u16(), buttons: r.u8() }; break;
+    case C_WHEEL: msg = { type: 'wheel', x: r.u16(), y: r.u16(), dx: r.i16(), dy: r.i16() }; break;
+    case C_CLIPBOARD: msg = { type: 'clipboard', text: r.string32(MAX_CLIPBOARD) }; break;
+    case C_RESIZE: msg = { type: 'resize', width: r.u16(), height: r.u16() }; break;
+    case C_PING: msg = { type: 'ping', nonce: r.u32() }; break;
+    case C_REFRESH: msg = { type: 'refresh' }; break;
+    default: throw new WireError(`unknown message type ${hex2(bytes[0])}`);
+  }
+  r.finish();
+  return msg;
+}
+
+// ---------------------------------------------------------------------------
+// Gateway → viewer (§2.2, §3)
+
+function readRect(r) {
+  const rect = { x: r.u16(), y: r.u16(), width: r.u16(), height: r.u16() };
+  if (rect.width === 0 || rect.height === 0) throw new WireError('invalid empty rectangle');
+  return rect;
+}
+
+function readOp(r) {
+  const op = r.u8();
+  switch (op) {
+    case Op.FILL: {
+      const rect = readRect(r);
+      return { op: 'fill', ...rect, r: r.u8(), g: r.u8(), b: r.u8() };
+    }
+    case Op.COPY: {
+      const srcX = r.u16();
+      const srcY = r.u16();
+      return { op: 'copy', srcX, srcY, ...readRect(r) };
+    }
+    case Op.IMAGE: {
+      const rect = readRect(r);
+      const codec = r.u8();
+      if (!(codec in CODEC_MIME)) throw new WireError(`invalid codec ${codec}`);
+      return { op: 'image', ...rect, codec, data: r.blob32(MAX_SERVER_MESSAGE) };
+    }
+    default:
+      throw new WireError(`unknown frame operation ${hex2(op)}`);
+  }
+}
+
+/**
+ * Decodes one whole gateway → viewer message into `{ type, ...fields }`.
+ * Types: hello, frame, desktop_size, cursor, clipboard, bell, pong, end,
+ * notice. Byte fields (image data, cursor png) are views into `data`.
+ */
+export function decodeServerMessage(data) {
+  const bytes = asBytes(data);
+  if (bytes.length > MAX_SERVER_MESSAGE) {
+    throw new WireError(`message of ${bytes.length} bytes exceeds the limit of ${MAX_SERVER_MESSAGE}`);
+  }
+  if (bytes.length === 0) throw new WireError('empty message');
+  const r = new Reader(bytes, 1);
+  let msg;
+  switch (bytes[0]) {
+    case S_HELLO:
+      msg = {
+        type: 'hello', version: r.u16(), capabilities: r.u32(), width: r.u16(), height: r.u16(),
+        maxFramesInFlight: r.u8(), policy: r.u8(), clipboardMaxBytes: r.u32(),
+        name: r.string16(), sessionId: r.string16(),
+      };
+      break;
+    case S_FRAME: {
+      msg = { type: 'frame', frameId: r.u32(), damageTimeUs: r.u64(), ops: [] };
+      const count = r.u16();
+      for (let i = 0; i < count; i += 1) msg.ops.push(readOp(r));
+      break;
+    }
+    case S_DESKTOP_SIZE: msg = { type: 'desktop_size', width: r.u16(), height: r.u16() }; break;
+    case S_CURSOR:
+      msg = {
+        type: 'cursor', hotspotX: r.u16(), hotspotY: r.u16(), width: r.u16(), height: r.u16(),
+        png: r.blob32(MAX_SERVER_MESSAGE),
+      };
+      break;
+    case S_CLIPBOARD: msg = { type: 'clipboard', text: r.string32(MAX_CLIPBOARD) }; break;
+    case S_BELL: msg = { type: 'bell' }; break;
+    case S_PONG: msg = { type: 'pong', nonce: r.u32() }; break;
+    case S_END: {
+      msg = { type: 'end', code: r.u16(), klass: r.u8() };
+      if (msg.klass > 3) throw new WireError(`invalid error class ${msg.klass}`);
+      msg.retryable = r.bool('retryable flag');
+      msg.message = r.string16();
+      break;
+    }
+    case S_NOTICE: {
+      const kind = r.u8();
+      if (kind < 1 || kind > 3) throw new WireError(`invalid notice kind ${kind}`);
+      msg = { type: 'notice', kind, message: r.string16() };
+      break;
+    }
+    default:
+      throw new WireError(`unknown message type ${hex2(bytes[0])}`);
+  }
+  r.finish();
+  return msg;
+}
+
+function writeOp(w, op) {
+  const rect = (o) => w.u16(o.x, 'x').u16(o.y, 'y').u16(o.width, 'width').u16(o.height, 'height');
+  switch (op.op) {
+    case 'fill': w.u8(Op.FILL); rect(op); w.u8(op.r).u8(op.g).u8(op.b); break;
+    case 'copy': w.u8(Op.COPY).u16(op.srcX, 'src x').u16(op.srcY, 'src y'); rect(op); break;
+    case 'image': w.u8(Op.IMAGE); rect(op); w.u8(op.codec, 'codec').blob32(asBytes(op.data)); break;
+    default: throw new WireError(`unknown frame operation ${op.op}`);
+  }
+}
+
+/** Encodes a gateway message given as `decodeServerMessage` returns it (for tests and mocks). */
+export function encodeServerMessage(msg) {
+  const w = new Writer();
+  switch (msg.type) {
+    case 'hello':
+      w.u8(S_HELLO).u16(msg.version ?? VERSION, 'version').u32(msg.capabilities ?? 0, 'capabilities')
+        .u16(msg.width, 'width').u16(msg.height, 'height').u8(msg.maxFramesInFlight ?? 1, 'max frames')
+        .u8(msg.policy ?? 0, 'policy').u32(msg.clipboardMaxBytes ?? MAX_CLIPBOARD, 'clipboard max')
+        .string16(msg.name ?? '').string16(msg.sessionId ?? '');
+      break;
+    case 'frame':
+      w.u8(S_FRAME).u32(msg.frameId, 'frame id').u64(msg.damageTimeUs ?? 0, 'damage time')
+        .u16(msg.ops.length, 'op count');
+      for (const op of msg.ops) writeOp(w, op);
+      break;
+    case 'desktop_size': w.u8(S_DESKTOP_SIZE).u16(msg.width, 'width').u16(msg.height, 'height'); break;
+    case 'cursor':
+      w.u8(S_CURSOR).u16(msg.hotspotX, 'hotspot x').u16(msg.hotspotY, 'hotspot y')
+        .u16(msg.width, 'width').u16(msg.height, 'height').blob32(asBytes(msg.png ?? new Uint8Array(0)));
+      break;
+    case 'clipboard': w.u8(S_CLIPBOARD).blob32(truncateUtf8(msg.text, MAX_CLIPBOARD)); break;
+    case 'bell': w.u8(S_BELL); break;
+    case 'pong': w.u8(S_PONG).u32(msg.nonce, 'nonce'); break;
+    case 'end':
+      w.u8(S_END).u16(msg.code, 'code').u8(msg.klass, 'class').bool(msg.retryable).string16(msg.message ?? '');
+      break;
+    case 'notice': w.u8(S_NOTICE).u8(msg.kind, 'kind').string16(msg.message ?? ''); break;
+    default: throw new WireError(`unknown gateway message type ${msg.type}`);
+  }
+  return w.finish();
+}
