@@ -1,0 +1,108 @@
+//! The common session interface (adapter tier).
+//!
+//! Every protocol adapter (VNC now, RDP and SSH later) is a [`Connector`]: it
+//! connects to a target and returns a [`RemoteSession`] — the target's
+//! [`SessionEvent`]s flow out of one channel, the user's [`InputEvent`]s
+//! into another, like IronRDP's `ActiveStage` outputs. The gateway picks the
+//! connector by the workspace kind written in the session token and never
+//! sees a protocol-specific type.
+//!
+//! Channel contract: the adapter's task ends when the gateway drops either
+//! end. A failure is sent as a final `Err` on the events channel; a closed
+//! events channel without an error means the target ended the session.
+
+use oriel_core_model::{InputEvent, SessionError, SessionEvent, SessionInfo, Size};
+use oriel_core_token::Credentials;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Capacity of the events channel: small, so a slow gateway slows the adapter
+/// (and through TCP the target) instead of buffering.
+pub const EVENT_CHANNEL: usize = 32;
+
+/// Capacity of the input channel.
+pub const INPUT_CHANNEL: usize = 256;
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// Host name or address of the target.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Credentials, if the workspace has any.
+    pub credentials: Option<Credentials>,
+    /// Desktop size the viewer would like, if any.
+    pub desired_size: Option<Size>,
+    /// Deadline for connecting and authenticating.
+    pub timeout: Duration,
+}
+
+/// A connected session.
+#[derive(Debug)]
+pub struct RemoteSession {
+    /// What the target said about itself.
+    pub info: SessionInfo,
+    /// Events from the target, in order.
+    pub events: mpsc::Receiver<Result<SessionEvent, SessionError>>,
+    /// Input for the target.
+    pub input: mpsc::Sender<InputEvent>,
+}
+
+/// A protocol adapter.
+pub trait Connector: Send + Sync + 'static {
+    /// Workspace kind this adapter serves (`"vnc"`, ...).
+    fn kind(&self) -> &'static str;
+
+    /// Connects and authenticates; the returned session is ready to stream.
+    fn connect(
+        &self,
+        request: ConnectRequest,
+    ) -> BoxFuture<'static, Result<RemoteSession, SessionError>>;
+}
+
+/// The adapters compiled into this binary, by workspace kind.
+#[derive(Clone, Default)]
+pub struct Connectors {
+    by_kind: HashMap<&'static str, Arc<dyn Connector>>,
+}
+
+impl std::fmt::Debug for Connectors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut kinds: Vec<_> = self.by_kind.keys().collect();
+        kinds.sort();
+        f.debug_struct("Connectors").field("kinds", &kinds).finish()
+    }
+}
+
+impl Connectors {
+    /// No adapters.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers an adapter under its kind (replacing any previous one).
+    pub fn with(mut self, connector: impl Connector) -> Self {
+        self.by_kind.insert(connector.kind(), Arc::new(connector));
+        self
+    }
+
+    /// The adapter for a workspace kind.
+    pub fn get(&self, kind: &str) -> Option<Arc<dyn Connector>> {
+        self.by_kind.get(kind).cloned()
+    }
+
+    /// Kinds served.
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut k: Vec<_> = self.by_kind.keys().copied().collect();
+        k.sort_unstable();
+        k
+    }
+}
