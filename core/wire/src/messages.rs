@@ -74,7 +74,6 @@ impl std::fmt::Debug for ClientHello {
 
 /// A message from viewer to gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum ClientMessage {
     /// First message: version, capabilities and token.
     Hello(ClientHello),
@@ -427,7 +426,6 @@ pub struct End {
 
 /// Kinds of NOTICE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum NoticeKind {
     /// Clipboard to the remote was denied by policy.
     ClipboardUpDenied = 1,
@@ -450,7 +448,6 @@ impl NoticeKind {
 
 /// A message from gateway to viewer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum ServerMessage {
     /// Answer to the viewer's HELLO.
     Hello(ServerHello),

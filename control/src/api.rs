@@ -1,0 +1,113 @@
+//! Routes of `/api/v1`.
+
+mod sessions;
+mod workspaces;
+
+use crate::ControlPlane;
+use crate::auth;
+use crate::error::ApiError;
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use oriel_gateway_http::RouteLabel;
+use std::sync::Arc;
+
+/// Every route of the API as (method, path) — the OpenAPI test checks the
+/// document against this list and the router against the document.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/logout"),
+    ("get", "/api/v1/auth/me"),
+    ("get", "/api/v1/workspaces"),
+    ("post", "/api/v1/workspaces"),
+    ("get", "/api/v1/workspaces/{id}"),
+    ("put", "/api/v1/workspaces/{id}"),
+    ("delete", "/api/v1/workspaces/{id}"),
+    ("get", "/api/v1/sessions"),
+    ("post", "/api/v1/sessions"),
+    ("get", "/api/v1/sessions/{id}"),
+    ("delete", "/api/v1/sessions/{id}"),
+    ("post", "/api/v1/sessions/{id}/token"),
+    ("get", "/api/v1/openapi.json"),
+];
+
+pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
+    Router::new()
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/me", get(auth::me))
+        .route(
+            "/api/v1/workspaces",
+            get(workspaces::list).post(workspaces::create),
+        )
+        .route(
+            "/api/v1/workspaces/{id}",
+            get(workspaces::get_one)
+                .put(workspaces::replace)
+                .delete(workspaces::delete),
+        )
+        .route(
+            "/api/v1/sessions",
+            get(sessions::list).post(sessions::create),
+        )
+        .route(
+            "/api/v1/sessions/{id}",
+            get(sessions::get_one).delete(sessions::end),
+        )
+        .route("/api/v1/sessions/{id}/token", post(sessions::token))
+        .route("/api/v1/openapi.json", get(crate::openapi::document))
+        .fallback(|| async { ApiError::not_found("endpoint").into_response() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed on this endpoint",
+            )
+            .into_response()
+        })
+        .layer(axum::middleware::from_fn(label_and_harden))
+        .with_state(cp)
+}
+
+/// Labels the response with its route pattern (for metrics) and marks API
+/// responses uncacheable.
+async fn label_and_harden(req: Request, next: Next) -> Response {
+    let label = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "/api/unmatched".to_owned(), |m| m.as_str().to_owned());
+    let mut resp = next.run(req).await;
+    resp.extensions_mut().insert(RouteLabel(label));
+    resp.headers_mut().insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-store"),
+    );
+    resp
+}
+
+/// Paging query of list endpoints.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Page {
+    /// Items per page (1–200, default 50).
+    pub limit: Option<i64>,
+    /// Cursor from the previous page's `next`.
+    pub after: Option<String>,
+}
+
+impl Page {
+    pub(crate) fn limit(&self) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(50),
+            Some(n) if (1..=200).contains(&n) => Ok(n),
+            Some(_) => Err(ApiError::invalid("limit must be between 1 and 200")),
+        }
+    }
+}
+
+pub(crate) fn query_rejection(r: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError::bad_request(r.body_text())
+}

@@ -1,0 +1,157 @@
+//! How the control plane tells gateways to end a session: in process (in
+//! `oriel up`), or with a signed command POSTed to each configured gateway.
+
+use oriel_core_token::{CLAIMS_VERSION, Command, CommandClaims, TokenSigner};
+use oriel_gateway_http::BoxFuture;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::warn;
+
+/// Path of the gateways' command endpoint.
+pub const COMMAND_PATH: &str = "/gateway/v1/commands";
+
+/// A way to reach the gateways.
+pub trait GatewayLink: Send + Sync + 'static {
+    /// Ends every stream of `session_id` and refuses its tokens until
+    /// `until_unix` (seconds). Returns the number of streams closed.
+    fn end_session(
+        &self,
+        session_id: &str,
+        until_unix: u64,
+    ) -> BoxFuture<'_, Result<usize, String>>;
+}
+
+/// The gateway of this very process.
+pub struct InProcessGateway {
+    end: Box<dyn Fn(&str, u64) -> usize + Send + Sync>,
+}
+
+impl std::fmt::Debug for InProcessGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InProcessGateway")
+    }
+}
+
+impl InProcessGateway {
+    /// A link calling `end(session_id, until)` directly.
+    pub fn new(end: impl Fn(&str, u64) -> usize + Send + Sync + 'static) -> Self {
+        InProcessGateway { end: Box::new(end) }
+    }
+}
+
+impl GatewayLink for InProcessGateway {
+    fn end_session(
+        &self,
+        session_id: &str,
+        until_unix: u64,
+    ) -> BoxFuture<'_, Result<usize, String>> {
+        let n = (self.end)(session_id, until_unix);
+        Box::pin(async move { Ok(n) })
+    }
+}
+
+/// Gateways in other processes, reached over HTTPS with signed commands.
+pub struct RemoteGateways {
+    urls: Vec<String>,
+    signer: Arc<TokenSigner>,
+    agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for RemoteGateways {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteGateways")
+            .field("urls", &self.urls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteGateways {
+    /// Gateways at these base URLs (`https://host:port`), whose certificates
+    /// must chain to one of the certificates in `ca_pem` (their self-signed
+    /// certificates, or a private CA).
+    pub fn new(urls: Vec<String>, signer: Arc<TokenSigner>, ca_pem: &[u8]) -> Result<Self, String> {
+        let mut roots = Vec::new();
+        for item in ureq::tls::parse_pem(ca_pem) {
+            if let ureq::tls::PemItem::Certificate(cert) = item.map_err(|e| e.to_string())? {
+                roots.push(cert);
+            }
+        }
+        if roots.is_empty() {
+            return Err("no certificate found for the gateways' CA".into());
+        }
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::Rustls)
+            .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
+            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .build();
+        let agent = ureq::Agent::config_builder()
+            .tls_config(tls)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .new_agent();
+        Ok(RemoteGateways {
+            urls,
+            signer,
+            agent,
+        })
+    }
+}
+
+impl GatewayLink for RemoteGateways {
+    fn end_session(
+        &self,
+        session_id: &str,
+        until_unix: u64,
+    ) -> BoxFuture<'_, Result<usize, String>> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let claims = CommandClaims {
+            v: CLAIMS_VERSION,
+            jti: uuid::Uuid::new_v4().to_string(),
+            iat: now,
+            nbf: now,
+            exp: now + 60,
+            cmd: Command::EndSession {
+                sid: session_id.to_owned(),
+                until: until_unix,
+            },
+        };
+        let token = self.signer.sign(&claims);
+        let urls = self.urls.clone();
+        let agent = self.agent.clone();
+        Box::pin(async move {
+            let token = token.map_err(|e| e.to_string())?;
+            let result = tokio::task::spawn_blocking(move || {
+                let mut closed = 0usize;
+                let mut failures = Vec::new();
+                for url in urls {
+                    let endpoint = format!("{}{COMMAND_PATH}", url.trim_end_matches('/'));
+                    match agent
+                        .post(&endpoint)
+                        .header("content-type", "text/plain")
+                        .send(token.as_str())
+                    {
+                        Ok(mut resp) => {
+                            let body: serde_json::Value =
+                                resp.body_mut().read_json().unwrap_or_default();
+                            closed += body["streams_closed"].as_u64().unwrap_or(0) as usize;
+                        }
+                        Err(e) => {
+                            warn!(gateway = %url, error = %e, "cannot reach gateway to end a session");
+                            failures.push(format!("{url}: {e}"));
+                        }
+                    }
+                }
+                if failures.is_empty() {
+                    Ok(closed)
+                } else {
+                    Err(failures.join("; "))
+                }
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            result
+        })
+    }
+}

@@ -1,0 +1,193 @@
+//! The control plane (app tier): REST API under `/api/v1`.
+//!
+//! Local users log in (argon2id) and get a login session — an HttpOnly
+//! cookie for the browser, the same value as a bearer token for scripts.
+//! Admins manage workspaces (target, encrypted credentials, policy). Users
+//! launch sessions: the control plane records them and signs short-lived
+//! session tokens ([`oriel_core_token`]) that carry everything the gateway
+//! needs, so the session plane never asks the database anything.
+//!
+//! The API is an axum router wrapped as an [`HttpHandler`] of the HTTPS
+//! front, so it runs in `oriel up` beside the gateway or alone in
+//! `oriel control`. Its OpenAPI document is `src/openapi.json`, served at
+//! `/api/v1/openapi.json` and checked against the router by a test.
+
+mod api;
+mod auth;
+mod error;
+mod gateway_link;
+mod openapi;
+mod time;
+
+pub use error::ApiError;
+pub use gateway_link::{GatewayLink, InProcessGateway, RemoteGateways};
+
+use bytes::Bytes;
+use oriel_control_store::{DataKey, Role, Store, StoreError};
+use oriel_core_token::{SealingPublicKey, TokenSigner};
+use oriel_gateway_http::{BoxFuture, HttpHandler, RequestContext};
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceExt as _;
+use tracing::info;
+
+/// Tunables of the control plane.
+#[derive(Debug, Clone)]
+pub struct ControlSettings {
+    /// Lifetime of a session token (the connect token; streams outlive it).
+    pub token_ttl: Duration,
+    /// Lifetime of a login session.
+    pub login_ttl: Duration,
+    /// Public base URL of the web UI and API (`https://host:port`); when
+    /// unset, the request's `Host` is used.
+    pub public_url: Option<String>,
+    /// Public base URL of the gateway (`https://...`; the stream URL is
+    /// `wss://.../stream`); when unset, the same host as the request.
+    pub gateway_url: Option<String>,
+    /// Workspace kinds accepted (those some gateway can serve).
+    pub workspace_kinds: Vec<String>,
+}
+
+impl Default for ControlSettings {
+    fn default() -> Self {
+        ControlSettings {
+            token_ttl: Duration::from_secs(300),
+            login_ttl: Duration::from_secs(12 * 3600),
+            public_url: None,
+            gateway_url: None,
+            workspace_kinds: vec!["vnc".into()],
+        }
+    }
+}
+
+/// Keys of the control plane.
+#[derive(Debug)]
+pub struct ControlKeys {
+    /// Signs session tokens and gateway commands.
+    pub signer: TokenSigner,
+    /// The gateway's public sealing key: credentials in tokens are sealed to it.
+    pub gateway_sealing: SealingPublicKey,
+    /// Encrypts secrets at rest.
+    pub data: DataKey,
+}
+
+/// The control plane's shared state.
+pub struct ControlPlane {
+    pub(crate) store: Store,
+    pub(crate) keys: ControlKeys,
+    pub(crate) settings: ControlSettings,
+    pub(crate) gateways: Arc<dyn GatewayLink>,
+    /// A hash that unknown users are checked against, so a login for an
+    /// unknown user takes as long as one with a wrong password.
+    pub(crate) dummy_hash: String,
+}
+
+impl std::fmt::Debug for ControlPlane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlPlane")
+            .field("backend", &self.store.backend())
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The first admin's password, when the control plane generated it.
+#[derive(Debug)]
+pub struct Bootstrap {
+    /// Generated password of `admin`, to print once; `None` when the admin
+    /// already existed or the password came from the environment.
+    pub generated_admin_password: Option<zeroize::Zeroizing<String>>,
+}
+
+impl ControlPlane {
+    /// Opens the control plane on a migrated store, creating the first admin
+    /// (`admin`) when there are no users: with `admin_password` if given,
+    /// otherwise a generated one returned in [`Bootstrap`].
+    pub async fn new(
+        store: Store,
+        keys: ControlKeys,
+        settings: ControlSettings,
+        gateways: Arc<dyn GatewayLink>,
+        admin_password: Option<&str>,
+    ) -> Result<(Arc<Self>, Bootstrap), StoreError> {
+        let dummy_hash = auth::hash_password_blocking("not a real password")
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut generated = None;
+        if store.count_users().await? == 0 {
+            let password = match admin_password {
+                Some(p) => zeroize::Zeroizing::new(p.to_owned()),
+                None => {
+                    let p = auth::generate_password()
+                        .map_err(|_| StoreError::Corrupt("no system randomness".into()))?;
+                    generated = Some(p.clone());
+                    p
+                }
+            };
+            let hash = auth::hash_password_blocking(&password)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            store
+                .create_user("admin", &hash, Role::Admin, time::now_ms())
+                .await?;
+            info!("created the first admin user \"admin\"");
+        }
+        let cp = Arc::new(ControlPlane {
+            store,
+            keys,
+            settings,
+            gateways,
+            dummy_hash,
+        });
+        Ok((
+            cp,
+            Bootstrap {
+                generated_admin_password: generated,
+            },
+        ))
+    }
+
+    /// The API as an HTTP handler for the front (mount it at `/api/`).
+    pub fn api_handler(self: &Arc<Self>) -> Arc<dyn HttpHandler> {
+        Arc::new(ApiHandler {
+            router: api::router(Arc::clone(self)),
+        })
+    }
+
+    /// The store (for background maintenance).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+}
+
+struct ApiHandler {
+    router: axum::Router,
+}
+
+/// Largest response body the API produces (lists are paged).
+const MAX_RESPONSE: usize = 16 << 20;
+
+impl HttpHandler for ApiHandler {
+    fn handle(
+        &self,
+        req: http::Request<Bytes>,
+        ctx: RequestContext,
+    ) -> BoxFuture<'_, http::Response<Bytes>> {
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let mut req = http::Request::from_parts(parts, axum::body::Body::from(body));
+            req.extensions_mut().insert(ctx);
+            let resp = match self.router.clone().oneshot(req).await {
+                Ok(r) => r,
+                Err(never) => match never {},
+            };
+            let (parts, body) = resp.into_parts();
+            let bytes = axum::body::to_bytes(body, MAX_RESPONSE)
+                .await
+                .unwrap_or_else(|_| {
+                    Bytes::from_static(
+                        b"{\"error\":{\"code\":\"internal\",\"message\":\"internal error\"}}",
+                    )
+                });
+            http::Response::from_parts(parts, bytes)
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! The control plane's storage (adapter tier).
+//!
+//! One schema and one set of queries on SQLite (embedded, the single-server
+//! default) and PostgreSQL (several control-plane processes), through sqlx's
+//! `Any` driver: the SQL is written to the common subset of both (`$n`
+//! placeholders, BIGINT times in Unix milliseconds, TEXT ids and base64
+//! secrets). Migrations are embedded in the binary. Secrets at rest are
+//! encrypted with a [`DataKey`].
+
+mod data_key;
+mod sessions;
+mod users;
+mod workspaces;
+
+pub use data_key::{DataKey, DataKeyError};
+pub use sessions::{NewSession, SessionRecord, SessionState};
+pub use users::{LoginSession, Role, User, UserRecord};
+pub use workspaces::{CredentialsUpdate, NewWorkspace, WorkspaceRecord};
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, SqlSafeStr as _};
+use std::borrow::Cow;
+use std::time::Duration;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database URL is not one we support.
+    #[error("unsupported database url (use sqlite://PATH or postgres://...)")]
+    UnsupportedUrl,
+    /// The database failed or is unreachable.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrating the schema failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A unique constraint would be violated (e.g. a name already taken).
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// Stored data is not what the schema promises.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// A secret could not be encrypted or decrypted.
+    #[error("secret store: {0}")]
+    Secret(#[from] DataKeyError),
+}
+
+impl StoreError {
+    fn from_insert(e: sqlx::Error, what: &'static str) -> Self {
+        match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The store.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+fn migrator() -> Migrator {
+    let migrations = [(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+    Migrator::with_migrations(
+        migrations
+            .into_iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(description),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+impl Store {
+    /// Opens (creating an SQLite file if needed) and migrates the database at `url`.
+    pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
+        let url =
+            if backend == Backend::Sqlite && !url.contains(":memory:") && !url.contains("mode=") {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            } else {
+                url.to_owned()
+            };
+        let max = if url.contains(":memory:") {
+            1
+        } else {
+            max_connections.max(1)
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(&url)
+            .await?;
+        if backend == Backend::Sqlite && !url.contains(":memory:") {
+            // Readers never block the writer; the setting is stored in the file.
+            sqlx::query("PRAGMA journal_mode=WAL")
+                .execute(&pool)
+                .await?;
+        }
+        migrator().run(&pool).await?;
+        Ok(Store { pool, backend })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// A fresh random id (UUID v4 text).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[cfg(test)]
+mod tests;

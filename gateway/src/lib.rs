@@ -1,0 +1,146 @@
+//! The session plane (app tier): streams remote desktops to viewers.
+//!
+//! A viewer opens the `/stream` WebSocket and says HELLO with a session token
+//! (`docs/protocol.md`). The gateway verifies the token with the control
+//! plane's public key alone, opens the sealed target credentials with its own
+//! key, connects the protocol adapter named by the workspace kind, and runs
+//! the [`stream`] pipeline: target events → damage tracker → shared encode
+//! pool → FRAME messages paced by the viewer's acknowledgements; keyboard,
+//! pointer and clipboard flow back under the token's policy.
+//!
+//! Invariant: nothing here touches a database or Docker; everything a stream
+//! needs arrives in its token or in a signed command ([`commands`]).
+
+pub mod commands;
+mod metrics;
+mod registry;
+mod stream;
+
+pub use metrics::GatewayMetrics;
+pub use registry::{SessionRegistry, StopReason};
+
+use oriel_core_token::{SealingKey, TokenVerifier};
+use oriel_core_wire::{MAX_CLIENT_MESSAGE, SUBPROTOCOL};
+use oriel_encoders_codecs::EncodePool;
+use oriel_encoders_damage::PlanSettings;
+use oriel_gateway_http::{OriginPolicy, WsRoute};
+use oriel_protocols_session::Connectors;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Tunables of the session plane.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// Frames sent before waiting for an acknowledgement.
+    pub max_frames_in_flight: u8,
+    /// Tile side in pixels.
+    pub tile_size: u16,
+    /// Damage planning (JPEG quality, lossless threshold, settle time).
+    pub plan: PlanSettings,
+    /// Time a viewer has to say HELLO.
+    pub hello_timeout: Duration,
+    /// Time a target has to connect and authenticate.
+    pub connect_timeout: Duration,
+    /// A viewer silent this long (no message, no pong) is dropped.
+    pub idle_client_timeout: Duration,
+    /// Longest wait for more target events before a frame is planned.
+    pub max_coalesce: Duration,
+    /// Who may open the stream WebSocket.
+    pub origins: OriginPolicy,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            max_frames_in_flight: 2,
+            tile_size: oriel_encoders_damage::DEFAULT_TILE,
+            plan: PlanSettings::default(),
+            hello_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(15),
+            idle_client_timeout: Duration::from_secs(45),
+            max_coalesce: Duration::from_millis(16),
+            origins: OriginPolicy::SameHost,
+        }
+    }
+}
+
+/// Keys the gateway needs: the control plane's token keys, and its own
+/// sealing key for target credentials.
+#[derive(Debug)]
+pub struct GatewayKeys {
+    /// Verifies session tokens and commands.
+    pub verifier: TokenVerifier,
+    /// Opens credentials sealed to this gateway.
+    pub sealing: SealingKey,
+}
+
+/// The session plane of one process.
+#[derive(Debug)]
+pub struct Gateway {
+    pub(crate) settings: GatewaySettings,
+    pub(crate) keys: GatewayKeys,
+    pub(crate) connectors: Connectors,
+    pub(crate) pool: EncodePool,
+    pub(crate) registry: SessionRegistry,
+    pub(crate) metrics: GatewayMetrics,
+}
+
+impl Gateway {
+    /// A gateway with these adapters, keys and the process's encode pool.
+    pub fn new(
+        settings: GatewaySettings,
+        keys: GatewayKeys,
+        connectors: Connectors,
+        pool: EncodePool,
+        registry: &prometheus::Registry,
+    ) -> prometheus::Result<Arc<Self>> {
+        Ok(Arc::new(Gateway {
+            settings,
+            keys,
+            connectors,
+            pool,
+            registry: SessionRegistry::new(),
+            metrics: GatewayMetrics::new(registry)?,
+        }))
+    }
+
+    /// The `/stream` WebSocket route for the HTTPS front.
+    pub fn stream_route(self: &Arc<Self>) -> WsRoute {
+        WsRoute {
+            path: "/stream".into(),
+            subprotocol: Some(SUBPROTOCOL.into()),
+            max_message_size: MAX_CLIENT_MESSAGE,
+            origins: self.settings.origins.clone(),
+            handler: Arc::new(stream::StreamEndpoint {
+                gateway: Arc::clone(self),
+            }),
+        }
+    }
+
+    /// Ends a session on this gateway (in-process call of the control plane
+    /// in `oriel up`; remote control planes send [`commands`]).
+    pub fn end_session(&self, session_id: &str, until_unix: u64) -> usize {
+        let n = self.registry.end(session_id, until_unix);
+        self.metrics
+            .sessions_active
+            .set(self.registry.active_sessions() as i64);
+        n
+    }
+
+    /// Live streams and sessions.
+    pub fn sessions(&self) -> &SessionRegistry {
+        &self.registry
+    }
+}
+
+/// Wall clock, µs since the Unix epoch.
+pub(crate) fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// Wall clock, seconds since the Unix epoch.
+pub(crate) fn now_secs() -> u64 {
+    now_us() / 1_000_000
+}

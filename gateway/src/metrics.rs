@@ -1,0 +1,97 @@
+//! Metrics of the session plane (`oriel_gateway_*`).
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+/// Session-plane metrics, registered in the process registry.
+#[derive(Debug, Clone)]
+pub struct GatewayMetrics {
+    pub(crate) sessions_active: IntGauge,
+    pub(crate) websocket_connections: IntGauge,
+    pub(crate) streams: IntCounterVec,
+    pub(crate) frames_sent: IntCounter,
+    pub(crate) bytes_sent: IntCounter,
+    pub(crate) tiles: IntCounterVec,
+    pub(crate) encode_seconds: Histogram,
+    pub(crate) frame_latency_seconds: Histogram,
+    pub(crate) clipboard: IntCounterVec,
+}
+
+impl GatewayMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn new(registry: &Registry) -> prometheus::Result<Self> {
+        let sessions_active = IntGauge::new(
+            "oriel_gateway_sessions_active",
+            "Sessions with at least one live stream on this gateway",
+        )?;
+        let websocket_connections = IntGauge::new(
+            "oriel_gateway_websocket_connections",
+            "Open stream WebSockets",
+        )?;
+        let streams = IntCounterVec::new(
+            Opts::new(
+                "oriel_gateway_streams_total",
+                "Streams ended, by result (ok or an error kind) and class",
+            ),
+            &["result", "class"],
+        )?;
+        let frames_sent =
+            IntCounter::new("oriel_gateway_frames_sent_total", "FRAME messages sent")?;
+        let bytes_sent = IntCounter::new(
+            "oriel_gateway_bytes_sent_total",
+            "Bytes of stream messages sent to viewers",
+        )?;
+        let tiles = IntCounterVec::new(
+            Opts::new("oriel_gateway_tiles_total", "Tiles sent, by encoding"),
+            &["encoding"],
+        )?;
+        let encode_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "oriel_gateway_encode_seconds",
+                "Time to encode one frame on the shared pool",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256,
+            ]),
+        )?;
+        let frame_latency_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "oriel_gateway_frame_latency_seconds",
+                "From the oldest change in a frame to the viewer's acknowledgement",
+            )
+            .buckets(vec![
+                0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0,
+            ]),
+        )?;
+        let clipboard = IntCounterVec::new(
+            Opts::new(
+                "oriel_gateway_clipboard_total",
+                "Clipboard transfers, by direction and decision",
+            ),
+            &["direction", "decision"],
+        )?;
+        for c in [
+            Box::new(sessions_active.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(websocket_connections.clone()),
+            Box::new(streams.clone()),
+            Box::new(frames_sent.clone()),
+            Box::new(bytes_sent.clone()),
+            Box::new(tiles.clone()),
+            Box::new(encode_seconds.clone()),
+            Box::new(frame_latency_seconds.clone()),
+            Box::new(clipboard.clone()),
+        ] {
+            registry.register(c)?;
+        }
+        Ok(GatewayMetrics {
+            sessions_active,
+            websocket_connections,
+            streams,
+            frames_sent,
+            bytes_sent,
+            tiles,
+            encode_seconds,
+            frame_latency_seconds,
+            clipboard,
+        })
+    }
+}

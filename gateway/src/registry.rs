@@ -1,0 +1,152 @@
+//! Live streams by session, and sessions that were ended.
+//!
+//! The gateway has no database: what it knows about ended sessions comes
+//! from signed commands of the control plane and lives here, in memory, only
+//! until the last token of the session would have expired anyway.
+
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::watch;
+
+/// Why a live stream is being told to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The session was ended by the control plane.
+    Ended,
+}
+
+#[derive(Default)]
+struct Inner {
+    live: HashMap<String, Vec<(u64, watch::Sender<Option<StopReason>>)>>,
+    /// Session id → Unix seconds until which its tokens are refused.
+    ended: HashMap<String, u64>,
+}
+
+/// Streams and ended sessions of this gateway.
+#[derive(Clone, Default)]
+pub struct SessionRegistry {
+    inner: Arc<Mutex<Inner>>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for SessionRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.inner.lock();
+        f.debug_struct("SessionRegistry")
+            .field("sessions", &inner.live.len())
+            .field("ended", &inner.ended.len())
+            .finish()
+    }
+}
+
+/// A registered stream; unregisters itself when dropped.
+#[derive(Debug)]
+pub struct StreamGuard {
+    registry: SessionRegistry,
+    session_id: String,
+    id: u64,
+    /// Changes to `Some` when the stream must stop.
+    pub stop: watch::Receiver<Option<StopReason>>,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        let mut inner = self.registry.inner.lock();
+        if let Some(streams) = inner.live.get_mut(&self.session_id) {
+            streams.retain(|(id, _)| *id != self.id);
+            if streams.is_empty() {
+                inner.live.remove(&self.session_id);
+            }
+        }
+    }
+}
+
+impl SessionRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a stream of `session_id` at `now` (Unix seconds), unless the
+    /// session was ended.
+    pub fn register(&self, session_id: &str, now: u64) -> Result<StreamGuard, StopReason> {
+        let mut inner = self.inner.lock();
+        inner.ended.retain(|_, until| *until > now);
+        if inner.ended.contains_key(session_id) {
+            return Err(StopReason::Ended);
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = watch::channel(None);
+        inner
+            .live
+            .entry(session_id.to_owned())
+            .or_default()
+            .push((id, tx));
+        Ok(StreamGuard {
+            registry: self.clone(),
+            session_id: session_id.to_owned(),
+            id,
+            stop: rx,
+        })
+    }
+
+    /// Ends a session: its streams stop now and its tokens are refused until
+    /// `until` (Unix seconds). Returns the number of streams told to stop.
+    pub fn end(&self, session_id: &str, until: u64) -> usize {
+        let mut inner = self.inner.lock();
+        let entry = inner.ended.entry(session_id.to_owned()).or_insert(until);
+        *entry = (*entry).max(until);
+        let streams = inner.live.remove(session_id).unwrap_or_default();
+        for (_, tx) in &streams {
+            let _ = tx.send(Some(StopReason::Ended));
+        }
+        streams.len()
+    }
+
+    /// Sessions with at least one live stream.
+    pub fn active_sessions(&self) -> usize {
+        self.inner.lock().live.len()
+    }
+
+    /// Live streams.
+    pub fn active_streams(&self) -> usize {
+        self.inner.lock().live.values().map(Vec::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ending_stops_streams_and_refuses_new_ones_until_expiry() {
+        let r = SessionRegistry::new();
+        let a = r.register("s1", 100).unwrap();
+        let b = r.register("s1", 100).unwrap();
+        let _c = r.register("s2", 100).unwrap();
+        assert_eq!(r.active_sessions(), 2);
+        assert_eq!(r.active_streams(), 3);
+        assert_eq!(r.end("s1", 200), 2);
+        assert_eq!(*a.stop.borrow(), Some(StopReason::Ended));
+        assert_eq!(*b.stop.borrow(), Some(StopReason::Ended));
+        assert_eq!(r.register("s1", 150).unwrap_err(), StopReason::Ended);
+        assert!(
+            r.register("s1", 200).is_ok(),
+            "refusal lapses with the tokens"
+        );
+        drop((a, b));
+        assert_eq!(r.active_sessions(), 2);
+    }
+
+    #[test]
+    fn guards_unregister_on_drop() {
+        let r = SessionRegistry::new();
+        let g = r.register("s", 0).unwrap();
+        assert_eq!(r.active_streams(), 1);
+        drop(g);
+        assert_eq!(r.active_streams(), 0);
+        assert_eq!(r.active_sessions(), 0);
+    }
+}

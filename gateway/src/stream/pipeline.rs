@@ -1,0 +1,428 @@
+//! The per-stream pipeline: target events into the damage tracker, frames out
+//! through the shared encode pool under acknowledgement-based flow control,
+//! viewer input back to the target under the token's policy.
+//!
+//! At most one frame is being encoded per stream and at most
+//! `max_frames_in_flight` are unacknowledged; meanwhile changes accumulate in
+//! the tracker, which keeps only the newest content of each tile. Memory per
+//! stream is therefore bounded by the framebuffer, whatever the viewer does.
+
+use super::{Ending, Outgoing, WsSource, binary, client_error};
+use crate::registry::StreamGuard;
+use crate::{Gateway, now_us};
+use futures_util::StreamExt as _;
+use oriel_core_model::{InputEvent, SessionError, SessionErrorKind, SessionEvent, Size};
+use oriel_core_token::{ClipboardDecision, SessionClaims};
+use oriel_core_wire::{
+    ClientMessage, ClipboardText, CursorImage, FlowControl, Frame, NoticeKind, ServerHello,
+    ServerMessage, VERSION, caps, policy_bits,
+};
+use oriel_encoders_codecs::{CodecError, EncodedFrame, encode_cursor};
+use oriel_encoders_damage::DamageTracker;
+use oriel_gateway_http::ShutdownWatch;
+use oriel_protocols_session::RemoteSession;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until};
+use tracing::debug;
+
+type Encoding = Pin<Box<dyn Future<Output = (u64, Result<EncodedFrame, CodecError>)> + Send>>;
+
+/// Largest cursor shape forwarded (browsers ignore bigger CSS cursors).
+const MAX_CURSOR: u16 = 256;
+/// Liveness ping interval.
+const PING_EVERY: Duration = Duration::from_secs(15);
+
+pub(crate) struct Pipeline<'a> {
+    gw: &'a Gateway,
+    claims: SessionClaims,
+    capabilities: u32,
+    remote: RemoteSession,
+    out: mpsc::Sender<Outgoing>,
+    tracker: DamageTracker,
+    flow: FlowControl,
+    encoding: Option<Encoding>,
+    /// When the oldest change not yet planned arrived.
+    pending_since: Option<Instant>,
+    last_client_message: Instant,
+    next_ping: Instant,
+}
+
+enum Wake {
+    Stop,
+    Shutdown,
+    Client(
+        Option<
+            Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>,
+        >,
+    ),
+    Encoded(u64, Result<EncodedFrame, CodecError>),
+    Target(Option<Result<SessionEvent, SessionError>>),
+    Timer,
+}
+
+impl<'a> Pipeline<'a> {
+    pub(crate) fn new(
+        gw: &'a Gateway,
+        claims: SessionClaims,
+        capabilities: u32,
+        remote: RemoteSession,
+        out: mpsc::Sender<Outgoing>,
+    ) -> Self {
+        let size = remote.info.size;
+        let now = Instant::now();
+        Pipeline {
+            tracker: DamageTracker::new(size, gw.settings.tile_size, gw.settings.plan.clone()),
+            flow: FlowControl::new(gw.settings.max_frames_in_flight),
+            gw,
+            claims,
+            capabilities,
+            remote,
+            out,
+            encoding: None,
+            pending_since: None,
+            last_client_message: now,
+            next_ping: now + PING_EVERY,
+        }
+    }
+
+    fn hello(&self) -> ServerMessage {
+        let p = &self.claims.policy;
+        let mut policy = 0;
+        if p.clipboard_up {
+            policy |= policy_bits::CLIPBOARD_UP;
+        }
+        if p.clipboard_down {
+            policy |= policy_bits::CLIPBOARD_DOWN;
+        }
+        let size = self.tracker.size();
+        ServerMessage::Hello(ServerHello {
+            version: VERSION,
+            // WebP is not produced yet: agree on nothing beyond the mandatory codecs.
+            capabilities: self.capabilities & caps::ALL & !caps::WEBP,
+            size,
+            max_frames_in_flight: self.gw.settings.max_frames_in_flight,
+            policy,
+            clipboard_max_bytes: p.clipboard_max_bytes,
+            name: if self.remote.info.name.is_empty() {
+                self.claims.ws.clone()
+            } else {
+                self.remote.info.name.clone()
+            },
+            session_id: self.claims.sid.clone(),
+        })
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        source: &mut WsSource,
+        mut guard: StreamGuard,
+        mut shutdown: ShutdownWatch,
+    ) -> Result<Ending, SessionError> {
+        send(&self.out, self.hello()).await?;
+        loop {
+            let deadline = self.next_deadline();
+            let wake = tokio::select! {
+                biased;
+                _ = guard.stop.changed() => Wake::Stop,
+                _ = shutdown.changed() => Wake::Shutdown,
+                msg = source.next() => Wake::Client(msg),
+                (damage, frame) = async { self.encoding.as_mut().expect("guarded by the select condition").await }, if self.encoding.is_some() => Wake::Encoded(damage, frame),
+                ev = self.remote.events.recv() => Wake::Target(ev),
+                () = sleep_until(deadline) => Wake::Timer,
+            };
+            match wake {
+                Wake::Stop => {
+                    return Err(SessionError::new(
+                        SessionErrorKind::Ended,
+                        "ended by the control plane",
+                    ));
+                }
+                Wake::Shutdown => {
+                    if *shutdown.borrow() {
+                        return Err(SessionError::new(
+                            SessionErrorKind::ShuttingDown,
+                            "server shutting down",
+                        ));
+                    }
+                }
+                Wake::Client(msg) => {
+                    self.last_client_message = Instant::now();
+                    match binary(msg)? {
+                        None => return Ok(Ending::ClientClosed),
+                        Some(None) => {}
+                        Some(Some(bytes)) => self.on_client(&bytes).await?,
+                    }
+                }
+                Wake::Encoded(damage, frame) => {
+                    self.encoding = None;
+                    let frame = frame.map_err(|e| {
+                        SessionError::new(SessionErrorKind::Internal, e.to_string())
+                    })?;
+                    self.send_frame(damage, frame).await?;
+                }
+                Wake::Target(None) => return Ok(Ending::TargetClosed),
+                Wake::Target(Some(ev)) => self.on_target(ev?).await?,
+                Wake::Timer => self.on_timer().await?,
+            }
+            self.maybe_plan();
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let mut next = self
+            .next_ping
+            .min(self.last_client_message + self.gw.settings.idle_client_timeout);
+        if self.encoding.is_none() && self.flow.can_send() {
+            if let Some(since) = self.pending_since {
+                next = next.min(since + self.gw.settings.max_coalesce);
+            }
+            if let Some(at_us) = self.tracker.next_refresh_at() {
+                let wait = Duration::from_micros(at_us.saturating_sub(now_us()));
+                next = next.min(Instant::now() + wait);
+            }
+        }
+        next
+    }
+
+    async fn on_timer(&mut self) -> Result<(), SessionError> {
+        let now = Instant::now();
+        if now >= self.last_client_message + self.gw.settings.idle_client_timeout {
+            return Err(SessionError::new(
+                SessionErrorKind::ClientTimeout,
+                "the viewer stopped answering",
+            ));
+        }
+        if now >= self.next_ping {
+            self.next_ping = now + PING_EVERY;
+            let _ = self.out.send(Outgoing::Ping).await;
+        }
+        // A due refresh or coalescing deadline is handled by maybe_plan.
+        if self
+            .tracker
+            .next_refresh_at()
+            .is_some_and(|t| t <= now_us())
+            && self.pending_since.is_none()
+        {
+            self.pending_since = Some(now - self.gw.settings.max_coalesce);
+        }
+        Ok(())
+    }
+
+    /// Starts encoding a frame when the viewer can take one and either the
+    /// target has paused or the coalescing deadline passed.
+    fn maybe_plan(&mut self) {
+        let Some(since) = self.pending_since else {
+            return;
+        };
+        if self.encoding.is_some() || !self.flow.can_send() {
+            return;
+        }
+        let quiet = self.remote.events.is_empty();
+        if !quiet && since.elapsed() < self.gw.settings.max_coalesce {
+            return;
+        }
+        self.pending_since = None;
+        let Some(plan) = self.tracker.plan(now_us()) else {
+            return;
+        };
+        let pool = self.gw.pool.clone();
+        let damage = plan.damage_time_us;
+        self.encoding = Some(Box::pin(
+            async move { (damage, pool.encode_plan(plan).await) },
+        ));
+    }
+
+    async fn send_frame(
+        &mut self,
+        damage_time_us: u64,
+        frame: EncodedFrame,
+    ) -> Result<(), SessionError> {
+        let m = &self.gw.metrics;
+        m.encode_seconds.observe(frame.stats.wall_us as f64 / 1e6);
+        m.tiles
+            .with_label_values(&["fill"])
+            .inc_by(u64::from(frame.stats.fills));
+        m.tiles
+            .with_label_values(&["png"])
+            .inc_by(u64::from(frame.stats.png.0));
+        m.tiles
+            .with_label_values(&["jpeg"])
+            .inc_by(u64::from(frame.stats.jpeg.0));
+        let id = self.flow.on_send(now_us(), damage_time_us);
+        m.frames_sent.inc();
+        send(
+            &self.out,
+            ServerMessage::Frame(Frame {
+                id,
+                damage_time_us,
+                ops: frame.ops,
+            }),
+        )
+        .await
+    }
+
+    async fn on_target(&mut self, ev: SessionEvent) -> Result<(), SessionError> {
+        let now = now_us();
+        let drawn = match ev {
+            SessionEvent::Pixels { rect, layout, data } => {
+                self.tracker.draw_pixels(rect, layout, &data, now)
+            }
+            SessionEvent::Fill { rect, rgb } => self.tracker.fill(rect, rgb, now),
+            SessionEvent::Copy { src, dst } => self.tracker.copy(src, dst, now),
+            SessionEvent::DesktopSize(size) => {
+                self.resize(size).await?;
+                return Ok(());
+            }
+            SessionEvent::Cursor(shape) => {
+                if shape.size.width > MAX_CURSOR || shape.size.height > MAX_CURSOR {
+                    debug!(?shape.size, "cursor too large, ignored");
+                    return Ok(());
+                }
+                let png = encode_cursor(&shape).map_err(|e| {
+                    SessionError::new(SessionErrorKind::TargetProtocol, e.to_string())
+                })?;
+                let hidden = png.is_empty();
+                return send(
+                    &self.out,
+                    ServerMessage::Cursor(CursorImage {
+                        hotspot: shape.hotspot,
+                        size: if hidden { Size::new(0, 0) } else { shape.size },
+                        png,
+                    }),
+                )
+                .await;
+            }
+            SessionEvent::Clipboard(text) => {
+                let decision = self.claims.policy.allows_clipboard_down(text.len());
+                self.count_clipboard("down", decision);
+                if decision == ClipboardDecision::Allowed {
+                    return send(&self.out, ServerMessage::Clipboard(ClipboardText(text))).await;
+                }
+                return Ok(());
+            }
+            SessionEvent::Bell => return send(&self.out, ServerMessage::Bell).await,
+        };
+        drawn.map_err(|e| SessionError::new(SessionErrorKind::TargetProtocol, e.to_string()))?;
+        self.pending_since.get_or_insert_with(Instant::now);
+        Ok(())
+    }
+
+    async fn resize(&mut self, size: Size) -> Result<(), SessionError> {
+        oriel_core_model::validate_size(size)?;
+        self.tracker.resize(size, now_us());
+        // A frame being encoded for the old size is dropped, never sent.
+        self.encoding = None;
+        self.pending_since = None;
+        send(&self.out, ServerMessage::DesktopSize(size)).await
+    }
+
+    fn count_clipboard(&self, direction: &str, decision: ClipboardDecision) {
+        let label = match decision {
+            ClipboardDecision::Allowed => "allowed",
+            ClipboardDecision::Denied => "denied",
+            ClipboardDecision::TooLarge => "too_large",
+        };
+        self.gw
+            .metrics
+            .clipboard
+            .with_label_values(&[direction, label])
+            .inc();
+    }
+
+    async fn on_client(&mut self, bytes: &[u8]) -> Result<(), SessionError> {
+        let msg = ClientMessage::decode(bytes).map_err(|e| client_error(e.to_string()))?;
+        match msg {
+            ClientMessage::Hello(_) => return Err(client_error("HELLO sent twice")),
+            ClientMessage::Ack { frame_id } => {
+                let acked = self
+                    .flow
+                    .on_ack(frame_id, now_us())
+                    .map_err(|e| client_error(e.to_string()))?;
+                self.gw
+                    .metrics
+                    .frame_latency_seconds
+                    .observe(acked.damage_to_ack_us as f64 / 1e6);
+            }
+            ClientMessage::Key {
+                down,
+                keysym,
+                scancode,
+            } => {
+                input(
+                    &self.remote.input,
+                    InputEvent::Key {
+                        keysym,
+                        scancode,
+                        down,
+                    },
+                )
+                .await;
+            }
+            ClientMessage::Pointer { at, buttons } => {
+                input(&self.remote.input, InputEvent::Pointer { at, buttons }).await;
+            }
+            ClientMessage::Wheel { at, dx, dy } => {
+                input(&self.remote.input, InputEvent::Wheel { at, dx, dy }).await
+            }
+            ClientMessage::Clipboard(text) => {
+                let decision = self.claims.policy.allows_clipboard_up(text.len());
+                self.count_clipboard("up", decision);
+                match decision {
+                    ClipboardDecision::Allowed => {
+                        input(&self.remote.input, InputEvent::Clipboard(text)).await
+                    }
+                    ClipboardDecision::Denied => {
+                        send(
+                            &self.out,
+                            ServerMessage::Notice {
+                                kind: NoticeKind::ClipboardUpDenied,
+                                message: "copying to the remote desktop is disabled by policy"
+                                    .into(),
+                            },
+                        )
+                        .await?;
+                    }
+                    ClipboardDecision::TooLarge => {
+                        send(
+                            &self.out,
+                            ServerMessage::Notice {
+                                kind: NoticeKind::ClipboardTooLarge,
+                                message: format!(
+                                    "clipboard text over the {} byte limit was not sent",
+                                    self.claims.policy.clipboard_max_bytes
+                                ),
+                            },
+                        )
+                        .await?;
+                    }
+                }
+            }
+            ClientMessage::Resize(size) => {
+                if oriel_core_model::validate_size(size).is_ok() {
+                    input(&self.remote.input, InputEvent::Resize(size)).await;
+                }
+            }
+            ClientMessage::Ping { nonce } => send(&self.out, ServerMessage::Pong { nonce }).await?,
+            ClientMessage::Refresh => {
+                self.tracker.refresh_all(now_us());
+                self.pending_since.get_or_insert_with(Instant::now);
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn send(out: &mpsc::Sender<Outgoing>, msg: ServerMessage) -> Result<(), SessionError> {
+    out.send(Outgoing::Message(msg.to_bytes()))
+        .await
+        .map_err(|_| client_error("the viewer connection is gone"))
+}
+
+/// Forwards input to the adapter. A closed input channel means the adapter
+/// is gone; its error arrives on the events channel.
+async fn input(tx: &mpsc::Sender<InputEvent>, ev: InputEvent) {
+    let _ = tx.send(ev).await;
+}
