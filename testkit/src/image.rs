@@ -102,10 +102,10 @@ impl RgbImage {
             "rgba image {width}x{height} needs {expected} bytes, got {}",
             rgba.len()
         );
-        let data = rgba
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect();
+        let mut data = vec![0; rgba.len() / 4 * 3];
+        for (rgb, px) in data.chunks_exact_mut(3).zip(rgba.chunks_exact(4)) {
+            rgb.copy_from_slice(&px[..3]);
+        }
         Ok(Self {
             width,
             height,
@@ -157,8 +157,13 @@ impl RgbImage {
     /// A copy of `rect`; fails when it is not inside the image.
     pub fn crop(&self, rect: Rect) -> Result<Self> {
         ensure!(
-            rect.x.checked_add(rect.width).is_some_and(|r| r <= self.width)
-                && rect.y.checked_add(rect.height).is_some_and(|b| b <= self.height),
+            rect.x
+                .checked_add(rect.width)
+                .is_some_and(|r| r <= self.width)
+                && rect
+                    .y
+                    .checked_add(rect.height)
+                    .is_some_and(|b| b <= self.height),
             "crop {rect:?} is outside the {}x{} image",
             self.width,
             self.height
@@ -186,6 +191,13 @@ impl RgbImage {
             other.width,
             other.height
         );
+        if self.data == other.data {
+            return Ok(ImageDiff {
+                max_channel_diff: 0,
+                differing_pixels: 0,
+                psnr_db: f64::INFINITY,
+            });
+        }
         let mut max_channel_diff = 0u8;
         let mut differing_pixels = 0usize;
         let mut squared_sum = 0u64;

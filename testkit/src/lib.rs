@@ -1,1 +1,41 @@
-//! Test harness (being written).
+//! Oriel's end-to-end test harness: real peers, owned by the test.
+//!
+//! - [`process`]: [`ChildGuard`] (a child stopped on drop, output in a log
+//!   file), [`ScratchDir`], [`free_port`], [`wait_for_port`], [`wait_until`].
+//! - [`display`]: [`VncDisplay`], an X display served by Xtigervnc or
+//!   Xvfb + x11vnc on a free display number and loopback port, with X client
+//!   helpers (xdotool, xclip clipboard, xwd screenshots, xterm).
+//! - [`rfb`]: probes for a VNC server's banner and security types.
+//! - [`image`] and [`xwd`]: [`RgbImage`] with crop, compare and PNG output;
+//!   [`parse_xwd`] for X Window Dumps.
+//! - [`browser`], [`page`] and [`cdp`]: headless Chromium over the DevTools
+//!   protocol, with [`Page`] for navigation, JavaScript, real key and mouse
+//!   events and canvas pixels.
+//!
+//! Everything a fixture starts is stopped when the fixture drops, also when
+//! the test fails; nothing binds a fixed port or kills by name, so tests may
+//! run in parallel. Logs live in a temporary directory that is kept (and its
+//! path printed) when the test panics or `ORIEL_TESTKIT_KEEP=1` is set.
+//! The async parts need a tokio runtime (`#[tokio::test]` is enough).
+
+pub mod browser;
+pub mod cdp;
+pub mod display;
+pub mod image;
+mod keys;
+pub mod page;
+pub mod process;
+pub mod rfb;
+pub mod xwd;
+
+pub use browser::{Browser, BrowserOptions, DEFAULT_TIMEOUT, DEFAULT_VIEWPORT};
+pub use cdp::{CdpConnection, CdpEvent};
+pub use display::{VncDisplay, VncOptions, VncServer, Xterm, XtermOptions};
+pub use image::{ImageDiff, Rect, RgbImage};
+pub use page::{CssRect, MouseButton, Page};
+pub use process::{
+    ChildGuard, KEEP_ENV, ScratchDir, free_port, run_command, wait_for_port, wait_for_value,
+    wait_until,
+};
+pub use rfb::{SECURITY_NONE, SECURITY_VNC_AUTH, read_rfb_banner, rfb_security_types};
+pub use xwd::parse_xwd;

@@ -130,7 +130,9 @@ impl ChildGuard {
         let log_path = dir.unique_path(name, "log");
         let log = File::create(&log_path)
             .with_context(|| format!("cannot create log file {}", log_path.display()))?;
-        let log2 = log.try_clone().context("cannot duplicate the log file handle")?;
+        let log2 = log
+            .try_clone()
+            .context("cannot duplicate the log file handle")?;
         cmd.stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log2));
@@ -296,7 +298,8 @@ pub(crate) fn tail_lines(text: &str, lines: usize) -> String {
 /// Another process may take it before you use it: servers started with it
 /// should be retried on "address in use" (as [`crate::VncDisplay`] does).
 pub fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot bind 127.0.0.1:0")?;
+    let listener =
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot bind 127.0.0.1:0")?;
     Ok(listener.local_addr().context("no local address")?.port())
 }
 

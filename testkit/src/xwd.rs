@@ -107,8 +107,22 @@ fn read_header(bytes: &[u8]) -> Result<Header> {
         "xwd file too short for a header ({} bytes)",
         bytes.len()
     );
-    let field_be = |i: usize| u32::from_be_bytes([bytes[i * 4], bytes[i * 4 + 1], bytes[i * 4 + 2], bytes[i * 4 + 3]]);
-    let field_le = |i: usize| u32::from_le_bytes([bytes[i * 4], bytes[i * 4 + 1], bytes[i * 4 + 2], bytes[i * 4 + 3]]);
+    let field_be = |i: usize| {
+        u32::from_be_bytes([
+            bytes[i * 4],
+            bytes[i * 4 + 1],
+            bytes[i * 4 + 2],
+            bytes[i * 4 + 3],
+        ])
+    };
+    let field_le = |i: usize| {
+        u32::from_le_bytes([
+            bytes[i * 4],
+            bytes[i * 4 + 1],
+            bytes[i * 4 + 2],
+            bytes[i * 4 + 3],
+        ])
+    };
     // xwd writes the header big-endian; accept a little-endian one too.
     let field: &dyn Fn(usize) -> u32 = if field_be(1) == XWD_FILE_VERSION {
         &field_be

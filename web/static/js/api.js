@@ -80,7 +80,11 @@ export async function request(method, path, body) {
   const data = await readJson(response);
   if (!response.ok) {
     const err = data && typeof data === 'object' ? data.error : undefined;
-    const message = err && typeof err.message === 'string' && err.message ? err.message : defaultMessage(response.status);
+    let message = err && typeof err.message === 'string' && err.message ? err.message : defaultMessage(response.status);
+    if (data === undefined && response.status !== 401 && response.status !== 429 && response.status < 500) {
+      // Not an answer of the Oriel API (whose errors are JSON): a proxy or a wrong address.
+      message = `Unexpected answer from the server (HTTP ${response.status}). Is this the Oriel address?`;
+    }
     const code = err && typeof err.code === 'string' ? err.code : `http_${response.status}`;
     throw new ApiError(response.status, code, message);
   }

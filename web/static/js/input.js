@@ -15,6 +15,7 @@ const WHEEL_UNITS_PER_NOTCH = 120;
 const WHEEL_UNITS_PER_PIXEL = 1.2; // 100 px ≈ one notch
 const WHEEL_UNITS_PER_PAGE = 3 * WHEEL_UNITS_PER_NOTCH;
 const PASTE_WAIT_MS = 1500;
+const IS_MAC = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent || '');
 
 /** DOM `buttons` (bit 1 right, bit 2 middle) → protocol (bit 1 middle, bit 2 right). */
 export function protocolButtons(domButtons) {
@@ -120,20 +121,23 @@ export class InputCapture {
         this.keyChain = this.keyChain.then(() => Promise.race([pasted, timeout])).catch(() => {});
       }
     }
-    this.keyChain = this.keyChain.then(() => {
-      for (const m of messages) this.sink.key(m.down, m.keysym, m.scancode);
-    });
+    this.queueKeys(messages);
+    // macOS sends no keyup for keys released while Cmd is held: release them with Cmd.
+    if (!down && IS_MAC && event.key === 'Meta') this.releaseAll(false);
   }
 
-  /** Releases every held key and button (no stuck keys after focus loss). */
-  releaseAll() {
+  /** Sends KEY messages in order, after any pending paste. */
+  queueKeys(messages) {
+    this.keyChain = this.keyChain.then(() => {
+      for (const m of messages) this.sink.key(m.down, m.keysym, m.scancode);
+    }).catch(() => {});
+  }
+
+  /** Releases every held key and, unless `buttons` is false, button (no stuck keys after focus loss). */
+  releaseAll(buttons = true) {
     const messages = this.keys.releaseAll();
-    if (messages.length > 0) {
-      this.keyChain = this.keyChain.then(() => {
-        for (const m of messages) this.sink.key(m.down, m.keysym, m.scancode);
-      });
-    }
-    if (this.buttons !== 0 && this.position) {
+    if (messages.length > 0) this.queueKeys(messages);
+    if (buttons && this.buttons !== 0 && this.position) {
       this.buttons = 0;
       this.sink.pointer(this.position.x, this.position.y, 0);
     }

@@ -61,10 +61,11 @@ export class Framebuffer {
       if (op.op !== 'image') return Promise.resolve(null);
       const blob = new Blob([op.data], { type: CODEC_MIME[op.codec] });
       return createImageBitmap(blob, BITMAP_OPTIONS).then((bitmap) => {
-        if (bitmap.width !== op.width || bitmap.height !== op.height) {
+        const { width, height } = bitmap;
+        if (width !== op.width || height !== op.height) {
           bitmap.close();
           throw new Error(`image ${index} of frame ${frame.frameId} decoded to `
-            + `${bitmap.width}×${bitmap.height}, expected ${op.width}×${op.height}`);
+            + `${width}×${height}, expected ${op.width}×${op.height}`);
         }
         return bitmap;
       }, (err) => {
@@ -110,5 +111,28 @@ export class Framebuffer {
     } finally {
       closeBitmaps(bitmaps);
     }
+  }
+}
+
+// Tiny WebP images (1×1), lossy and lossless, to probe decoder support.
+const WEBP_PROBES = [
+  'UklGRiIAAABXRUJQVlA4IBYAAAAwAQCdASoBAAEADsD+JaQAA3AAAAAA',
+  'UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA==',
+];
+
+/** Whether this browser decodes lossy and lossless WebP with createImageBitmap. */
+export async function canDecodeWebp() {
+  if (typeof createImageBitmap !== 'function') return false;
+  try {
+    const results = await Promise.all(WEBP_PROBES.map(async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/webp' }), BITMAP_OPTIONS);
+      const ok = bitmap.width === 1 && bitmap.height === 1;
+      bitmap.close();
+      return ok;
+    }));
+    return results.every(Boolean);
+  } catch {
+    return false;
   }
 }

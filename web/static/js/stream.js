@@ -350,6 +350,7 @@ export class StreamSession {
    * ended the session, so that the gateway's END 4000 can still arrive.
    */
   markEnded(message) {
+    if (this.state === 'ended') return; // the gateway's END already told the user
     const conn = this.conn;
     this.finish('ended', message);
     if (conn) conn.closeTimer = setTimeout(() => conn.ws.close(), CLOSE_WAIT_MS);
