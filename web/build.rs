@@ -26,7 +26,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for file in &files {
         let rel = file.strip_prefix(&root)?;
         let url = format!("/{}", rel.to_string_lossy().replace('\\', "/"));
-        writeln!(code, "    ({url:?}, include_bytes!({:?})),", file.display().to_string())?;
+        writeln!(
+            code,
+            "    ({url:?}, include_bytes!({:?})),",
+            file.display().to_string()
+        )?;
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR")?).join("files.rs");

@@ -11,6 +11,8 @@
 //! - [`browser`], [`page`] and [`cdp`]: headless Chromium over the DevTools
 //!   protocol, with [`Page`] for navigation, JavaScript, real key and mouse
 //!   events and canvas pixels.
+//! - [`viewer`]: [`StreamViewer`], a verifying client of the stream protocol
+//!   that decodes every tile into its own framebuffer.
 //!
 //! Everything a fixture starts is stopped when the fixture drops, also when
 //! the test fails; nothing binds a fixed port or kills by name, so tests may
@@ -26,6 +28,7 @@ mod keys;
 pub mod page;
 pub mod process;
 pub mod rfb;
+pub mod viewer;
 pub mod xwd;
 
 pub use browser::{Browser, BrowserOptions, DEFAULT_TIMEOUT, DEFAULT_VIEWPORT};
@@ -38,4 +41,5 @@ pub use process::{
     wait_until,
 };
 pub use rfb::{SECURITY_NONE, SECURITY_VNC_AUTH, read_rfb_banner, rfb_security_types};
+pub use viewer::{StreamViewer, ViewerEvent, handshake_status, tls_connector};
 pub use xwd::parse_xwd;

@@ -133,7 +133,11 @@ impl WebClient {
 }
 
 impl HttpHandler for WebClient {
-    fn handle(&self, req: http::Request<Bytes>, _ctx: RequestContext) -> BoxFuture<'_, http::Response<Bytes>> {
+    fn handle(
+        &self,
+        req: http::Request<Bytes>,
+        _ctx: RequestContext,
+    ) -> BoxFuture<'_, http::Response<Bytes>> {
         let resp = self.respond(&req);
         Box::pin(async move { resp })
     }
@@ -158,13 +162,28 @@ mod tests {
         assert!(web.paths().contains(&"/js/wire.js"));
         let index = get(&web, "/", None);
         assert_eq!(index.status(), 200);
-        assert!(index.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
-        assert!(index.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+        assert!(
+            index.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(
+            index.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("script-src 'self'")
+        );
         let etag = index.headers()["etag"].to_str().unwrap().to_owned();
         assert_eq!(get(&web, "/index.html", Some(&etag)).status(), 304);
         assert_eq!(get(&web, "/nope.js", None).status(), 404);
         assert_eq!(get(&web, "/../Cargo.toml", None).status(), 404);
         let js = get(&web, "/js/wire.js", None);
-        assert!(js.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+        assert!(
+            js.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript")
+        );
     }
 }

@@ -1,0 +1,96 @@
+//! Command line.
+
+use crate::config::RawConfig;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Oriel: zero-trust browser workspaces.
+#[derive(Debug, Parser)]
+#[command(name = "oriel", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every role in one process (single server, zero configuration).
+    Up(Common),
+    /// Run the control plane alone (REST API, database, web UI).
+    Control(ControlArgs),
+    /// Run the gateway alone (session plane: no database).
+    Gateway(Common),
+}
+
+impl Command {
+    pub fn common(&self) -> &Common {
+        match self {
+            Command::Up(c) | Command::Gateway(c) => c,
+            Command::Control(c) => &c.common,
+        }
+    }
+}
+
+/// Flags every role takes. They override the configuration file and the
+/// environment.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// TOML configuration file (see docs/configuration.md).
+    #[arg(long, value_name = "FILE", env = "ORIEL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory (keys, TLS certificate, SQLite database).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<String>,
+    /// Address to listen on with HTTPS, e.g. 0.0.0.0:8443.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// PEM certificate chain (default: a self-signed certificate made on first start).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<String>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<String>,
+    /// Public URL users open, e.g. https://oriel.example.com.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// Print the effective configuration and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ControlArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+}
+
+impl Command {
+    /// Applies the flags on top of the loaded configuration.
+    pub fn apply(&self, raw: &mut RawConfig) {
+        let c = self.common();
+        if let Some(v) = &c.data_dir {
+            raw.general.data_dir.clone_from(v);
+        }
+        if let Some(v) = &c.listen {
+            raw.http.listen.clone_from(v);
+        }
+        if let Some(v) = &c.tls_cert {
+            raw.http.tls_cert.clone_from(v);
+        }
+        if let Some(v) = &c.tls_key {
+            raw.http.tls_key.clone_from(v);
+        }
+        if let Some(v) = &c.public_url {
+            raw.http.public_url.clone_from(v);
+        }
+        if let Command::Control(ControlArgs {
+            database: Some(db), ..
+        }) = self
+        {
+            raw.control.database.clone_from(db);
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Wiring of the roles: shared set-up (data directory, TLS, listener,
+//! signals), then the control plane and/or the gateway behind one HTTPS front.
+
+#[cfg(feature = "control")]
+mod control;
+#[cfg(feature = "gateway")]
+mod gateway;
+
+use crate::cli::Command;
+use crate::config::RawConfig;
+use anyhow::{Context as _, bail};
+use oriel_gateway_http::{Front, FrontBuilder, Health, TlsFiles};
+use std::os::unix::fs::DirBuilderExt as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tracing::info;
+
+/// Grace period for streams to say goodbye when shutting down.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+pub fn run(command: Command) -> anyhow::Result<()> {
+    let mut raw = RawConfig::load(command.common().config.as_deref())?;
+    command.apply(&mut raw);
+    if command.common().print_config {
+        #[allow(clippy::print_stdout)]
+        {
+            print!("{}", raw.to_toml()?);
+        }
+        return Ok(());
+    }
+    crate::telemetry::init(&raw.general)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("oriel")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match command {
+            Command::Up(_) => up(raw).await,
+            Command::Control(_) => control_only(raw).await,
+            Command::Gateway(_) => gateway_only(raw).await,
+        }
+    })
+}
+
+/// What every role shares: the process's metrics registry and health.
+struct Process {
+    raw: RawConfig,
+    registry: prometheus::Registry,
+    health: Health,
+}
+
+impl Process {
+    fn new(raw: RawConfig) -> anyhow::Result<Self> {
+        let data_dir = raw.data_dir();
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&data_dir)
+            .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+        Ok(Process {
+            raw,
+            registry: prometheus::Registry::new(),
+            health: Health::new(),
+        })
+    }
+
+    fn tls_files(&self) -> anyhow::Result<TlsFiles> {
+        let http = &self.raw.http;
+        if !http.tls_cert.is_empty() || !http.tls_key.is_empty() {
+            if http.tls_cert.is_empty() || http.tls_key.is_empty() {
+                bail!("http.tls_cert and http.tls_key go together");
+            }
+            return Ok(TlsFiles {
+                cert: http.tls_cert.clone().into(),
+                key: http.tls_key.clone().into(),
+            });
+        }
+        let dir = self.raw.data_dir().join("tls");
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let mut names = Vec::new();
+        if let Some(url) = self.raw.public_url()? {
+            if let Some(host) = url
+                .split("://")
+                .nth(1)
+                .and_then(|h| h.split([':', '/']).next())
+            {
+                names.push(host.to_owned());
+            }
+        }
+        if let Ok(h) = std::fs::read_to_string("/etc/hostname") {
+            names.push(h.trim().to_owned());
+        }
+        Ok(oriel_gateway_http::ensure_self_signed(&dir, &names)?)
+    }
+
+    fn front(&self) -> FrontBuilder {
+        Front::builder(self.health.clone(), self.registry.clone())
+            .max_body(self.raw.http.max_body_bytes)
+    }
+
+    /// Binds, prints where users go, and serves until SIGINT/SIGTERM.
+    async fn serve(&self, front: Front, role: &str) -> anyhow::Result<()> {
+        let files = self.tls_files()?;
+        let identity = oriel_gateway_http::load_identity(&files)?;
+        let addr = self.raw.listen()?;
+        let listener = std::net::TcpListener::bind(addr)
+            .with_context(|| format!("cannot listen on {addr} (http.listen)"))?;
+        let bound = listener.local_addr()?;
+        let shown = match self.raw.public_url()? {
+            Some(url) => format!("{url}/"),
+            None if bound.ip().is_unspecified() => format!("https://localhost:{}/", bound.port()),
+            None => format!("https://{bound}/"),
+        };
+        #[allow(clippy::print_stdout)]
+        {
+            println!("oriel: {role} ready at {shown}");
+        }
+        info!(%bound, url = %shown, cert = %files.cert.display(), "listening");
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            info!("shutting down");
+            let _ = shutdown_tx.send(true);
+        });
+        let mut stopped = shutdown_rx.clone();
+        let server = tokio::spawn(front.serve(listener, identity, shutdown_rx));
+        let _ = stopped.wait_for(|s| *s).await;
+        // Let live streams send END before the process exits.
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+        server.abort();
+        Ok(())
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn keys_dir(raw: &RawConfig) -> std::path::PathBuf {
+    crate::keys::dir(Path::new(&raw.general.data_dir))
+}
+
+#[cfg(all(feature = "control", feature = "gateway"))]
+async fn up(raw: RawConfig) -> anyhow::Result<()> {
+    let p = Process::new(raw)?;
+    // The control plane's keys first: the gateway trusts its signing key.
+    let control_keys = control::keys(&p.raw, true)?;
+    let gw = gateway::build(&p)?;
+    let gw_for_link = Arc::clone(&gw);
+    let link = Arc::new(oriel_control::InProcessGateway::new(move |sid, until| {
+        gw_for_link.end_session(sid, until)
+    }));
+    let cp = control::build(&p, control_keys, link).await?;
+    let front = p
+        .front()
+        .websocket(gw.stream_route())
+        .http("/gateway/v1/", gw.command_endpoint())
+        .http("/api/", cp.api_handler())
+        .http("/", Arc::new(oriel_web::WebClient::new()))
+        .build()?;
+    p.serve(front, "oriel up").await
+}
+
+#[cfg(not(all(feature = "control", feature = "gateway")))]
+async fn up(_raw: RawConfig) -> anyhow::Result<()> {
+    bail!("this build of oriel lacks the control or gateway role; `oriel up` needs both")
+}
+
+#[cfg(feature = "control")]
+async fn control_only(raw: RawConfig) -> anyhow::Result<()> {
+    let p = Process::new(raw)?;
+    let keys = control::keys(&p.raw, false)?;
+    let link = control::remote_gateways(&p.raw, &keys)?;
+    let cp = control::build(&p, keys, link).await?;
+    let front = p
+        .front()
+        .http("/api/", cp.api_handler())
+        .http("/", Arc::new(oriel_web::WebClient::new()))
+        .build()?;
+    p.serve(front, "control plane").await
+}
+
+#[cfg(not(feature = "control"))]
+async fn control_only(_raw: RawConfig) -> anyhow::Result<()> {
+    bail!("this build of oriel has no control plane (built without the `control` feature)")
+}
+
+#[cfg(feature = "gateway")]
+async fn gateway_only(raw: RawConfig) -> anyhow::Result<()> {
+    let p = Process::new(raw)?;
+    let gw = gateway::build(&p)?;
+    let front = p
+        .front()
+        .websocket(gw.stream_route())
+        .http("/gateway/v1/", gw.command_endpoint())
+        .build()?;
+    p.serve(front, "gateway").await
+}
+
+#[cfg(not(feature = "gateway"))]
+async fn gateway_only(_raw: RawConfig) -> anyhow::Result<()> {
+    bail!("this build of oriel has no gateway (built without the `gateway` feature)")
+}

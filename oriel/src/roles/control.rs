@@ -1,0 +1,176 @@
+//! The control-plane role: keys, database, first admin.
+
+use super::{Process, keys_dir};
+use crate::config::{duration, gateway_public_url};
+use crate::keys;
+use anyhow::{Context as _, bail};
+use oriel_control::{ControlKeys, ControlPlane, ControlSettings, GatewayLink, RemoteGateways};
+use oriel_control_store::{DataKey, Store};
+use oriel_core_token::{SealingPublicKey, TokenSigner};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// The control plane's keys. In `oriel up` (`same_process`) the gateway's
+/// sealing key is made here too if missing; alone, its public half must be
+/// provided.
+pub(super) fn keys(
+    raw: &crate::config::RawConfig,
+    same_process: bool,
+) -> anyhow::Result<ControlKeys> {
+    let dir = keys_dir(raw);
+    let seed = keys::load_or_create(
+        &dir,
+        "signing",
+        || Ok(TokenSigner::generate_seed()?),
+        |s| Ok(Some(TokenSigner::from_seed(s)?.public_key())),
+    )?;
+    let signer = TokenSigner::from_seed(&seed)?;
+    let data = keys::load_or_create(
+        &dir,
+        "data",
+        || Ok(DataKey::generate_bytes()?),
+        |_| Ok(None),
+    )?;
+    let sealing_path = if raw.control.gateway_sealing_key.is_empty() {
+        dir.join("gateway-sealing.pub")
+    } else {
+        PathBuf::from(&raw.control.gateway_sealing_key)
+    };
+    if same_process && !sealing_path.exists() {
+        keys::load_or_create(
+            &dir,
+            "gateway-sealing",
+            || Ok(oriel_core_token::SealingKey::generate()?.to_bytes()),
+            |s| {
+                Ok(Some(
+                    oriel_core_token::SealingKey::from_bytes(*s).public_key().0,
+                ))
+            },
+        )?;
+    }
+    let gateway_sealing = keys::read32(&sealing_path).with_context(|| {
+        format!(
+            "the control plane needs the gateway's public sealing key: copy the gateway's gateway-sealing.pub to {} or set control.gateway_sealing_key",
+            sealing_path.display()
+        )
+    })?;
+    Ok(ControlKeys {
+        signer,
+        gateway_sealing: SealingPublicKey(*gateway_sealing),
+        data: DataKey::from_bytes(data.as_ref())?,
+    })
+}
+
+/// The gateways a stand-alone control plane commands.
+pub(super) fn remote_gateways(
+    raw: &crate::config::RawConfig,
+    keys: &ControlKeys,
+) -> anyhow::Result<Arc<dyn GatewayLink>> {
+    let c = &raw.control;
+    if c.gateway_urls.is_empty() {
+        warn!("control.gateway_urls is empty: ending a session cannot close its streams");
+    }
+    let ca = if c.gateway_ca.is_empty() {
+        Vec::new()
+    } else {
+        std::fs::read(&c.gateway_ca)
+            .with_context(|| format!("cannot read control.gateway_ca {}", c.gateway_ca))?
+    };
+    if !c.gateway_urls.is_empty() && ca.is_empty() {
+        bail!(
+            "control.gateway_ca must name the PEM certificate (or CA) of the gateways in control.gateway_urls"
+        );
+    }
+    // The link signs with its own copy of the signing key.
+    let seed = keys::read32(&keys_dir(raw).join("signing.key"))?;
+    let signer = Arc::new(TokenSigner::from_seed(&seed)?);
+    debug_assert_eq!(signer.public_key(), keys.signer.public_key());
+    if c.gateway_urls.is_empty() {
+        return Ok(Arc::new(NoGateways));
+    }
+    Ok(Arc::new(
+        RemoteGateways::new(c.gateway_urls.clone(), signer, &ca).map_err(anyhow::Error::msg)?,
+    ))
+}
+
+struct NoGateways;
+
+impl GatewayLink for NoGateways {
+    fn end_session(
+        &self,
+        _: &str,
+        _: u64,
+    ) -> oriel_gateway_http::BoxFuture<'_, Result<usize, String>> {
+        Box::pin(async { Err("no gateway configured (control.gateway_urls)".into()) })
+    }
+}
+
+pub(super) async fn build(
+    p: &Process,
+    keys: ControlKeys,
+    link: Arc<dyn GatewayLink>,
+) -> anyhow::Result<Arc<ControlPlane>> {
+    let raw = &p.raw;
+    let url = raw.database_url();
+    let store = Store::open(&url, raw.control.database_max_connections)
+        .await
+        .with_context(|| format!("cannot open the database ({})", redact(&url)))?;
+    info!(backend = ?store.backend(), "database ready");
+    let settings = ControlSettings {
+        token_ttl: duration("control.token_ttl", &raw.control.token_ttl)?,
+        login_ttl: duration("control.login_ttl", &raw.control.login_ttl)?,
+        public_url: raw.public_url()?,
+        gateway_url: gateway_public_url(raw)?,
+        ..ControlSettings::default()
+    };
+    if settings.token_ttl < Duration::from_secs(10)
+        || settings.token_ttl > Duration::from_secs(3600)
+    {
+        bail!(
+            "control.token_ttl must be between 10s and 1h (tokens are connect tokens: keep them short)"
+        );
+    }
+    let admin_password = std::env::var("ORIEL_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let (cp, boot) =
+        ControlPlane::new(store, keys, settings, link, admin_password.as_deref()).await?;
+    if let Some(pw) = boot.generated_admin_password {
+        #[allow(clippy::print_stdout)]
+        {
+            println!(
+                "oriel: created the first admin user: username \"admin\", password \"{}\" (shown only this once)",
+                pw.as_str()
+            );
+        }
+    }
+    let store = cp.store().clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            if let Err(e) = store.purge_logins(now).await {
+                warn!(error = %e, "cannot purge expired logins");
+            }
+        }
+    });
+    p.health.register("control").set(true);
+    Ok(cp)
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}

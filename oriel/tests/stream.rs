@@ -1,0 +1,261 @@
+//! End to end over the stream protocol with a verifying Rust viewer: the real
+//! `oriel up`, real Xtigervnc/x11vnc, real X clients.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use oriel_core_wire::ClientMessage;
+use oriel_testkit::{StreamViewer, VncDisplay, VncOptions, VncServer, XtermOptions};
+use serde_json::json;
+use std::time::{Duration, Instant};
+use support::{Oriel, blocking};
+
+/// Sends the X server's current pointer position as ours. TigerVNC draws
+/// the pointer into the framebuffer while it is somewhere this viewer did
+/// not put it (so a viewer sees a pointer moved by others); `xwd` never
+/// shows the pointer, so exact comparisons need the viewer to own it, as a
+/// user moving the mouse does.
+pub async fn sync_pointer(v: &mut StreamViewer, display: &VncDisplay) -> anyhow::Result<()> {
+    let (x, y) = display.pointer_location().await?;
+    v.send(ClientMessage::Pointer {
+        at: oriel_core_model::Point::new(x as u16, y as u16),
+        buttons: 0,
+    })
+    .await
+}
+
+/// Pumps the viewer until its framebuffer equals the X server's screenshot.
+pub async fn wait_until_exact(
+    v: &mut StreamViewer,
+    display: &VncDisplay,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    let mut last = None;
+    sync_pointer(v, display).await?;
+    while Instant::now() < deadline {
+        v.pump(Duration::from_millis(400)).await?;
+        let shot = display.screenshot().await?;
+        let mine = v.image();
+        if mine.width == shot.width && mine.height == shot.height {
+            let diff = mine.compare(&shot)?;
+            if diff.differing_pixels == 0 {
+                return Ok(());
+            }
+            last = Some(diff);
+        }
+    }
+    let dir = display.scratch_dir().path().to_owned();
+    let _ = v.image().save_png(&dir.join("viewer.png"));
+    let _ = display
+        .screenshot()
+        .await?
+        .save_png(&dir.join("server.png"));
+    anyhow::bail!(
+        "viewer never matched the X server exactly (last diff {last:?}); images in {}",
+        dir.display()
+    )
+}
+
+struct Setup {
+    display: VncDisplay,
+    oriel: Oriel,
+    api: support::Api,
+    launched: serde_json::Value,
+    _xterm: oriel_testkit::Xterm,
+}
+
+async fn setup(server: VncServer, password: Option<&str>, policy: serde_json::Value) -> Setup {
+    let mut opts = VncOptions::new(800, 600).server(server);
+    if let Some(p) = password {
+        opts = opts.password(p);
+    }
+    let display = VncDisplay::start(opts).await.unwrap();
+    let xterm = display
+        .start_xterm(XtermOptions {
+            columns: 60,
+            rows: 10,
+            x: 20,
+            y: 30,
+            command: Some("echo oriel stream test; sleep 600".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let oriel = Oriel::up(&[]).await.unwrap();
+    let mut api = oriel.api();
+    let port = display.rfb_port();
+    let password = password.map(str::to_owned);
+    let (api, launched) = blocking(move || {
+        api.login_admin().unwrap();
+        api.vnc_workspace("desk", port, password.as_deref(), policy)
+            .unwrap();
+        let launched = api.launch("desk").unwrap();
+        (api, launched)
+    })
+    .await;
+    Setup {
+        display,
+        oriel,
+        api,
+        launched,
+        _xterm: xterm,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tigervnc_desktop_streams_and_settles_to_an_exact_copy() {
+    let Setup {
+        display,
+        oriel,
+        launched,
+        _xterm,
+        api: _api,
+    } = setup(VncServer::Tigervnc, None, json!({})).await;
+    let mut v = StreamViewer::connect(
+        launched["stream_url"].as_str().unwrap(),
+        &oriel.cert(),
+        Some(&oriel.origin()),
+    )
+    .await
+    .unwrap();
+    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
+        .await
+        .unwrap();
+    let hello = v
+        .hello
+        .clone()
+        .unwrap_or_else(|| panic!("no hello: {:?}\n{}", v.end, oriel.log_tail(40)));
+    assert_eq!((hello.size.width, hello.size.height), (800, 600));
+    assert_eq!(hello.session_id, launched["id"].as_str().unwrap());
+    wait_until_exact(&mut v, &display, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let before = display.screenshot().await.unwrap();
+    let frames_before = v.frames;
+    // Change the screen: a new window must arrive, exactly.
+    let _second = display
+        .start_xterm(XtermOptions {
+            columns: 30,
+            rows: 5,
+            x: 400,
+            y: 300,
+            command: Some("echo second window; sleep 600".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while display.screenshot().await.unwrap() == before {
+        assert!(Instant::now() < deadline, "the second xterm never appeared");
+        v.pump(Duration::from_millis(100)).await.unwrap();
+    }
+    wait_until_exact(&mut v, &display, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(v.frames > frames_before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x11vnc_with_a_password_streams_exactly() {
+    let Setup {
+        display,
+        oriel,
+        launched,
+        _xterm,
+        api: _api,
+    } = setup(VncServer::X11vnc, Some("s3cret-vnc"), json!({})).await;
+    let mut v = StreamViewer::connect(
+        launched["stream_url"].as_str().unwrap(),
+        &oriel.cert(),
+        Some(&oriel.origin()),
+    )
+    .await
+    .unwrap();
+    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(v.hello.is_some(), "end {:?}\n{}", v.end, oriel.log_tail(40));
+    wait_until_exact(&mut v, &display, Duration::from_secs(30))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_the_session_closes_the_stream_within_a_second() {
+    let Setup {
+        display: _display,
+        oriel,
+        api,
+        launched,
+        _xterm,
+    } = setup(VncServer::Tigervnc, None, json!({})).await;
+    let mut v = StreamViewer::connect(
+        launched["stream_url"].as_str().unwrap(),
+        &oriel.cert(),
+        Some(&oriel.origin()),
+    )
+    .await
+    .unwrap();
+    let token = launched["token"].as_str().unwrap().to_owned();
+    v.hello(&token, Duration::from_secs(20)).await.unwrap();
+    v.pump(Duration::from_millis(500)).await.unwrap();
+    let id = launched["id"].as_str().unwrap().to_owned();
+    let started = Instant::now();
+    let api2 = api.clone();
+    let path = format!("/api/v1/sessions/{id}");
+    let status = blocking(move || api2.call("DELETE", &path, None, &[]).unwrap().status).await;
+    assert_eq!(status, 204);
+    let (end, code) = v.wait_closed(Duration::from_secs(1)).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(code, Some(4000));
+    assert_eq!(end.unwrap().code, 4000);
+    // Its token is refused from now on, and no new token is issued.
+    let mut again = StreamViewer::connect(
+        launched["stream_url"].as_str().unwrap(),
+        &oriel.cert(),
+        Some(&oriel.origin()),
+    )
+    .await
+    .unwrap();
+    again.hello(&token, Duration::from_secs(10)).await.unwrap();
+    let (_, code) = again.wait_closed(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(code, Some(4003));
+    let path = format!("/api/v1/sessions/{id}/token");
+    let r = blocking(move || api.call("POST", &path, None, &[]).unwrap()).await;
+    assert_eq!(r.status, 409, "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_refresh_and_bad_messages() {
+    let Setup {
+        display,
+        oriel,
+        launched,
+        _xterm,
+        api: _api,
+    } = setup(VncServer::Tigervnc, None, json!({})).await;
+    let mut v = StreamViewer::connect(
+        launched["stream_url"].as_str().unwrap(),
+        &oriel.cert(),
+        Some(&oriel.origin()),
+    )
+    .await
+    .unwrap();
+    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
+        .await
+        .unwrap();
+    wait_until_exact(&mut v, &display, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let before = v.frames;
+    v.send(ClientMessage::Refresh).await.unwrap();
+    v.pump(Duration::from_secs(1)).await.unwrap();
+    assert!(v.frames > before, "REFRESH must repaint");
+    // A malformed message ends the stream with 4008.
+    v.send_raw(vec![0x7f, 1, 2]).await.unwrap();
+    let (end, code) = v.wait_closed(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(code, Some(4008));
+    assert!(end.unwrap().message.contains("does not understand"));
+}
