@@ -11,6 +11,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod web;
+
 pub const ADMIN_PASSWORD: &str = "admin-test-password";
 
 /// A running `oriel` process.
@@ -41,12 +43,25 @@ impl Oriel {
         dir: ScratchDir,
         data: PathBuf,
     ) -> anyhow::Result<Oriel> {
+        Self::start_at(role, args, env, dir, data, "127.0.0.1:0").await
+    }
+
+    /// Like [`Self::start_in`] on a given listen address (e.g. to restart
+    /// on the same port with the same data directory).
+    pub async fn start_at(
+        role: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        dir: ScratchDir,
+        data: PathBuf,
+        listen: &str,
+    ) -> anyhow::Result<Oriel> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_oriel"));
         cmd.arg(role)
             .arg("--data-dir")
             .arg(&data)
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .args(args)
             .env("ORIEL_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env(

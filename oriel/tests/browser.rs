@@ -1,0 +1,2 @@
+//! Browser end-to-end tests (stub).
+mod support;

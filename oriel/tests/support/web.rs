@@ -1,0 +1,1 @@
+//! Fixtures for the browser tests (headless Chromium over CDP).
