@@ -116,9 +116,12 @@ fn settings(p: &Process) -> anyhow::Result<GatewaySettings> {
 }
 
 pub(super) fn build(p: &Process) -> anyhow::Result<Arc<Gateway>> {
+    // The sealing key first: a first run that stops for lack of the control
+    // plane's key still leaves gateway-sealing.pub for the operator to copy.
+    let sealing = sealing_key(p)?;
     let keys = GatewayKeys {
         verifier: verifier(p)?,
-        sealing: sealing_key(p)?,
+        sealing,
     };
     let threads = match p.raw.gateway.encode_threads {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
