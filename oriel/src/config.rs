@@ -232,6 +232,7 @@ impl RawConfig {
         url_option("http.public_url", &self.http.public_url)
     }
 
+    #[cfg(feature = "control")]
     pub fn database_url(&self) -> String {
         if self.control.database.is_empty() {
             format!("sqlite://{}/oriel.db", self.data_dir().display())
@@ -256,6 +257,7 @@ pub fn duration(key: &str, value: &str) -> anyhow::Result<Duration> {
         .with_context(|| format!("{key} {value:?} is not a duration like 5m or 300ms"))
 }
 
+#[cfg(feature = "control")]
 pub fn gateway_public_url(raw: &RawConfig) -> anyhow::Result<Option<String>> {
     url_option(
         "control.gateway_public_url",

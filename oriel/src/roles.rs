@@ -12,6 +12,7 @@ use anyhow::{Context as _, bail};
 use oriel_gateway_http::{Front, FrontBuilder, Health, TlsFiles};
 use std::os::unix::fs::DirBuilderExt as _;
 use std::path::Path;
+#[cfg(feature = "control")]
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;

@@ -1,1 +1,510 @@
-//! Fixtures for the browser tests (headless Chromium over CDP).
+//! Fixtures for the browser tests (headless Chromium over CDP): the real web
+//! client logged in through its form, workspaces launched with their button,
+//! desktop ↔ page coordinates through the canvas's CSS scale, and "the
+//! canvas equals the X server" checks that leave PNG artefacts on failure.
+
+use super::{ADMIN_PASSWORD, Api, Oriel, blocking};
+use anyhow::{Context as _, Result, bail, ensure};
+use oriel_testkit::{
+    Browser, CssRect, ImageDiff, MouseButton, Page, RgbImage, VncDisplay, VncOptions,
+};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The viewer's canvas.
+pub const SCREEN: &str = "#screen";
+
+/// How long the viewer may take to connect and draw a first frame.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// One desktop, one `oriel up`, one headless Chromium with one tab.
+/// Fields drop in order: the tab before its browser.
+pub struct Desk {
+    pub page: Page,
+    pub browser: Browser,
+    pub api: Api,
+    pub oriel: Oriel,
+    pub display: VncDisplay,
+}
+
+impl Desk {
+    /// Xtigervnc at `width`×`height`, `oriel up` with an admin API client,
+    /// and Chromium with one blank tab at the kit's default 1600×1000 viewport.
+    pub async fn start(width: u32, height: u32) -> Result<Desk> {
+        let display = VncDisplay::start(VncOptions::new(width, height)).await?;
+        let oriel = Oriel::up(&[]).await?;
+        let mut api = oriel.api();
+        let api = blocking(move || api.login_admin().map(|()| api)).await?;
+        let browser = Browser::launch().await?;
+        let page = browser.new_page().await?;
+        Ok(Desk {
+            page,
+            browser,
+            api,
+            oriel,
+            display,
+        })
+    }
+
+    /// Creates a VNC workspace on this desk's display with `policy`.
+    pub async fn workspace(&self, name: &str, policy: Value) -> Result<Value> {
+        self.workspace_on(name, self.display.rfb_port(), policy)
+            .await
+    }
+
+    /// Creates a VNC workspace whose target is 127.0.0.1:`port`.
+    pub async fn workspace_on(&self, name: &str, port: u16, policy: Value) -> Result<Value> {
+        let api = self.api.clone();
+        let name = name.to_owned();
+        blocking(move || api.vnc_workspace(&name, port, None, policy)).await
+    }
+
+    /// Logs in as admin through the form, launches `workspace` with its
+    /// button and waits for the first frame; returns the session id.
+    pub async fn open(&self, workspace: &str) -> Result<String> {
+        log_in(&self.page, &self.oriel, "admin", ADMIN_PASSWORD).await?;
+        expect_logged_in(&self.page, "admin").await?;
+        let id = launch_workspace(&self.page, workspace).await?;
+        wait_connected(&self.page, CONNECT_TIMEOUT)
+            .await
+            .with_context(|| format!("oriel log:\n{}", self.oriel.log_tail(30)))?;
+        Ok(id)
+    }
+}
+
+// -- the index page -------------------------------------------------------------
+
+/// Opens the index page and waits until it shows either the login form or
+/// the home view (it asks `/auth/me` first).
+pub async fn goto_index(page: &Page, oriel: &Oriel) -> Result<()> {
+    page.goto(&format!("{}/index.html", oriel.origin())).await?;
+    page.wait_for(
+        "!document.getElementById('login-view').hidden || !document.getElementById('home-view').hidden",
+        Duration::from_secs(10),
+    )
+    .await
+}
+
+/// Replaces an input's text with `text` typed as real key presses.
+pub async fn type_into(page: &Page, selector: &str, text: &str) -> Result<()> {
+    // Emptying the field is not what is under test; the typing is.
+    page.eval(&format!(
+        "document.querySelector({}).value = ''",
+        serde_json::to_string(selector)?
+    ))
+    .await?;
+    page.click_selector(selector).await?;
+    page.type_text(text).await
+}
+
+/// Opens the index page, types the credentials into the form and clicks
+/// "Log in". Does not wait for the outcome.
+pub async fn log_in(page: &Page, oriel: &Oriel, username: &str, password: &str) -> Result<()> {
+    goto_index(page, oriel).await?;
+    page.wait_for(
+        "!document.getElementById('login-view').hidden",
+        Duration::from_secs(5),
+    )
+    .await
+    .context("the login form is not shown")?;
+    type_into(page, "#username", username).await?;
+    type_into(page, "#password", password).await?;
+    page.click_selector("#login-button").await
+}
+
+/// Waits until the page shows `username` as the signed-in user and the home view.
+pub async fn expect_logged_in(page: &Page, username: &str) -> Result<()> {
+    let user = serde_json::to_string(username)?;
+    page.wait_for(
+        &format!(
+            "document.getElementById('current-user').textContent === {user} \
+             && !document.getElementById('user-area').hidden \
+             && !document.getElementById('home-view').hidden"
+        ),
+        Duration::from_secs(10),
+    )
+    .await
+    .context("the page never showed the signed-in user")
+}
+
+/// Clicks the Launch button of `workspace` in the list and waits for the
+/// viewer page; returns the session id from its URL.
+pub async fn launch_workspace(page: &Page, workspace: &str) -> Result<String> {
+    let item = format!(
+        "#workspaces > li[data-workspace-name={}][data-workspace-id]",
+        serde_json::to_string(workspace)?
+    );
+    let button = format!("{item} button.launch");
+    page.wait_for(
+        &format!(
+            "document.querySelector({}) !== null",
+            serde_json::to_string(&button)?
+        ),
+        Duration::from_secs(10),
+    )
+    .await
+    .with_context(|| format!("workspace {workspace:?} is not listed"))?;
+    page.click_selector(&button).await?;
+    page.wait_for(
+        "location.pathname === '/viewer.html' && document.readyState === 'complete' \
+         && window.orielViewer !== undefined",
+        Duration::from_secs(10),
+    )
+    .await
+    .context("launching did not open the viewer")?;
+    let id = page
+        .eval("new URLSearchParams(location.search).get('session')")
+        .await?;
+    id.as_str()
+        .map(str::to_owned)
+        .context("the viewer URL has no session")
+}
+
+// -- the viewer -------------------------------------------------------------------
+
+/// `window.orielViewer` as JSON.
+pub async fn viewer_state(page: &Page) -> Result<Value> {
+    page.eval("window.orielViewer").await
+}
+
+/// Waits until the viewer is connected and has drawn a frame; returns its state.
+pub async fn wait_connected(page: &Page, timeout: Duration) -> Result<Value> {
+    let waited = page
+        .wait_for(
+            "window.orielViewer && orielViewer.state === 'connected' && orielViewer.framesDrawn > 0",
+            timeout,
+        )
+        .await;
+    let state = viewer_state(page).await?;
+    waited.with_context(|| format!("viewer state: {state}"))?;
+    Ok(state)
+}
+
+/// An element's text content ("" when it has none).
+pub async fn text_of(page: &Page, selector: &str) -> Result<String> {
+    let text = page
+        .eval(&format!(
+            "(document.querySelector({}) || {{}}).textContent || ''",
+            serde_json::to_string(selector)?
+        ))
+        .await?;
+    Ok(text.as_str().unwrap_or_default().to_owned())
+}
+
+/// Whether an element exists and is not `hidden`.
+pub async fn is_shown(page: &Page, selector: &str) -> Result<bool> {
+    let shown = page
+        .eval(&format!(
+            "(() => {{ const e = document.querySelector({}); return !!e && !e.hidden; }})()",
+            serde_json::to_string(selector)?
+        ))
+        .await?;
+    Ok(shown == Value::Bool(true))
+}
+
+/// Where the desktop is drawn: the canvas's box in CSS pixels and its backing
+/// store (the desktop, 1:1).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CanvasGeometry {
+    pub rect: CssRect,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl CanvasGeometry {
+    /// The viewer canvas's geometry now.
+    pub async fn of(page: &Page) -> Result<CanvasGeometry> {
+        let g = page
+            .eval(&format!(
+                "(() => {{ const c = document.querySelector({SCREEN:?}); \
+                 const r = c.getBoundingClientRect(); \
+                 return {{x: r.x, y: r.y, w: r.width, h: r.height, cw: c.width, ch: c.height}}; }})()"
+            ))
+            .await?;
+        let f = |k: &str| g[k].as_f64().with_context(|| format!("bad geometry {g}"));
+        Ok(CanvasGeometry {
+            rect: CssRect {
+                x: f("x")?,
+                y: f("y")?,
+                width: f("w")?,
+                height: f("h")?,
+            },
+            width: f("cw")? as u32,
+            height: f("ch")? as u32,
+        })
+    }
+
+    /// CSS pixels per desktop pixel, horizontally and vertically.
+    pub fn scale(&self) -> (f64, f64) {
+        (
+            self.rect.width / f64::from(self.width),
+            self.rect.height / f64::from(self.height),
+        )
+    }
+
+    /// True when one desktop pixel is one CSS pixel.
+    pub fn is_one_to_one(&self) -> bool {
+        let (sx, sy) = self.scale();
+        sx == 1.0 && sy == 1.0
+    }
+
+    /// The page point over the centre of desktop pixel (`x`, `y`):
+    /// `rect.x + (x + ½) · rect.width / canvas.width` (the centre, so that the
+    /// client's `floor` lands on `x` whatever the fraction of `rect.x`).
+    pub fn to_page(&self, x: u32, y: u32) -> (f64, f64) {
+        let (sx, sy) = self.scale();
+        (
+            self.rect.x + (f64::from(x) + 0.5) * sx,
+            self.rect.y + (f64::from(y) + 0.5) * sy,
+        )
+    }
+}
+
+/// Moves the browser's mouse over desktop pixel `at` and waits until the X
+/// server's pointer is there (±`tolerance` pixels).
+pub async fn move_mouse_to(
+    page: &Page,
+    display: &VncDisplay,
+    at: (u32, u32),
+    tolerance: i32,
+) -> Result<()> {
+    let geometry = CanvasGeometry::of(page).await?;
+    let (px, py) = geometry.to_page(at.0, at.1);
+    page.mouse_move(px, py).await?;
+    wait_pointer_at(display, at, tolerance).await
+}
+
+/// Waits until the X pointer is within `tolerance` of `at`.
+pub async fn wait_pointer_at(display: &VncDisplay, at: (u32, u32), tolerance: i32) -> Result<()> {
+    let want = (at.0 as i32, at.1 as i32);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = display.pointer_location().await?;
+        if (now.0 - want.0).abs() <= tolerance && (now.1 - want.1).abs() <= tolerance {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the X pointer is at {now:?}, not at {want:?} (±{tolerance})");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Makes the pointer this viewer's, as a user moving the mouse does: TigerVNC
+/// draws the pointer into the framebuffer while it is somewhere this viewer
+/// did not put it, and `xwd` never shows it. Moves next to `at` first so the
+/// browser sees a real move even if the mouse was already there.
+pub async fn own_pointer(page: &Page, display: &VncDisplay, at: (u32, u32)) -> Result<()> {
+    let near = (at.0.saturating_sub(3), at.1.saturating_sub(3));
+    move_mouse_to(page, display, near, 1).await?;
+    move_mouse_to(page, display, at, 0).await
+}
+
+/// Clicks `button` over desktop pixel `at` with real mouse events.
+pub async fn click_desktop(page: &Page, at: (u32, u32), button: MouseButton) -> Result<()> {
+    let geometry = CanvasGeometry::of(page).await?;
+    let (px, py) = geometry.to_page(at.0, at.1);
+    page.mouse_click(px, py, button).await
+}
+
+// -- pictures -------------------------------------------------------------------
+
+/// The X server's screenshot and the canvas, taken back to back (xwd first).
+pub async fn capture_both(page: &Page, display: &VncDisplay) -> Result<(RgbImage, RgbImage)> {
+    let shot = display.screenshot().await?;
+    let canvas = page.canvas_image(SCREEN).await?;
+    Ok((shot, canvas))
+}
+
+/// Saves `{tag}-canvas.png` and `{tag}-xwd.png` in the display's scratch
+/// directory (kept after the test) and returns the directory.
+pub fn save_artefacts(
+    display: &VncDisplay,
+    tag: &str,
+    canvas: &RgbImage,
+    shot: &RgbImage,
+) -> PathBuf {
+    let dir = display.scratch_dir();
+    dir.keep();
+    let canvas_path = dir.unique_path(&format!("{tag}-canvas"), "png");
+    let shot_path = dir.unique_path(&format!("{tag}-xwd"), "png");
+    if let Err(e) = canvas.save_png(&canvas_path) {
+        eprintln!("cannot save {}: {e:#}", canvas_path.display());
+    }
+    if let Err(e) = shot.save_png(&shot_path) {
+        eprintln!("cannot save {}: {e:#}", shot_path.display());
+    }
+    eprintln!(
+        "artefacts: {} and {}",
+        canvas_path.display(),
+        shot_path.display()
+    );
+    dir.path().to_owned()
+}
+
+/// Polls until the canvas equals the X server's screenshot pixel for pixel.
+/// On timeout saves both pictures (tag `tag`) and fails with the last diff.
+pub async fn wait_canvas_exact(
+    page: &Page,
+    display: &VncDisplay,
+    timeout: Duration,
+    tag: &str,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    let (why, canvas, shot) = loop {
+        let (shot, canvas) = capture_both(page, display).await?;
+        let why = if (canvas.width, canvas.height) == (shot.width, shot.height) {
+            let diff = canvas.compare(&shot)?;
+            if diff.is_identical() {
+                return Ok(());
+            }
+            format!("{diff:?}")
+        } else {
+            format!(
+                "canvas {}x{} vs screen {}x{}",
+                canvas.width, canvas.height, shot.width, shot.height
+            )
+        };
+        if Instant::now() > deadline {
+            break (why, canvas, shot);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let dir = save_artefacts(display, tag, &canvas, &shot);
+    let state = viewer_state(page).await.unwrap_or_default();
+    bail!(
+        "the canvas never equalled the X screen within {timeout:?} (last: {why}); \
+         viewer {state}; images in {}",
+        dir.display()
+    )
+}
+
+/// Compares the canvas with the screen once; saves artefacts (tag `tag`)
+/// when the PSNR is below `min_psnr_db`.
+pub async fn compare_once(
+    page: &Page,
+    display: &VncDisplay,
+    min_psnr_db: f64,
+    tag: &str,
+) -> Result<ImageDiff> {
+    let (shot, canvas) = capture_both(page, display).await?;
+    ensure!(
+        (canvas.width, canvas.height) == (shot.width, shot.height),
+        "canvas {}x{} vs screen {}x{}",
+        canvas.width,
+        canvas.height,
+        shot.width,
+        shot.height
+    );
+    let diff = canvas.compare(&shot)?;
+    if diff.psnr_db < min_psnr_db {
+        let dir = save_artefacts(display, tag, &canvas, &shot);
+        bail!(
+            "PSNR {:.2} dB < {min_psnr_db} dB ({diff:?}); images in {}",
+            diff.psnr_db,
+            dir.display()
+        );
+    }
+    Ok(diff)
+}
+
+/// Waits until the screen differs from `before` (something was drawn).
+pub async fn wait_screen_changes(display: &VncDisplay, before: &RgbImage) -> Result<RgbImage> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = display.screenshot().await?;
+        if &now != before {
+            return Ok(now);
+        }
+        ensure!(Instant::now() < deadline, "the screen never changed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+// -- errors and spying --------------------------------------------------------------
+
+/// JavaScript exceptions and `console.error` lines of the page, without the
+/// browser's own "Failed to load resource" lines.
+pub fn js_errors(page: &Page) -> Vec<String> {
+    page.console_errors()
+        .into_iter()
+        .filter(|e| !e.contains("Failed to load resource"))
+        .collect()
+}
+
+/// Fails when the page logged a JavaScript error.
+pub fn assert_no_js_errors(page: &Page) {
+    let errors = js_errors(page);
+    assert!(errors.is_empty(), "javascript errors: {errors:#?}");
+}
+
+/// Records the viewer's WebSocket traffic for the tests: every socket the
+/// page opens is kept in `window.__orielSpy.sockets`, and the count of
+/// messages of each type byte received and sent in `received` and `sent`.
+/// The client exposes no hook to its stream (the `StreamSession` is not on
+/// `window`), so this is how a test sends a raw protocol message on the
+/// viewer's own authenticated stream.
+const WS_SPY: &str = r"
+(() => {
+  const Native = window.WebSocket;
+  const spy = { sockets: [], received: {}, sent: {} };
+  const typeOf = (data) => {
+    if (data instanceof ArrayBuffer) return data.byteLength ? new Uint8Array(data)[0] : null;
+    if (ArrayBuffer.isView(data)) return data.byteLength ? new Uint8Array(data.buffer, data.byteOffset, 1)[0] : null;
+    return null;
+  };
+  class SpiedWebSocket extends Native {
+    constructor(...args) {
+      super(...args);
+      spy.sockets.push(this);
+      this.addEventListener('message', (event) => {
+        const t = typeOf(event.data);
+        if (t !== null) spy.received[t] = (spy.received[t] || 0) + 1;
+      });
+    }
+    send(data) {
+      const t = typeOf(data);
+      if (t !== null) spy.sent[t] = (spy.sent[t] || 0) + 1;
+      return super.send(data);
+    }
+  }
+  window.WebSocket = SpiedWebSocket;
+  window.__orielSpy = spy;
+})();
+";
+
+/// Installs the WebSocket spy in every document this tab loads from now on.
+pub async fn install_ws_spy(page: &Page) -> Result<()> {
+    page.call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({ "source": WS_SPY }),
+    )
+    .await
+    .map(drop)
+}
+
+/// How many gateway → viewer messages of type `msg_type` the page received.
+pub async fn received(page: &Page, msg_type: u8) -> Result<u64> {
+    let n = page
+        .eval(&format!("window.__orielSpy.received[{msg_type}] || 0"))
+        .await?;
+    n.as_u64().with_context(|| format!("bad count {n}"))
+}
+
+/// How many viewer → gateway messages of type `msg_type` the page sent.
+pub async fn sent(page: &Page, msg_type: u8) -> Result<u64> {
+    let n = page
+        .eval(&format!("window.__orielSpy.sent[{msg_type}] || 0"))
+        .await?;
+    n.as_u64().with_context(|| format!("bad count {n}"))
+}
+
+/// A suffix unlikely to repeat (for clipboard texts).
+pub fn unique_suffix() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
+}
