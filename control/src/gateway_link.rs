@@ -21,9 +21,11 @@ pub trait GatewayLink: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<usize, String>>;
 }
 
+type EndFn = Box<dyn Fn(&str, u64) -> usize + Send + Sync>;
+
 /// The gateway of this very process.
 pub struct InProcessGateway {
-    end: Box<dyn Fn(&str, u64) -> usize + Send + Sync>,
+    end: EndFn,
 }
 
 impl std::fmt::Debug for InProcessGateway {
@@ -122,7 +124,7 @@ impl GatewayLink for RemoteGateways {
         let agent = self.agent.clone();
         Box::pin(async move {
             let token = token.map_err(|e| e.to_string())?;
-            let result = tokio::task::spawn_blocking(move || {
+            tokio::task::spawn_blocking(move || {
                 let mut closed = 0usize;
                 let mut failures = Vec::new();
                 for url in urls {
@@ -150,8 +152,7 @@ impl GatewayLink for RemoteGateways {
                 }
             })
             .await
-            .map_err(|e| e.to_string())?;
-            result
+            .map_err(|e| e.to_string())?
         })
     }
 }

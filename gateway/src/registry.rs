@@ -17,9 +17,12 @@ pub enum StopReason {
     Ended,
 }
 
+/// Stream id and its stop signal.
+type Stream = (u64, watch::Sender<Option<StopReason>>);
+
 #[derive(Default)]
 struct Inner {
-    live: HashMap<String, Vec<(u64, watch::Sender<Option<StopReason>>)>>,
+    live: HashMap<String, Vec<Stream>>,
     /// Session id → Unix seconds until which its tokens are refused.
     ended: HashMap<String, u64>,
 }

@@ -79,10 +79,10 @@ fn default_data_dir() -> String {
     if is_root {
         return "/var/lib/oriel".into();
     }
-    if let Ok(xdg) = std::env::var("XDG_DATA_HOME") {
-        if !xdg.is_empty() {
-            return format!("{xdg}/oriel");
-        }
+    if let Ok(xdg) = std::env::var("XDG_DATA_HOME")
+        && !xdg.is_empty()
+    {
+        return format!("{xdg}/oriel");
     }
     match std::env::var("HOME") {
         Ok(home) if !home.is_empty() => format!("{home}/.local/share/oriel"),

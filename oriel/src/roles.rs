@@ -83,14 +83,10 @@ impl Process {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let mut names = Vec::new();
-        if let Some(url) = self.raw.public_url()? {
-            if let Some(host) = url
-                .split("://")
-                .nth(1)
-                .and_then(|h| h.split([':', '/']).next())
-            {
-                names.push(host.to_owned());
-            }
+        if let Some(url) = self.raw.public_url()?
+            && let Some(host) = url.split("://").nth(1).and_then(|h| h.split([':', '/']).next())
+        {
+            names.push(host.to_owned());
         }
         if let Ok(h) = std::fs::read_to_string("/etc/hostname") {
             names.push(h.trim().to_owned());

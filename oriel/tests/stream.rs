@@ -47,11 +47,11 @@ pub async fn wait_until_exact(
         }
     }
     let dir = display.scratch_dir().path().to_owned();
-    let _ = v.image().save_png(&dir.join("viewer.png"));
+    let _ = v.image().save_png(dir.join("viewer.png"));
     let _ = display
         .screenshot()
         .await?
-        .save_png(&dir.join("server.png"));
+        .save_png(dir.join("server.png"));
     anyhow::bail!(
         "viewer never matched the X server exactly (last diff {last:?}); images in {}",
         dir.display()

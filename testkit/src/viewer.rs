@@ -171,9 +171,8 @@ impl StreamViewer {
         .await?;
         let deadline = Instant::now() + timeout;
         while self.hello.is_none() {
-            match self.next(deadline).await? {
-                Some(ViewerEvent::Closed(..)) => return Ok(()),
-                Some(_) | None => {}
+            if let Some(ViewerEvent::Closed(..)) = self.next(deadline).await? {
+                return Ok(());
             }
             if Instant::now() >= deadline {
                 bail!("no HELLO from the gateway within {timeout:?}");

@@ -80,7 +80,7 @@ fn validate(cp: &ControlPlane, input: &WorkspaceInput) -> Result<NewWorkspace, A
             "name must be 1-64 letters, digits, spaces, dots, dashes or underscores",
         ));
     }
-    if !cp.settings.workspace_kinds.iter().any(|k| *k == input.kind) {
+    if !cp.settings.workspace_kinds.contains(&input.kind) {
         return Err(ApiError::invalid(format!(
             "kind must be one of: {}",
             cp.settings.workspace_kinds.join(", ")
@@ -100,12 +100,11 @@ fn validate(cp: &ControlPlane, input: &WorkspaceInput) -> Result<NewWorkspace, A
             "policy.clipboard_max_bytes must be at most {MAX_CLIPBOARD_LIMIT}"
         )));
     }
-    if let Some(Some(c)) = &input.credentials {
-        if c.password.as_ref().is_some_and(|p| p.len() > 1024)
-            || c.username.as_ref().is_some_and(|u| u.len() > 256)
-        {
-            return Err(ApiError::invalid("credentials too long"));
-        }
+    if let Some(Some(c)) = &input.credentials
+        && (c.password.as_ref().is_some_and(|p| p.len() > 1024)
+            || c.username.as_ref().is_some_and(|u| u.len() > 256))
+    {
+        return Err(ApiError::invalid("credentials too long"));
     }
     Ok(NewWorkspace {
         name: input.name.clone(),

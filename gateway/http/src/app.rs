@@ -82,7 +82,7 @@ impl FrontBuilder {
     /// The longest matching prefix wins.
     pub fn http(mut self, prefix: &str, handler: Arc<dyn HttpHandler>) -> Self {
         self.http.push((prefix.to_owned(), handler));
-        self.http.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        self.http.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
         self
     }
 
@@ -325,13 +325,13 @@ impl HttpServerApp for Front {
         }
         let started = Instant::now();
         let path = session.req_header().uri.path().to_owned();
-        if session.is_upgrade_req() {
-            if let Some(route) = self.ws.iter().find(|r| r.path == path) {
-                session.set_read_timeout(None);
-                session.set_write_timeout(None);
-                self.upgrade(session, route, shutdown).await;
-                return None;
-            }
+        if session.is_upgrade_req()
+            && let Some(route) = self.ws.iter().find(|r| r.path == path)
+        {
+            session.set_read_timeout(None);
+            session.set_write_timeout(None);
+            self.upgrade(session, route, shutdown).await;
+            return None;
         }
         let (response, label) = if let Some((resp, label)) = self.respond_builtin(&path) {
             (resp, label.to_owned())

@@ -4,10 +4,12 @@ use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+type Roles = Vec<(String, Arc<AtomicBool>)>;
+
 /// The set of roles that must be ready before `/healthz` answers 200.
 #[derive(Debug, Clone, Default)]
 pub struct Health {
-    roles: Arc<Mutex<Vec<(String, Arc<AtomicBool>)>>>,
+    roles: Arc<Mutex<Roles>>,
 }
 
 /// One role's readiness flag.

@@ -47,7 +47,7 @@ impl OriginPolicy {
             OriginPolicy::SameHost => host
                 .and_then(|h| normalize_origin(&format!("https://{h}")))
                 .is_some_and(|expected| expected == origin),
-            OriginPolicy::Allowed(list) => list.iter().any(|o| *o == origin),
+            OriginPolicy::Allowed(list) => list.contains(&origin),
         }
     }
 }
