@@ -84,7 +84,10 @@ impl Process {
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let mut names = Vec::new();
         if let Some(url) = self.raw.public_url()?
-            && let Some(host) = url.split("://").nth(1).and_then(|h| h.split([':', '/']).next())
+            && let Some(host) = url
+                .split("://")
+                .nth(1)
+                .and_then(|h| h.split([':', '/']).next())
         {
             names.push(host.to_owned());
         }
@@ -175,7 +178,7 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
         .http("/api/", cp.api_handler())
         .http("/", Arc::new(oriel_web::WebClient::new()))
         .build()?;
-    p.serve(front, "oriel up").await
+    p.serve(front, "all roles").await
 }
 
 #[cfg(not(all(feature = "control", feature = "gateway")))]

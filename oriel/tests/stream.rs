@@ -48,10 +48,7 @@ pub async fn wait_until_exact(
     }
     let dir = display.scratch_dir().path().to_owned();
     let _ = v.image().save_png(dir.join("viewer.png"));
-    let _ = display
-        .screenshot()
-        .await?
-        .save_png(dir.join("server.png"));
+    let _ = display.screenshot().await?.save_png(dir.join("server.png"));
     anyhow::bail!(
         "viewer never matched the X server exactly (last diff {last:?}); images in {}",
         dir.display()
@@ -258,4 +255,52 @@ async fn ping_refresh_and_bad_messages() {
     let (end, code) = v.wait_closed(Duration::from_secs(5)).await.unwrap();
     assert_eq!(code, Some(4008));
     assert!(end.unwrap().message.contains("does not understand"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resize_request_changes_the_remote_desktop() {
+    let Setup {
+        display,
+        oriel,
+        launched,
+        _xterm,
+        api: _api,
+    } = setup(VncServer::Tigervnc, None, json!({})).await;
+    let mut v = StreamViewer::connect(
+        launched["stream_url"].as_str().unwrap(),
+        &oriel.cert(),
+        Some(&oriel.origin()),
+    )
+    .await
+    .unwrap();
+    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
+        .await
+        .unwrap();
+    wait_until_exact(&mut v, &display, Duration::from_secs(30))
+        .await
+        .unwrap();
+    v.send(ClientMessage::Resize(oriel_core_model::Size::new(
+        1024, 768,
+    )))
+    .await
+    .unwrap();
+    let event = v
+        .wait_for(Duration::from_secs(10), "a new desktop size", |e| {
+            matches!(e, oriel_testkit::ViewerEvent::DesktopSize(_))
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        event,
+        oriel_testkit::ViewerEvent::DesktopSize(oriel_core_model::Size::new(1024, 768))
+    );
+    let shot = display.screenshot().await.unwrap();
+    assert_eq!(
+        (shot.width, shot.height),
+        (1024, 768),
+        "the X server itself resized"
+    );
+    wait_until_exact(&mut v, &display, Duration::from_secs(30))
+        .await
+        .unwrap();
 }
