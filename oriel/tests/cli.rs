@@ -39,15 +39,36 @@ fn print_config_shows_file_env_and_flags_in_order_of_precedence() {
             "/tmp/oriel-print-config",
             "--print-config",
         ],
-        &[("ORIEL_GATEWAY__JPEG_QUALITY", "60"), ("ORIEL_HTTP__LISTEN", "127.0.0.1:2222")],
+        &[
+            ("ORIEL_GATEWAY__JPEG_QUALITY", "60"),
+            ("ORIEL_HTTP__LISTEN", "127.0.0.1:2222"),
+        ],
     );
     assert!(ok, "{err}");
     let cfg: toml::Table = toml::from_str(&out).unwrap();
-    assert_eq!(cfg["http"]["listen"].as_str(), Some("127.0.0.1:3333"), "flag wins");
-    assert_eq!(cfg["gateway"]["jpeg_quality"].as_integer(), Some(60), "env beats file");
-    assert_eq!(cfg["gateway"]["tile_size"].as_integer(), Some(32), "file beats default");
-    assert_eq!(cfg["general"]["data_dir"].as_str(), Some("/tmp/oriel-print-config"));
-    assert!(!std::path::Path::new("/tmp/oriel-print-config").exists(), "printing creates nothing");
+    assert_eq!(
+        cfg["http"]["listen"].as_str(),
+        Some("127.0.0.1:3333"),
+        "flag wins"
+    );
+    assert_eq!(
+        cfg["gateway"]["jpeg_quality"].as_integer(),
+        Some(60),
+        "env beats file"
+    );
+    assert_eq!(
+        cfg["gateway"]["tile_size"].as_integer(),
+        Some(32),
+        "file beats default"
+    );
+    assert_eq!(
+        cfg["general"]["data_dir"].as_str(),
+        Some("/tmp/oriel-print-config")
+    );
+    assert!(
+        !std::path::Path::new("/tmp/oriel-print-config").exists(),
+        "printing creates nothing"
+    );
 }
 
 #[test]
@@ -55,24 +76,42 @@ fn unknown_keys_and_bad_values_stop_the_start_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("oriel.toml");
     std::fs::write(&file, "[gateway]\njpeg_qualty = 50\n").unwrap();
-    let (ok, _, err) = oriel(&["up", "--config", file.to_str().unwrap(), "--print-config"], &[]);
+    let (ok, _, err) = oriel(
+        &["up", "--config", file.to_str().unwrap(), "--print-config"],
+        &[],
+    );
     assert!(!ok);
     assert!(err.contains("jpeg_qualty"), "{err}");
 
-    let (ok, _, err) = oriel(&["gateway", "--print-config"], &[("ORIEL_HTTP__LISTN", "x")]);
+    let (ok, _, err) = oriel(
+        &["gateway", "--print-config"],
+        &[("ORIEL_HTTP__LISTN", "x")],
+    );
     assert!(!ok);
     assert!(err.contains("listn"), "{err}");
 
     let data = dir.path().join("data");
     let (ok, _, err) = oriel(
-        &["up", "--data-dir", data.to_str().unwrap(), "--listen", "not-an-address"],
+        &[
+            "up",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--listen",
+            "not-an-address",
+        ],
         &[],
     );
     assert!(!ok);
     assert!(err.contains("http.listen"), "{err}");
 
     let (ok, _, err) = oriel(
-        &["up", "--data-dir", data.to_str().unwrap(), "--listen", "127.0.0.1:0"],
+        &[
+            "up",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
         &[("ORIEL_CONTROL__TOKEN_TTL", "soon")],
     );
     assert!(!ok);

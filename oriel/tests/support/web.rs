@@ -6,7 +6,8 @@
 use super::{ADMIN_PASSWORD, Api, Oriel, blocking};
 use anyhow::{Context as _, Result, bail, ensure};
 use oriel_testkit::{
-    Browser, CssRect, ImageDiff, MouseButton, Page, RgbImage, VncDisplay, VncOptions,
+    Browser, CssRect, ImageDiff, MouseButton, Page, Rect, RgbImage, VncDisplay, VncOptions,
+    parse_xwd,
 };
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -61,7 +62,9 @@ impl Desk {
     }
 
     /// Logs in as admin through the form, launches `workspace` with its
-    /// button and waits for the first frame; returns the session id.
+    /// button and waits for the first frame; returns the session id. Put
+    /// something on the screen first: the viewer starts black, so a black
+    /// desktop never needs a frame.
     pub async fn open(&self, workspace: &str) -> Result<String> {
         log_in(&self.page, &self.oriel, "admin", ADMIN_PASSWORD).await?;
         expect_logged_in(&self.page, "admin").await?;
@@ -252,7 +255,7 @@ impl CanvasGeometry {
     /// The page point over the centre of desktop pixel (`x`, `y`):
     /// `rect.x + (x + ½) · rect.width / canvas.width` (the centre, so that the
     /// client's `floor` lands on `x` whatever the fraction of `rect.x`).
-    pub fn to_page(&self, x: u32, y: u32) -> (f64, f64) {
+    pub fn to_page(self, x: u32, y: u32) -> (f64, f64) {
         let (sx, sy) = self.scale();
         (
             self.rect.x + (f64::from(x) + 0.5) * sx,
@@ -310,11 +313,27 @@ pub async fn click_desktop(page: &Page, at: (u32, u32), button: MouseButton) -> 
 
 // -- pictures -------------------------------------------------------------------
 
-/// The X server's screenshot and the canvas, taken back to back (xwd first).
+/// The X server's screenshot. `xwd` walks the window tree, and fails with
+/// BadWindow when a window goes away meanwhile (ffplay's SDL creates and
+/// destroys windows as it starts and stops): such a screenshot is retried.
+pub async fn screenshot(display: &VncDisplay) -> Result<RgbImage> {
+    let mut attempts = 0;
+    loop {
+        match display.screenshot().await {
+            Err(e) if attempts < 5 && format!("{e:#}").contains("BadWindow") => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The X server's screenshot and the canvas, taken at the same time (both
+/// requests start together; the canvas is read in the first CDP round trip).
 pub async fn capture_both(page: &Page, display: &VncDisplay) -> Result<(RgbImage, RgbImage)> {
-    let shot = display.screenshot().await?;
-    let canvas = page.canvas_image(SCREEN).await?;
-    Ok((shot, canvas))
+    let (shot, canvas) = tokio::join!(screenshot(display), page.canvas_image(SCREEN));
+    Ok((shot?, canvas?))
 }
 
 /// Saves `{tag}-canvas.png` and `{tag}-xwd.png` in the display's scratch
@@ -380,46 +399,143 @@ pub async fn wait_canvas_exact(
     )
 }
 
-/// Compares the canvas with the screen once; saves artefacts (tag `tag`)
-/// when the PSNR is below `min_psnr_db`.
-pub async fn compare_once(
+/// One comparison of the canvas with the X screen while the screen changes.
+#[derive(Debug, Clone, Copy)]
+pub struct MovingSample {
+    /// The canvas against the closest of the screenshots.
+    pub best: ImageDiff,
+    /// How long before the canvas was read that screenshot was started.
+    pub best_lead: Duration,
+    /// The canvas against a screenshot taken at the same time.
+    pub during: ImageDiff,
+}
+
+/// Raw `xwd` dumps, retried on BadWindow as [`screenshot`] is.
+async fn screenshot_raw(display: &VncDisplay) -> Result<Vec<u8>> {
+    let mut attempts = 0;
+    loop {
+        match display.screenshot_xwd().await {
+            Err(e) if attempts < 5 && format!("{e:#}").contains("BadWindow") => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Compares the canvas with the X screen while it changes. The canvas shows
+/// the screen as it was a pipeline latency ago, so screenshots are taken
+/// back to back for `lead` before the canvas is read, and one while it is
+/// read; the closest counts. Fails, saving the canvas and the screenshot
+/// taken with it (tag `tag`), when the best PSNR is below `min_psnr_db`, or
+/// when outside `moving` (the rectangle of tiles that change, at the
+/// top-left corner) the canvas differs from every screenshot.
+pub async fn compare_while_moving(
     page: &Page,
     display: &VncDisplay,
     min_psnr_db: f64,
+    lead: Duration,
+    moving: Option<Rect>,
     tag: &str,
-) -> Result<ImageDiff> {
-    let (shot, canvas) = capture_both(page, display).await?;
-    ensure!(
-        (canvas.width, canvas.height) == (shot.width, shot.height),
-        "canvas {}x{} vs screen {}x{}",
-        canvas.width,
-        canvas.height,
-        shot.width,
-        shot.height
-    );
-    let diff = canvas.compare(&shot)?;
-    if diff.psnr_db < min_psnr_db {
-        let dir = save_artefacts(display, tag, &canvas, &shot);
-        bail!(
-            "PSNR {:.2} dB < {min_psnr_db} dB ({diff:?}); images in {}",
-            diff.psnr_db,
-            dir.display()
-        );
+) -> Result<MovingSample> {
+    // Unparsed dumps (about 10 ms each), so that they follow closely.
+    let mut dumps = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < lead {
+        dumps.push((started.elapsed(), screenshot_raw(display).await?));
     }
-    Ok(diff)
+    let read_at = started.elapsed();
+    let (during, canvas) = tokio::join!(screenshot_raw(display), page.canvas_image(SCREEN));
+    dumps.push((read_at, during?));
+    let canvas = canvas?;
+    let mut shots = Vec::new();
+    for (at, dump) in dumps {
+        let shot = parse_xwd(&dump).context("cannot parse the xwd screenshot")?;
+        ensure!(
+            (canvas.width, canvas.height) == (shot.width, shot.height),
+            "canvas {}x{} vs screen {}x{}",
+            canvas.width,
+            canvas.height,
+            shot.width,
+            shot.height
+        );
+        let diff = canvas.compare(&shot)?;
+        shots.push((read_at - at, shot, diff));
+    }
+    let (_, during_shot, during) = shots.last().context("no screenshot")?;
+    let (best_lead, best_shot, best) = shots
+        .iter()
+        .max_by(|a, b| a.2.psnr_db.total_cmp(&b.2.psnr_db))
+        .context("no screenshot")?;
+    let sample = MovingSample {
+        best: *best,
+        best_lead: *best_lead,
+        during: *during,
+    };
+    let mut problem = None;
+    if sample.best.psnr_db < min_psnr_db {
+        problem = Some(format!(
+            "PSNR {:.2} dB < {min_psnr_db} dB against all {} screenshots ({sample:?})",
+            sample.best.psnr_db,
+            shots.len()
+        ));
+    }
+    if let Some(moving) = moving {
+        for part in still_parts(canvas.width, canvas.height, moving) {
+            let mine = canvas.crop(part)?;
+            let mut equal = false;
+            for (_, shot, _) in &shots {
+                equal |= mine.compare(&shot.crop(part)?)?.is_identical();
+            }
+            if !equal {
+                problem = Some(format!("the still part {part:?} differs from the screen"));
+            }
+        }
+    }
+    if let Some(problem) = problem {
+        let dir = save_artefacts(display, tag, &canvas, during_shot);
+        let closest = dir.join(format!("{tag}-xwd-closest.png"));
+        if let Err(e) = best_shot.save_png(&closest) {
+            eprintln!("cannot save {}: {e:#}", closest.display());
+        }
+        bail!("{problem}; images in {}", dir.display());
+    }
+    Ok(sample)
+}
+
+/// The parts of a `width`×`height` screen right of and below `moving`
+/// (which must touch the top-left corner).
+fn still_parts(width: u32, height: u32, moving: Rect) -> Vec<Rect> {
+    let right = moving.x + moving.width;
+    let bottom = moving.y + moving.height;
+    let mut parts = Vec::new();
+    if right < width {
+        parts.push(Rect::new(right, 0, width - right, height));
+    }
+    if bottom < height {
+        parts.push(Rect::new(0, bottom, right.min(width), height - bottom));
+    }
+    parts
 }
 
 /// Waits until the screen differs from `before` (something was drawn).
 pub async fn wait_screen_changes(display: &VncDisplay, before: &RgbImage) -> Result<RgbImage> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let now = display.screenshot().await?;
+        let now = screenshot(display).await?;
         if &now != before {
             return Ok(now);
         }
         ensure!(Instant::now() < deadline, "the screen never changed");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Makes `page` the browser's front tab. Headless Chromium hardly renders a
+/// background tab, and real input sent to one waits seconds for its ack.
+pub async fn bring_to_front(page: &Page) -> Result<()> {
+    page.call("Page.bringToFront", json!({})).await.map(drop)
 }
 
 // -- errors and spying --------------------------------------------------------------
@@ -440,15 +556,16 @@ pub fn assert_no_js_errors(page: &Page) {
 }
 
 /// Records the viewer's WebSocket traffic for the tests: every socket the
-/// page opens is kept in `window.__orielSpy.sockets`, and the count of
-/// messages of each type byte received and sent in `received` and `sent`.
+/// page opens is kept in `window.__orielSpy.sockets`, the count of
+/// messages of each type byte received and sent in `received` and `sent`,
+/// and the age of each FRAME on arrival in `frameAgesMs`.
 /// The client exposes no hook to its stream (the `StreamSession` is not on
 /// `window`), so this is how a test sends a raw protocol message on the
 /// viewer's own authenticated stream.
 const WS_SPY: &str = r"
 (() => {
   const Native = window.WebSocket;
-  const spy = { sockets: [], received: {}, sent: {} };
+  const spy = { sockets: [], received: {}, sent: {}, frameAgesMs: [] };
   const typeOf = (data) => {
     if (data instanceof ArrayBuffer) return data.byteLength ? new Uint8Array(data)[0] : null;
     if (ArrayBuffer.isView(data)) return data.byteLength ? new Uint8Array(data.buffer, data.byteOffset, 1)[0] : null;
@@ -461,6 +578,12 @@ const WS_SPY: &str = r"
       this.addEventListener('message', (event) => {
         const t = typeOf(event.data);
         if (t !== null) spy.received[t] = (spy.received[t] || 0) + 1;
+        if (t === 0x82 && event.data.byteLength >= 13) {
+          // FRAME: how old its oldest change is on arrival (same clock).
+          const damageUs = new DataView(event.data).getBigUint64(5);
+          spy.frameAgesMs.push(Date.now() - Number(damageUs / 1000n));
+          if (spy.frameAgesMs.length > 1000) spy.frameAgesMs.shift();
+        }
       });
     }
     send(data) {
@@ -498,6 +621,18 @@ pub async fn sent(page: &Page, msg_type: u8) -> Result<u64> {
         .eval(&format!("window.__orielSpy.sent[{msg_type}] || 0"))
         .await?;
     n.as_u64().with_context(|| format!("bad count {n}"))
+}
+
+/// The ages (ms from the gateway's first damage to arrival in the page) of
+/// the frames received so far, oldest first (at most the last 1000).
+pub async fn frame_ages_ms(page: &Page) -> Result<Vec<f64>> {
+    let ages = page.eval("window.__orielSpy.frameAgesMs").await?;
+    Ok(ages
+        .as_array()
+        .context("no frame ages")?
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect())
 }
 
 /// A suffix unlikely to repeat (for clipboard texts).
