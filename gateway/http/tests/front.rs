@@ -1,6 +1,8 @@
 //! The front over real TLS on loopback: routing, limits, health, metrics,
 //! WebSocket upgrade with origin checks.
 
+#![allow(clippy::unwrap_used)]
+
 use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
 use oriel_gateway_http::{
