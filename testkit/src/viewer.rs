@@ -259,8 +259,10 @@ impl StreamViewer {
                     }
                 }
                 self.frames += 1;
+                // A failed ACK means the gateway has closed; the END and the
+                // close frame still in the socket's buffer tell why.
                 if self.ack {
-                    self.send(ClientMessage::Ack { frame_id: frame.id }).await?;
+                    let _ = self.send(ClientMessage::Ack { frame_id: frame.id }).await;
                 }
                 ViewerEvent::Frame(frame.id)
             }

@@ -82,7 +82,8 @@ impl FrontBuilder {
     /// The longest matching prefix wins.
     pub fn http(mut self, prefix: &str, handler: Arc<dyn HttpHandler>) -> Self {
         self.http.push((prefix.to_owned(), handler));
-        self.http.sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+        self.http
+            .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
         self
     }
 
