@@ -67,7 +67,6 @@ async fn serve(gw: Arc<Gateway>, ws: WsStream, ctx: UpgradeContext) {
     let result = run(&gw, &mut source, &out, &ctx)
         .instrument(span.clone())
         .await;
-    let _enter = span.enter();
     let (code, end) = match &result {
         Ok(Ending::ClientClosed) => (1000, None),
         Ok(Ending::TargetClosed) => (
@@ -86,23 +85,26 @@ async fn serve(gw: Arc<Gateway>, ws: WsStream, ctx: UpgradeContext) {
         Ok(Ending::TargetClosed) => ("target_closed", "target"),
         Err(e) => (e.kind.as_str(), e.class().as_str()),
     };
-    match &result {
+    span.in_scope(|| match &result {
         Err(e) if matches!(e.class(), ErrorClass::Internal) => {
             warn!(error = %e, "stream failed");
         }
         Err(e) => info!(error = %e, "stream ended"),
         Ok(ending) => info!(?ending, "stream ended"),
-    }
+    });
     gw.metrics.streams.with_label_values(&[label, class]).inc();
-    if let Some(end) = end {
-        let reason = oriel_core_wire::truncate_utf8(&end.message, 120).to_owned();
-        let _ = out
-            .send(Outgoing::Message(ServerMessage::End(end).to_bytes()))
-            .await;
-        let _ = out.send(Outgoing::Close(code, reason)).await;
-    } else {
-        let _ = out.send(Outgoing::Close(code, String::new())).await;
-    }
+    let goodbye = async {
+        if let Some(end) = end {
+            let reason = oriel_core_wire::truncate_utf8(&end.message, 120).to_owned();
+            let _ = out
+                .send(Outgoing::Message(ServerMessage::End(end).to_bytes()))
+                .await;
+            let _ = out.send(Outgoing::Close(code, reason)).await;
+        } else {
+            let _ = out.send(Outgoing::Close(code, String::new())).await;
+        }
+    };
+    goodbye.instrument(span).await;
     drop(out);
     let _ = writer.await;
     gw.metrics.websocket_connections.dec();

@@ -122,12 +122,22 @@ impl<'a> Pipeline<'a> {
         mut shutdown: ShutdownWatch,
     ) -> Result<Ending, SessionError> {
         send(&self.out, self.hello()).await?;
+        // A watch whose sender is gone resolves `changed()` at once, for ever:
+        // stop polling it then, instead of spinning.
+        let mut stop_open = true;
+        let mut shutdown_open = true;
         loop {
             let deadline = self.next_deadline();
             let wake = tokio::select! {
                 biased;
-                _ = guard.stop.changed() => Wake::Stop,
-                _ = shutdown.changed() => Wake::Shutdown,
+                r = guard.stop.changed(), if stop_open => match r {
+                    Ok(()) => Wake::Stop,
+                    Err(_) => { stop_open = false; continue; }
+                },
+                r = shutdown.changed(), if shutdown_open => match r {
+                    Ok(()) => Wake::Shutdown,
+                    Err(_) => { shutdown_open = false; continue; }
+                },
                 msg = source.next() => Wake::Client(msg),
                 (damage, frame) = async { self.encoding.as_mut().expect("guarded by the select condition").await }, if self.encoding.is_some() => Wake::Encoded(damage, frame),
                 ev = self.remote.events.recv() => Wake::Target(ev),
@@ -135,10 +145,12 @@ impl<'a> Pipeline<'a> {
             };
             match wake {
                 Wake::Stop => {
-                    return Err(SessionError::new(
-                        SessionErrorKind::Ended,
-                        "ended by the control plane",
-                    ));
+                    if guard.stop.borrow().is_some() {
+                        return Err(SessionError::new(
+                            SessionErrorKind::Ended,
+                            "ended by the control plane",
+                        ));
+                    }
                 }
                 Wake::Shutdown => {
                     if *shutdown.borrow() {
