@@ -9,6 +9,7 @@
 //! - [`clipboard`]: both directions, allowed and denied by policy.
 //! - [`sessions`]: ending, an unreachable target, reconnecting after a
 //!   restart, the session list.
+//! - [`codec`]: the JavaScript stream codec's self-test against the spec.
 //!
 //! Failures leave the canvas and the screenshot as PNG files in the
 //! display's scratch directory (the path is printed). Fixtures are in
@@ -20,6 +21,8 @@ mod support;
 
 #[path = "browser/clipboard.rs"]
 mod clipboard;
+#[path = "browser/codec.rs"]
+mod codec;
 #[path = "browser/input.rs"]
 mod input;
 #[path = "browser/picture.rs"]
