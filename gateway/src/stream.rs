@@ -8,7 +8,7 @@ use oriel_core_model::{ErrorClass, SessionError, SessionErrorKind, Size};
 use oriel_core_token::{Credentials, SealError, SessionClaims};
 use oriel_core_wire::{ClientHello, ClientMessage, End, ServerMessage, VERSION, close_code};
 use oriel_gateway_http::{BoxFuture, UpgradeContext, WebSocketHandler, WsStream};
-use oriel_protocols_session::ConnectRequest;
+use oriel_protocols_session::{ConnectRequest, TargetTrust};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -256,6 +256,10 @@ async fn run(
             host: claims.target.host.clone(),
             port: claims.target.port,
             credentials,
+            trust: match &claims.target.identity {
+                Some(fingerprint) => TargetTrust::Pinned(fingerprint.clone()),
+                None => TargetTrust::FirstUse,
+            },
             desired_size: desired.map(|s| Size::new(s.width, s.height)),
             timeout: gw.settings.connect_timeout,
         })

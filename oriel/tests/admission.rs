@@ -100,6 +100,7 @@ fn claims(sid: &str, port: u16, nbf: u64, exp: u64) -> SessionClaims {
             kind: "vnc".into(),
             host: "127.0.0.1".into(),
             port,
+            identity: None,
         },
         policy: Policy::default(),
         creds: None,

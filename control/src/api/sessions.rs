@@ -99,6 +99,7 @@ fn mint(
             kind: w.kind.clone(),
             host: w.host.clone(),
             port: w.port,
+            identity: None,
         },
         policy: w.policy.clone(),
         creds: sealed,

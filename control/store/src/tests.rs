@@ -66,6 +66,8 @@ async fn workspaces_keep_credentials_encrypted() {
     let creds = Credentials {
         username: None,
         password: Some("topsecret-pw".into()),
+        private_key: None,
+        domain: None,
     };
     let w = s.create_workspace(&new, Some(&creds), &k, 5).await.unwrap();
     assert_eq!(s.workspace(&w.id).await.unwrap().unwrap(), w);

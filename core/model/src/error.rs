@@ -47,6 +47,8 @@ pub enum SessionErrorKind {
     TargetTimeout,
     /// The target rejected the credentials.
     TargetAuthFailed,
+    /// The target's certificate or host key is not the one recorded.
+    TargetIdentity,
     /// The target sent something we cannot accept.
     TargetProtocol,
     /// The target closed the connection.
@@ -66,8 +68,8 @@ impl SessionErrorKind {
         match self {
             TokenInvalid | TokenExpired | ClientProtocol | ClientTimeout => ErrorClass::Client,
             Forbidden | Ended => ErrorClass::Policy,
-            TargetUnreachable | TargetTimeout | TargetAuthFailed | TargetProtocol
-            | TargetClosed => ErrorClass::Target,
+            TargetUnreachable | TargetTimeout | TargetAuthFailed | TargetIdentity
+            | TargetProtocol | TargetClosed => ErrorClass::Target,
             UnsupportedTarget | ShuttingDown | Internal => ErrorClass::Internal,
         }
     }
@@ -94,6 +96,7 @@ impl SessionErrorKind {
             TargetUnreachable => "target_unreachable",
             TargetTimeout => "target_timeout",
             TargetAuthFailed => "target_auth_failed",
+            TargetIdentity => "target_identity",
             TargetProtocol => "target_protocol",
             TargetClosed => "target_closed",
             UnsupportedTarget => "unsupported_target",
@@ -115,6 +118,9 @@ impl SessionErrorKind {
             TargetUnreachable => "the remote desktop cannot be reached",
             TargetTimeout => "the remote desktop did not answer in time",
             TargetAuthFailed => "the remote desktop rejected the credentials",
+            TargetIdentity => {
+                "the remote desktop's identity changed since it was recorded (possible interception): refused"
+            }
             TargetProtocol => "the remote desktop sent data the gateway cannot accept",
             TargetClosed => "the remote desktop closed the connection",
             UnsupportedTarget => "this gateway cannot open this kind of workspace",
@@ -168,6 +174,7 @@ mod tests {
             TargetUnreachable,
             TargetTimeout,
             TargetAuthFailed,
+            TargetIdentity,
             TargetProtocol,
             TargetClosed,
             UnsupportedTarget,

@@ -177,6 +177,16 @@ pub enum InputEvent {
     Clipboard(String),
     /// The viewer would like the desktop to have this size.
     Resize(Size),
+    /// The state of the lock keys on the viewer's side (sent when the viewer
+    /// gains focus, so the remote's lock state matches the local keyboard).
+    Locks {
+        /// Caps Lock on.
+        caps: bool,
+        /// Num Lock on.
+        num: bool,
+        /// Scroll Lock on.
+        scroll: bool,
+    },
     /// Send the whole screen again.
     Refresh,
 }
@@ -202,6 +212,12 @@ impl std::fmt::Debug for InputEvent {
                 .field("len", &text.len())
                 .finish(),
             InputEvent::Resize(size) => f.debug_tuple("Resize").field(size).finish(),
+            InputEvent::Locks { caps, num, scroll } => f
+                .debug_struct("Locks")
+                .field("caps", caps)
+                .field("num", num)
+                .field("scroll", scroll)
+                .finish(),
             InputEvent::Refresh => f.write_str("Refresh"),
         }
     }
@@ -214,6 +230,9 @@ pub struct SessionInfo {
     pub name: String,
     /// Initial desktop size.
     pub size: Size,
+    /// Fingerprint of the identity the target presented (TLS certificate
+    /// key, SSH host key), `SHA256:<base64>`; `None` when the protocol has none.
+    pub identity: Option<String>,
 }
 
 /// Checks a desktop size against [`MAX_DIMENSION`] and [`MAX_PIXELS`].

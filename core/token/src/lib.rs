@@ -45,6 +45,10 @@ pub struct TargetClaims {
     pub host: String,
     /// TCP port.
     pub port: u16,
+    /// Recorded fingerprint of the target's certificate or host key
+    /// (`SHA256:<base64>`); absent: trust on first use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
 }
 
 /// What a session token says.

@@ -176,12 +176,21 @@ pub struct Credentials {
     /// Password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// Private key (OpenSSH or PEM text), for targets that take one (SSH).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<String>,
+    /// Windows domain, for targets that take one (RDP with NLA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 }
 
 impl Drop for Credentials {
     fn drop(&mut self) {
         if let Some(p) = self.password.as_mut() {
             p.zeroize();
+        }
+        if let Some(k) = self.private_key.as_mut() {
+            k.zeroize();
         }
     }
 }
@@ -191,6 +200,11 @@ impl std::fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field(
+                "private_key",
+                &self.private_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("domain", &self.domain)
             .finish()
     }
 }

@@ -24,6 +24,7 @@ fn claims() -> SessionClaims {
             kind: "vnc".into(),
             host: "127.0.0.1".into(),
             port: 5901,
+            identity: None,
         },
         policy: Policy::default(),
         creds: None,
@@ -218,6 +219,8 @@ fn credentials_seal_to_the_gateway_only() {
     let creds = Credentials {
         username: None,
         password: Some("s3cret".into()),
+        private_key: None,
+        domain: None,
     };
     let sealed = creds.seal(&gateway.public_key(), "sess-1").unwrap();
     assert!(!sealed.contains("s3cret"));

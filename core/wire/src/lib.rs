@@ -51,6 +51,7 @@ pub const fn close_code(kind: SessionErrorKind) -> u16 {
         ShuttingDown => 4011,
         TargetTimeout => 4012,
         UnsupportedTarget => 4013,
+        TargetIdentity => 4014,
     }
 }
 
@@ -72,6 +73,7 @@ pub const fn kind_for_close_code(code: u16) -> Option<SessionErrorKind> {
         4011 => ShuttingDown,
         4012 => TargetTimeout,
         4013 => UnsupportedTarget,
+        4014 => TargetIdentity,
         _ => return None,
     })
 }

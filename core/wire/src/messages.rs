@@ -30,6 +30,7 @@ mod types {
     pub const C_RESIZE: u8 = 0x07;
     pub const C_PING: u8 = 0x08;
     pub const C_REFRESH: u8 = 0x09;
+    pub const C_LOCKS: u8 = 0x0a;
 
     pub const S_HELLO: u8 = 0x81;
     pub const S_FRAME: u8 = 0x82;
@@ -118,6 +119,15 @@ pub enum ClientMessage {
     },
     /// Repaint everything.
     Refresh,
+    /// The viewer's lock keys (sent on focus).
+    Locks {
+        /// Caps Lock.
+        caps: bool,
+        /// Num Lock.
+        num: bool,
+        /// Scroll Lock.
+        scroll: bool,
+    },
 }
 
 impl ClientMessage {
@@ -163,6 +173,10 @@ impl ClientMessage {
             }
             ClientMessage::Refresh => {
                 w.u8(C_REFRESH);
+            }
+            ClientMessage::Locks { caps, num, scroll } => {
+                let flags = u8::from(*caps) | u8::from(*num) << 1 | u8::from(*scroll) << 2;
+                w.u8(C_LOCKS).u8(flags);
             }
         }
     }
@@ -227,6 +241,17 @@ impl ClientMessage {
             C_RESIZE => ClientMessage::Resize(Size::new(r.u16()?, r.u16()?)),
             C_PING => ClientMessage::Ping { nonce: r.u32()? },
             C_REFRESH => ClientMessage::Refresh,
+            C_LOCKS => {
+                let flags = r.u8()?;
+                if flags & !0b111 != 0 {
+                    return Err(WireError::Invalid("lock flags"));
+                }
+                ClientMessage::Locks {
+                    caps: flags & 1 != 0,
+                    num: flags & 2 != 0,
+                    scroll: flags & 4 != 0,
+                }
+            }
             other => return Err(WireError::UnknownType(other)),
         };
         r.finish()?;

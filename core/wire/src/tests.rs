@@ -45,6 +45,8 @@ fn arb_client() -> impl Strategy<Value = ClientMessage> {
         any::<(u16, u16)>().prop_map(|(w, h)| ClientMessage::Resize(Size::new(w, h))),
         any::<u32>().prop_map(|nonce| ClientMessage::Ping { nonce }),
         Just(ClientMessage::Refresh),
+        (any::<bool>(), any::<bool>(), any::<bool>())
+            .prop_map(|(caps, num, scroll)| ClientMessage::Locks { caps, num, scroll }),
     ]
 }
 
@@ -301,7 +303,7 @@ fn frame_check_enforces_the_guarantees() {
 
 #[test]
 fn close_codes_round_trip() {
-    for code in 4000..=4013 {
+    for code in 4000..=4014 {
         let kind = kind_for_close_code(code).expect("defined code");
         assert_eq!(close_code(kind), code);
     }

@@ -422,6 +422,9 @@ impl<'a> Pipeline<'a> {
                 self.tracker.refresh_all(now_us());
                 self.pending_since.get_or_insert_with(Instant::now);
             }
+            ClientMessage::Locks { caps, num, scroll } => {
+                input(&self.remote.input, InputEvent::Locks { caps, num, scroll }).await;
+            }
         }
         Ok(())
     }

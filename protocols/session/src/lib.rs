@@ -11,6 +11,10 @@
 //! end. A failure is sent as a final `Err` on the events channel; a closed
 //! events channel without an error means the target ended the session.
 
+mod files;
+
+pub use files::{FileEntry, FileError, FileTransfer};
+
 use oriel_core_model::{InputEvent, SessionError, SessionEvent, SessionInfo, Size};
 use oriel_core_token::Credentials;
 use std::collections::HashMap;
@@ -30,6 +34,23 @@ pub const EVENT_CHANNEL: usize = 32;
 /// Capacity of the input channel.
 pub const INPUT_CHANNEL: usize = 256;
 
+/// How the target's identity (TLS certificate, SSH host key) is checked.
+///
+/// Identities are compared as fingerprints: `SHA256:` followed by the
+/// unpadded base64 of the SHA-256 of the public key (SSH host key blob; the
+/// TLS certificate's SubjectPublicKeyInfo), the format OpenSSH prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetTrust {
+    /// Only this identity is accepted; any other is refused with
+    /// [`SessionErrorKind::TargetIdentity`](oriel_core_model::SessionErrorKind).
+    Pinned(String),
+    /// Nothing recorded yet: accept the identity the target presents and
+    /// report it in [`SessionInfo::identity`] for the control plane to record.
+    FirstUse,
+    /// The protocol authenticates no server identity (VNC).
+    NotApplicable,
+}
+
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {
@@ -39,6 +60,8 @@ pub struct ConnectRequest {
     pub port: u16,
     /// Credentials, if the workspace has any.
     pub credentials: Option<Credentials>,
+    /// How to check the target's identity.
+    pub trust: TargetTrust,
     /// Desktop size the viewer would like, if any.
     pub desired_size: Option<Size>,
     /// Deadline for connecting and authenticating.
@@ -46,7 +69,6 @@ pub struct ConnectRequest {
 }
 
 /// A connected session.
-#[derive(Debug)]
 pub struct RemoteSession {
     /// What the target said about itself.
     pub info: SessionInfo,
@@ -54,6 +76,17 @@ pub struct RemoteSession {
     pub events: mpsc::Receiver<Result<SessionEvent, SessionError>>,
     /// Input for the target.
     pub input: mpsc::Sender<InputEvent>,
+    /// File transfer, when the protocol offers it.
+    pub files: Option<Arc<dyn FileTransfer>>,
+}
+
+impl std::fmt::Debug for RemoteSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteSession")
+            .field("info", &self.info)
+            .field("files", &self.files.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A protocol adapter.

@@ -176,9 +176,11 @@ async fn connect(
         info: SessionInfo {
             name: String::new(),
             size,
+            identity: None,
         },
         events: events_rx,
         input: input_tx,
+        files: None,
     })
 }
 

@@ -201,6 +201,9 @@ impl InputTranslator {
             InputEvent::Refresh => vec![X11Event::FullRefresh],
             // Resizing is a negotiation handled by the session task.
             InputEvent::Resize(_) => Vec::new(),
+            // RFB sends keysyms, which already carry the case: the server's
+            // lock state does not change what a key types.
+            InputEvent::Locks { .. } => Vec::new(),
         }
     }
 }

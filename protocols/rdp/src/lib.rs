@@ -1,0 +1,1 @@
+//! RDP adapter (being written).
