@@ -28,6 +28,7 @@ mod keys;
 pub mod page;
 pub mod process;
 pub mod rfb;
+pub mod users;
 pub mod viewer;
 pub mod xwd;
 
@@ -42,4 +43,5 @@ pub use process::{
 };
 pub use rfb::{SECURITY_NONE, SECURITY_VNC_AUTH, read_rfb_banner, rfb_security_types};
 pub use viewer::{StreamViewer, ViewerEvent, handshake_status, tls_connector};
+pub use users::{TEST_PASSWORD, TEST_USER, ensure_test_user};
 pub use xwd::parse_xwd;
