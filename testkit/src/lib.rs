@@ -26,7 +26,9 @@ pub mod display;
 pub mod image;
 mod keys;
 pub mod page;
+pub mod postgres;
 pub mod process;
+pub mod rdp;
 pub mod rfb;
 pub mod users;
 pub mod viewer;
@@ -37,11 +39,12 @@ pub use cdp::{CdpConnection, CdpEvent};
 pub use display::{VncDisplay, VncOptions, VncServer, Xterm, XtermOptions};
 pub use image::{ImageDiff, Rect, RgbImage};
 pub use page::{CssRect, MouseButton, Page};
+pub use postgres::Postgres;
 pub use process::{
     ChildGuard, KEEP_ENV, ScratchDir, free_port, run_command, wait_for_port, wait_for_value,
     wait_until,
 };
 pub use rfb::{SECURITY_NONE, SECURITY_VNC_AUTH, read_rfb_banner, rfb_security_types};
-pub use viewer::{StreamViewer, ViewerEvent, handshake_status, tls_connector};
 pub use users::{TEST_PASSWORD, TEST_USER, ensure_test_user};
+pub use viewer::{StreamViewer, ViewerEvent, handshake_status, tls_connector};
 pub use xwd::parse_xwd;

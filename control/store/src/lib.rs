@@ -7,14 +7,22 @@
 //! secrets). Migrations are embedded in the binary. Secrets at rest are
 //! encrypted with a [`DataKey`].
 
+mod audit;
 mod data_key;
+mod groups;
 mod sessions;
+mod throttle;
+mod tokens;
 mod users;
 mod workspaces;
 
+pub use audit::{AuditEntry, AuditFilter, NewAudit};
 pub use data_key::{DataKey, DataKeyError};
-pub use sessions::{NewSession, SessionRecord, SessionState};
-pub use users::{LoginSession, Role, User, UserRecord};
+pub use groups::GroupRecord;
+pub use sessions::{Launch, NewSession, SessionFilter, SessionRecord, SessionState};
+pub use throttle::ThrottleRule;
+pub use tokens::ApiTokenRecord;
+pub use users::{LoginSession, LoginStage, Role, User, UserRecord};
 pub use workspaces::{CredentialsUpdate, NewWorkspace, WorkspaceRecord};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -39,6 +47,9 @@ pub enum StoreError {
     /// A unique constraint would be violated (e.g. a name already taken).
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// A referenced row does not exist.
+    #[error("no such {0}")]
+    Missing(&'static str),
     /// Stored data is not what the schema promises.
     #[error("corrupt row: {0}")]
     Corrupt(String),
@@ -72,12 +83,39 @@ pub struct Store {
     backend: Backend,
 }
 
-fn migrator() -> Migrator {
-    let migrations = [(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+/// Migrations: version, description, and the SQL of each backend. Parts
+/// common to both are shared files; backend-specific SQL (triggers) is
+/// appended per backend.
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/common_0001_initial.sql"),
+        include_str!("../migrations/common_0001_initial.sql"),
+    ),
+    (
+        2,
+        "control plane",
+        concat!(
+            include_str!("../migrations/common_0002_control_plane.sql"),
+            include_str!("../migrations/sqlite/0002_audit_append_only.sql")
+        ),
+        concat!(
+            include_str!("../migrations/common_0002_control_plane.sql"),
+            include_str!("../migrations/postgres/0002_audit_append_only.sql")
+        ),
+    ),
+];
+
+fn migrator(backend: Backend) -> Migrator {
     Migrator::with_migrations(
-        migrations
-            .into_iter()
-            .map(|(version, description, sql)| {
+        MIGRATIONS
+            .iter()
+            .map(|&(version, description, sqlite, postgres)| {
+                let sql = match backend {
+                    Backend::Sqlite => sqlite,
+                    Backend::Postgres => postgres,
+                };
                 Migration::new(
                     version,
                     Cow::Borrowed(description),
@@ -124,7 +162,7 @@ impl Store {
                 .execute(&pool)
                 .await?;
         }
-        migrator().run(&pool).await?;
+        migrator(backend).run(&pool).await?;
         Ok(Store { pool, backend })
     }
 
@@ -141,6 +179,11 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A transaction (rolled back when dropped without commit).
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(self.pool.begin().await?)
     }
 }
 

@@ -1,4 +1,17 @@
-//! Remote sessions as the control plane records them.
+//! Sessions and their state machine.
+//!
+//! ```text
+//!  requested ──▶ starting ──▶ running ──▶ ending ──▶ ended
+//!      │             │           │   ╲                 ▲
+//!      │             │           │    ╲────────────────┘ (target ended it)
+//!      └─────────────┴───────────┴──────▶ failed
+//!  requested/starting ──▶ ending (ended before it ran)
+//! ```
+//!
+//! Every transition is one `UPDATE … WHERE state IN (allowed sources)`: of
+//! concurrent callers exactly one wins, the others see `None`, so a session
+//! never starts twice and an end is never lost, also with several
+//! control-plane processes on one PostgreSQL database.
 
 use crate::{Store, StoreError, new_id};
 use serde::Serialize;
@@ -6,26 +19,86 @@ use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
 /// Where a session is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SessionState {
-    /// Tokens may be issued; streams may run.
+    /// Recorded, nothing started yet (a container waiting for an agent).
+    Requested,
+    /// A token was issued / the desktop is being prepared; no stream yet.
+    Starting,
+    /// A viewer's stream has connected.
     Running,
-    /// Ended: tokens are refused and streams closed.
+    /// An end was requested; streams are being closed.
+    Ending,
+    /// Over, normally.
     Ended,
+    /// Over, because something failed.
+    Failed,
 }
 
 impl SessionState {
-    fn parse(s: &str) -> Result<Self, StoreError> {
-        match s {
-            "running" => Ok(SessionState::Running),
-            "ended" => Ok(SessionState::Ended),
-            other => Err(StoreError::Corrupt(format!(
-                "unknown session state {other:?}"
-            ))),
+    /// All states.
+    pub const ALL: [SessionState; 6] = [
+        SessionState::Requested,
+        SessionState::Starting,
+        SessionState::Running,
+        SessionState::Ending,
+        SessionState::Ended,
+        SessionState::Failed,
+    ];
+
+    /// Stored form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Requested => "requested",
+            SessionState::Starting => "starting",
+            SessionState::Running => "running",
+            SessionState::Ending => "ending",
+            SessionState::Ended => "ended",
+            SessionState::Failed => "failed",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
+        Self::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown session state {s:?}")))
+    }
+
+    /// Not over yet (counts against limits; tokens may be issued).
+    pub const fn is_active(self) -> bool {
+        !matches!(self, SessionState::Ended | SessionState::Failed)
+    }
+
+    /// The states a session may move to `self` from.
+    pub const fn sources(self) -> &'static [SessionState] {
+        use SessionState::*;
+        match self {
+            Requested => &[],
+            Starting => &[Requested],
+            Running => &[Starting],
+            Ending => &[Requested, Starting, Running],
+            Ended => &[Running, Ending],
+            Failed => &[Requested, Starting, Running, Ending],
+        }
+    }
+
+    /// The column holding the time of entering this state.
+    const fn time_column(self) -> &'static str {
+        match self {
+            SessionState::Requested => "requested_at",
+            SessionState::Starting => "starting_at",
+            SessionState::Running => "running_at",
+            SessionState::Ending => "ending_at",
+            SessionState::Ended | SessionState::Failed => "ended_at",
         }
     }
 }
+
+/// SQL list of the active states, for queries.
+const ACTIVE: &str = "('requested', 'starting', 'running', 'ending')";
 
 /// A session row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,15 +115,27 @@ pub struct SessionRecord {
     pub workspace_name: String,
     /// State.
     pub state: SessionState,
+    /// Unix ms of each state entered.
+    pub requested_at: i64,
     /// Unix ms.
-    pub created_at: i64,
+    pub starting_at: Option<i64>,
     /// Unix ms.
+    pub running_at: Option<i64>,
+    /// Unix ms.
+    pub ending_at: Option<i64>,
+    /// Unix ms (ended or failed).
     pub ended_at: Option<i64>,
+    /// Why it failed.
+    pub failure: Option<String>,
     /// Latest expiry of any token issued for the session, Unix ms.
     pub token_expires_at: i64,
+    /// End no later than this (maximum session length), Unix ms.
+    pub deadline: Option<i64>,
+    /// Where the launch came from (address).
+    pub source: Option<String>,
 }
 
-/// Fields of a new session.
+/// A launch to record.
 #[derive(Debug, Clone)]
 pub struct NewSession<'a> {
     /// Owner.
@@ -59,8 +144,28 @@ pub struct NewSession<'a> {
     pub workspace_id: &'a str,
     /// Workspace name.
     pub workspace_name: &'a str,
+    /// State to start in (`Requested`, or `Starting` when a token is issued at once).
+    pub state: SessionState,
     /// Expiry of the first token, Unix ms.
     pub token_expires_at: i64,
+    /// Maximum session length, as a deadline (Unix ms).
+    pub deadline: Option<i64>,
+    /// Client address.
+    pub source: Option<&'a str>,
+    /// At most this many active sessions of this workspace for this user.
+    pub max_per_user: Option<u32>,
+}
+
+/// What a launch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launch {
+    /// Recorded, with this id.
+    Launched(String),
+    /// The user already has `active` active sessions of the workspace.
+    LimitReached {
+        /// Active sessions counted.
+        active: i64,
+    },
 }
 
 fn from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
@@ -71,36 +176,84 @@ fn from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
         workspace_id: row.try_get("workspace_id")?,
         workspace_name: row.try_get("workspace_name")?,
         state: SessionState::parse(&row.try_get::<String, _>("state")?)?,
-        created_at: row.try_get("created_at")?,
+        requested_at: row.try_get("requested_at")?,
+        starting_at: row.try_get("starting_at")?,
+        running_at: row.try_get("running_at")?,
+        ending_at: row.try_get("ending_at")?,
         ended_at: row.try_get("ended_at")?,
+        failure: row.try_get("failure")?,
         token_expires_at: row.try_get("token_expires_at")?,
+        deadline: row.try_get("deadline")?,
+        source: row.try_get("source")?,
     })
 }
 
 const SELECT: &str = "SELECT s.id, s.user_id, u.username, s.workspace_id, s.workspace_name, s.state, \
-     s.created_at, s.ended_at, s.token_expires_at FROM sessions s JOIN users u ON u.id = s.user_id";
+     s.requested_at, s.starting_at, s.running_at, s.ending_at, s.ended_at, s.failure, \
+     s.token_expires_at, s.deadline, s.source FROM sessions s JOIN users u ON u.id = s.user_id";
+
+/// Filters of [`Store::list_sessions`].
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter<'a> {
+    /// Only this user's.
+    pub user_id: Option<&'a str>,
+    /// Only active (not ended or failed) ones.
+    pub active_only: bool,
+    /// Only older than this (a `requested_at`, for paging).
+    pub before: Option<i64>,
+}
 
 impl Store {
-    /// Records a running session.
-    pub async fn create_session(
+    /// Records a launch. The user's row is updated first, which serialises
+    /// concurrent launches of one user in both databases, so the per-user
+    /// limit holds however requests race.
+    pub async fn launch_session(
         &self,
         new: &NewSession<'_>,
         now_ms: i64,
-    ) -> Result<String, StoreError> {
+    ) -> Result<Launch, StoreError> {
+        let mut tx = self.begin().await?;
+        let locked = sqlx::query("UPDATE users SET launches = launches + 1 WHERE id = $1")
+            .bind(new.user_id)
+            .execute(&mut *tx)
+            .await?;
+        if locked.rows_affected() != 1 {
+            return Err(StoreError::Corrupt("launch for an unknown user".into()));
+        }
+        if let Some(max) = new.max_per_user {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT COUNT(*) AS n FROM sessions WHERE user_id = $1 AND workspace_id = $2 AND state IN {ACTIVE}"
+            )))
+            .bind(new.user_id)
+            .bind(new.workspace_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let active: i64 = row.try_get("n")?;
+            if active >= i64::from(max) {
+                tx.rollback().await?;
+                return Ok(Launch::LimitReached { active });
+            }
+        }
         let id = new_id();
+        let starting_at = (new.state == SessionState::Starting).then_some(now_ms);
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, workspace_id, workspace_name, state, created_at, token_expires_at) \
-             VALUES ($1, $2, $3, $4, 'running', $5, $6)",
+            "INSERT INTO sessions (id, user_id, workspace_id, workspace_name, state, requested_at, starting_at, \
+             token_expires_at, deadline, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&id)
         .bind(new.user_id)
         .bind(new.workspace_id)
         .bind(new.workspace_name)
+        .bind(new.state.as_str())
         .bind(now_ms)
+        .bind(starting_at)
         .bind(new.token_expires_at)
-        .execute(self.pool())
+        .bind(new.deadline)
+        .bind(new.source)
+        .execute(&mut *tx)
         .await?;
-        Ok(id)
+        tx.commit().await?;
+        Ok(Launch::Launched(id))
     }
 
     /// A session by id.
@@ -112,36 +265,83 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
-    /// Newest first; only `user_id`'s when given; before `before` (a creation
-    /// time, for paging); at most `limit`.
+    /// Newest first, at most `limit`.
     pub async fn list_sessions(
         &self,
-        user_id: Option<&str>,
-        before: Option<i64>,
+        filter: &SessionFilter<'_>,
         limit: i64,
     ) -> Result<Vec<SessionRecord>, StoreError> {
+        let active = if filter.active_only {
+            format!("AND s.state IN {ACTIVE}")
+        } else {
+            String::new()
+        };
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE ($1 = '' OR s.user_id = $1) AND s.created_at < $2 ORDER BY s.created_at DESC, s.id LIMIT $3"
+            "{SELECT} WHERE ($1 = '' OR s.user_id = $1) AND s.requested_at < $2 {active} \
+             ORDER BY s.requested_at DESC, s.id LIMIT $3"
         )))
-        .bind(user_id.unwrap_or(""))
-        .bind(before.unwrap_or(i64::MAX))
+        .bind(filter.user_id.unwrap_or(""))
+        .bind(filter.before.unwrap_or(i64::MAX))
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(from_row).collect()
     }
 
+    /// Moves a session into `to` if its current state allows it; records
+    /// the time and, for `Failed`, why. Returns the updated session, or
+    /// `None` when the transition was not allowed (already there, over, or
+    /// another caller won the race).
+    pub async fn transition(
+        &self,
+        id: &str,
+        to: SessionState,
+        now_ms: i64,
+        failure: Option<&str>,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let sources = to.sources();
+        if sources.is_empty() {
+            return Ok(None);
+        }
+        let list: Vec<String> = sources
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        let failure_set = if to == SessionState::Failed {
+            ", failure = $4"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE sessions SET state = $2, {} = $3{failure_set} WHERE id = $1 AND state IN ({})",
+            to.time_column(),
+            list.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .bind(to.as_str())
+            .bind(now_ms);
+        if to == SessionState::Failed {
+            q = q.bind(failure.unwrap_or("failed"));
+        }
+        let done = q.execute(self.pool()).await?;
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        self.session(id).await
+    }
+
     /// Pushes the session's token expiry forward (a new token was issued),
-    /// only while it is running. Returns `false` if it is not running.
+    /// only while it is active. Returns `false` if it is not.
     pub async fn extend_session_tokens(
         &self,
         id: &str,
         expires_at: i64,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+        let done = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE sessions SET token_expires_at = CASE WHEN token_expires_at > $2 THEN token_expires_at ELSE $2 END \
-             WHERE id = $1 AND state = 'running'",
-        )
+             WHERE id = $1 AND state IN {ACTIVE}"
+        )))
         .bind(id)
         .bind(expires_at)
         .execute(self.pool())
@@ -149,16 +349,73 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Ends a running session. Atomic: of concurrent callers exactly one gets
-    /// `true`; the others (and calls on ended sessions) get `false`.
-    pub async fn end_session(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE sessions SET state = 'ended', ended_at = $2 WHERE id = $1 AND state = 'running'",
-        )
-        .bind(id)
-        .bind(now_ms)
-        .execute(self.pool())
+    /// Active sessions whose `column` (a state time) is older than `before`
+    /// while in `state`: the reaper's work list.
+    pub async fn stale_sessions(
+        &self,
+        state: SessionState,
+        before: i64,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let column = match state {
+            SessionState::Starting => "s.starting_at",
+            SessionState::Ending => "s.ending_at",
+            SessionState::Requested => "s.requested_at",
+            _ => return Ok(Vec::new()),
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE s.state = $1 AND {column} < $2 ORDER BY s.requested_at LIMIT 500"
+        )))
+        .bind(state.as_str())
+        .bind(before)
+        .fetch_all(self.pool())
         .await?;
-        Ok(done.rows_affected() == 1)
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Active sessions past their deadline.
+    pub async fn overdue_sessions(&self, now_ms: i64) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT} WHERE s.state IN {ACTIVE} AND s.deadline IS NOT NULL AND s.deadline <= $1 LIMIT 500"
+        )))
+        .bind(now_ms)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Number of sessions in each state (for metrics and tests).
+    pub async fn count_sessions_by_state(&self) -> Result<Vec<(SessionState, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM sessions GROUP BY state")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    SessionState::parse(&r.try_get::<String, _>("state")?)?,
+                    r.try_get("n")?,
+                ))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transitions_form_the_documented_machine() {
+        use SessionState::*;
+        assert!(Running.sources().contains(&Starting));
+        assert!(!Running.sources().contains(&Ended));
+        assert!(Failed.sources().iter().all(|s| s.is_active()));
+        assert!(
+            SessionState::ALL
+                .iter()
+                .all(|to| to.sources().iter().all(|from| from.is_active())),
+            "nothing leaves a final state"
+        );
+        assert_eq!(SessionState::parse("running").unwrap(), Running);
+        assert!(SessionState::parse("nope").is_err());
     }
 }

@@ -22,6 +22,11 @@ pub struct WorkspaceRecord {
     pub sealed_credentials: Option<String>,
     /// Policy.
     pub policy: Policy,
+    /// Kind-specific settings (container image and resources), JSON.
+    pub spec: serde_json::Value,
+    /// Recorded identity of the target (certificate or host key
+    /// fingerprint), pinned by an admin or recorded on first use.
+    pub identity: Option<String>,
     /// Unix ms.
     pub created_at: i64,
     /// Unix ms.
@@ -38,6 +43,8 @@ impl std::fmt::Debug for WorkspaceRecord {
             .field("port", &self.port)
             .field("has_credentials", &self.sealed_credentials.is_some())
             .field("policy", &self.policy)
+            .field("spec", &self.spec)
+            .field("identity", &self.identity)
             .finish()
     }
 }
@@ -68,6 +75,10 @@ pub struct NewWorkspace {
     pub port: u16,
     /// Policy.
     pub policy: Policy,
+    /// Kind-specific settings, JSON.
+    pub spec: serde_json::Value,
+    /// Pinned identity of the target; `None` records it on first use.
+    pub identity: Option<String>,
 }
 
 /// What to do with stored credentials on update.
@@ -81,8 +92,17 @@ pub enum CredentialsUpdate {
     Set(Credentials),
 }
 
+/// The columns of [`workspace_from`], for a query aliasing workspaces as `w`.
+pub(crate) const WORKSPACE_COLUMNS_W: &str = "w.id, w.name, w.kind, w.host, w.port, w.credentials, w.policy, \
+     w.spec, w.identity, w.created_at, w.updated_at";
+
+pub(crate) fn workspace_from(row: &AnyRow) -> Result<WorkspaceRecord, StoreError> {
+    from_row(row)
+}
+
 fn from_row(row: &AnyRow) -> Result<WorkspaceRecord, StoreError> {
     let policy: String = row.try_get("policy")?;
+    let spec: String = row.try_get("spec")?;
     let port: i64 = row.try_get("port")?;
     Ok(WorkspaceRecord {
         id: row.try_get("id")?,
@@ -93,6 +113,8 @@ fn from_row(row: &AnyRow) -> Result<WorkspaceRecord, StoreError> {
         sealed_credentials: row.try_get("credentials")?,
         policy: serde_json::from_str(&policy)
             .map_err(|e| StoreError::Corrupt(format!("policy: {e}")))?,
+        spec: serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt(format!("spec: {e}")))?,
+        identity: row.try_get("identity")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -105,7 +127,8 @@ fn seal(key: &DataKey, id: &str, creds: &Credentials) -> Result<String, StoreErr
     Ok(key.seal(&json, id)?)
 }
 
-const COLUMNS: &str = "id, name, kind, host, port, credentials, policy, created_at, updated_at";
+const COLUMNS: &str =
+    "id, name, kind, host, port, credentials, policy, spec, identity, created_at, updated_at";
 
 impl Store {
     /// Creates a workspace; `Conflict` when the name is taken.
@@ -121,8 +144,8 @@ impl Store {
         let policy =
             serde_json::to_string(&new.policy).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO workspaces (id, name, kind, host, port, credentials, policy, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            "INSERT INTO workspaces (id, name, kind, host, port, credentials, policy, spec, identity, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $8, $8)",
         )
         .bind(&id)
         .bind(&new.name)
@@ -132,6 +155,8 @@ impl Store {
         .bind(&sealed)
         .bind(&policy)
         .bind(now_ms)
+        .bind(new.spec.to_string())
+        .bind(&new.identity)
         .execute(self.pool())
         .await
         .map_err(|e| StoreError::from_insert(e, "workspace"))?;
@@ -143,6 +168,8 @@ impl Store {
             port: new.port,
             sealed_credentials: sealed,
             policy: new.policy.clone(),
+            spec: new.spec.clone(),
+            identity: new.identity.clone(),
             created_at: now_ms,
             updated_at: now_ms,
         })
@@ -187,7 +214,8 @@ impl Store {
     ) -> Result<Option<WorkspaceRecord>, StoreError> {
         let policy =
             serde_json::to_string(&new.policy).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let base = "UPDATE workspaces SET name = $2, kind = $3, host = $4, port = $5, policy = $6, updated_at = $7";
+        let base = "UPDATE workspaces SET name = $2, kind = $3, host = $4, port = $5, policy = $6, updated_at = $7, \
+                    spec = $8, identity = $9";
         let result = match credentials {
             CredentialsUpdate::Keep => {
                 sqlx::query(sqlx::AssertSqlSafe(format!("{base} WHERE id = $1")))
@@ -198,6 +226,8 @@ impl Store {
                     .bind(i64::from(new.port))
                     .bind(&policy)
                     .bind(now_ms)
+                    .bind(new.spec.to_string())
+                    .bind(&new.identity)
                     .execute(self.pool())
                     .await
             }
@@ -207,7 +237,7 @@ impl Store {
                     _ => None,
                 };
                 sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "{base}, credentials = $8 WHERE id = $1"
+                    "{base}, credentials = $10 WHERE id = $1"
                 )))
                 .bind(id)
                 .bind(&new.name)
@@ -216,6 +246,8 @@ impl Store {
                 .bind(i64::from(new.port))
                 .bind(&policy)
                 .bind(now_ms)
+                .bind(new.spec.to_string())
+                .bind(&new.identity)
                 .bind(sealed)
                 .execute(self.pool())
                 .await
@@ -226,6 +258,22 @@ impl Store {
             return Ok(None);
         }
         self.workspace(id).await
+    }
+
+    /// Records the identity a target presented on first use; `false` when an
+    /// identity was already recorded (first writer wins).
+    pub async fn record_workspace_identity(
+        &self,
+        id: &str,
+        identity: &str,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE workspaces SET identity = $2 WHERE id = $1 AND identity IS NULL")
+                .bind(id)
+                .bind(identity)
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Deletes a workspace; `false` when it did not exist.

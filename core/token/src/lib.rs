@@ -17,7 +17,7 @@ mod policy;
 pub mod sealed;
 
 pub use envelope::{Kid, TokenError, TokenSigner, TokenVerifier};
-pub use policy::{ClipboardDecision, Policy};
+pub use policy::{ClipboardDecision, Policy, PolicyOverrides};
 pub use sealed::{Credentials, SealError, SealingKey, SealingPublicKey};
 
 use serde::{Deserialize, Serialize};
@@ -80,6 +80,9 @@ pub struct SessionClaims {
     /// Target credentials sealed to the gateway ([`sealed`]), base64url.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creds: Option<String>,
+    /// The session ends at this time (maximum session length), Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<u64>,
 }
 
 impl std::fmt::Debug for SessionClaims {
@@ -95,6 +98,7 @@ impl std::fmt::Debug for SessionClaims {
             .field("target", &self.target)
             .field("policy", &self.policy)
             .field("creds", &self.creds.as_ref().map(|_| "<sealed>"))
+            .field("deadline", &self.deadline)
             .finish()
     }
 }

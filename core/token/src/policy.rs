@@ -1,12 +1,28 @@
-//! The per-workspace policy a gateway enforces for a session.
+//! The per-workspace policy a gateway enforces for a session, and how
+//! groups adjust it.
+//!
+//! Precedence (also in `docs/policy.md`):
+//! 1. A session starts from its workspace's [`Policy`].
+//! 2. Among the user's groups, those that grant the workspace may carry
+//!    [`PolicyOverrides`]. Each set field replaces the workspace's value.
+//! 3. When several granting groups set the same field, the most permissive
+//!    value wins (`true` over `false`, the larger limit, "no limit" over a
+//!    limit): a user in several groups never gets less than any one of those
+//!    groups grants alone.
+//!
+//! Admins launching a workspace no group grants them get the workspace's
+//! policy unchanged.
 
 use serde::{Deserialize, Serialize};
 
 /// Default clipboard limit: 1 MiB.
 pub const DEFAULT_CLIPBOARD_MAX_BYTES: u32 = 1 << 20;
+/// Default file transfer limit: 100 MiB.
+pub const DEFAULT_TRANSFER_MAX_BYTES: u64 = 100 << 20;
 
-/// What a session may do at the session boundary. Enforced by the gateway,
-/// never by the browser. Missing fields take the safe default (denied).
+/// What a session may do at the session boundary. Enforced by the gateway
+/// (and the control plane for the session count), never by the browser.
+/// Missing fields take the safe default: denied, off, no limit on time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
@@ -19,10 +35,38 @@ pub struct Policy {
     /// Largest clipboard text carried in either direction, bytes.
     #[serde(default = "default_clipboard_max")]
     pub clipboard_max_bytes: u32,
+    /// Files from the viewer to the remote.
+    #[serde(default)]
+    pub upload: bool,
+    /// Files from the remote to the viewer.
+    #[serde(default)]
+    pub download: bool,
+    /// Largest file transferred in either direction, bytes.
+    #[serde(default = "default_transfer_max")]
+    pub transfer_max_bytes: u64,
+    /// Draw the user's name and the time over the desktop.
+    #[serde(default)]
+    pub watermark: bool,
+    /// Record the session.
+    #[serde(default)]
+    pub recording: bool,
+    /// End the session after this long without input from the viewer; 0: never.
+    #[serde(default)]
+    pub idle_timeout_secs: u32,
+    /// End the session this long after it was launched; 0: no limit.
+    #[serde(default)]
+    pub max_session_secs: u32,
+    /// Active sessions of this workspace one user may have; 0: no limit.
+    #[serde(default)]
+    pub max_sessions_per_user: u32,
 }
 
 fn default_clipboard_max() -> u32 {
     DEFAULT_CLIPBOARD_MAX_BYTES
+}
+
+fn default_transfer_max() -> u64 {
+    DEFAULT_TRANSFER_MAX_BYTES
 }
 
 impl Default for Policy {
@@ -31,11 +75,139 @@ impl Default for Policy {
             clipboard_up: false,
             clipboard_down: false,
             clipboard_max_bytes: DEFAULT_CLIPBOARD_MAX_BYTES,
+            upload: false,
+            download: false,
+            transfer_max_bytes: DEFAULT_TRANSFER_MAX_BYTES,
+            watermark: false,
+            recording: false,
+            idle_timeout_secs: 0,
+            max_session_secs: 0,
+            max_sessions_per_user: 0,
         }
     }
 }
 
+/// A group's adjustments of the policy of the workspaces it grants; unset
+/// fields leave the workspace's value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverrides {
+    /// See [`Policy::clipboard_up`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clipboard_up: Option<bool>,
+    /// See [`Policy::clipboard_down`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clipboard_down: Option<bool>,
+    /// See [`Policy::clipboard_max_bytes`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clipboard_max_bytes: Option<u32>,
+    /// See [`Policy::upload`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload: Option<bool>,
+    /// See [`Policy::download`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download: Option<bool>,
+    /// See [`Policy::transfer_max_bytes`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_max_bytes: Option<u64>,
+    /// See [`Policy::watermark`] (here `false` is the permissive value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watermark: Option<bool>,
+    /// See [`Policy::recording`] (here `false` is the permissive value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<bool>,
+    /// See [`Policy::idle_timeout_secs`] (0 = none, the permissive value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_secs: Option<u32>,
+    /// See [`Policy::max_session_secs`] (0 = none, the permissive value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_session_secs: Option<u32>,
+    /// See [`Policy::max_sessions_per_user`] (0 = none, the permissive value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sessions_per_user: Option<u32>,
+}
+
+/// The more permissive of two "0 means no limit" limits.
+fn looser_limit(a: u32, b: u32) -> u32 {
+    if a == 0 || b == 0 { 0 } else { a.max(b) }
+}
+
+fn merge_opt<T: Copy>(a: Option<T>, b: Option<T>, looser: impl Fn(T, T) -> T) -> Option<T> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(looser(x, y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+impl PolicyOverrides {
+    /// Combines the overrides of several granting groups: per field, the
+    /// most permissive value any of them sets.
+    pub fn most_permissive<'a>(
+        all: impl IntoIterator<Item = &'a PolicyOverrides>,
+    ) -> PolicyOverrides {
+        all.into_iter()
+            .fold(PolicyOverrides::default(), |acc, o| PolicyOverrides {
+                clipboard_up: merge_opt(acc.clipboard_up, o.clipboard_up, |a, b| a || b),
+                clipboard_down: merge_opt(acc.clipboard_down, o.clipboard_down, |a, b| a || b),
+                clipboard_max_bytes: merge_opt(
+                    acc.clipboard_max_bytes,
+                    o.clipboard_max_bytes,
+                    u32::max,
+                ),
+                upload: merge_opt(acc.upload, o.upload, |a, b| a || b),
+                download: merge_opt(acc.download, o.download, |a, b| a || b),
+                transfer_max_bytes: merge_opt(
+                    acc.transfer_max_bytes,
+                    o.transfer_max_bytes,
+                    u64::max,
+                ),
+                watermark: merge_opt(acc.watermark, o.watermark, |a, b| a && b),
+                recording: merge_opt(acc.recording, o.recording, |a, b| a && b),
+                idle_timeout_secs: merge_opt(
+                    acc.idle_timeout_secs,
+                    o.idle_timeout_secs,
+                    looser_limit,
+                ),
+                max_session_secs: merge_opt(acc.max_session_secs, o.max_session_secs, looser_limit),
+                max_sessions_per_user: merge_opt(
+                    acc.max_sessions_per_user,
+                    o.max_sessions_per_user,
+                    looser_limit,
+                ),
+            })
+    }
+}
+
 impl Policy {
+    /// This policy with the overrides applied (set fields replace).
+    pub fn with_overrides(&self, o: &PolicyOverrides) -> Policy {
+        Policy {
+            clipboard_up: o.clipboard_up.unwrap_or(self.clipboard_up),
+            clipboard_down: o.clipboard_down.unwrap_or(self.clipboard_down),
+            clipboard_max_bytes: o.clipboard_max_bytes.unwrap_or(self.clipboard_max_bytes),
+            upload: o.upload.unwrap_or(self.upload),
+            download: o.download.unwrap_or(self.download),
+            transfer_max_bytes: o.transfer_max_bytes.unwrap_or(self.transfer_max_bytes),
+            watermark: o.watermark.unwrap_or(self.watermark),
+            recording: o.recording.unwrap_or(self.recording),
+            idle_timeout_secs: o.idle_timeout_secs.unwrap_or(self.idle_timeout_secs),
+            max_session_secs: o.max_session_secs.unwrap_or(self.max_session_secs),
+            max_sessions_per_user: o
+                .max_sessions_per_user
+                .unwrap_or(self.max_sessions_per_user),
+        }
+    }
+
+    /// The effective policy of a session: the workspace's, adjusted by the
+    /// granting groups' overrides as described in the module docs.
+    pub fn effective<'a>(
+        &self,
+        granting_groups: impl IntoIterator<Item = &'a PolicyOverrides>,
+    ) -> Policy {
+        self.with_overrides(&PolicyOverrides::most_permissive(granting_groups))
+    }
+
     /// May text of `len` bytes go from the viewer to the remote?
     pub fn allows_clipboard_up(&self, len: usize) -> ClipboardDecision {
         self.decide(self.clipboard_up, len)
@@ -78,6 +250,7 @@ mod tests {
         assert_eq!(p, Policy::default());
         assert_eq!(p.allows_clipboard_up(1), ClipboardDecision::Denied);
         assert_eq!(p.allows_clipboard_down(1), ClipboardDecision::Denied);
+        assert!(!p.upload && !p.download && !p.watermark && !p.recording);
     }
 
     #[test]
@@ -86,9 +259,46 @@ mod tests {
             clipboard_up: true,
             clipboard_down: true,
             clipboard_max_bytes: 10,
+            ..Policy::default()
         };
         assert_eq!(p.allows_clipboard_up(10), ClipboardDecision::Allowed);
         assert_eq!(p.allows_clipboard_up(11), ClipboardDecision::TooLarge);
         assert!(serde_json::from_str::<Policy>(r#"{"clipboard":true}"#).is_err());
+    }
+
+    #[test]
+    fn groups_override_and_the_most_permissive_group_wins() {
+        let ws = Policy {
+            clipboard_up: true,
+            clipboard_down: true,
+            watermark: false,
+            max_session_secs: 3600,
+            ..Policy::default()
+        };
+        let contractors = PolicyOverrides {
+            clipboard_down: Some(false),
+            watermark: Some(true),
+            max_session_secs: Some(600),
+            ..Default::default()
+        };
+        let staff = PolicyOverrides {
+            clipboard_down: Some(true),
+            max_session_secs: Some(0),
+            ..Default::default()
+        };
+        // One restrictive group: it applies.
+        let p = ws.effective([&contractors]);
+        assert!(!p.clipboard_down && p.clipboard_up && p.watermark);
+        assert_eq!(p.max_session_secs, 600);
+        // Two groups: per field, the most permissive value set by either.
+        let p = ws.effective([&contractors, &staff]);
+        assert!(p.clipboard_down, "staff allows it");
+        assert!(
+            p.watermark,
+            "only contractors say anything about the watermark"
+        );
+        assert_eq!(p.max_session_secs, 0, "no limit beats a limit");
+        // No overrides: the workspace's policy.
+        assert_eq!(ws.effective([]), ws);
     }
 }

@@ -28,6 +28,7 @@ fn claims() -> SessionClaims {
         },
         policy: Policy::default(),
         creds: None,
+        deadline: None,
     }
 }
 
