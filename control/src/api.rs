@@ -1,10 +1,13 @@
 //! Routes of `/api/v1`.
 
-mod sessions;
+mod groups;
+pub(crate) mod sessions;
+mod tokens;
+mod users;
 mod workspaces;
 
 use crate::ControlPlane;
-use crate::auth;
+use crate::auth::{enroll, login};
 use crate::error::ApiError;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -21,6 +24,20 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/auth/logout"),
     ("get", "/api/v1/auth/me"),
+    ("post", "/api/v1/auth/password"),
+    ("post", "/api/v1/auth/totp/enroll"),
+    ("post", "/api/v1/auth/totp/confirm"),
+    ("delete", "/api/v1/auth/totp"),
+    ("get", "/api/v1/users"),
+    ("post", "/api/v1/users"),
+    ("get", "/api/v1/users/{id}"),
+    ("put", "/api/v1/users/{id}"),
+    ("delete", "/api/v1/users/{id}"),
+    ("get", "/api/v1/groups"),
+    ("post", "/api/v1/groups"),
+    ("get", "/api/v1/groups/{id}"),
+    ("put", "/api/v1/groups/{id}"),
+    ("delete", "/api/v1/groups/{id}"),
     ("get", "/api/v1/workspaces"),
     ("post", "/api/v1/workspaces"),
     ("get", "/api/v1/workspaces/{id}"),
@@ -31,14 +48,36 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/sessions/{id}"),
     ("delete", "/api/v1/sessions/{id}"),
     ("post", "/api/v1/sessions/{id}/token"),
+    ("get", "/api/v1/tokens"),
+    ("post", "/api/v1/tokens"),
+    ("delete", "/api/v1/tokens/{id}"),
+    ("get", "/api/v1/audit"),
+    ("get", "/api/v1/audit/export"),
+    ("post", "/api/v1/gateway/reports"),
     ("get", "/api/v1/openapi.json"),
 ];
 
 pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
     Router::new()
-        .route("/api/v1/auth/login", post(auth::login))
-        .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/api/v1/auth/me", get(auth::me))
+        .route("/api/v1/auth/login", post(login::login))
+        .route("/api/v1/auth/logout", post(login::logout))
+        .route("/api/v1/auth/me", get(login::me))
+        .route("/api/v1/auth/password", post(login::change_password))
+        .route("/api/v1/auth/totp/enroll", post(enroll::enroll))
+        .route("/api/v1/auth/totp/confirm", post(enroll::confirm))
+        .route("/api/v1/auth/totp", axum::routing::delete(enroll::disable))
+        .route("/api/v1/users", get(users::list).post(users::create))
+        .route(
+            "/api/v1/users/{id}",
+            get(users::get_one).put(users::update).delete(users::delete),
+        )
+        .route("/api/v1/groups", get(groups::list).post(groups::create))
+        .route(
+            "/api/v1/groups/{id}",
+            get(groups::get_one)
+                .put(groups::replace)
+                .delete(groups::delete),
+        )
         .route(
             "/api/v1/workspaces",
             get(workspaces::list).post(workspaces::create),
@@ -58,6 +97,11 @@ pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
             get(sessions::get_one).delete(sessions::end),
         )
         .route("/api/v1/sessions/{id}/token", post(sessions::token))
+        .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/api/v1/audit", get(crate::audit::list))
+        .route("/api/v1/audit/export", get(crate::audit::export))
+        .route("/api/v1/gateway/reports", post(crate::reports::receive))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .fallback(|| async { ApiError::not_found("endpoint").into_response() })
         .method_not_allowed_fallback(|| async {

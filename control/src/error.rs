@@ -88,8 +88,15 @@ impl From<StoreError> for ApiError {
                 "conflict",
                 format!("a {what} with this name already exists"),
             ),
+            StoreError::Missing(what) => ApiError::invalid(format!("no such {what}")),
             other => ApiError::internal(&other),
         }
+    }
+}
+
+impl From<oriel_control_store::DataKeyError> for ApiError {
+    fn from(e: oriel_control_store::DataKeyError) -> Self {
+        ApiError::internal(&e)
     }
 }
 

@@ -13,10 +13,13 @@
 //! `/api/v1/openapi.json` and checked against the router by a test.
 
 mod api;
+mod audit;
 mod auth;
 mod error;
 mod gateway_link;
 mod openapi;
+mod policy;
+mod reports;
 mod time;
 
 pub use error::ApiError;
@@ -24,7 +27,7 @@ pub use gateway_link::{GatewayLink, InProcessGateway, RemoteGateways};
 
 use bytes::Bytes;
 use oriel_control_store::{DataKey, Role, Store, StoreError};
-use oriel_core_token::{SealingPublicKey, TokenSigner};
+use oriel_core_token::{SealingPublicKey, TokenSigner, TokenVerifier};
 use oriel_gateway_http::{BoxFuture, HttpHandler, RequestContext};
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +49,8 @@ pub struct ControlSettings {
     pub gateway_url: Option<String>,
     /// Workspace kinds accepted (those some gateway can serve).
     pub workspace_kinds: Vec<String>,
+    /// Shortest password accepted.
+    pub password_min_len: usize,
 }
 
 impl Default for ControlSettings {
@@ -56,6 +61,7 @@ impl Default for ControlSettings {
             public_url: None,
             gateway_url: None,
             workspace_kinds: vec!["vnc".into()],
+            password_min_len: 12,
         }
     }
 }
@@ -77,6 +83,9 @@ pub struct ControlPlane {
     pub(crate) keys: ControlKeys,
     pub(crate) settings: ControlSettings,
     pub(crate) gateways: Arc<dyn GatewayLink>,
+    /// Verifies reports of remote gateways (their public keys); `None` when
+    /// the only gateway is in this process.
+    pub(crate) report_verifier: Option<TokenVerifier>,
     /// A hash that unknown users are checked against, so a login for an
     /// unknown user takes as long as one with a wrong password.
     pub(crate) dummy_hash: String,
@@ -108,22 +117,23 @@ impl ControlPlane {
         keys: ControlKeys,
         settings: ControlSettings,
         gateways: Arc<dyn GatewayLink>,
+        report_verifier: Option<TokenVerifier>,
         admin_password: Option<&str>,
     ) -> Result<(Arc<Self>, Bootstrap), StoreError> {
-        let dummy_hash = auth::hash_password_blocking("not a real password")
+        let dummy_hash = auth::password::hash_blocking("not a real password")
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut generated = None;
         if store.count_users().await? == 0 {
             let password = match admin_password {
                 Some(p) => zeroize::Zeroizing::new(p.to_owned()),
                 None => {
-                    let p = auth::generate_password()
+                    let p = auth::password::random_token(15)
                         .map_err(|_| StoreError::Corrupt("no system randomness".into()))?;
                     generated = Some(p.clone());
                     p
                 }
             };
-            let hash = auth::hash_password_blocking(&password)
+            let hash = auth::password::hash_blocking(&password)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             store
                 .create_user("admin", &hash, Role::Admin, time::now_ms())
@@ -135,6 +145,7 @@ impl ControlPlane {
             keys,
             settings,
             gateways,
+            report_verifier,
             dummy_hash,
         });
         Ok((

@@ -14,10 +14,12 @@
 pub mod commands;
 mod metrics;
 mod registry;
+mod report;
 mod stream;
 
 pub use metrics::GatewayMetrics;
 pub use registry::{SessionRegistry, StopReason};
+pub use report::{HttpReporter, NoReports, REPORT_PATH, ReportFn, SessionReporter};
 
 use oriel_core_token::{SealingKey, TokenVerifier};
 use oriel_core_wire::{MAX_CLIENT_MESSAGE, SUBPROTOCOL};
@@ -83,15 +85,18 @@ pub struct Gateway {
     pub(crate) pool: EncodePool,
     pub(crate) registry: SessionRegistry,
     pub(crate) metrics: GatewayMetrics,
+    pub(crate) reporter: Arc<dyn SessionReporter>,
 }
 
 impl Gateway {
-    /// A gateway with these adapters, keys and the process's encode pool.
+    /// A gateway with these adapters, keys, the process's encode pool, and
+    /// where to report what happens to streams.
     pub fn new(
         settings: GatewaySettings,
         keys: GatewayKeys,
         connectors: Connectors,
         pool: EncodePool,
+        reporter: Arc<dyn SessionReporter>,
         registry: &prometheus::Registry,
     ) -> prometheus::Result<Arc<Self>> {
         Ok(Arc::new(Gateway {
@@ -101,6 +106,7 @@ impl Gateway {
             pool,
             registry: SessionRegistry::new(),
             metrics: GatewayMetrics::new(registry)?,
+            reporter,
         }))
     }
 

@@ -5,7 +5,7 @@ mod pipeline;
 use crate::{Gateway, now_secs};
 use futures_util::{SinkExt as _, StreamExt as _};
 use oriel_core_model::{ErrorClass, SessionError, SessionErrorKind, Size};
-use oriel_core_token::{Credentials, SealError, SessionClaims};
+use oriel_core_token::{Credentials, Report, SealError, SessionClaims};
 use oriel_core_wire::{ClientHello, ClientMessage, End, ServerMessage, VERSION, close_code};
 use oriel_gateway_http::{BoxFuture, UpgradeContext, WebSocketHandler, WsStream};
 use oriel_protocols_session::{ConnectRequest, TargetTrust};
@@ -64,7 +64,8 @@ async fn serve(gw: Arc<Gateway>, ws: WsStream, ctx: UpgradeContext) {
         protocol = tracing::field::Empty,
         peer = ?ctx.peer,
     );
-    let result = run(&gw, &mut source, &out, &ctx)
+    let mut admitted: Option<String> = None;
+    let result = run(&gw, &mut source, &out, &ctx, &mut admitted)
         .instrument(span.clone())
         .await;
     let (code, end) = match &result {
@@ -93,6 +94,14 @@ async fn serve(gw: Arc<Gateway>, ws: WsStream, ctx: UpgradeContext) {
         Ok(ending) => info!(?ending, "stream ended"),
     });
     gw.metrics.streams.with_label_values(&[label, class]).inc();
+    if let Some(sid) = admitted {
+        gw.reporter.report(Report::StreamEnded {
+            sid,
+            reason: label.to_owned(),
+            retryable: matches!(&result, Err(e) if e.kind.retryable()),
+            class: class.to_owned(),
+        });
+    }
     let goodbye = async {
         if let Some(end) = end {
             let reason = oriel_core_wire::truncate_utf8(&end.message, 120).to_owned();
@@ -203,6 +212,7 @@ async fn run(
     source: &mut WsSource,
     out: &mpsc::Sender<Outgoing>,
     ctx: &UpgradeContext,
+    admitted: &mut Option<String>,
 ) -> Result<Ending, SessionError> {
     let hello = match timeout(gw.settings.hello_timeout, read_hello(source)).await {
         Err(_) => {
@@ -229,6 +239,14 @@ async fn run(
     let guard = gw.registry.register(&claims.sid, now_secs()).map_err(|_| {
         SessionError::new(SessionErrorKind::Forbidden, "the session has been ended")
     })?;
+    if claims.deadline.is_some_and(|d| d <= now_secs()) {
+        return Err(SessionError::new(
+            SessionErrorKind::SessionExpired,
+            "past the session's deadline",
+        ));
+    }
+    // From here on the control plane hears how the stream ends.
+    *admitted = Some(claims.sid.clone());
     gw.metrics
         .sessions_active
         .set(gw.registry.active_sessions() as i64);
@@ -269,6 +287,10 @@ async fn run(
         height = remote.info.size.height,
         "stream connected"
     );
+    gw.reporter.report(Report::StreamStarted {
+        sid: claims.sid.clone(),
+        identity: remote.info.identity.clone(),
+    });
     pipeline::Pipeline::new(gw, claims, hello.capabilities, remote, out.clone())
         .run(source, guard, ctx.shutdown.clone())
         .await

@@ -53,12 +53,17 @@ pub struct Control {
     pub gateway_urls: Vec<String>,
     pub gateway_ca: String,
     pub gateway_sealing_key: String,
+    pub gateway_report_keys: Vec<String>,
+    pub workspace_kinds: Vec<String>,
+    pub password_min_len: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Gateway {
     pub control_public_keys: Vec<String>,
+    pub control_url: String,
+    pub control_ca: String,
     pub allowed_origins: Vec<String>,
     pub max_frames_in_flight: u8,
     pub tile_size: u16,
@@ -123,6 +128,9 @@ impl Default for Control {
             gateway_urls: Vec::new(),
             gateway_ca: String::new(),
             gateway_sealing_key: String::new(),
+            gateway_report_keys: Vec::new(),
+            workspace_kinds: Vec::new(),
+            password_min_len: 12,
         }
     }
 }
@@ -131,6 +139,8 @@ impl Default for Gateway {
     fn default() -> Self {
         Gateway {
             control_public_keys: Vec::new(),
+            control_url: String::new(),
+            control_ca: String::new(),
             allowed_origins: Vec::new(),
             max_frames_in_flight: 2,
             tile_size: 64,

@@ -165,12 +165,28 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
     let p = Process::new(raw)?;
     // The control plane's keys first: the gateway trusts its signing key.
     let control_keys = control::keys(&p.raw, true)?;
-    let gw = gateway::build(&p)?;
+    // The gateway reports to the control plane of this process, which exists
+    // only after the gateway (the control plane's link needs the gateway).
+    let control_cell: Arc<std::sync::OnceLock<Arc<oriel_control::ControlPlane>>> = Arc::default();
+    let cell = Arc::clone(&control_cell);
+    let reporter = Arc::new(oriel_gateway::ReportFn::new(move |report| {
+        if let Some(cp) = cell.get() {
+            let cp = Arc::clone(cp);
+            tokio::spawn(async move { cp.on_report(&report).await });
+        }
+    }));
+    let gw = gateway::build(&p, reporter)?;
     let gw_for_link = Arc::clone(&gw);
     let link = Arc::new(oriel_control::InProcessGateway::new(move |sid, until| {
         gw_for_link.end_session(sid, until)
     }));
-    let cp = control::build(&p, control_keys, link).await?;
+    let kinds = gateway::connectors(&p)?
+        .kinds()
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let cp = control::build(&p, control_keys, link, None, kinds).await?;
+    let _ = control_cell.set(Arc::clone(&cp));
     let front = p
         .front()
         .websocket(gw.stream_route())
@@ -191,7 +207,8 @@ async fn control_only(raw: RawConfig) -> anyhow::Result<()> {
     let p = Process::new(raw)?;
     let keys = control::keys(&p.raw, false)?;
     let link = control::remote_gateways(&p.raw, &keys)?;
-    let cp = control::build(&p, keys, link).await?;
+    let verifier = control::report_verifier(&p.raw)?;
+    let cp = control::build(&p, keys, link, verifier, vec!["vnc".into()]).await?;
     let front = p
         .front()
         .http("/api/", cp.api_handler())
@@ -208,7 +225,8 @@ async fn control_only(_raw: RawConfig) -> anyhow::Result<()> {
 #[cfg(feature = "gateway")]
 async fn gateway_only(raw: RawConfig) -> anyhow::Result<()> {
     let p = Process::new(raw)?;
-    let gw = gateway::build(&p)?;
+    let reporter = gateway::remote_reporter(&p)?;
+    let gw = gateway::build(&p, reporter)?;
     let front = p
         .front()
         .websocket(gw.stream_route())

@@ -104,6 +104,7 @@ fn claims(sid: &str, port: u16, nbf: u64, exp: u64) -> SessionClaims {
         },
         policy: Policy::default(),
         creds: None,
+        deadline: None,
     }
 }
 

@@ -28,7 +28,6 @@ mod keys;
 pub mod page;
 pub mod postgres;
 pub mod process;
-pub mod rdp;
 pub mod rfb;
 pub mod users;
 pub mod viewer;

@@ -98,7 +98,6 @@ impl Postgres {
                 "postgres to accept connections",
                 || {
                     let running = guard.is_running();
-                    let port = port;
                     async move {
                         !running
                             || tokio::net::TcpStream::connect(("127.0.0.1", port))

@@ -1,7 +1,9 @@
-//! `/api/v1/sessions`: launch, list, end, and fresh tokens for reconnects.
+//! `/api/v1/sessions`: launch, list, end, fresh tokens for reconnects; and
+//! the gateway reports that move sessions through their state machine.
 
-use super::{Page, query_rejection};
+use super::query_rejection;
 use crate::ControlPlane;
+use crate::audit::Audit;
 use crate::auth::Authed;
 use crate::error::{ApiError, json_rejection};
 use crate::time::{now_ms, rfc3339};
@@ -11,8 +13,10 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
-use oriel_control_store::{NewSession, SessionRecord, SessionState, User, WorkspaceRecord};
-use oriel_core_token::{CLAIMS_VERSION, SessionClaims, TargetClaims};
+use oriel_control_store::{
+    Launch, NewSession, SessionFilter, SessionRecord, SessionState, User, WorkspaceRecord,
+};
+use oriel_core_token::{CLAIMS_VERSION, Policy, SessionClaims, TargetClaims};
 use serde::Deserialize;
 use std::sync::Arc;
 use tracing::{info, warn};
@@ -64,21 +68,29 @@ fn session_json(s: &SessionRecord, parts: &Parts, cp: &ControlPlane) -> serde_js
         "user_id": s.user_id,
         "username": s.username,
         "state": s.state,
-        "created_at": rfc3339(s.created_at),
+        "requested_at": rfc3339(s.requested_at),
+        "starting_at": s.starting_at.map(rfc3339),
+        "running_at": s.running_at.map(rfc3339),
+        "ending_at": s.ending_at.map(rfc3339),
         "ended_at": s.ended_at.map(rfc3339),
+        "failure": s.failure,
+        "deadline": s.deadline.map(rfc3339),
+        "source": s.source,
         "viewer_url": format!("{}/viewer.html?session={}", public_base(cp, parts), s.id),
     })
 }
 
-/// Signs a session token valid from now for the configured lifetime.
+/// Signs a session token valid from now until `exp_ms`.
 fn mint(
     cp: &ControlPlane,
-    session_id: &str,
+    session: (&str, Option<i64>),
     user: &User,
     w: &WorkspaceRecord,
+    policy: &Policy,
     now_ms: i64,
     exp_ms: i64,
 ) -> Result<String, ApiError> {
+    let (session_id, deadline) = session;
     let creds = w.credentials(&cp.keys.data)?;
     let sealed = creds
         .map(|c| c.seal(&cp.keys.gateway_sealing, session_id))
@@ -99,10 +111,11 @@ fn mint(
             kind: w.kind.clone(),
             host: w.host.clone(),
             port: w.port,
-            identity: None,
+            identity: w.identity.clone(),
         },
-        policy: w.policy.clone(),
+        policy: policy.clone(),
         creds: sealed,
+        deadline: deadline.map(|d| (d / 1000) as u64),
     };
     cp.keys
         .signer
@@ -110,9 +123,28 @@ fn mint(
         .map_err(|e| ApiError::internal(&e))
 }
 
-fn token_expiry(cp: &ControlPlane, now: i64) -> i64 {
-    // Whole seconds: the token carries seconds.
-    (now / 1000 + cp.settings.token_ttl.as_secs().max(1) as i64) * 1000
+fn token_expiry(cp: &ControlPlane, now: i64, deadline: Option<i64>) -> i64 {
+    // Whole seconds (the token carries seconds), never past the deadline.
+    let exp = (now / 1000 + cp.settings.token_ttl.as_secs().max(1) as i64) * 1000;
+    deadline.map_or(exp, |d| exp.min(d.max(now / 1000 * 1000 + 1000)))
+}
+
+/// The workspace the user may launch, and its effective policy; 404 when
+/// it does not exist or no group of the user grants it.
+async fn launchable(
+    cp: &ControlPlane,
+    user: &User,
+    id_or_name: &str,
+) -> Result<(WorkspaceRecord, Policy), ApiError> {
+    let w = cp
+        .store
+        .workspace(id_or_name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("workspace"))?;
+    let policy = crate::policy::launchable(cp, user, &w)
+        .await?
+        .ok_or_else(|| ApiError::not_found("workspace"))?;
+    Ok((w, policy))
 }
 
 /// `POST /api/v1/sessions`.
@@ -122,28 +154,65 @@ pub(crate) async fn create(
     parts: Parts,
     body: Result<Json<LaunchInput>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    auth.require_launcher()?;
     let Json(input) = body.map_err(json_rejection)?;
-    let w = cp
-        .store
-        .workspace(&input.workspace)
-        .await?
-        .ok_or_else(|| ApiError::not_found("workspace"))?;
+    let (w, policy) = launchable(&cp, &auth.user, &input.workspace).await?;
+    if w.kind == "container" {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_agent",
+            "no agent is available to run container workspaces",
+        ));
+    }
     let now = now_ms();
-    let exp = token_expiry(&cp, now);
-    let id = cp
+    let deadline =
+        (policy.max_session_secs > 0).then(|| now + i64::from(policy.max_session_secs) * 1000);
+    let exp = token_expiry(&cp, now, deadline);
+    let launch = cp
         .store
-        .create_session(
+        .launch_session(
             &NewSession {
                 user_id: &auth.user.id,
                 workspace_id: &w.id,
                 workspace_name: &w.name,
+                state: SessionState::Starting,
                 token_expires_at: exp,
+                deadline,
+                source: auth.source.as_deref(),
+                max_per_user: (policy.max_sessions_per_user > 0)
+                    .then_some(policy.max_sessions_per_user),
             },
             now,
         )
         .await?;
-    let token = mint(&cp, &id, &auth.user, &w, now, exp)?;
+    let id = match launch {
+        Launch::Launched(id) => id,
+        Launch::LimitReached { active } => {
+            cp.audit(
+                Audit {
+                    success: false,
+                    ..Audit::by(&auth, "session.launch")
+                }
+                .on("workspace", &w.id, Some(&w.name))
+                .details(serde_json::json!({ "reason": "session limit", "active": active })),
+            )
+            .await;
+            return Err(ApiError::conflict(
+                "session_limit",
+                format!(
+                    "you already have {active} active sessions of this workspace, the most it allows"
+                ),
+            ));
+        }
+    };
+    let token = mint(&cp, (&id, deadline), &auth.user, &w, &policy, now, exp)?;
     info!(session_id = %id, user = %auth.user.username, workspace = %w.name, "session launched");
+    cp.audit(
+        Audit::by(&auth, "session.launch")
+            .on("session", &id, Some(&w.name))
+            .details(serde_json::json!({ "workspace_id": w.id, "kind": w.kind, "policy": policy })),
+    )
+    .await;
     let body = serde_json::json!({
         "id": id,
         "workspace_id": w.id,
@@ -155,25 +224,41 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// The session if the caller may see it (owner or admin).
+/// The session if the caller may see it (owner, admin or auditor).
 async fn visible(cp: &ControlPlane, auth: &Authed, id: &str) -> Result<SessionRecord, ApiError> {
     cp.store
         .session(id)
         .await?
-        .filter(|s| s.user_id == auth.user.id || auth.is_admin())
+        .filter(|s| s.user_id == auth.user.id || auth.can_read_all())
         .ok_or_else(|| ApiError::not_found("session"))
 }
 
-/// `GET /api/v1/sessions`: own sessions; all for admins.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SessionQuery {
+    limit: Option<i64>,
+    after: Option<String>,
+    /// `active` (default: all).
+    state: Option<String>,
+    /// Admins and auditors: `all` to see everyone's (default: own).
+    scope: Option<String>,
+}
+
+/// `GET /api/v1/sessions`: own sessions; everyone's with `scope=all` for
+/// admins and auditors.
 pub(crate) async fn list(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     parts: Parts,
-    page: Result<Query<Page>, QueryRejection>,
+    q: Result<Query<SessionQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(page) = page.map_err(query_rejection)?;
-    let limit = page.limit()?;
-    let before = page
+    let Query(q) = q.map_err(query_rejection)?;
+    let limit = match q.limit {
+        None => 50,
+        Some(n) if (1..=200).contains(&n) => n,
+        Some(_) => return Err(ApiError::invalid("limit must be between 1 and 200")),
+    };
+    let before = q
         .after
         .as_deref()
         .map(|c| {
@@ -181,15 +266,32 @@ pub(crate) async fn list(
                 .map_err(|_| ApiError::bad_request("after must be a cursor from next"))
         })
         .transpose()?;
-    let owner = (!auth.is_admin()).then_some(auth.user.id.as_str());
-    let rows = cp.store.list_sessions(owner, before, limit + 1).await?;
+    let all = match q.scope.as_deref() {
+        None | Some("own") => false,
+        Some("all") => {
+            auth.require_reader()?;
+            true
+        }
+        Some(_) => return Err(ApiError::invalid("scope must be own or all")),
+    };
+    let active_only = match q.state.as_deref() {
+        None | Some("all") => false,
+        Some("active") => true,
+        Some(_) => return Err(ApiError::invalid("state must be active or all")),
+    };
+    let filter = SessionFilter {
+        user_id: (!all).then_some(auth.user.id.as_str()),
+        active_only,
+        before,
+    };
+    let rows = cp.store.list_sessions(&filter, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     let items: Vec<_> = rows
         .iter()
         .take(limit as usize)
         .map(|s| session_json(s, &parts, &cp))
         .collect();
-    let next = more.then(|| rows[limit as usize - 1].created_at.to_string());
+    let next = more.then(|| rows[limit as usize - 1].requested_at.to_string());
     Ok(Json(serde_json::json!({ "items": items, "next": next })))
 }
 
@@ -204,66 +306,115 @@ pub(crate) async fn get_one(
     Ok(Json(session_json(&s, &parts, &cp)))
 }
 
-/// `DELETE /api/v1/sessions/{id}`: ends the session and closes its streams.
-/// Idempotent: ending an ended session tells the gateways again.
+impl ControlPlane {
+    /// Moves a session to `ending` and tells the gateways to close its
+    /// streams; when they confirm, the session is `ended`. Returns whether
+    /// the gateways confirmed.
+    pub(crate) async fn end_session(
+        &self,
+        s: &SessionRecord,
+        reason: &str,
+    ) -> Result<bool, ApiError> {
+        let now = now_ms();
+        let ending = self
+            .store
+            .transition(&s.id, SessionState::Ending, now, None)
+            .await?;
+        // Refuse its tokens a little past their expiry, to cover clock skew.
+        let until = (s.token_expires_at / 1000) as u64 + oriel_core_token::DEFAULT_LEEWAY_SECS + 60;
+        match self.gateways.end_session(&s.id, until).await {
+            Ok(streams) => {
+                if ending.is_some() || s.state == SessionState::Ending {
+                    self.store
+                        .transition(&s.id, SessionState::Ended, now_ms(), None)
+                        .await?;
+                }
+                info!(session_id = %s.id, streams, reason, "session ended");
+                Ok(true)
+            }
+            Err(e) => {
+                warn!(session_id = %s.id, error = %e, "a gateway did not confirm the end of a session");
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// `DELETE /api/v1/sessions/{id}`: ends the session and closes its streams
+/// (owner or admin). Idempotent: ending an ended session tells the gateways again.
 pub(crate) async fn end(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let s = visible(&cp, &auth, &id).await?;
-    if cp.store.end_session(&s.id, now_ms()).await? {
-        info!(session_id = %s.id, by = %auth.user.username, "session ended");
+    if s.user_id != auth.user.id {
+        auth.require_admin()?;
+    } else {
+        auth.require_launcher()?;
     }
-    // Refuse its tokens a little past their expiry, to cover clock skew.
-    let until = (s.token_expires_at / 1000) as u64 + oriel_core_token::DEFAULT_LEEWAY_SECS + 60;
-    match cp.gateways.end_session(&s.id, until).await {
-        Ok(streams) => {
-            info!(session_id = %s.id, streams, "gateways closed the session's streams");
-            Ok(StatusCode::NO_CONTENT)
+    let confirmed = cp.end_session(&s, "ended by request").await?;
+    cp.audit(
+        Audit {
+            success: confirmed,
+            ..Audit::by(&auth, "session.end")
         }
-        Err(e) => {
-            warn!(session_id = %s.id, error = %e, "a gateway did not confirm the end of a session");
-            Err(ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "gateway_unreachable",
-                "the session is ended, but a gateway did not confirm closing its streams; retry to tell it again",
-            ))
-        }
+        .on("session", &id, Some(&s.workspace_name))
+        .details(serde_json::json!({ "owner": s.username, "gateways_confirmed": confirmed })),
+    )
+    .await;
+    if confirmed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "gateway_unreachable",
+            "the session is ending, but a gateway did not confirm closing its streams; retry to tell it again",
+        ))
     }
 }
 
-/// `POST /api/v1/sessions/{id}/token`: a fresh token for the owner of a
-/// running session (used by the viewer to connect and reconnect).
+/// `POST /api/v1/sessions/{id}/token`: a fresh token for the owner of an
+/// active session (used by the viewer to connect and reconnect). The policy
+/// is computed again, so policy changes apply from the next connection.
 pub(crate) async fn token(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     parts: Parts,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    auth.require_launcher()?;
     let s = cp
         .store
         .session(&id)
         .await?
         .filter(|s| s.user_id == auth.user.id)
         .ok_or_else(|| ApiError::not_found("session"))?;
-    if s.state != SessionState::Running {
+    if !s.state.is_active() || s.state == SessionState::Ending {
         return Err(ApiError::conflict("session_ended", "the session has ended"));
     }
-    let w = cp
-        .store
-        .workspace(&s.workspace_id)
-        .await?
-        .filter(|w| w.id == s.workspace_id)
-        .ok_or_else(|| {
-            ApiError::conflict("workspace_gone", "the session's workspace was deleted")
-        })?;
+    let (w, policy) = match launchable(&cp, &auth.user, &s.workspace_id).await {
+        Ok(found) => found,
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            return Err(ApiError::conflict(
+                "workspace_gone",
+                "the session's workspace was deleted or is no longer granted to you",
+            ));
+        }
+        Err(e) => return Err(e),
+    };
     let now = now_ms();
-    let exp = token_expiry(&cp, now);
+    if s.deadline.is_some_and(|d| d <= now) {
+        return Err(ApiError::conflict(
+            "session_ended",
+            "the session reached its maximum length",
+        ));
+    }
+    let exp = token_expiry(&cp, now, s.deadline);
     if !cp.store.extend_session_tokens(&s.id, exp).await? {
         return Err(ApiError::conflict("session_ended", "the session has ended"));
     }
-    let token = mint(&cp, &s.id, &auth.user, &w, now, exp)?;
+    let token = mint(&cp, (&s.id, s.deadline), &auth.user, &w, &policy, now, exp)?;
     Ok(Json(serde_json::json!({
         "token": token,
         "stream_url": stream_url(&cp, &parts),

@@ -1,7 +1,9 @@
-//! `/api/v1/workspaces`: what users can launch (admins write).
+//! `/api/v1/workspaces`: what users can launch (admins write). Users see the
+//! workspaces their groups grant; admins and auditors see all.
 
 use super::{Page, query_rejection};
 use crate::ControlPlane;
+use crate::audit::Audit;
 use crate::auth::Authed;
 use crate::error::{ApiError, json_rejection};
 use crate::time::{now_ms, rfc3339};
@@ -12,11 +14,14 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use oriel_control_store::{CredentialsUpdate, NewWorkspace, WorkspaceRecord};
 use oriel_core_token::{Credentials, Policy};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::sync::Arc;
 
 /// Largest clipboard limit a policy may set (the stream protocol's maximum).
 const MAX_CLIPBOARD_LIMIT: u32 = 1 << 20;
+
+/// Kinds a workspace can have.
+pub(crate) const KINDS: &[&str] = &["vnc", "rdp", "ssh", "container"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -25,17 +30,71 @@ pub(crate) struct TargetInput {
     port: u32,
 }
 
+/// Settings of a `container` workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ContainerSpec {
+    /// Image (built locally, see `deploy/images/`).
+    pub image: String,
+    /// CPU limit in cores (e.g. 1.5).
+    #[serde(default = "default_cpus")]
+    pub cpus: f64,
+    /// Memory limit, MiB.
+    #[serde(default = "default_memory")]
+    pub memory_mb: u32,
+    /// Process limit.
+    #[serde(default = "default_pids")]
+    pub pids: u32,
+    /// Internet access from the container: `none` or `internet`.
+    #[serde(default = "default_egress")]
+    pub egress: String,
+    /// Desktop size.
+    #[serde(default = "default_width")]
+    pub width: u16,
+    /// Desktop size.
+    #[serde(default = "default_height")]
+    pub height: u16,
+}
+
+fn default_cpus() -> f64 {
+    1.0
+}
+fn default_memory() -> u32 {
+    2048
+}
+fn default_pids() -> u32 {
+    512
+}
+fn default_egress() -> String {
+    "none".into()
+}
+fn default_width() -> u16 {
+    1600
+}
+fn default_height() -> u16 {
+    900
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WorkspaceInput {
     name: String,
     kind: String,
-    target: TargetInput,
+    /// Required for vnc, rdp and ssh; absent for container.
+    #[serde(default)]
+    target: Option<TargetInput>,
+    /// For container workspaces.
+    #[serde(default)]
+    container: Option<ContainerSpec>,
     /// Absent: keep (on PUT) / none (on POST); `null`: remove; object: set.
     #[serde(default, deserialize_with = "present")]
     credentials: Option<Option<Credentials>>,
     #[serde(default)]
     policy: Policy,
+    /// Pinned fingerprint of the target's certificate (rdp) or host key
+    /// (ssh), `SHA256:<base64>`; absent: recorded on first use.
+    #[serde(default)]
+    identity: Option<String>,
 }
 
 /// Distinguishes an absent field from an explicit `null`.
@@ -46,16 +105,22 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 }
 
 pub(crate) fn workspace_json(w: &WorkspaceRecord) -> serde_json::Value {
-    serde_json::json!({
+    let mut json = serde_json::json!({
         "id": w.id,
         "name": w.name,
         "kind": w.kind,
-        "target": { "host": w.host, "port": w.port },
         "policy": w.policy,
         "has_credentials": w.sealed_credentials.is_some(),
+        "identity": w.identity,
         "created_at": rfc3339(w.created_at),
         "updated_at": rfc3339(w.updated_at),
-    })
+    });
+    if w.kind == "container" {
+        json["container"] = w.spec.clone();
+    } else {
+        json["target"] = serde_json::json!({ "host": w.host, "port": w.port });
+    }
+    json
 }
 
 fn valid_name(name: &str) -> bool {
@@ -74,59 +139,139 @@ fn valid_host(host: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
 }
 
+fn valid_fingerprint(fp: &str) -> bool {
+    fp.strip_prefix("SHA256:").is_some_and(|b64| {
+        b64.len() == 43
+            && b64
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/')
+    })
+}
+
 fn validate(cp: &ControlPlane, input: &WorkspaceInput) -> Result<NewWorkspace, ApiError> {
     if !valid_name(&input.name) {
         return Err(ApiError::invalid(
             "name must be 1-64 letters, digits, spaces, dots, dashes or underscores",
         ));
     }
-    if !cp.settings.workspace_kinds.contains(&input.kind) {
+    if !KINDS.contains(&input.kind.as_str()) {
         return Err(ApiError::invalid(format!(
             "kind must be one of: {}",
+            KINDS.join(", ")
+        )));
+    }
+    if !cp.settings.workspace_kinds.contains(&input.kind) {
+        return Err(ApiError::invalid(format!(
+            "this installation cannot serve {} workspaces yet (enabled: {})",
+            input.kind,
             cp.settings.workspace_kinds.join(", ")
         )));
     }
-    if !valid_host(&input.target.host) {
-        return Err(ApiError::invalid(
-            "target.host must be a host name or an IP address",
-        ));
-    }
-    let port = u16::try_from(input.target.port)
-        .ok()
-        .filter(|p| *p > 0)
-        .ok_or_else(|| ApiError::invalid("target.port must be between 1 and 65535"))?;
+    let (host, port, spec) = if input.kind == "container" {
+        if input.target.is_some() {
+            return Err(ApiError::invalid(
+                "container workspaces have no target; give container settings",
+            ));
+        }
+        let c = input
+            .container
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid("container workspaces need container settings"))?;
+        if c.image.is_empty() || c.image.len() > 256 || c.image.contains(char::is_whitespace) {
+            return Err(ApiError::invalid("container.image must be an image name"));
+        }
+        let in_range = c.cpus > 0.0
+            && c.cpus <= 64.0
+            && (64..=262_144).contains(&c.memory_mb)
+            && (16..=65_536).contains(&c.pids);
+        if !in_range {
+            return Err(ApiError::invalid(
+                "container limits out of range (cpus 0-64, memory_mb 64-262144, pids 16-65536)",
+            ));
+        }
+        if c.egress != "none" && c.egress != "internet" {
+            return Err(ApiError::invalid(
+                "container.egress must be none or internet",
+            ));
+        }
+        if !desktop_size_ok(c.width, c.height) {
+            return Err(ApiError::invalid("container desktop size out of range"));
+        }
+        let spec = serde_json::to_value(c).map_err(|e| ApiError::internal(&e))?;
+        (String::new(), 0, spec)
+    } else {
+        if input.container.is_some() {
+            return Err(ApiError::invalid(
+                "only container workspaces have container settings",
+            ));
+        }
+        let t = input
+            .target
+            .as_ref()
+            .ok_or_else(|| ApiError::invalid(format!("{} workspaces need a target", input.kind)))?;
+        if !valid_host(&t.host) {
+            return Err(ApiError::invalid(
+                "target.host must be a host name or an IP address",
+            ));
+        }
+        let port = u16::try_from(t.port)
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| ApiError::invalid("target.port must be between 1 and 65535"))?;
+        (t.host.clone(), port, serde_json::json!({}))
+    };
     if input.policy.clipboard_max_bytes > MAX_CLIPBOARD_LIMIT {
         return Err(ApiError::invalid(format!(
             "policy.clipboard_max_bytes must be at most {MAX_CLIPBOARD_LIMIT}"
         )));
     }
+    if let Some(fp) = &input.identity
+        && (!valid_fingerprint(fp) || !matches!(input.kind.as_str(), "rdp" | "ssh"))
+    {
+        return Err(ApiError::invalid(
+            "identity must be a SHA256:<base64> fingerprint, for rdp or ssh workspaces",
+        ));
+    }
     if let Some(Some(c)) = &input.credentials
         && (c.password.as_ref().is_some_and(|p| p.len() > 1024)
-            || c.username.as_ref().is_some_and(|u| u.len() > 256))
+            || c.username.as_ref().is_some_and(|u| u.len() > 256)
+            || c.domain.as_ref().is_some_and(|d| d.len() > 256)
+            || c.private_key.as_ref().is_some_and(|k| k.len() > 16_384))
     {
         return Err(ApiError::invalid("credentials too long"));
     }
     Ok(NewWorkspace {
         name: input.name.clone(),
         kind: input.kind.clone(),
-        host: input.target.host.clone(),
+        host,
         port,
         policy: input.policy.clone(),
+        spec,
+        identity: input.identity.clone(),
     })
+}
+
+fn desktop_size_ok(w: u16, h: u16) -> bool {
+    (320..=7680).contains(&w) && (200..=4320).contains(&h)
 }
 
 /// `GET /api/v1/workspaces`.
 pub(crate) async fn list(
     State(cp): State<Arc<ControlPlane>>,
-    _auth: Authed,
+    auth: Authed,
     page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(page) = page.map_err(query_rejection)?;
     let limit = page.limit()?;
-    let rows = cp
-        .store
-        .list_workspaces(page.after.as_deref(), limit + 1)
-        .await?;
+    let rows = if auth.can_read_all() {
+        cp.store
+            .list_workspaces(page.after.as_deref(), limit + 1)
+            .await?
+    } else {
+        cp.store
+            .workspaces_of_user(&auth.user.id, page.after.as_deref(), limit + 1)
+            .await?
+    };
     let more = rows.len() as i64 > limit;
     let items: Vec<_> = rows
         .iter()
@@ -151,14 +296,19 @@ pub(crate) async fn create(
         .store
         .create_workspace(&new, creds.as_ref(), &cp.keys.data, now_ms())
         .await?;
-    tracing::info!(workspace = %w.name, by = %auth.user.username, "workspace created");
+    cp.audit(
+        Audit::by(&auth, "workspace.create")
+            .on("workspace", &w.id, Some(&w.name))
+            .details(workspace_json(&w)),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(workspace_json(&w))).into_response())
 }
 
 /// `GET /api/v1/workspaces/{id}`.
 pub(crate) async fn get_one(
     State(cp): State<Arc<ControlPlane>>,
-    _auth: Authed,
+    auth: Authed,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let w = cp
@@ -167,6 +317,13 @@ pub(crate) async fn get_one(
         .await?
         .filter(|w| w.id == id)
         .ok_or_else(|| ApiError::not_found("workspace"))?;
+    if !auth.can_read_all()
+        && crate::policy::launchable(&cp, &auth.user, &w)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::not_found("workspace"));
+    }
     Ok(Json(workspace_json(&w)))
 }
 
@@ -185,12 +342,20 @@ pub(crate) async fn replace(
         Some(None) => CredentialsUpdate::Clear,
         Some(Some(c)) => CredentialsUpdate::Set(c),
     };
+    let credentials_changed = !matches!(update, CredentialsUpdate::Keep);
     let w = cp
         .store
         .update_workspace(&id, &new, update, &cp.keys.data, now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("workspace"))?;
-    tracing::info!(workspace = %w.name, by = %auth.user.username, "workspace updated");
+    let mut details = workspace_json(&w);
+    details["credentials_changed"] = credentials_changed.into();
+    cp.audit(
+        Audit::by(&auth, "workspace.update")
+            .on("workspace", &id, Some(&w.name))
+            .details(details),
+    )
+    .await;
     Ok(Json(workspace_json(&w)))
 }
 
@@ -201,12 +366,16 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     auth.require_admin()?;
-    if cp.store.delete_workspace(&id).await? {
-        tracing::info!(workspace_id = %id, by = %auth.user.username, "workspace deleted");
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::not_found("workspace"))
-    }
+    let w = cp
+        .store
+        .workspace(&id)
+        .await?
+        .filter(|w| w.id == id)
+        .ok_or_else(|| ApiError::not_found("workspace"))?;
+    cp.store.delete_workspace(&id).await?;
+    cp.audit(Audit::by(&auth, "workspace.delete").on("workspace", &id, Some(&w.name)))
+        .await;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]
@@ -214,7 +383,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_and_hosts_are_validated() {
+    fn names_hosts_and_fingerprints_are_validated() {
         assert!(valid_name("Linux desktop 1"));
         assert!(valid_name("bureau-é"));
         assert!(!valid_name(""));
@@ -226,6 +395,11 @@ mod tests {
         assert!(valid_host("desk-1.example.com"));
         assert!(!valid_host("a b"));
         assert!(!valid_host("evil.com/path"));
+        assert!(valid_fingerprint(
+            "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"
+        ));
+        assert!(!valid_fingerprint("MD5:aa:bb"));
+        assert!(!valid_fingerprint("SHA256:short"));
     }
 
     #[test]

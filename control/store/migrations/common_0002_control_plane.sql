@@ -29,6 +29,8 @@ CREATE INDEX group_workspaces_workspace ON group_workspaces (workspace_id);
 -- TOTP secret encrypted with the data key; NULL: no second factor.
 ALTER TABLE users ADD COLUMN totp_secret TEXT;
 ALTER TABLE users ADD COLUMN totp_confirmed BIGINT NOT NULL DEFAULT 0;
+-- The last TOTP step used: a code is good once.
+ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
 -- 'local', or the OIDC issuer the user came from, with its subject.
 ALTER TABLE users ADD COLUMN origin TEXT NOT NULL DEFAULT 'local';
 ALTER TABLE users ADD COLUMN external_id TEXT;

@@ -297,13 +297,13 @@ both!(groups_grant_workspaces_to_members, |db: Ctx| async move {
         s.create_group("eng", "", &settings, 3).await,
         Err(StoreError::Conflict("group"))
     ));
-    s.set_group_members(&g.id, &[alice.id.clone()])
+    s.set_group_members(&g.id, std::slice::from_ref(&alice.id))
         .await
         .unwrap();
     s.set_group_members(&h.id, &[alice.id.clone(), bob.id.clone()])
         .await
         .unwrap();
-    s.set_group_workspaces(&g.id, &[w1.id.clone()])
+    s.set_group_workspaces(&g.id, std::slice::from_ref(&w1.id))
         .await
         .unwrap();
     s.set_group_workspaces(&h.id, &[w1.id.clone(), w2.id.clone()])

@@ -329,6 +329,19 @@ impl Store {
         Ok(())
     }
 
+    /// Marks a TOTP step as used: `true` when it is newer than the last one
+    /// used (a code works once, even within its validity window).
+    pub async fn consume_totp_step(&self, id: &str, step: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2",
+        )
+        .bind(id)
+        .bind(step)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Replaces the user's recovery codes (their hashes).
     pub async fn replace_recovery_codes(
         &self,

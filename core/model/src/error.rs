@@ -37,6 +37,10 @@ pub enum SessionErrorKind {
     Forbidden,
     /// The session was ended (by its user, an admin or the API).
     Ended,
+    /// No input from the viewer for longer than the policy allows.
+    IdleTimeout,
+    /// The session reached its maximum length.
+    SessionExpired,
     /// The client broke the stream protocol.
     ClientProtocol,
     /// The client did not say hello in time.
@@ -67,7 +71,7 @@ impl SessionErrorKind {
         use SessionErrorKind::*;
         match self {
             TokenInvalid | TokenExpired | ClientProtocol | ClientTimeout => ErrorClass::Client,
-            Forbidden | Ended => ErrorClass::Policy,
+            Forbidden | Ended | IdleTimeout | SessionExpired => ErrorClass::Policy,
             TargetUnreachable | TargetTimeout | TargetAuthFailed | TargetIdentity
             | TargetProtocol | TargetClosed => ErrorClass::Target,
             UnsupportedTarget | ShuttingDown | Internal => ErrorClass::Internal,
@@ -91,6 +95,8 @@ impl SessionErrorKind {
             TokenExpired => "token_expired",
             Forbidden => "forbidden",
             Ended => "ended",
+            IdleTimeout => "idle_timeout",
+            SessionExpired => "session_expired",
             ClientProtocol => "client_protocol",
             ClientTimeout => "client_timeout",
             TargetUnreachable => "target_unreachable",
@@ -113,6 +119,8 @@ impl SessionErrorKind {
             TokenExpired => "the session token has expired",
             Forbidden => "this session may not be opened here",
             Ended => "the session has ended",
+            IdleTimeout => "the session ended after a period without input",
+            SessionExpired => "the session reached its maximum length",
             ClientProtocol => "the viewer sent a message the gateway does not understand",
             ClientTimeout => "the viewer did not start the session in time",
             TargetUnreachable => "the remote desktop cannot be reached",
@@ -169,6 +177,8 @@ mod tests {
             TokenExpired,
             Forbidden,
             Ended,
+            IdleTimeout,
+            SessionExpired,
             ClientProtocol,
             ClientTimeout,
             TargetUnreachable,

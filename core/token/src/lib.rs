@@ -135,6 +135,60 @@ pub enum Command {
     },
 }
 
+/// A gateway's report to the control plane (prefix `r1`), signed with the
+/// gateway's own Ed25519 key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportClaims {
+    /// Claims version, [`CLAIMS_VERSION`].
+    pub v: u8,
+    /// Report id, unique per report.
+    pub jti: String,
+    /// Issued at, Unix seconds.
+    pub iat: u64,
+    /// Not valid before, Unix seconds.
+    pub nbf: u64,
+    /// Expires at, Unix seconds (exclusive).
+    pub exp: u64,
+    /// What happened.
+    pub report: Report,
+}
+
+/// What a gateway reports about a session's streams.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Report {
+    /// A viewer's stream connected to the target.
+    StreamStarted {
+        /// Session id.
+        sid: String,
+        /// Identity the target presented (`SHA256:…`), if its protocol has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        identity: Option<String>,
+    },
+    /// A stream ended.
+    StreamEnded {
+        /// Session id.
+        sid: String,
+        /// Why: `client_closed`, `target_closed`, or a session error kind
+        /// (`ended`, `target_auth_failed`, `idle_timeout`, …).
+        reason: String,
+        /// Whether reconnecting may help.
+        retryable: bool,
+        /// Who failed: `client`, `target`, `policy`, `internal`, or `none`.
+        class: String,
+    },
+}
+
+impl Report {
+    /// The session the report is about.
+    pub fn session_id(&self) -> &str {
+        match self {
+            Report::StreamStarted { sid, .. } | Report::StreamEnded { sid, .. } => sid,
+        }
+    }
+}
+
 /// Claims that carry a validity window.
 pub trait Claims: Serialize + serde::de::DeserializeOwned {
     /// Token prefix of this kind of claims.
@@ -149,6 +203,19 @@ pub trait Claims: Serialize + serde::de::DeserializeOwned {
 
 impl Claims for SessionClaims {
     const PREFIX: &'static str = "s1";
+    fn version(&self) -> u8 {
+        self.v
+    }
+    fn nbf(&self) -> u64 {
+        self.nbf
+    }
+    fn exp(&self) -> u64 {
+        self.exp
+    }
+}
+
+impl Claims for ReportClaims {
+    const PREFIX: &'static str = "r1";
     fn version(&self) -> u8 {
         self.v
     }

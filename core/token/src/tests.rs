@@ -145,7 +145,7 @@ fn unknown_fields_are_refused() {
     ));
     // Also inside nested objects.
     let mut value = serde_json::to_value(claims()).unwrap();
-    value["policy"]["upload"] = serde_json::Value::Bool(true);
+    value["policy"]["teleport"] = serde_json::Value::Bool(true);
     let token = s.sign(&Raw(value)).unwrap();
     assert!(matches!(
         v.verify::<SessionClaims>(&token, NOW).unwrap_err(),

@@ -52,6 +52,8 @@ pub const fn close_code(kind: SessionErrorKind) -> u16 {
         TargetTimeout => 4012,
         UnsupportedTarget => 4013,
         TargetIdentity => 4014,
+        IdleTimeout => 4015,
+        SessionExpired => 4016,
     }
 }
 
@@ -74,6 +76,8 @@ pub const fn kind_for_close_code(code: u16) -> Option<SessionErrorKind> {
         4012 => TargetTimeout,
         4013 => UnsupportedTarget,
         4014 => TargetIdentity,
+        4015 => IdleTimeout,
+        4016 => SessionExpired,
         _ => return None,
     })
 }

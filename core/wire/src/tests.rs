@@ -303,7 +303,7 @@ fn frame_check_enforces_the_guarantees() {
 
 #[test]
 fn close_codes_round_trip() {
-    for code in 4000..=4014 {
+    for code in 4000..=4016 {
         let kind = kind_for_close_code(code).expect("defined code");
         assert_eq!(close_code(kind), code);
     }

@@ -48,6 +48,10 @@ pub(crate) struct Pipeline<'a> {
     pending_since: Option<Instant>,
     last_client_message: Instant,
     next_ping: Instant,
+    /// Last keyboard/pointer/clipboard input, for the idle timeout.
+    last_input: Instant,
+    /// The session's deadline (maximum length), if any.
+    deadline: Option<Instant>,
 }
 
 enum Wake {
@@ -85,7 +89,14 @@ impl<'a> Pipeline<'a> {
             pending_since: None,
             last_client_message: now,
             next_ping: now + PING_EVERY,
+            last_input: now,
+            deadline: None,
         }
+    }
+
+    fn idle_timeout(&self) -> Option<Duration> {
+        let secs = self.claims.policy.idle_timeout_secs;
+        (secs > 0).then(|| Duration::from_secs(u64::from(secs)))
     }
 
     fn hello(&self) -> ServerMessage {
@@ -122,6 +133,10 @@ impl<'a> Pipeline<'a> {
         mut shutdown: ShutdownWatch,
     ) -> Result<Ending, SessionError> {
         send(&self.out, self.hello()).await?;
+        self.deadline = self
+            .claims
+            .deadline
+            .map(|d| Instant::now() + Duration::from_secs(d.saturating_sub(crate::now_secs())));
         // A watch whose sender is gone resolves `changed()` at once, for ever:
         // stop polling it then, instead of spinning.
         let mut stop_open = true;
@@ -187,6 +202,12 @@ impl<'a> Pipeline<'a> {
         let mut next = self
             .next_ping
             .min(self.last_client_message + self.gw.settings.idle_client_timeout);
+        if let Some(idle) = self.idle_timeout() {
+            next = next.min(self.last_input + idle);
+        }
+        if let Some(d) = self.deadline {
+            next = next.min(d);
+        }
         if self.encoding.is_none() && self.flow.can_send() {
             if let Some(since) = self.pending_since {
                 next = next.min(since + self.gw.settings.max_coalesce);
@@ -201,6 +222,21 @@ impl<'a> Pipeline<'a> {
 
     async fn on_timer(&mut self) -> Result<(), SessionError> {
         let now = Instant::now();
+        if self.deadline.is_some_and(|d| now >= d) {
+            return Err(SessionError::new(
+                SessionErrorKind::SessionExpired,
+                "the session reached its maximum length",
+            ));
+        }
+        if self
+            .idle_timeout()
+            .is_some_and(|idle| now >= self.last_input + idle)
+        {
+            return Err(SessionError::new(
+                SessionErrorKind::IdleTimeout,
+                "no input from the viewer for longer than the policy allows",
+            ));
+        }
         if now >= self.last_client_message + self.gw.settings.idle_client_timeout {
             return Err(SessionError::new(
                 SessionErrorKind::ClientTimeout,
@@ -363,6 +399,7 @@ impl<'a> Pipeline<'a> {
                 keysym,
                 scancode,
             } => {
+                self.last_input = Instant::now();
                 input(
                     &self.remote.input,
                     InputEvent::Key {
@@ -374,12 +411,15 @@ impl<'a> Pipeline<'a> {
                 .await;
             }
             ClientMessage::Pointer { at, buttons } => {
+                self.last_input = Instant::now();
                 input(&self.remote.input, InputEvent::Pointer { at, buttons }).await;
             }
             ClientMessage::Wheel { at, dx, dy } => {
+                self.last_input = Instant::now();
                 input(&self.remote.input, InputEvent::Wheel { at, dx, dy }).await
             }
             ClientMessage::Clipboard(text) => {
+                self.last_input = Instant::now();
                 let decision = self.claims.policy.allows_clipboard_up(text.len());
                 self.count_clipboard("up", decision);
                 match decision {

@@ -6,7 +6,7 @@ use crate::keys;
 use anyhow::{Context as _, bail};
 use oriel_control::{ControlKeys, ControlPlane, ControlSettings, GatewayLink, RemoteGateways};
 use oriel_control_store::{DataKey, Store};
-use oriel_core_token::{SealingPublicKey, TokenSigner};
+use oriel_core_token::{SealingPublicKey, TokenSigner, TokenVerifier};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,10 +107,30 @@ impl GatewayLink for NoGateways {
     }
 }
 
+/// Verifier of remote gateways' reports (their `gateway-signing.pub` files).
+pub(super) fn report_verifier(
+    raw: &crate::config::RawConfig,
+) -> anyhow::Result<Option<TokenVerifier>> {
+    if raw.control.gateway_report_keys.is_empty() {
+        return Ok(None);
+    }
+    let mut pubs = Vec::new();
+    for path in &raw.control.gateway_report_keys {
+        pubs.push(*keys::read32(std::path::Path::new(path)).with_context(|| {
+            format!(
+                "control.gateway_report_keys: cannot read the gateway's gateway-signing.pub {path}"
+            )
+        })?);
+    }
+    Ok(Some(TokenVerifier::new(pubs)))
+}
+
 pub(super) async fn build(
     p: &Process,
     keys: ControlKeys,
     link: Arc<dyn GatewayLink>,
+    report_verifier: Option<TokenVerifier>,
+    kinds: Vec<String>,
 ) -> anyhow::Result<Arc<ControlPlane>> {
     let raw = &p.raw;
     let url = raw.database_url();
@@ -123,7 +143,12 @@ pub(super) async fn build(
         login_ttl: duration("control.login_ttl", &raw.control.login_ttl)?,
         public_url: raw.public_url()?,
         gateway_url: gateway_public_url(raw)?,
-        ..ControlSettings::default()
+        workspace_kinds: if raw.control.workspace_kinds.is_empty() {
+            kinds
+        } else {
+            raw.control.workspace_kinds.clone()
+        },
+        password_min_len: raw.control.password_min_len.clamp(8, 128),
     };
     if settings.token_ttl < Duration::from_secs(10)
         || settings.token_ttl > Duration::from_secs(3600)
@@ -135,8 +160,15 @@ pub(super) async fn build(
     let admin_password = std::env::var("ORIEL_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());
-    let (cp, boot) =
-        ControlPlane::new(store, keys, settings, link, admin_password.as_deref()).await?;
+    let (cp, boot) = ControlPlane::new(
+        store,
+        keys,
+        settings,
+        link,
+        report_verifier,
+        admin_password.as_deref(),
+    )
+    .await?;
     if let Some(pw) = boot.generated_admin_password {
         #[allow(clippy::print_stdout)]
         {
@@ -146,19 +178,7 @@ pub(super) async fn build(
             );
         }
     }
-    let store = cp.store().clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
-        loop {
-            tick.tick().await;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
-            if let Err(e) = store.purge_logins(now).await {
-                warn!(error = %e, "cannot purge expired logins");
-            }
-        }
-    });
+    cp.spawn_reaper(Duration::from_secs(30));
     p.health.register("control").set(true);
     Ok(cp)
 }

@@ -7,7 +7,9 @@ use anyhow::{Context as _, bail};
 use oriel_core_token::{SealingKey, TokenVerifier};
 use oriel_encoders_codecs::EncodePool;
 use oriel_encoders_damage::PlanSettings;
-use oriel_gateway::{Gateway, GatewayKeys, GatewaySettings};
+use oriel_gateway::{
+    Gateway, GatewayKeys, GatewaySettings, HttpReporter, NoReports, SessionReporter,
+};
 use oriel_gateway_http::OriginPolicy;
 use oriel_protocols_session::Connectors;
 use oriel_protocols_vnc::{Encoding, VncConnector, VncSettings};
@@ -48,6 +50,11 @@ fn verifier(p: &Process) -> anyhow::Result<TokenVerifier> {
         keys.push(*key);
     }
     Ok(TokenVerifier::new(keys))
+}
+
+/// The protocol adapters compiled in.
+pub(super) fn connectors(p: &Process) -> anyhow::Result<Connectors> {
+    Ok(Connectors::new().with(VncConnector::new(vnc_settings(p)?)))
 }
 
 fn vnc_settings(p: &Process) -> anyhow::Result<VncSettings> {
@@ -115,7 +122,48 @@ fn settings(p: &Process) -> anyhow::Result<GatewaySettings> {
     })
 }
 
-pub(super) fn build(p: &Process) -> anyhow::Result<Arc<Gateway>> {
+/// The gateway's own signing key, for its reports to the control plane.
+fn signing_key(p: &Process) -> anyhow::Result<oriel_core_token::TokenSigner> {
+    let seed = keys::load_or_create(
+        &keys_dir(&p.raw),
+        "gateway-signing",
+        || Ok(oriel_core_token::TokenSigner::generate_seed()?),
+        |s| {
+            Ok(Some(
+                oriel_core_token::TokenSigner::from_seed(s)?.public_key(),
+            ))
+        },
+    )?;
+    Ok(oriel_core_token::TokenSigner::from_seed(&seed)?)
+}
+
+/// Where a stand-alone gateway reports stream starts and ends.
+pub(super) fn remote_reporter(p: &Process) -> anyhow::Result<Arc<dyn SessionReporter>> {
+    let g = &p.raw.gateway;
+    if g.control_url.is_empty() {
+        tracing::warn!(
+            "gateway.control_url is empty: the control plane will not hear when streams start and end"
+        );
+        return Ok(Arc::new(NoReports));
+    }
+    let ca = std::fs::read(&g.control_ca).with_context(|| {
+        format!(
+            "gateway.control_ca must name the control plane's PEM certificate (or CA), got {:?}",
+            g.control_ca
+        )
+    })?;
+    let signer = Arc::new(signing_key(p)?);
+    Ok(Arc::new(
+        HttpReporter::new(&g.control_url, &ca, signer).map_err(anyhow::Error::msg)?,
+    ))
+}
+
+pub(super) fn build(
+    p: &Process,
+    reporter: Arc<dyn SessionReporter>,
+) -> anyhow::Result<Arc<Gateway>> {
+    // Made on every start so an operator can copy gateway-signing.pub.
+    signing_key(p)?;
     // The sealing key first: a first run that stops for lack of the control
     // plane's key still leaves gateway-sealing.pub for the operator to copy.
     let sealing = sealing_key(p)?;
@@ -132,9 +180,9 @@ pub(super) fn build(p: &Process) -> anyhow::Result<Arc<Gateway>> {
         n => n,
     };
     let pool = EncodePool::new(threads, queue).context("cannot start the encode pool")?;
-    let connectors = Connectors::new().with(VncConnector::new(vnc_settings(p)?));
+    let connectors = connectors(p)?;
     info!(threads, queue, kinds = ?connectors.kinds(), "gateway ready");
-    let gw = Gateway::new(settings(p)?, keys, connectors, pool, &p.registry)?;
+    let gw = Gateway::new(settings(p)?, keys, connectors, pool, reporter, &p.registry)?;
     p.health.register("gateway").set(true);
     Ok(gw)
 }

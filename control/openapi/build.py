@@ -1,0 +1,262 @@
+#!/usr/bin/env python3
+"""Builds control/src/openapi.json, the OpenAPI document of /api/v1.
+
+The document is the contract; this script only spares hand-written JSON.
+Run it after changing the API: python3 control/openapi/build.py
+A test (control/src/openapi.rs) checks the document against the router.
+"""
+import json
+import pathlib
+
+def ref(name): return {"$ref": f"#/components/schemas/{name}"}
+def resp(name): return {"$ref": f"#/components/responses/{name}"}
+def body(schema, desc=None):
+    r = {"content": {"application/json": {"schema": schema}}}
+    if desc:
+        r["description"] = desc
+    return r
+def ok(desc, schema): return {"description": desc, **body(schema)}
+def obj(props, required=None, desc=None, extra=False):
+    o = {"type": "object", "properties": props, "additionalProperties": extra}
+    if required is not None:
+        o["required"] = required
+    if desc:
+        o["description"] = desc
+    return o
+def nullable(schema): return {"oneOf": [schema, {"type": "null"}]}
+def listing(item): return obj({"items": {"type": "array", "items": ref(item)}, "next": {"type": ["string", "null"], "description": "Cursor of the next page (the `after` parameter), or null."}}, ["items", "next"])
+
+S = {"type": "string"}
+B = {"type": "boolean"}
+T = {"type": "string", "format": "date-time"}
+TN = {"type": ["string", "null"], "format": "date-time"}
+SEC = [{"bearer": []}, {"cookie": []}]
+ID = {"name": "id", "in": "path", "required": True, "schema": S}
+PAGE = [
+    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}, "description": "Items per page."},
+    {"name": "after", "in": "query", "required": False, "schema": S, "description": "Cursor: the `next` of the previous page."},
+]
+E = {  # common error responses by status
+    400: resp("BadRequest"), 401: resp("Unauthorized"), 403: resp("Forbidden"), 404: resp("NotFound"),
+    409: resp("Conflict"), 415: resp("UnsupportedMediaType"), 422: resp("Unprocessable"), 429: resp("TooManyRequests"),
+}
+def errs(*codes): return {str(c): E[c] for c in codes}
+
+policy_fields = {
+    "clipboard_up": ({"type": "boolean", "default": False}, "Clipboard from the browser to the remote desktop."),
+    "clipboard_down": ({"type": "boolean", "default": False}, "Clipboard from the remote desktop to the browser."),
+    "clipboard_max_bytes": ({"type": "integer", "minimum": 0, "maximum": 1048576, "default": 1048576}, "Largest clipboard text, bytes."),
+    "upload": ({"type": "boolean", "default": False}, "Files from the browser to the remote."),
+    "download": ({"type": "boolean", "default": False}, "Files from the remote to the browser."),
+    "transfer_max_bytes": ({"type": "integer", "minimum": 0, "default": 104857600}, "Largest file transferred, bytes."),
+    "watermark": ({"type": "boolean", "default": False}, "Draw the user's name and the time over the desktop."),
+    "recording": ({"type": "boolean", "default": False}, "Record the session."),
+    "idle_timeout_secs": ({"type": "integer", "minimum": 0, "default": 0}, "End the session after this long without input; 0: never."),
+    "max_session_secs": ({"type": "integer", "minimum": 0, "default": 0}, "End the session this long after launch; 0: no limit."),
+    "max_sessions_per_user": ({"type": "integer", "minimum": 0, "default": 0}, "Active sessions of the workspace one user may have; 0: no limit."),
+}
+def with_desc(schema, desc): return {**schema, "description": desc}
+policy = obj({k: with_desc(v[0], v[1]) for k, v in policy_fields.items()}, desc="Enforced by the gateway (the session count by the control plane). Missing fields take the safe default.")
+overrides = obj({k: with_desc({kk: vv for kk, vv in v[0].items() if kk != "default"}, v[1]) for k, v in policy_fields.items()},
+                desc="Set fields replace the granted workspaces' values; across several granting groups the most permissive value wins (docs/policy.md).")
+
+schemas = {
+    "Error": obj({"error": obj({"code": with_desc(S, "Stable code, e.g. unauthorized, invalid_credentials, totp_required, too_many_attempts, validation_failed, conflict, session_limit, session_ended, last_admin."),
+                                "message": with_desc(S, "For humans; never internal detail.")}, ["code", "message"])}, ["error"]),
+    "GroupRef": obj({"id": S, "name": S}, ["id", "name"]),
+    "User": obj({"id": S, "username": S, "role": {"type": "string", "enum": ["admin", "user", "auditor"]}, "disabled": B,
+                 "origin": with_desc(S, "`local`, or the OIDC issuer the user came from."), "totp_enabled": B, "created_at": T,
+                 "groups": {"type": "array", "items": ref("GroupRef")}}, ["id", "username", "role", "disabled", "origin", "totp_enabled", "created_at"]),
+    "Me": obj({"id": S, "username": S, "role": S, "disabled": B, "origin": S, "totp_enabled": B, "created_at": T,
+               "stage": {"type": "string", "enum": ["full", "totp_enroll"]}, "groups": {"type": "array", "items": ref("GroupRef")},
+               "totp_required": B}, ["id", "username", "role", "stage", "groups", "totp_required"]),
+    "LoginRequest": obj({"username": {"type": "string", "maxLength": 256}, "password": {"type": "string", "maxLength": 1024},
+                         "totp": with_desc(S, "A TOTP code or a recovery code, for users with a second factor.")}, ["username", "password"]),
+    "LoginResponse": obj({"token": with_desc(S, "Bearer token; also set as the `oriel_session` cookie."), "expires_at": T, "user": ref("User"),
+                          "stage": with_desc({"type": "string", "enum": ["full", "totp_enroll"]}, "`totp_enroll`: a group requires a second factor; only /auth/totp/*, /auth/me and /auth/logout work until it is set up.")},
+                         ["token", "expires_at", "user", "stage"]),
+    "PasswordChange": obj({"current": S, "new": S}, ["current", "new"]),
+    "TotpEnrollment": obj({"secret": with_desc(S, "Base32, for typing into an app."), "otpauth_uri": S, "qr_svg": with_desc(S, "The URI as a QR code, an SVG document.")},
+                          ["secret", "otpauth_uri", "qr_svg"]),
+    "TotpCode": obj({"code": S}, ["code"]),
+    "RecoveryCodes": obj({"recovery_codes": {"type": "array", "items": S, "description": "Ten single-use codes, shown only now."}}, ["recovery_codes"]),
+    "NewUser": obj({"username": {"type": "string", "minLength": 1, "maxLength": 64}, "password": S,
+                    "role": {"type": "string", "enum": ["admin", "user", "auditor"], "default": "user"},
+                    "groups": {"type": "array", "items": S, "description": "Group ids."}}, ["username", "password"]),
+    "UpdateUser": obj({"role": {"type": "string", "enum": ["admin", "user", "auditor"]}, "disabled": B,
+                       "groups": {"type": "array", "items": S, "description": "When present, the user's groups become exactly these."},
+                       "password": with_desc(S, "A new password set by the admin (the user's logins end)."),
+                       "reset_totp": with_desc(B, "Remove the user's second factor.")}, ["role"]),
+    "UserList": listing("User"),
+    "Policy": policy,
+    "PolicyOverrides": overrides,
+    "GroupSettings": obj({"require_totp": with_desc(B, "Members must log in with a second factor."), "policy": ref("PolicyOverrides")}),
+    "GroupInput": obj({"name": {"type": "string", "minLength": 1, "maxLength": 64}, "description": S, "settings": ref("GroupSettings"),
+                       "members": {"type": "array", "items": S, "description": "User ids; on PUT, absent leaves them."},
+                       "workspaces": {"type": "array", "items": S, "description": "Workspace ids granted; on PUT, absent leaves them."}}, ["name"]),
+    "Group": obj({"id": S, "name": S, "description": S, "settings": ref("GroupSettings"),
+                  "members": {"type": "array", "items": obj({"id": S, "username": S}, ["id", "username"])},
+                  "workspaces": {"type": "array", "items": ref("GroupRef")}, "created_at": T, "updated_at": T},
+                 ["id", "name", "description", "settings", "members", "workspaces", "created_at", "updated_at"]),
+    "GroupList": listing("Group"),
+    "Target": obj({"host": {"type": "string", "maxLength": 253}, "port": {"type": "integer", "minimum": 1, "maximum": 65535}}, ["host", "port"]),
+    "ContainerSpec": obj({"image": S, "cpus": {"type": "number", "default": 1}, "memory_mb": {"type": "integer", "default": 2048},
+                          "pids": {"type": "integer", "default": 512}, "egress": {"type": "string", "enum": ["none", "internet"], "default": "none"},
+                          "width": {"type": "integer", "default": 1600}, "height": {"type": "integer", "default": 900}}, ["image"]),
+    "Credentials": obj({"username": {"type": "string", "maxLength": 256}, "password": {"type": "string", "maxLength": 1024},
+                        "private_key": with_desc({"type": "string", "maxLength": 16384}, "OpenSSH or PEM private key (ssh)."),
+                        "domain": with_desc({"type": "string", "maxLength": 256}, "Windows domain (rdp).")},
+                       desc="Write-only: stored encrypted, never returned."),
+    "WorkspaceInput": obj({"name": {"type": "string", "minLength": 1, "maxLength": 64}, "kind": {"type": "string", "enum": ["vnc", "rdp", "ssh", "container"]},
+                           "target": with_desc(ref("Target"), "For vnc, rdp and ssh."), "container": with_desc(ref("ContainerSpec"), "For container."),
+                           "credentials": {"oneOf": [ref("Credentials"), {"type": "null"}], "description": "On PUT: absent keeps the stored credentials, null removes them."},
+                           "policy": ref("Policy"),
+                           "identity": with_desc(S, "Pinned SHA256:<base64> fingerprint of the target's certificate (rdp) or host key (ssh); absent: recorded on first use.")},
+                          ["name", "kind"]),
+    "Workspace": obj({"id": S, "name": S, "kind": S, "target": ref("Target"), "container": ref("ContainerSpec"), "policy": ref("Policy"),
+                      "has_credentials": B, "identity": {"type": ["string", "null"]}, "created_at": T, "updated_at": T},
+                     ["id", "name", "kind", "policy", "has_credentials", "identity", "created_at", "updated_at"]),
+    "WorkspaceList": listing("Workspace"),
+    "LaunchRequest": obj({"workspace": with_desc(S, "Workspace id or name.")}, ["workspace"]),
+    "Launched": obj({"id": S, "workspace_id": S, "viewer_url": S, "token": with_desc(S, "Session token for the stream protocol's HELLO (docs/protocol.md)."),
+                     "stream_url": with_desc(S, "wss://…/stream of the gateway."), "expires_at": with_desc(T, "Expiry of the token, not of the session.")},
+                    ["id", "workspace_id", "viewer_url", "token", "stream_url", "expires_at"]),
+    "SessionToken": obj({"token": S, "stream_url": S, "expires_at": T}, ["token", "stream_url", "expires_at"]),
+    "Session": obj({"id": S, "workspace_id": S, "workspace_name": S, "user_id": S, "username": S,
+                    "state": {"type": "string", "enum": ["requested", "starting", "running", "ending", "ended", "failed"]},
+                    "requested_at": T, "starting_at": TN, "running_at": TN, "ending_at": TN, "ended_at": TN,
+                    "failure": {"type": ["string", "null"]}, "deadline": TN, "source": {"type": ["string", "null"]}, "viewer_url": S},
+                   ["id", "workspace_id", "workspace_name", "user_id", "username", "state", "requested_at", "viewer_url"]),
+    "SessionList": listing("Session"),
+    "TokenInput": obj({"name": {"type": "string", "minLength": 1, "maxLength": 128},
+                       "scopes": {"type": "array", "items": {"type": "string", "enum": ["read", "sessions", "admin"]}, "minItems": 1},
+                       "expires_in_days": {"type": "integer", "minimum": 1, "maximum": 3650}}, ["name", "scopes"]),
+    "Token": obj({"id": S, "user_id": S, "name": S, "scopes": {"type": "array", "items": S}, "created_at": T, "expires_at": TN,
+                  "last_used_at": TN, "revoked_at": TN, "token": with_desc(S, "The secret, only in the creation response.")},
+                 ["id", "user_id", "name", "scopes", "created_at"]),
+    "TokenList": listing("Token"),
+    "AuditEntry": obj({"id": S, "at": T, "actor_id": {"type": ["string", "null"]}, "actor": S, "action": S,
+                       "target_type": {"type": ["string", "null"]}, "target_id": {"type": ["string", "null"]}, "target_name": {"type": ["string", "null"]},
+                       "source": {"type": ["string", "null"]}, "outcome": {"type": "string", "enum": ["success", "failure"]}, "details": {"type": "object"}},
+                      ["id", "at", "actor", "action", "outcome", "details"]),
+    "AuditList": listing("AuditEntry"),
+}
+
+responses = {
+    "BadRequest": {"description": "The body or query could not be parsed, or has unknown fields.", **body(ref("Error"))},
+    "Unauthorized": {"description": "Not logged in, or the login expired.", **body(ref("Error"))},
+    "Forbidden": {"description": "Not allowed for this user or token, or a cross-site request.", **body(ref("Error"))},
+    "NotFound": {"description": "No such resource (or not visible to this user).", **body(ref("Error"))},
+    "Conflict": {"description": "The request conflicts with the current state.", **body(ref("Error"))},
+    "Unprocessable": {"description": "Well-formed but invalid values.", **body(ref("Error"))},
+    "UnsupportedMediaType": {"description": "The body is not application/json.", **body(ref("Error"))},
+    "TooManyRequests": {"description": "Too many failed logins; retry after the Retry-After header.", "headers": {"Retry-After": {"schema": {"type": "integer"}}}, **body(ref("Error"))},
+}
+
+def op(op_id, summary, tag, responses_, *, secure=True, params=None, request=None, description=None):
+    o = {"operationId": op_id, "summary": summary, "tags": [tag], "responses": responses_}
+    if secure:
+        o["security"] = SEC
+    if params:
+        o["parameters"] = params
+    if request is not None:
+        o["requestBody"] = {"required": True, **body(request)}
+    if description:
+        o["description"] = description
+    return o
+
+audit_params = [{"name": n, "in": "query", "required": False, "schema": S, "description": d} for n, d in [
+    ("actor", "Exact user name."), ("action", "An action, or a prefix ending in `.` (e.g. `session.`)."), ("target_id", "Exact id of the object."),
+    ("outcome", "`success` or `failure`."), ("since", "RFC 3339."), ("until", "RFC 3339.")]]
+
+paths = {
+    "/api/v1/auth/login": {"post": op("login", "Log in with a local user", "auth",
+        {"200": {"description": "Logged in. Sets the `oriel_session` cookie (HttpOnly, Secure, SameSite=Strict).", "headers": {"Set-Cookie": {"schema": S}}, **body(ref("LoginResponse"))},
+         "400": E[400], "401": {"description": "Wrong username or password (the same answer, after the same work, for unknown users), or `totp_required`.", **body(ref("Error"))},
+         "415": E[415], "422": E[422], "429": E[429]}, secure=False, request=ref("LoginRequest"))},
+    "/api/v1/auth/logout": {"post": op("logout", "End the current login session", "auth", {"204": {"description": "Logged out; the cookie is cleared."}, **errs(401, 403)})},
+    "/api/v1/auth/me": {"get": op("me", "The logged-in user", "auth", {"200": ok("The user.", ref("Me")), **errs(401)})},
+    "/api/v1/auth/password": {"post": op("changePassword", "Change one's own password (every login ends)", "auth",
+        {"204": {"description": "Changed."}, **errs(400, 401, 403, 409, 415, 422)}, request=ref("PasswordChange"))},
+    "/api/v1/auth/totp/enroll": {"post": op("totpEnroll", "Start setting up a second factor (TOTP)", "auth", {"200": ok("A new secret, to confirm with a code.", ref("TotpEnrollment")), **errs(401, 403, 409)})},
+    "/api/v1/auth/totp/confirm": {"post": op("totpConfirm", "Turn the second factor on with a code from the app", "auth",
+        {"200": ok("On; recovery codes shown once.", ref("RecoveryCodes")), **errs(400, 401, 403, 409, 415, 422)}, request=ref("TotpCode"))},
+    "/api/v1/auth/totp": {"delete": op("totpDisable", "Turn the second factor off", "auth", {"204": {"description": "Off."}, **errs(400, 401, 403, 409, 415, 422)}, request=ref("TotpCode"))},
+    "/api/v1/users": {
+        "get": op("listUsers", "List users (admins and auditors)", "users", {"200": ok("A page of users, by name.", ref("UserList")), **errs(400, 401, 403, 422)}, params=PAGE),
+        "post": op("createUser", "Create a local user (admin)", "users", {"201": ok("Created.", ref("User")), **errs(400, 401, 403, 409, 415, 422)}, request=ref("NewUser"))},
+    "/api/v1/users/{id}": {"parameters": [ID],
+        "get": op("getUser", "One user (admins and auditors; anyone for themselves)", "users", {"200": ok("The user.", ref("User")), **errs(401, 403, 404)}),
+        "put": op("updateUser", "Change a user's role, state, groups, password or second factor (admin)", "users",
+                  {"200": ok("Updated.", ref("User")), **errs(400, 401, 403, 404, 409, 415, 422)}, request=ref("UpdateUser")),
+        "delete": op("deleteUser", "Delete a user (admin; not the last admin)", "users", {"204": {"description": "Deleted."}, **errs(401, 403, 404, 409)})},
+    "/api/v1/groups": {
+        "get": op("listGroups", "List groups (admins and auditors)", "groups", {"200": ok("A page of groups, by name.", ref("GroupList")), **errs(400, 401, 403, 422)}, params=PAGE),
+        "post": op("createGroup", "Create a group (admin)", "groups", {"201": ok("Created.", ref("Group")), **errs(400, 401, 403, 409, 415, 422)}, request=ref("GroupInput"))},
+    "/api/v1/groups/{id}": {"parameters": [ID],
+        "get": op("getGroup", "One group", "groups", {"200": ok("The group.", ref("Group")), **errs(401, 403, 404)}),
+        "put": op("replaceGroup", "Replace a group (admin)", "groups", {"200": ok("Replaced.", ref("Group")), **errs(400, 401, 403, 404, 409, 415, 422)}, request=ref("GroupInput")),
+        "delete": op("deleteGroup", "Delete a group (admin)", "groups", {"204": {"description": "Deleted."}, **errs(401, 403, 404)})},
+    "/api/v1/workspaces": {
+        "get": op("listWorkspaces", "List workspaces (users: those their groups grant)", "workspaces", {"200": ok("A page of workspaces, by name.", ref("WorkspaceList")), **errs(400, 401, 422)}, params=PAGE),
+        "post": op("createWorkspace", "Create a workspace (admin)", "workspaces", {"201": ok("Created.", ref("Workspace")), **errs(400, 401, 403, 409, 415, 422)}, request=ref("WorkspaceInput"))},
+    "/api/v1/workspaces/{id}": {"parameters": [ID],
+        "get": op("getWorkspace", "One workspace", "workspaces", {"200": ok("The workspace.", ref("Workspace")), **errs(401, 404)}),
+        "put": op("replaceWorkspace", "Replace a workspace (admin)", "workspaces", {"200": ok("Replaced.", ref("Workspace")), **errs(400, 401, 403, 404, 409, 415, 422)}, request=ref("WorkspaceInput")),
+        "delete": op("deleteWorkspace", "Delete a workspace (admin)", "workspaces", {"204": {"description": "Deleted."}, **errs(401, 403, 404)})},
+    "/api/v1/sessions": {
+        "get": op("listSessions", "List sessions, newest first (own; `scope=all` for admins and auditors)", "sessions",
+                  {"200": ok("A page of sessions.", ref("SessionList")), **errs(400, 401, 403, 422)},
+                  params=PAGE + [{"name": "state", "in": "query", "required": False, "schema": {"type": "string", "enum": ["active", "all"]}},
+                                 {"name": "scope", "in": "query", "required": False, "schema": {"type": "string", "enum": ["own", "all"]}}]),
+        "post": op("launchSession", "Launch a session of a workspace your groups grant", "sessions",
+                   {"201": ok("Launched; open `viewer_url`, or speak the stream protocol to `stream_url` with `token`.", ref("Launched")),
+                    **errs(400, 401, 403, 404, 409, 415), "503": {"description": "No agent can run a container workspace now.", **body(ref("Error"))}}, request=ref("LaunchRequest"))},
+    "/api/v1/sessions/{id}": {"parameters": [ID],
+        "get": op("getSession", "One session (owner, admin or auditor)", "sessions", {"200": ok("The session.", ref("Session")), **errs(401, 404)}),
+        "delete": op("endSession", "End a session (owner or admin); its streams close within a second", "sessions",
+                     {"204": {"description": "Ended, and the gateways closed its streams. Idempotent."}, **errs(401, 403, 404),
+                      "502": {"description": "Ending, but a gateway did not confirm; retry.", **body(ref("Error"))}})},
+    "/api/v1/sessions/{id}/token": {"parameters": [ID],
+        "post": op("sessionToken", "A fresh short-lived token for the owner of an active session (connect and reconnect)", "sessions",
+                   {"200": ok("A new token.", ref("SessionToken")), **errs(401, 403, 404, 409)})},
+    "/api/v1/tokens": {
+        "get": op("listTokens", "Your API tokens (all tokens for admins and auditors)", "tokens", {"200": ok("Tokens, newest first.", ref("TokenList")), **errs(401)}),
+        "post": op("createToken", "Create an API token (`oriel_pat_…`, shown once)", "tokens", {"201": ok("Created; `token` is the secret.", ref("Token")), **errs(400, 401, 403, 415, 422)}, request=ref("TokenInput"))},
+    "/api/v1/tokens/{id}": {"parameters": [ID],
+        "delete": op("revokeToken", "Revoke an API token (owner or admin)", "tokens", {"204": {"description": "Revoked."}, **errs(401, 403, 404)})},
+    "/api/v1/audit": {"get": op("listAudit", "Query the audit log, newest first (admins and auditors)", "audit",
+        {"200": ok("A page of entries.", ref("AuditList")), **errs(400, 401, 403, 422)},
+        params=audit_params + [{"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                               {"name": "after", "in": "query", "required": False, "schema": S}])},
+    "/api/v1/audit/export": {"get": op("exportAudit", "Export matching audit entries as JSON lines (admins and auditors)", "audit",
+        {"200": {"description": "One AuditEntry JSON object per line, newest first (at most 100 000).", "content": {"application/x-ndjson": {"schema": S}}}, **errs(400, 401, 403, 422)},
+        params=audit_params)},
+    "/api/v1/gateway/reports": {"post": {
+        "operationId": "gatewayReport", "summary": "A remote gateway reports a stream starting or ending", "tags": ["gateway"],
+        "description": "The body is a report token (`r1.…`) signed with the gateway's key, whose public half is configured in `control.gateway_report_keys`.",
+        "requestBody": {"required": True, "content": {"text/plain": {"schema": S}}},
+        "responses": {"204": {"description": "Applied."}, "400": E[400], "401": E[401], "404": E[404]}}},
+    "/api/v1/openapi.json": {"get": op("openapi", "This document", "meta",
+        {"200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}}}, secure=False)},
+}
+
+doc = {
+    "openapi": "3.1.0",
+    "info": {"title": "Oriel control plane API", "version": "1", "description":
+        "REST API of the Oriel control plane. Authenticate with `POST /auth/login`; use the returned token as `Authorization: Bearer <token>`, "
+        "or (browsers) the HttpOnly `oriel_session` cookie it sets, or an API token (`oriel_pat_…`, scoped `read`, `sessions`, `admin`). "
+        "Cookie-authenticated requests that change state must carry an `Origin` header equal to the site's own origin. "
+        "Request bodies are JSON (`Content-Type: application/json`, at most 1 MiB) and unknown fields are rejected. "
+        "Errors are `{\"error\": {\"code\", \"message\"}}` with 400 (unparsable body or query), 401, 403, 404, 409, 415, 422 (invalid values) or 429. "
+        "Lists are paged with `limit` and `after`; a response's `next` is the cursor of the following page or null."},
+    "servers": [{"url": "/"}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A login token or an API token."},
+                            "cookie": {"type": "apiKey", "in": "cookie", "name": "oriel_session"}},
+        "responses": responses, "schemas": schemas},
+    "paths": paths,
+}
+out = pathlib.Path(__file__).resolve().parent.parent / "src" / "openapi.json"
+out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+print(f"wrote {out}")

@@ -1,0 +1,175 @@
+//! Enrolling and removing a second factor (TOTP), with recovery codes.
+//!
+//! 1. `POST /api/v1/auth/totp/enroll` makes a new secret (kept encrypted,
+//!    unconfirmed) and returns it with its `otpauth://` URI and QR code.
+//! 2. `POST /api/v1/auth/totp/confirm {code}` checks a code from the app,
+//!    turns the factor on, returns ten single-use recovery codes (shown
+//!    once, stored hashed) and completes a login that was waiting for it.
+//! 3. `DELETE /api/v1/auth/totp {code}` turns it off again (not while a
+//!    group of the user requires it).
+
+use super::{Authed, password, totp};
+use crate::ControlPlane;
+use crate::audit::Audit;
+use crate::error::{ApiError, json_rejection};
+use crate::time::now_ms;
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use http::StatusCode;
+use ring::rand::{SecureRandom as _, SystemRandom};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// Recovery codes issued per enrolment.
+const RECOVERY_CODES: usize = 10;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CodeBody {
+    code: String,
+}
+
+/// `POST /api/v1/auth/totp/enroll`.
+pub(crate) async fn enroll(
+    State(cp): State<Arc<ControlPlane>>,
+    auth: Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if auth.user.totp_enabled {
+        return Err(ApiError::conflict(
+            "totp_enabled",
+            "a second factor is already set up; remove it first",
+        ));
+    }
+    let mut secret = zeroize::Zeroizing::new([0u8; 20]);
+    SystemRandom::new()
+        .fill(secret.as_mut())
+        .map_err(|e| ApiError::internal(&e))?;
+    let sealed = cp.keys.data.seal(secret.as_ref(), &auth.user.id)?;
+    cp.store
+        .set_totp(&auth.user.id, Some(&sealed), false, now_ms())
+        .await?;
+    let issuer = cp
+        .settings
+        .public_url
+        .as_deref()
+        .and_then(|u| u.split("://").nth(1))
+        .map_or("Oriel".to_owned(), |host| format!("Oriel ({host})"));
+    let uri = totp::otpauth_uri(secret.as_ref(), &issuer, &auth.user.username);
+    let svg = totp::qr_svg(&uri).ok_or_else(|| ApiError::internal(&"qr code too large"))?;
+    Ok(Json(serde_json::json!({
+        "secret": totp::base32(secret.as_ref()),
+        "otpauth_uri": uri,
+        "qr_svg": svg,
+    })))
+}
+
+/// `POST /api/v1/auth/totp/confirm`.
+pub(crate) async fn confirm(
+    State(cp): State<Arc<ControlPlane>>,
+    auth: Authed,
+    body: Result<Json<CodeBody>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(body) = body.map_err(json_rejection)?;
+    let record = cp
+        .store
+        .user(&auth.user.id)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    if record.user.totp_enabled {
+        return Err(ApiError::conflict(
+            "totp_enabled",
+            "the second factor is already on",
+        ));
+    }
+    let Some(sealed) = &record.sealed_totp else {
+        return Err(ApiError::conflict(
+            "totp_not_enrolled",
+            "start with POST /api/v1/auth/totp/enroll",
+        ));
+    };
+    let secret = cp.keys.data.open(sealed, &auth.user.id)?;
+    let now = (now_ms() / 1000) as u64;
+    let Some(step) = totp::verify(&secret, &body.code, now) else {
+        cp.audit(Audit {
+            success: false,
+            ..Audit::by(&auth, "auth.totp.enable")
+        })
+        .await;
+        return Err(ApiError::invalid(
+            "that code is not the current one: check the app and the device's clock",
+        ));
+    };
+    cp.store
+        .consume_totp_step(&auth.user.id, step as i64)
+        .await?;
+    cp.store
+        .set_totp(&auth.user.id, Some(sealed), true, now_ms())
+        .await?;
+    let mut codes = Vec::with_capacity(RECOVERY_CODES);
+    let mut hashes = Vec::with_capacity(RECOVERY_CODES);
+    for _ in 0..RECOVERY_CODES {
+        let mut raw = [0u8; 10];
+        SystemRandom::new()
+            .fill(&mut raw)
+            .map_err(|e| ApiError::internal(&e))?;
+        let code = totp::base32(&raw).to_lowercase();
+        hashes.push(password::secret_hash(&code));
+        // Shown as xxxx-xxxx-xxxx-xxxx; any separators are ignored on use.
+        codes.push(
+            code.as_bytes()
+                .chunks(4)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect::<Vec<_>>()
+                .join("-"),
+        );
+    }
+    cp.store
+        .replace_recovery_codes(&auth.user.id, &hashes)
+        .await?;
+    if let Some(hash) = &auth.login_hash {
+        cp.store.complete_login(hash).await?;
+    }
+    cp.audit(Audit::by(&auth, "auth.totp.enable")).await;
+    Ok(Json(serde_json::json!({ "recovery_codes": codes })))
+}
+
+/// `DELETE /api/v1/auth/totp`.
+pub(crate) async fn disable(
+    State(cp): State<Arc<ControlPlane>>,
+    auth: Authed,
+    body: Result<Json<CodeBody>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(body) = body.map_err(json_rejection)?;
+    if crate::policy::totp_required(&cp, &auth.user.id).await? {
+        return Err(ApiError::conflict(
+            "totp_required",
+            "a group you belong to requires a second factor",
+        ));
+    }
+    let record = cp
+        .store
+        .user(&auth.user.id)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    let Some(sealed) = record
+        .sealed_totp
+        .as_deref()
+        .filter(|_| record.user.totp_enabled)
+    else {
+        return Err(ApiError::conflict(
+            "totp_not_enrolled",
+            "no second factor is set up",
+        ));
+    };
+    let secret = cp.keys.data.open(sealed, &auth.user.id)?;
+    if totp::verify(&secret, &body.code, (now_ms() / 1000) as u64).is_none() {
+        return Err(ApiError::invalid("that code is not the current one"));
+    }
+    cp.store
+        .set_totp(&auth.user.id, None, false, now_ms())
+        .await?;
+    cp.store.replace_recovery_codes(&auth.user.id, &[]).await?;
+    cp.audit(Audit::by(&auth, "auth.totp.disable")).await;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,213 @@
+//! What gateways report about streams, and the reaper: together they move
+//! sessions through their state machine (`oriel_control_store` sessions).
+//!
+//! - a stream connected → `starting` → `running` (and a first-use target
+//!   identity is recorded on the workspace);
+//! - the target ended the session → `ended`;
+//! - we ended it (idle timeout, maximum length, an end request) → `ended`;
+//! - the target refused for good (credentials, identity, protocol) → `failed`;
+//! - the viewer went away, or the target was unreachable for a while: the
+//!   session stays as it is, the viewer may reconnect.
+//!
+//! The reaper ends sessions past their deadline, fails sessions no viewer
+//! connected to before their token expired, and finishes `ending` sessions
+//! whose gateways never confirmed.
+
+use crate::ControlPlane;
+use crate::audit::Audit;
+use crate::error::ApiError;
+use crate::time::now_ms;
+use axum::extract::State;
+use bytes::Bytes;
+use http::StatusCode;
+use oriel_control_store::SessionState;
+use oriel_core_token::{Report, ReportClaims};
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{info, warn};
+
+/// Grace after a token's expiry before a session nobody connected to fails.
+const CONNECT_GRACE_MS: i64 = 60_000;
+/// How long an `ending` session waits for its gateways.
+const ENDING_GRACE_MS: i64 = 30_000;
+
+impl ControlPlane {
+    /// Applies a gateway's report.
+    pub async fn on_report(&self, report: &Report) {
+        if let Err(e) = self.apply_report(report).await {
+            warn!(error = %e.message, session_id = report.session_id(), "cannot apply a gateway report");
+        }
+    }
+
+    async fn apply_report(&self, report: &Report) -> Result<(), ApiError> {
+        let now = now_ms();
+        match report {
+            Report::StreamStarted { sid, identity } => {
+                if let Some(s) = self
+                    .store
+                    .transition(sid, SessionState::Running, now, None)
+                    .await?
+                {
+                    self.audit(
+                        Audit {
+                            actor_id: Some(&s.user_id),
+                            actor_name: &s.username,
+                            action: "session.start",
+                            success: true,
+                            ..Default::default()
+                        }
+                        .on("session", sid, Some(&s.workspace_name)),
+                    )
+                    .await;
+                }
+                if let (Some(fp), Some(s)) = (identity, self.store.session(sid).await?)
+                    && self
+                        .store
+                        .record_workspace_identity(&s.workspace_id, fp)
+                        .await?
+                {
+                    info!(workspace_id = %s.workspace_id, identity = %fp, "target identity recorded on first use");
+                    self.audit(
+                        Audit {
+                            actor_name: "gateway",
+                            action: "workspace.identity",
+                            success: true,
+                            details: Some(
+                                serde_json::json!({ "identity": fp, "trust": "first use" }),
+                            ),
+                            ..Default::default()
+                        }
+                        .on(
+                            "workspace",
+                            &s.workspace_id,
+                            Some(&s.workspace_name),
+                        ),
+                    )
+                    .await;
+                }
+            }
+            Report::StreamEnded {
+                sid,
+                reason,
+                retryable,
+                class,
+            } => {
+                let (to, failure) = match (reason.as_str(), class.as_str()) {
+                    ("target_closed", _) | ("ended" | "idle_timeout" | "session_expired", _) => {
+                        (SessionState::Ended, None)
+                    }
+                    (kind, "target") if !retryable => (SessionState::Failed, Some(kind)),
+                    _ => return Ok(()),
+                };
+                if let Some(s) = self.store.transition(sid, to, now, failure).await? {
+                    self.audit(
+                        Audit {
+                            actor_id: Some(&s.user_id),
+                            actor_name: &s.username,
+                            action: if to == SessionState::Failed {
+                                "session.fail"
+                            } else {
+                                "session.end"
+                            },
+                            success: to == SessionState::Ended,
+                            details: Some(serde_json::json!({ "reason": reason })),
+                            ..Default::default()
+                        }
+                        .on("session", sid, Some(&s.workspace_name)),
+                    )
+                    .await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// One pass of the reaper.
+    pub async fn reap(&self) -> Result<(), ApiError> {
+        let now = now_ms();
+        for s in self.store.overdue_sessions(now).await? {
+            let confirmed = self.end_session(&s, "maximum session length").await?;
+            self.audit(
+                Audit {
+                    actor_name: "system",
+                    action: "session.end",
+                    success: confirmed,
+                    details: Some(serde_json::json!({ "reason": "maximum session length", "owner": s.username })),
+                    ..Default::default()
+                }
+                .on("session", &s.id, Some(&s.workspace_name)),
+            )
+            .await;
+        }
+        for s in self
+            .store
+            .stale_sessions(SessionState::Starting, now - CONNECT_GRACE_MS)
+            .await?
+        {
+            if s.token_expires_at + CONNECT_GRACE_MS < now {
+                self.store
+                    .transition(
+                        &s.id,
+                        SessionState::Failed,
+                        now,
+                        Some("no viewer connected before the token expired"),
+                    )
+                    .await?;
+            }
+        }
+        for s in self
+            .store
+            .stale_sessions(SessionState::Ending, now - ENDING_GRACE_MS)
+            .await?
+        {
+            // Tell the gateways again; mark it ended either way (its tokens are refused).
+            let _ = self
+                .gateways
+                .end_session(&s.id, (s.token_expires_at / 1000) as u64 + 120)
+                .await;
+            self.store
+                .transition(&s.id, SessionState::Ended, now, None)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Runs [`Self::reap`] every `every` until the process ends.
+    pub fn spawn_reaper(self: &Arc<Self>, every: Duration) {
+        let cp = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = cp.reap().await {
+                    warn!(error = %e.message, "session reaper failed");
+                }
+                if let Err(e) = cp.store.purge_logins(now_ms()).await {
+                    warn!(error = %e, "cannot purge expired logins");
+                }
+            }
+        });
+    }
+}
+
+/// `POST /api/v1/gateway/reports`: a gateway's signed report (`r1.` token as
+/// the body). Only gateways whose public keys are configured are believed.
+pub(crate) async fn receive(
+    State(cp): State<Arc<ControlPlane>>,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let Some(verifier) = &cp.report_verifier else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "this control plane takes no reports from remote gateways",
+        ));
+    };
+    let token = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the body must be a report token"))?;
+    let claims: ReportClaims = verifier
+        .verify(token.trim(), (now_ms() / 1000) as u64)
+        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()))?;
+    cp.on_report(&claims.report).await;
+    Ok(StatusCode::NO_CONTENT)
+}
