@@ -7,7 +7,7 @@ mod users;
 mod workspaces;
 
 use crate::ControlPlane;
-use crate::auth::{enroll, login};
+use crate::auth::{enroll, login, oidc};
 use crate::error::ApiError;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -24,6 +24,9 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/auth/logout"),
     ("get", "/api/v1/auth/me"),
+    ("get", "/api/v1/auth/methods"),
+    ("get", "/api/v1/auth/oidc/start"),
+    ("get", "/api/v1/auth/oidc/callback"),
     ("post", "/api/v1/auth/password"),
     ("post", "/api/v1/auth/totp/enroll"),
     ("post", "/api/v1/auth/totp/confirm"),
@@ -62,6 +65,9 @@ pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/api/v1/auth/login", post(login::login))
         .route("/api/v1/auth/logout", post(login::logout))
         .route("/api/v1/auth/me", get(login::me))
+        .route("/api/v1/auth/methods", get(oidc::methods))
+        .route("/api/v1/auth/oidc/start", get(oidc::start))
+        .route("/api/v1/auth/oidc/callback", get(oidc::callback))
         .route("/api/v1/auth/password", post(login::change_password))
         .route("/api/v1/auth/totp/enroll", post(enroll::enroll))
         .route("/api/v1/auth/totp/confirm", post(enroll::confirm))

@@ -22,6 +22,7 @@ mod policy;
 mod reports;
 mod time;
 
+pub use auth::oidc::OidcSettings;
 pub use error::ApiError;
 pub use gateway_link::{GatewayLink, InProcessGateway, RemoteGateways};
 
@@ -51,6 +52,8 @@ pub struct ControlSettings {
     pub workspace_kinds: Vec<String>,
     /// Shortest password accepted.
     pub password_min_len: usize,
+    /// Single sign-on with an OpenID Connect provider, when configured.
+    pub oidc: Option<OidcSettings>,
 }
 
 impl Default for ControlSettings {
@@ -62,6 +65,7 @@ impl Default for ControlSettings {
             gateway_url: None,
             workspace_kinds: vec!["vnc".into()],
             password_min_len: 12,
+            oidc: None,
         }
     }
 }
@@ -89,6 +93,8 @@ pub struct ControlPlane {
     /// A hash that unknown users are checked against, so a login for an
     /// unknown user takes as long as one with a wrong password.
     pub(crate) dummy_hash: String,
+    /// The OpenID provider (discovery and key cache), when configured.
+    pub(crate) oidc: Option<auth::oidc::Oidc>,
 }
 
 impl std::fmt::Debug for ControlPlane {
@@ -140,10 +146,12 @@ impl ControlPlane {
                 .await?;
             info!("created the first admin user \"admin\"");
         }
+        let oidc = settings.oidc.clone().map(auth::oidc::Oidc::new);
         let cp = Arc::new(ControlPlane {
             store,
             keys,
             settings,
+            oidc,
             gateways,
             report_verifier,
             dummy_hash,

@@ -7,6 +7,57 @@ use oriel_control_store::{GroupRecord, Role, User, WorkspaceRecord};
 use oriel_core_token::{Policy, PolicyOverrides};
 use serde::{Deserialize, Serialize};
 
+/// Largest clipboard limit a policy may set (the stream protocol's maximum).
+pub(crate) const MAX_CLIPBOARD_LIMIT: u32 = 1 << 20;
+
+/// Largest file size limit a policy may set: the largest integer a
+/// JavaScript number holds exactly (the admin UI and the viewer read it).
+pub(crate) const MAX_TRANSFER_LIMIT: u64 = (1 << 53) - 1;
+
+fn check_limits(
+    prefix: &str,
+    clipboard: Option<u32>,
+    upload: Option<u64>,
+    download: Option<u64>,
+) -> Result<(), ApiError> {
+    if clipboard.is_some_and(|n| n > MAX_CLIPBOARD_LIMIT) {
+        return Err(ApiError::invalid(format!(
+            "{prefix}.clipboard_max_bytes must be at most {MAX_CLIPBOARD_LIMIT}"
+        )));
+    }
+    for (field, value) in [
+        ("upload_max_bytes", upload),
+        ("download_max_bytes", download),
+    ] {
+        if value.is_some_and(|n| n > MAX_TRANSFER_LIMIT) {
+            return Err(ApiError::invalid(format!(
+                "{prefix}.{field} must be at most {MAX_TRANSFER_LIMIT} (0: no limit)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a workspace's policy; `prefix` names it in messages (`policy`).
+pub(crate) fn validate_policy(p: &Policy, prefix: &str) -> Result<(), ApiError> {
+    check_limits(
+        prefix,
+        Some(p.clipboard_max_bytes),
+        Some(p.upload_max_bytes),
+        Some(p.download_max_bytes),
+    )
+}
+
+/// Checks a group's policy overrides; `prefix` names them in messages.
+pub(crate) fn validate_overrides(o: &PolicyOverrides, prefix: &str) -> Result<(), ApiError> {
+    check_limits(
+        prefix,
+        o.clipboard_max_bytes,
+        o.upload_max_bytes,
+        o.download_max_bytes,
+    )
+}
+
 /// What a group says beyond its members and grants.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -53,4 +104,43 @@ pub(crate) async fn launchable(
         .map(|g| GroupSettings::of(g).policy)
         .collect();
     Ok(Some(workspace.policy.effective(overrides.iter())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_checked_with_the_field_named() {
+        let ok = Policy {
+            upload_max_bytes: MAX_TRANSFER_LIMIT,
+            download_max_bytes: 0,
+            ..Policy::default()
+        };
+        assert!(validate_policy(&ok, "policy").is_ok());
+        let big = Policy {
+            download_max_bytes: MAX_TRANSFER_LIMIT + 1,
+            ..Policy::default()
+        };
+        let e = validate_policy(&big, "policy").unwrap_err();
+        assert!(
+            format!("{e:?}").contains("policy.download_max_bytes"),
+            "{e:?}"
+        );
+        let o = PolicyOverrides {
+            upload_max_bytes: Some(u64::MAX),
+            ..Default::default()
+        };
+        let e = validate_overrides(&o, "settings.policy").unwrap_err();
+        assert!(
+            format!("{e:?}").contains("settings.policy.upload_max_bytes"),
+            "{e:?}"
+        );
+        let o = PolicyOverrides {
+            clipboard_max_bytes: Some(MAX_CLIPBOARD_LIMIT + 1),
+            ..Default::default()
+        };
+        assert!(validate_overrides(&o, "settings.policy").is_err());
+        assert!(validate_overrides(&PolicyOverrides::default(), "settings.policy").is_ok());
+    }
 }

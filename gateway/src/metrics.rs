@@ -14,6 +14,8 @@ pub struct GatewayMetrics {
     pub(crate) encode_seconds: Histogram,
     pub(crate) frame_latency_seconds: Histogram,
     pub(crate) clipboard: IntCounterVec,
+    pub(crate) file_transfers: IntCounterVec,
+    pub(crate) file_bytes: IntCounterVec,
 }
 
 impl GatewayMetrics {
@@ -69,6 +71,20 @@ impl GatewayMetrics {
             ),
             &["direction", "decision"],
         )?;
+        let file_transfers = IntCounterVec::new(
+            Opts::new(
+                "oriel_gateway_file_transfers_total",
+                "File transfers ended, by direction and outcome (done or a file error code)",
+            ),
+            &["direction", "outcome"],
+        )?;
+        let file_bytes = IntCounterVec::new(
+            Opts::new(
+                "oriel_gateway_file_bytes_total",
+                "Bytes of files passed between viewers and targets, by direction",
+            ),
+            &["direction"],
+        )?;
         for c in [
             Box::new(sessions_active.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(websocket_connections.clone()),
@@ -78,6 +94,8 @@ impl GatewayMetrics {
             Box::new(tiles.clone()),
             Box::new(encode_seconds.clone()),
             Box::new(frame_latency_seconds.clone()),
+            Box::new(file_transfers.clone()),
+            Box::new(file_bytes.clone()),
             Box::new(clipboard.clone()),
         ] {
             registry.register(c)?;
@@ -92,6 +110,8 @@ impl GatewayMetrics {
             encode_seconds,
             frame_latency_seconds,
             clipboard,
+            file_transfers,
+            file_bytes,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! One viewer's stream: admission (HELLO, token, target) then the pipeline.
 
+mod files;
 mod pipeline;
 
 use crate::{Gateway, now_secs};

@@ -9,7 +9,37 @@ use std::path::PathBuf;
 #[command(name = "oriel", version, about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Invocation,
+}
+
+/// What the binary is asked to do: run roles, or a one-off tool.
+#[derive(Debug, Subcommand)]
+pub enum Invocation {
+    #[command(flatten)]
+    Role(Command),
+    /// Seal a secret for the configuration with this installation's data
+    /// key: reads it from standard input, prints `sealed:…` (the value of
+    /// e.g. control.oidc.client_secret). Creates the data key if missing.
+    SealSecret(SealSecretArgs),
+}
+
+/// Flags of `oriel seal-secret`.
+#[derive(Debug, Args)]
+pub struct SealSecretArgs {
+    /// TOML configuration file (for general.data_dir).
+    #[arg(long, value_name = "FILE", env = "ORIEL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Data directory whose keys/data.key seals the secret.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<String>,
+    /// The configuration key the secret is for (a sealed value opens for
+    /// that key only).
+    #[arg(
+        long = "for",
+        value_name = "KEY",
+        default_value = "control.oidc.client_secret"
+    )]
+    pub for_key: String,
 }
 
 #[derive(Debug, Subcommand)]

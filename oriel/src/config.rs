@@ -56,6 +56,53 @@ pub struct Control {
     pub gateway_report_keys: Vec<String>,
     pub workspace_kinds: Vec<String>,
     pub password_min_len: usize,
+    /// The key that encrypts secrets at rest, from a file (e.g. a mounted
+    /// secret shared by several control planes); empty: `keys/data.key` in
+    /// the data directory, made on first start.
+    pub data_key_file: String,
+    /// Single sign-on (`[control.oidc]`); off while `issuer` is empty.
+    pub oidc: Oidc,
+}
+
+/// `[control.oidc]`: the OpenID Connect provider users may log in with.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Oidc {
+    /// Issuer URL as the provider's discovery document says it; empty: off.
+    pub issuer: String,
+    pub client_id: String,
+    /// `sealed:…` from `oriel seal-secret` (plain text is refused).
+    pub client_secret: String,
+    /// A file holding the secret (sealed, or plain if only its owner can read it).
+    pub client_secret_file: String,
+    pub display_name: String,
+    pub scopes: Vec<String>,
+    pub username_claim: String,
+    pub groups_claim: String,
+    pub admin_groups: Vec<String>,
+    pub auditor_groups: Vec<String>,
+    pub clock_skew_secs: u64,
+    /// PEM CA certificates for the provider's HTTPS; empty: the public roots.
+    pub ca_file: String,
+}
+
+impl Default for Oidc {
+    fn default() -> Self {
+        Oidc {
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            client_secret_file: String::new(),
+            display_name: "Single sign-on".into(),
+            scopes: vec!["openid".into(), "profile".into(), "email".into()],
+            username_claim: "preferred_username".into(),
+            groups_claim: "groups".into(),
+            admin_groups: Vec::new(),
+            auditor_groups: Vec::new(),
+            clock_skew_secs: 60,
+            ca_file: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -131,6 +178,8 @@ impl Default for Control {
             gateway_report_keys: Vec::new(),
             workspace_kinds: Vec::new(),
             password_min_len: 12,
+            data_key_file: String::new(),
+            oidc: Oidc::default(),
         }
     }
 }
@@ -169,7 +218,8 @@ fn env_value(raw: &str) -> toml::Value {
     }
 }
 
-/// Applies `ORIEL_<SECTION>__<KEY>=value` variables to a TOML table.
+/// Applies `ORIEL_<SECTION>__<KEY>=value` variables to a TOML table;
+/// `ORIEL_<SECTION>__<SUBSECTION>__<KEY>` reaches `[section.subsection]`.
 fn apply_env(
     table: &mut toml::Table,
     vars: impl Iterator<Item = (String, String)>,
@@ -178,21 +228,27 @@ fn apply_env(
         let Some(rest) = name.strip_prefix("ORIEL_") else {
             continue;
         };
-        let Some((section, key)) = rest.split_once("__") else {
+        if !rest.contains("__") {
             continue;
-        };
-        if section.is_empty() || key.is_empty() {
+        }
+        let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        if path.iter().any(String::is_empty) {
             bail!("malformed configuration variable {name}");
         }
-        let section = section.to_ascii_lowercase();
-        let key = key.to_ascii_lowercase();
-        let entry = table
-            .entry(section.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        let toml::Value::Table(sect) = entry else {
-            bail!("{name}: [{section}] is not a section");
+        let Some((key, sections)) = path.split_last() else {
+            continue;
         };
-        sect.insert(key, env_value(&value));
+        let mut here = &mut *table;
+        for (depth, section) in sections.iter().enumerate() {
+            let entry = here
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let toml::Value::Table(sect) = entry else {
+                bail!("{name}: [{}] is not a section", path[..=depth].join("."));
+            };
+            here = sect;
+        }
+        here.insert(key.clone(), env_value(&value));
     }
     Ok(())
 }
@@ -275,6 +331,142 @@ pub fn gateway_public_url(raw: &RawConfig) -> anyhow::Result<Option<String>> {
     )
 }
 
+/// Prefix of values sealed with the data key (`oriel seal-secret`).
+#[cfg(feature = "control")]
+pub const SEALED_PREFIX: &str = "sealed:";
+
+/// Configuration keys whose values may be sealed (the key name is bound
+/// into the ciphertext: a value sealed for one key opens for no other).
+#[cfg(feature = "control")]
+pub const SEALED_KEYS: &[&str] = &["control.oidc.client_secret"];
+
+/// Seals `plain` with the data key for the configuration key `key`.
+#[cfg(feature = "control")]
+pub fn seal_secret(
+    plain: &str,
+    key: &str,
+    data: &oriel_control_store::DataKey,
+) -> anyhow::Result<String> {
+    Ok(format!(
+        "{SEALED_PREFIX}{}",
+        data.seal(plain.as_bytes(), &format!("config:{key}"))?
+    ))
+}
+
+/// Opens a `sealed:…` value of the configuration key `key`.
+#[cfg(feature = "control")]
+pub fn open_secret(
+    value: &str,
+    key: &str,
+    data: &oriel_control_store::DataKey,
+) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    let Some(sealed) = value.trim().strip_prefix(SEALED_PREFIX) else {
+        bail!(
+            "{key} must be sealed (`oriel seal-secret` prints sealed:…); plain-text secrets are refused"
+        );
+    };
+    let plain = data.open(sealed, &format!("config:{key}")).map_err(|_| {
+        anyhow::anyhow!(
+            "{key} does not open with this installation's data key (sealed elsewhere, or for another key?)"
+        )
+    })?;
+    let text = String::from_utf8(plain.to_vec())
+        .map_err(|_| anyhow::anyhow!("{key} is not UTF-8 once opened"))?;
+    Ok(zeroize::Zeroizing::new(text))
+}
+
+/// The client secret of `[control.oidc]`: `client_secret` (sealed) or the
+/// contents of `client_secret_file` (sealed, or plain in a file only its
+/// owner can read).
+#[cfg(feature = "control")]
+fn oidc_client_secret(
+    o: &Oidc,
+    data: &oriel_control_store::DataKey,
+) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    const KEY: &str = "control.oidc.client_secret";
+    match (o.client_secret.is_empty(), o.client_secret_file.is_empty()) {
+        (false, false) => {
+            bail!("set control.oidc.client_secret or control.oidc.client_secret_file, not both")
+        }
+        (true, true) => bail!(
+            "control.oidc needs the client secret: client_secret = \"sealed:…\" (see `oriel seal-secret`) or client_secret_file"
+        ),
+        (false, true) => open_secret(&o.client_secret, KEY, data),
+        (true, false) => {
+            let path = std::path::Path::new(&o.client_secret_file);
+            let text =
+                zeroize::Zeroizing::new(std::fs::read_to_string(path).with_context(|| {
+                    format!(
+                        "cannot read control.oidc.client_secret_file {}",
+                        path.display()
+                    )
+                })?);
+            let value = text.trim_end_matches(['\r', '\n']);
+            if value.trim_start().starts_with(SEALED_PREFIX) {
+                return open_secret(value, KEY, data);
+            }
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                bail!(
+                    "control.oidc.client_secret_file {} holds a plain secret and others may read it (mode {:o}): chmod 600 it, or put a sealed value in it",
+                    path.display(),
+                    mode & 0o777
+                );
+            }
+            if value.is_empty() {
+                bail!(
+                    "control.oidc.client_secret_file {} is empty",
+                    path.display()
+                );
+            }
+            Ok(zeroize::Zeroizing::new(value.to_owned()))
+        }
+    }
+}
+
+/// `[control.oidc]` validated: `None` while `issuer` is empty.
+#[cfg(feature = "control")]
+pub fn oidc_settings(
+    raw: &RawConfig,
+    data: &oriel_control_store::DataKey,
+) -> anyhow::Result<Option<oriel_control::OidcSettings>> {
+    let o = &raw.control.oidc;
+    if o.issuer.is_empty() {
+        if *o != Oidc::default() {
+            bail!("control.oidc is set but control.oidc.issuer is empty");
+        }
+        return Ok(None);
+    }
+    let ca_pem = if o.ca_file.is_empty() {
+        Vec::new()
+    } else {
+        std::fs::read(&o.ca_file)
+            .with_context(|| format!("cannot read control.oidc.ca_file {}", o.ca_file))?
+    };
+    let settings = oriel_control::OidcSettings {
+        issuer: o.issuer.clone(),
+        client_id: o.client_id.clone(),
+        client_secret: oidc_client_secret(o, data)?,
+        display_name: if o.display_name.trim().is_empty() {
+            Oidc::default().display_name
+        } else {
+            o.display_name.clone()
+        },
+        scopes: o.scopes.clone(),
+        username_claim: o.username_claim.clone(),
+        groups_claim: o.groups_claim.clone(),
+        admin_groups: o.admin_groups.clone(),
+        auditor_groups: o.auditor_groups.clone(),
+        clock_skew: Duration::from_secs(o.clock_skew_secs),
+        ca_pem,
+    };
+    settings
+        .validate()
+        .map_err(|e| anyhow::anyhow!("control.oidc: {e}"))?;
+    Ok(Some(settings))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,6 +545,106 @@ mod tests {
         assert!(c.listen().is_ok());
         assert!(duration("x", &c.control.token_ttl).is_ok());
         assert!(duration("x", &c.gateway.settle).is_ok());
+    }
+
+    #[test]
+    fn the_oidc_section_takes_nested_environment_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("oriel.toml");
+        std::fs::write(
+            &file,
+            "[control.oidc]\nissuer = \"https://idp.example\"\nadmin_groups = [\"a\"]\n",
+        )
+        .unwrap();
+        let c = RawConfig::load_with_env(
+            Some(&file),
+            env(&[
+                ("ORIEL_CONTROL__OIDC__CLIENT_ID", "oriel"),
+                ("ORIEL_CONTROL__OIDC__AUDITOR_GROUPS", "[\"audit\"]"),
+                ("ORIEL_CONTROL__OIDC__CLOCK_SKEW_SECS", "30"),
+                ("ORIEL_CONTROL__TOKEN_TTL", "2m"),
+            ]),
+        )
+        .unwrap();
+        let o = &c.control.oidc;
+        assert_eq!(o.issuer, "https://idp.example");
+        assert_eq!(o.client_id, "oriel");
+        assert_eq!(o.admin_groups, ["a"]);
+        assert_eq!(o.auditor_groups, ["audit"]);
+        assert_eq!(o.clock_skew_secs, 30);
+        assert_eq!(o.username_claim, "preferred_username");
+        assert_eq!(o.groups_claim, "groups");
+        assert_eq!(c.control.token_ttl, "2m");
+        let err = format!(
+            "{:#}",
+            RawConfig::load_with_env(None, env(&[("ORIEL_CONTROL__OIDC__ISSUR", "x")]))
+                .unwrap_err()
+        );
+        assert!(err.contains("issur"), "{err}");
+        assert!(
+            RawConfig::load_with_env(None, env(&[("ORIEL_CONTROL__TOKEN_TTL__X", "1")])).is_err(),
+            "a key is not a section"
+        );
+        assert!(RawConfig::load_with_env(None, env(&[("ORIEL_CONTROL____X", "1")])).is_err());
+    }
+
+    #[cfg(feature = "control")]
+    #[test]
+    fn the_oidc_client_secret_is_accepted_only_sealed() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let key = oriel_control_store::DataKey::from_bytes(&[5; 32]).unwrap();
+        let mut c = RawConfig::default();
+        assert!(oidc_settings(&c, &key).unwrap().is_none(), "off by default");
+        c.control.oidc.client_id = "oriel".into();
+        assert!(oidc_settings(&c, &key).is_err(), "set without an issuer");
+        c.control.oidc.issuer = "https://idp.example".into();
+        let err = format!("{:#}", oidc_settings(&c, &key).unwrap_err());
+        assert!(err.contains("seal-secret"), "{err}");
+        c.control.oidc.client_secret = "hunter2hunter2".into();
+        let err = format!("{:#}", oidc_settings(&c, &key).unwrap_err());
+        assert!(err.contains("must be sealed"), "{err}");
+        c.control.oidc.client_secret =
+            seal_secret("s3cret", "control.oidc.client_secret", &key).unwrap();
+        assert!(!c.control.oidc.client_secret.contains("s3cret"));
+        let s = oidc_settings(&c, &key).unwrap().unwrap();
+        assert_eq!(s.client_secret.as_str(), "s3cret");
+        assert!(!format!("{s:?}").contains("s3cret"), "Debug redacts");
+        // Another installation's key, or a value sealed for another key.
+        let other = oriel_control_store::DataKey::from_bytes(&[6; 32]).unwrap();
+        assert!(oidc_settings(&c, &other).is_err());
+        c.control.oidc.client_secret = seal_secret("s3cret", "other.key", &key).unwrap();
+        assert!(oidc_settings(&c, &key).is_err());
+        // From a file: sealed, or plain when only the owner can read it.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "plain-secret\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        c.control.oidc.client_secret = String::new();
+        c.control.oidc.client_secret_file = file.display().to_string();
+        let err = format!("{:#}", oidc_settings(&c, &key).unwrap_err());
+        assert!(err.contains("chmod 600"), "{err}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let s = oidc_settings(&c, &key).unwrap().unwrap();
+        assert_eq!(s.client_secret.as_str(), "plain-secret");
+        std::fs::write(
+            &file,
+            seal_secret("from-file", "control.oidc.client_secret", &key).unwrap(),
+        )
+        .unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            oidc_settings(&c, &key)
+                .unwrap()
+                .unwrap()
+                .client_secret
+                .as_str(),
+            "from-file"
+        );
+        // Plain http only on loopback.
+        c.control.oidc.issuer = "http://idp.example".into();
+        assert!(oidc_settings(&c, &key).is_err());
+        c.control.oidc.issuer = "http://127.0.0.1:8000/openid".into();
+        assert!(oidc_settings(&c, &key).is_ok());
     }
 
     #[test]

@@ -54,6 +54,38 @@ pub fn read32(path: &Path) -> anyhow::Result<Zeroizing<[u8; 32]>> {
     Ok(out)
 }
 
+/// The data key (secrets at rest): `control.data_key_file` when set (it
+/// must exist and be readable by its owner only: it is never made here, so
+/// several control planes can share one), else `<keys_dir>/data.key`, made
+/// on first start.
+pub fn data_key(
+    data_key_file: &str,
+    keys_dir: &Path,
+    generate: impl FnOnce() -> anyhow::Result<Zeroizing<[u8; 32]>>,
+) -> anyhow::Result<Zeroizing<[u8; 32]>> {
+    if data_key_file.is_empty() {
+        return load_or_create(keys_dir, "data", generate, |_| Ok(None));
+    }
+    let path = Path::new(data_key_file);
+    let meta = std::fs::metadata(path).with_context(|| {
+        format!(
+            "control.data_key_file {}: cannot read it (make one with: (umask 077; head -c 32 /dev/urandom | base64 > {}))",
+            path.display(),
+            path.display()
+        )
+    })?;
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "control.data_key_file {} may be read by others (mode {:o}): chmod 600 it",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    read32(path).context("control.data_key_file")
+}
+
 /// Loads the private key `name.key` (and keeps `name.pub` beside it), making
 /// both with `generate` when missing. `public` derives the public half.
 pub fn load_or_create(
@@ -91,6 +123,35 @@ pub fn load_or_create(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_data_key_file_is_read_never_made_and_must_be_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        let file = dir.path().join("shared.key");
+        let never = || -> anyhow::Result<Zeroizing<[u8; 32]>> { panic!("must not generate") };
+        let err = format!(
+            "{:#}",
+            data_key(&file.display().to_string(), &keys, never).unwrap_err()
+        );
+        assert!(err.contains("head -c 32"), "{err}");
+        std::fs::write(&file, format!("{}\n", B64.encode([9u8; 32]))).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = format!(
+            "{:#}",
+            data_key(&file.display().to_string(), &keys, never).unwrap_err()
+        );
+        assert!(err.contains("chmod 600"), "{err}");
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let key = data_key(&file.display().to_string(), &keys, never).unwrap();
+        assert_eq!(*key, [9u8; 32]);
+        assert!(!keys.join("data.key").exists());
+        // Unset: made once in the keys directory, then reloaded.
+        let made = data_key("", &keys, || Ok(Zeroizing::new([3u8; 32]))).unwrap();
+        assert_eq!(*made, [3u8; 32]);
+        assert_eq!(*data_key("", &keys, never).unwrap(), [3u8; 32]);
+    }
 
     #[test]
     fn keys_are_created_once_private_and_reloaded() {

@@ -11,6 +11,8 @@
 //! - [`browser`], [`page`] and [`cdp`]: headless Chromium over the DevTools
 //!   protocol, with [`Page`] for navigation, JavaScript, real key and mouse
 //!   events and canvas pixels.
+//! - [`oidc`]: [`OidcProvider`], a real OpenID Connect provider
+//!   (django-oidc-provider) with users, groups, a client and key rotation.
 //! - [`viewer`]: [`StreamViewer`], a verifying client of the stream protocol
 //!   that decodes every tile into its own framebuffer.
 //!
@@ -25,10 +27,14 @@ pub mod cdp;
 pub mod display;
 pub mod image;
 mod keys;
+pub mod oidc;
 pub mod page;
 pub mod postgres;
 pub mod process;
+pub mod rdp;
 pub mod rfb;
+pub mod sshd;
+pub mod totp;
 pub mod users;
 pub mod viewer;
 pub mod xwd;
@@ -37,6 +43,7 @@ pub use browser::{Browser, BrowserOptions, DEFAULT_TIMEOUT, DEFAULT_VIEWPORT};
 pub use cdp::{CdpConnection, CdpEvent};
 pub use display::{VncDisplay, VncOptions, VncServer, Xterm, XtermOptions};
 pub use image::{ImageDiff, Rect, RgbImage};
+pub use oidc::{OidcProvider, OidcProviderOptions};
 pub use page::{CssRect, MouseButton, Page};
 pub use postgres::Postgres;
 pub use process::{

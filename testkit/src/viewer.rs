@@ -279,6 +279,14 @@ impl StreamViewer {
                 return Ok(None);
             }
             ServerMessage::Notice { kind, message } => ViewerEvent::Notice(kind, message),
+            // File transfer (§2.3): this viewer asks for none; FILES is noted only.
+            ServerMessage::Files(_)
+            | ServerMessage::FileListing(_)
+            | ServerMessage::FileStart { .. }
+            | ServerMessage::FileData { .. }
+            | ServerMessage::FileProgress { .. }
+            | ServerMessage::FileDone { .. }
+            | ServerMessage::FileError { .. } => return Ok(None),
         }))
     }
 

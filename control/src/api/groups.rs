@@ -72,16 +72,7 @@ fn check(body: &GroupBody) -> Result<serde_json::Value, ApiError> {
     if body.description.len() > 1024 {
         return Err(ApiError::invalid("description too long"));
     }
-    if body
-        .settings
-        .policy
-        .clipboard_max_bytes
-        .is_some_and(|n| n > 1 << 20)
-    {
-        return Err(ApiError::invalid(
-            "settings.policy.clipboard_max_bytes must be at most 1048576",
-        ));
-    }
+    crate::policy::validate_overrides(&body.settings.policy, "settings.policy")?;
     serde_json::to_value(&body.settings).map_err(|e| ApiError::internal(&e))
 }
 

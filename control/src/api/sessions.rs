@@ -262,8 +262,9 @@ pub(crate) async fn list(
         .after
         .as_deref()
         .map(|c| {
-            c.parse::<i64>()
-                .map_err(|_| ApiError::bad_request("after must be a cursor from next"))
+            c.split_once(':')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id)))
+                .ok_or_else(|| ApiError::bad_request("after must be a cursor from next"))
         })
         .transpose()?;
     let all = match q.scope.as_deref() {
@@ -291,7 +292,10 @@ pub(crate) async fn list(
         .take(limit as usize)
         .map(|s| session_json(s, &parts, &cp))
         .collect();
-    let next = more.then(|| rows[limit as usize - 1].requested_at.to_string());
+    let next = more.then(|| {
+        let last = &rows[limit as usize - 1];
+        format!("{}:{}", last.requested_at, last.id)
+    });
     Ok(Json(serde_json::json!({ "items": items, "next": next })))
 }
 

@@ -2,6 +2,7 @@
 //! shown once at creation and stored as its SHA-256; a token can only do
 //! what both its scopes and its owner's role allow.
 
+use super::{Page, query_rejection};
 use crate::ControlPlane;
 use crate::audit::Audit;
 use crate::auth::{API_TOKEN_PREFIX, Authed, Scope, Via, password};
@@ -9,7 +10,8 @@ use crate::error::{ApiError, json_rejection};
 use crate::time::{now_ms, rfc3339};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use oriel_control_store::ApiTokenRecord;
@@ -39,16 +41,33 @@ fn token_json(t: &ApiTokenRecord) -> serde_json::Value {
     })
 }
 
-/// `GET /api/v1/tokens`: the caller's tokens (all tokens for admins).
+/// `GET /api/v1/tokens`: the caller's tokens (all tokens for admins and
+/// auditors), newest first, paged with `limit` and `after`.
 pub(crate) async fn list(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
+    page: Result<Query<Page>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(page) = page.map_err(query_rejection)?;
+    let limit = page.limit()?;
+    let before = page
+        .after
+        .as_deref()
+        .map(|c| {
+            c.split_once(':')
+                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id)))
+                .ok_or_else(|| ApiError::bad_request("after must be a cursor from next"))
+        })
+        .transpose()?;
     let owner = (!auth.can_read_all()).then_some(auth.user.id.as_str());
-    let rows = cp.store.list_api_tokens(owner, 500).await?;
-    Ok(Json(
-        serde_json::json!({ "items": rows.iter().map(token_json).collect::<Vec<_>>(), "next": null }),
-    ))
+    let rows = cp.store.list_api_tokens(owner, before, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    let items: Vec<_> = rows.iter().take(limit as usize).map(token_json).collect();
+    let next = more.then(|| {
+        let last = &rows[limit as usize - 1];
+        format!("{}:{}", last.created_at, last.id)
+    });
+    Ok(Json(serde_json::json!({ "items": items, "next": next })))
 }
 
 /// `POST /api/v1/tokens`.

@@ -17,9 +17,6 @@ use oriel_core_token::{Credentials, Policy};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::sync::Arc;
 
-/// Largest clipboard limit a policy may set (the stream protocol's maximum).
-const MAX_CLIPBOARD_LIMIT: u32 = 1 << 20;
-
 /// Kinds a workspace can have.
 pub(crate) const KINDS: &[&str] = &["vnc", "rdp", "ssh", "container"];
 
@@ -220,11 +217,7 @@ fn validate(cp: &ControlPlane, input: &WorkspaceInput) -> Result<NewWorkspace, A
             .ok_or_else(|| ApiError::invalid("target.port must be between 1 and 65535"))?;
         (t.host.clone(), port, serde_json::json!({}))
     };
-    if input.policy.clipboard_max_bytes > MAX_CLIPBOARD_LIMIT {
-        return Err(ApiError::invalid(format!(
-            "policy.clipboard_max_bytes must be at most {MAX_CLIPBOARD_LIMIT}"
-        )));
-    }
+    crate::policy::validate_policy(&input.policy, "policy")?;
     if let Some(fp) = &input.identity
         && (!valid_fingerprint(fp) || !matches!(input.kind.as_str(), "rdp" | "ssh"))
     {

@@ -35,6 +35,7 @@ pub(crate) async fn enroll(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    super::login::interactive(&auth)?;
     if auth.user.totp_enabled {
         return Err(ApiError::conflict(
             "totp_enabled",
@@ -70,6 +71,7 @@ pub(crate) async fn confirm(
     auth: Authed,
     body: Result<Json<CodeBody>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    super::login::interactive(&auth)?;
     let Json(body) = body.map_err(json_rejection)?;
     let record = cp
         .store
@@ -140,6 +142,7 @@ pub(crate) async fn disable(
     auth: Authed,
     body: Result<Json<CodeBody>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
+    super::login::interactive(&auth)?;
     let Json(body) = body.map_err(json_rejection)?;
     if crate::policy::totp_required(&cp, &auth.user.id).await? {
         return Err(ApiError::conflict(

@@ -316,6 +316,18 @@ pub(crate) struct PasswordBody {
     new: String,
 }
 
+/// Account credentials (password, second factor, API tokens) are managed
+/// from a login, never with an API token: a leaked token must not be able to
+/// take the account over or mint more tokens.
+pub(crate) fn interactive(auth: &Authed) -> Result<(), ApiError> {
+    if matches!(auth.via, super::Via::ApiToken(_)) {
+        return Err(ApiError::forbidden(
+            "manage credentials from a login, not with an API token",
+        ));
+    }
+    Ok(())
+}
+
 /// `POST /api/v1/auth/password`: change one's own password (local users).
 /// Every login of the user ends, this one included: log in again.
 pub(crate) async fn change_password(
@@ -323,6 +335,7 @@ pub(crate) async fn change_password(
     auth: Authed,
     body: Result<Json<PasswordBody>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
+    interactive(&auth)?;
     let Json(body) = body.map_err(json_rejection)?;
     let current = Zeroizing::new(body.current);
     let new = Zeroizing::new(body.new);

@@ -9,6 +9,7 @@
 
 pub(crate) mod enroll;
 pub(crate) mod login;
+pub(crate) mod oidc;
 pub(crate) mod password;
 pub(crate) mod totp;
 

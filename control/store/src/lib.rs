@@ -10,6 +10,7 @@
 mod audit;
 mod data_key;
 mod groups;
+mod identities;
 mod sessions;
 mod throttle;
 mod tokens;
@@ -19,6 +20,7 @@ mod workspaces;
 pub use audit::{AuditEntry, AuditFilter, NewAudit};
 pub use data_key::{DataKey, DataKeyError};
 pub use groups::GroupRecord;
+pub use identities::{ExternalIdentity, ExternalLogin, OIDC_ORIGIN};
 pub use sessions::{Launch, NewSession, SessionFilter, SessionRecord, SessionState};
 pub use throttle::ThrottleRule;
 pub use tokens::ApiTokenRecord;
@@ -104,6 +106,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
             include_str!("../migrations/common_0002_control_plane.sql"),
             include_str!("../migrations/postgres/0002_audit_append_only.sql")
         ),
+    ),
+    (
+        3,
+        "external identities",
+        include_str!("../migrations/common_0003_external_identities.sql"),
+        include_str!("../migrations/common_0003_external_identities.sql"),
     ),
 ];
 

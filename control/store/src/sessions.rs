@@ -199,8 +199,9 @@ pub struct SessionFilter<'a> {
     pub user_id: Option<&'a str>,
     /// Only active (not ended or failed) ones.
     pub active_only: bool,
-    /// Only older than this (a `requested_at`, for paging).
-    pub before: Option<i64>,
+    /// Only after this one in the listing order (its `requested_at` and id,
+    /// for keyset paging).
+    pub before: Option<(i64, &'a str)>,
 }
 
 impl Store {
@@ -276,12 +277,17 @@ impl Store {
         } else {
             String::new()
         };
+        // Without a cursor: everything (no id sorts above the empty string
+        // at i64::MAX, and no session was requested then).
+        let (before_at, before_id) = filter.before.unwrap_or((i64::MAX, ""));
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{SELECT} WHERE ($1 = '' OR s.user_id = $1) AND s.requested_at < $2 {active} \
-             ORDER BY s.requested_at DESC, s.id LIMIT $3"
+            "{SELECT} WHERE ($1 = '' OR s.user_id = $1) \
+             AND (s.requested_at < $2 OR (s.requested_at = $2 AND s.id < $3)) {active} \
+             ORDER BY s.requested_at DESC, s.id DESC LIMIT $4"
         )))
         .bind(filter.user_id.unwrap_or(""))
-        .bind(filter.before.unwrap_or(i64::MAX))
+        .bind(before_at)
+        .bind(before_id)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;

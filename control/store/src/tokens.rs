@@ -120,16 +120,26 @@ impl Store {
         Ok(Some((user_from(&user)?, token)))
     }
 
-    /// Tokens, newest first; only `user_id`'s when given.
+    /// Tokens, newest first; only `user_id`'s when given; only those
+    /// listed after `before` (the `created_at` and id of the last token of
+    /// the previous page) when given.
     pub async fn list_api_tokens(
         &self,
         user_id: Option<&str>,
+        before: Option<(i64, &str)>,
         limit: i64,
     ) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        // Without a cursor: everything (every token was created before
+        // i64::MAX).
+        let (before_at, before_id) = before.unwrap_or((i64::MAX, ""));
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM api_tokens t WHERE ($1 = '' OR t.user_id = $1) ORDER BY t.created_at DESC, t.id LIMIT $2"
+            "SELECT {COLUMNS} FROM api_tokens t WHERE ($1 = '' OR t.user_id = $1) \
+             AND (t.created_at < $2 OR (t.created_at = $2 AND t.id < $3)) \
+             ORDER BY t.created_at DESC, t.id DESC LIMIT $4"
         )))
         .bind(user_id.unwrap_or(""))
+        .bind(before_at)
+        .bind(before_id)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;

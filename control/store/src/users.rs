@@ -49,7 +49,8 @@ pub struct User {
     pub role: Role,
     /// Disabled users cannot log in.
     pub disabled: bool,
-    /// `local`, or the OIDC issuer the user came from.
+    /// `local`, or `oidc` for users an OpenID Connect provider vouches for
+    /// (their issuer and subject are in `external_identities`).
     pub origin: String,
     /// Has a confirmed second factor.
     pub totp_enabled: bool,
@@ -163,47 +164,6 @@ impl Store {
             totp_enabled: false,
             created_at: now_ms,
         })
-    }
-
-    /// Finds the user an external identity provider vouches for, creating it
-    /// on first login (just in time) with `role`. A local user of the same
-    /// name is a `Conflict`: identities are never merged silently.
-    pub async fn upsert_external_user(
-        &self,
-        origin: &str,
-        external_id: &str,
-        username: &str,
-        role: Role,
-        now_ms: i64,
-    ) -> Result<User, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {RECORD_COLUMNS} FROM users u WHERE u.origin = $1 AND u.external_id = $2"
-        )))
-        .bind(origin)
-        .bind(external_id)
-        .fetch_optional(self.pool())
-        .await?;
-        if let Some(row) = row {
-            return user_from(&row);
-        }
-        let id = new_id();
-        sqlx::query(
-            "INSERT INTO users (id, username, password_hash, role, disabled, created_at, updated_at, origin, external_id) \
-             VALUES ($1, $2, '', $3, 0, $4, $4, $5, $6)",
-        )
-        .bind(&id)
-        .bind(username)
-        .bind(role.as_str())
-        .bind(now_ms)
-        .bind(origin)
-        .bind(external_id)
-        .execute(self.pool())
-        .await
-        .map_err(|e| StoreError::from_insert(e, "user"))?;
-        self.user(&id)
-            .await?
-            .map(|r| r.user)
-            .ok_or(StoreError::Missing("user"))
     }
 
     /// Number of users.

@@ -17,7 +17,9 @@ mod policy;
 pub mod sealed;
 
 pub use envelope::{Kid, TokenError, TokenSigner, TokenVerifier};
-pub use policy::{ClipboardDecision, Policy, PolicyOverrides};
+pub use policy::{
+    ClipboardDecision, DEFAULT_TRANSFER_MAX_BYTES, Policy, PolicyOverrides, TransferDecision,
+};
 pub use sealed::{Credentials, SealError, SealingKey, SealingPublicKey};
 
 use serde::{Deserialize, Serialize};

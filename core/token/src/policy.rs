@@ -17,47 +17,42 @@ use serde::{Deserialize, Serialize};
 
 /// Default clipboard limit: 1 MiB.
 pub const DEFAULT_CLIPBOARD_MAX_BYTES: u32 = 1 << 20;
-/// Default file transfer limit: 100 MiB.
+/// Default file size limit of each direction: 100 MiB.
 pub const DEFAULT_TRANSFER_MAX_BYTES: u64 = 100 << 20;
 
 /// What a session may do at the session boundary. Enforced by the gateway
 /// (and the control plane for the session count), never by the browser.
 /// Missing fields take the safe default: denied, off, no limit on time.
+///
+/// The legacy field `transfer_max_bytes` (one limit for both directions) is
+/// still read: it sets `upload_max_bytes` and `download_max_bytes` where
+/// those are absent. It is never written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "PolicyInput")]
 pub struct Policy {
     /// Clipboard from the viewer to the remote desktop.
-    #[serde(default)]
     pub clipboard_up: bool,
     /// Clipboard from the remote desktop to the viewer.
-    #[serde(default)]
     pub clipboard_down: bool,
     /// Largest clipboard text carried in either direction, bytes.
-    #[serde(default = "default_clipboard_max")]
     pub clipboard_max_bytes: u32,
     /// Files from the viewer to the remote.
-    #[serde(default)]
     pub upload: bool,
     /// Files from the remote to the viewer.
-    #[serde(default)]
     pub download: bool,
-    /// Largest file transferred in either direction, bytes.
-    #[serde(default = "default_transfer_max")]
-    pub transfer_max_bytes: u64,
+    /// Largest file uploaded, bytes; 0: no limit.
+    pub upload_max_bytes: u64,
+    /// Largest file downloaded, bytes; 0: no limit.
+    pub download_max_bytes: u64,
     /// Draw the user's name and the time over the desktop.
-    #[serde(default)]
     pub watermark: bool,
     /// Record the session.
-    #[serde(default)]
     pub recording: bool,
     /// End the session after this long without input from the viewer; 0: never.
-    #[serde(default)]
     pub idle_timeout_secs: u32,
     /// End the session this long after it was launched; 0: no limit.
-    #[serde(default)]
     pub max_session_secs: u32,
     /// Active sessions of this workspace one user may have; 0: no limit.
-    #[serde(default)]
     pub max_sessions_per_user: u32,
 }
 
@@ -69,6 +64,59 @@ fn default_transfer_max() -> u64 {
     DEFAULT_TRANSFER_MAX_BYTES
 }
 
+/// What a stored or signed policy may say: [`Policy`]'s fields, each
+/// optional, plus the legacy `transfer_max_bytes`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyInput {
+    #[serde(default)]
+    clipboard_up: bool,
+    #[serde(default)]
+    clipboard_down: bool,
+    #[serde(default = "default_clipboard_max")]
+    clipboard_max_bytes: u32,
+    #[serde(default)]
+    upload: bool,
+    #[serde(default)]
+    download: bool,
+    #[serde(default)]
+    upload_max_bytes: Option<u64>,
+    #[serde(default)]
+    download_max_bytes: Option<u64>,
+    #[serde(default)]
+    transfer_max_bytes: Option<u64>,
+    #[serde(default)]
+    watermark: bool,
+    #[serde(default)]
+    recording: bool,
+    #[serde(default)]
+    idle_timeout_secs: u32,
+    #[serde(default)]
+    max_session_secs: u32,
+    #[serde(default)]
+    max_sessions_per_user: u32,
+}
+
+impl From<PolicyInput> for Policy {
+    fn from(i: PolicyInput) -> Policy {
+        let legacy = i.transfer_max_bytes.unwrap_or_else(default_transfer_max);
+        Policy {
+            clipboard_up: i.clipboard_up,
+            clipboard_down: i.clipboard_down,
+            clipboard_max_bytes: i.clipboard_max_bytes,
+            upload: i.upload,
+            download: i.download,
+            upload_max_bytes: i.upload_max_bytes.unwrap_or(legacy),
+            download_max_bytes: i.download_max_bytes.unwrap_or(legacy),
+            watermark: i.watermark,
+            recording: i.recording,
+            idle_timeout_secs: i.idle_timeout_secs,
+            max_session_secs: i.max_session_secs,
+            max_sessions_per_user: i.max_sessions_per_user,
+        }
+    }
+}
+
 impl Default for Policy {
     fn default() -> Self {
         Policy {
@@ -77,7 +125,8 @@ impl Default for Policy {
             clipboard_max_bytes: DEFAULT_CLIPBOARD_MAX_BYTES,
             upload: false,
             download: false,
-            transfer_max_bytes: DEFAULT_TRANSFER_MAX_BYTES,
+            upload_max_bytes: DEFAULT_TRANSFER_MAX_BYTES,
+            download_max_bytes: DEFAULT_TRANSFER_MAX_BYTES,
             watermark: false,
             recording: false,
             idle_timeout_secs: 0,
@@ -88,9 +137,10 @@ impl Default for Policy {
 }
 
 /// A group's adjustments of the policy of the workspaces it grants; unset
-/// fields leave the workspace's value.
+/// fields leave the workspace's value. The legacy `transfer_max_bytes` is
+/// read as both file size limits (where those are not set), never written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "OverridesInput")]
 pub struct PolicyOverrides {
     /// See [`Policy::clipboard_up`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,9 +157,12 @@ pub struct PolicyOverrides {
     /// See [`Policy::download`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download: Option<bool>,
-    /// See [`Policy::transfer_max_bytes`].
+    /// See [`Policy::upload_max_bytes`] (0 = none, the permissive value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transfer_max_bytes: Option<u64>,
+    pub upload_max_bytes: Option<u64>,
+    /// See [`Policy::download_max_bytes`] (0 = none, the permissive value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_max_bytes: Option<u64>,
     /// See [`Policy::watermark`] (here `false` is the permissive value).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark: Option<bool>,
@@ -127,9 +180,65 @@ pub struct PolicyOverrides {
     pub max_sessions_per_user: Option<u32>,
 }
 
+/// The overrides as stored, with the legacy `transfer_max_bytes`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverridesInput {
+    #[serde(default)]
+    clipboard_up: Option<bool>,
+    #[serde(default)]
+    clipboard_down: Option<bool>,
+    #[serde(default)]
+    clipboard_max_bytes: Option<u32>,
+    #[serde(default)]
+    upload: Option<bool>,
+    #[serde(default)]
+    download: Option<bool>,
+    #[serde(default)]
+    upload_max_bytes: Option<u64>,
+    #[serde(default)]
+    download_max_bytes: Option<u64>,
+    #[serde(default)]
+    transfer_max_bytes: Option<u64>,
+    #[serde(default)]
+    watermark: Option<bool>,
+    #[serde(default)]
+    recording: Option<bool>,
+    #[serde(default)]
+    idle_timeout_secs: Option<u32>,
+    #[serde(default)]
+    max_session_secs: Option<u32>,
+    #[serde(default)]
+    max_sessions_per_user: Option<u32>,
+}
+
+impl From<OverridesInput> for PolicyOverrides {
+    fn from(i: OverridesInput) -> PolicyOverrides {
+        PolicyOverrides {
+            clipboard_up: i.clipboard_up,
+            clipboard_down: i.clipboard_down,
+            clipboard_max_bytes: i.clipboard_max_bytes,
+            upload: i.upload,
+            download: i.download,
+            upload_max_bytes: i.upload_max_bytes.or(i.transfer_max_bytes),
+            download_max_bytes: i.download_max_bytes.or(i.transfer_max_bytes),
+            watermark: i.watermark,
+            recording: i.recording,
+            idle_timeout_secs: i.idle_timeout_secs,
+            max_session_secs: i.max_session_secs,
+            max_sessions_per_user: i.max_sessions_per_user,
+        }
+    }
+}
+
 /// The more permissive of two "0 means no limit" limits.
-fn looser_limit(a: u32, b: u32) -> u32 {
-    if a == 0 || b == 0 { 0 } else { a.max(b) }
+fn looser_limit<T: Ord + Default>(a: T, b: T) -> T {
+    let none = T::default();
+    if a == none || b == none {
+        none
+    } else {
+        a.max(b)
+    }
 }
 
 fn merge_opt<T: Copy>(a: Option<T>, b: Option<T>, looser: impl Fn(T, T) -> T) -> Option<T> {
@@ -157,10 +266,11 @@ impl PolicyOverrides {
                 ),
                 upload: merge_opt(acc.upload, o.upload, |a, b| a || b),
                 download: merge_opt(acc.download, o.download, |a, b| a || b),
-                transfer_max_bytes: merge_opt(
-                    acc.transfer_max_bytes,
-                    o.transfer_max_bytes,
-                    u64::max,
+                upload_max_bytes: merge_opt(acc.upload_max_bytes, o.upload_max_bytes, looser_limit),
+                download_max_bytes: merge_opt(
+                    acc.download_max_bytes,
+                    o.download_max_bytes,
+                    looser_limit,
                 ),
                 watermark: merge_opt(acc.watermark, o.watermark, |a, b| a && b),
                 recording: merge_opt(acc.recording, o.recording, |a, b| a && b),
@@ -188,7 +298,8 @@ impl Policy {
             clipboard_max_bytes: o.clipboard_max_bytes.unwrap_or(self.clipboard_max_bytes),
             upload: o.upload.unwrap_or(self.upload),
             download: o.download.unwrap_or(self.download),
-            transfer_max_bytes: o.transfer_max_bytes.unwrap_or(self.transfer_max_bytes),
+            upload_max_bytes: o.upload_max_bytes.unwrap_or(self.upload_max_bytes),
+            download_max_bytes: o.download_max_bytes.unwrap_or(self.download_max_bytes),
             watermark: o.watermark.unwrap_or(self.watermark),
             recording: o.recording.unwrap_or(self.recording),
             idle_timeout_secs: o.idle_timeout_secs.unwrap_or(self.idle_timeout_secs),
@@ -218,6 +329,16 @@ impl Policy {
         self.decide(self.clipboard_down, len)
     }
 
+    /// May a file of `size` bytes go from the viewer to the remote?
+    pub fn allows_upload(&self, size: u64) -> TransferDecision {
+        transfer_decision(self.upload, self.upload_max_bytes, size)
+    }
+
+    /// May a file of `size` bytes go from the remote to the viewer?
+    pub fn allows_download(&self, size: u64) -> TransferDecision {
+        transfer_decision(self.download, self.download_max_bytes, size)
+    }
+
     fn decide(&self, allowed: bool, len: usize) -> ClipboardDecision {
         if !allowed {
             ClipboardDecision::Denied
@@ -227,6 +348,30 @@ impl Policy {
             ClipboardDecision::Allowed
         }
     }
+}
+
+fn transfer_decision(allowed: bool, limit: u64, size: u64) -> TransferDecision {
+    if !allowed {
+        TransferDecision::Denied
+    } else if limit > 0 && size > limit {
+        TransferDecision::TooLarge { limit }
+    } else {
+        TransferDecision::Allowed
+    }
+}
+
+/// Outcome of a file transfer policy check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferDecision {
+    /// Transfer the file.
+    Allowed,
+    /// The direction is disabled.
+    Denied,
+    /// Over the size limit of the direction.
+    TooLarge {
+        /// The limit, bytes.
+        limit: u64,
+    },
 }
 
 /// Outcome of a clipboard policy check.
@@ -300,5 +445,75 @@ mod tests {
         assert_eq!(p.max_session_secs, 0, "no limit beats a limit");
         // No overrides: the workspace's policy.
         assert_eq!(ws.effective([]), ws);
+    }
+
+    #[test]
+    fn file_limits_apply_per_direction_and_zero_means_none() {
+        let p = Policy {
+            upload: true,
+            download: true,
+            upload_max_bytes: 10,
+            download_max_bytes: 0,
+            ..Policy::default()
+        };
+        assert_eq!(p.allows_upload(10), TransferDecision::Allowed);
+        assert_eq!(
+            p.allows_upload(11),
+            TransferDecision::TooLarge { limit: 10 }
+        );
+        assert_eq!(p.allows_download(u64::MAX), TransferDecision::Allowed);
+        let denied = Policy::default();
+        assert_eq!(denied.allows_upload(0), TransferDecision::Denied);
+        assert_eq!(denied.allows_download(0), TransferDecision::Denied);
+        assert_eq!(denied.upload_max_bytes, DEFAULT_TRANSFER_MAX_BYTES);
+        assert_eq!(denied.download_max_bytes, DEFAULT_TRANSFER_MAX_BYTES);
+    }
+
+    #[test]
+    fn the_legacy_transfer_limit_sets_both_directions() {
+        let p: Policy = serde_json::from_str(r#"{"transfer_max_bytes":5}"#).unwrap();
+        assert_eq!((p.upload_max_bytes, p.download_max_bytes), (5, 5));
+        let p: Policy =
+            serde_json::from_str(r#"{"transfer_max_bytes":5,"upload_max_bytes":7}"#).unwrap();
+        assert_eq!((p.upload_max_bytes, p.download_max_bytes), (7, 5));
+        let json = serde_json::to_value(&p).unwrap();
+        assert!(json.get("transfer_max_bytes").is_none());
+        assert_eq!(json["upload_max_bytes"], 7);
+        // Serialised policies read back unchanged.
+        assert_eq!(serde_json::from_value::<Policy>(json).unwrap(), p);
+        let o: PolicyOverrides = serde_json::from_str(r#"{"transfer_max_bytes":9}"#).unwrap();
+        assert_eq!(
+            (o.upload_max_bytes, o.download_max_bytes),
+            (Some(9), Some(9))
+        );
+        assert!(serde_json::from_str::<PolicyOverrides>(r#"{"upload_max":1}"#).is_err());
+    }
+
+    #[test]
+    fn the_most_permissive_file_limit_wins() {
+        let ws = Policy {
+            upload: true,
+            download: true,
+            upload_max_bytes: 1000,
+            download_max_bytes: 1000,
+            ..Policy::default()
+        };
+        let small = PolicyOverrides {
+            upload_max_bytes: Some(10),
+            download_max_bytes: Some(10),
+            ..Default::default()
+        };
+        let big = PolicyOverrides {
+            upload_max_bytes: Some(100),
+            download_max_bytes: Some(0),
+            ..Default::default()
+        };
+        let p = ws.effective([&small]);
+        assert_eq!((p.upload_max_bytes, p.download_max_bytes), (10, 10));
+        let p = ws.effective([&small, &big]);
+        assert_eq!(p.upload_max_bytes, 100, "the larger limit");
+        assert_eq!(p.download_max_bytes, 0, "no limit beats a limit");
+        let p = ws.effective([&big, &small]);
+        assert_eq!((p.upload_max_bytes, p.download_max_bytes), (100, 0));
     }
 }

@@ -6,10 +6,15 @@
 //! gateway, the load tester, the tests and the fuzzer share it.
 
 mod codec;
+mod files;
 mod flow;
 mod messages;
 
 pub use codec::{WireError, truncate_utf8};
+pub use files::{
+    FILE_WINDOW, FileBytes, FileErrorCode, FileListing, FilePolicy, ListingEntry, MAX_FILE_CHUNK,
+    MAX_FILE_NAME, MAX_FILE_PATH, MAX_LISTING_ENTRIES,
+};
 pub use flow::{Acked, FlowControl, FlowError};
 pub use messages::*;
 

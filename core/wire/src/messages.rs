@@ -1,6 +1,10 @@
 //! Message types of both directions and their byte layouts (§2, §3).
 
 use crate::codec::{Reader, WireError, Writer, truncate_utf8};
+use crate::files::{
+    FileBytes, FileErrorCode, FileListing, FilePolicy, read_chunk, read_listing, read_name,
+    read_path, read_policy, write_chunk, write_listing, write_name, write_path, write_policy,
+};
 use crate::{MAX_CLIENT_MESSAGE, MAX_CLIPBOARD, MAX_SERVER_MESSAGE, MAX_TOKEN};
 use oriel_core_model::{ErrorClass, Point, Rect, Size};
 
@@ -31,6 +35,13 @@ mod types {
     pub const C_PING: u8 = 0x08;
     pub const C_REFRESH: u8 = 0x09;
     pub const C_LOCKS: u8 = 0x0a;
+    pub const C_FILE_LIST: u8 = 0x0b;
+    pub const C_FILE_DOWNLOAD: u8 = 0x0c;
+    pub const C_FILE_UPLOAD: u8 = 0x0d;
+    pub const C_FILE_DATA: u8 = 0x0e;
+    pub const C_FILE_END: u8 = 0x0f;
+    pub const C_FILE_CANCEL: u8 = 0x10;
+    pub const C_FILE_ACK: u8 = 0x11;
 
     pub const S_HELLO: u8 = 0x81;
     pub const S_FRAME: u8 = 0x82;
@@ -41,6 +52,13 @@ mod types {
     pub const S_PONG: u8 = 0x87;
     pub const S_END: u8 = 0x88;
     pub const S_NOTICE: u8 = 0x89;
+    pub const S_FILES: u8 = 0x8a;
+    pub const S_FILE_LISTING: u8 = 0x8b;
+    pub const S_FILE_START: u8 = 0x8c;
+    pub const S_FILE_DATA: u8 = 0x8d;
+    pub const S_FILE_PROGRESS: u8 = 0x8e;
+    pub const S_FILE_DONE: u8 = 0x8f;
+    pub const S_FILE_ERROR: u8 = 0x90;
 
     pub const OP_FILL: u8 = 0x01;
     pub const OP_COPY: u8 = 0x02;
@@ -128,6 +146,55 @@ pub enum ClientMessage {
         /// Scroll Lock.
         scroll: bool,
     },
+    /// List a directory (empty path: the home directory).
+    FileList {
+        /// Request id, answered by FILE_LISTING or FILE_ERROR.
+        id: u32,
+        /// Directory.
+        path: String,
+    },
+    /// Download a file.
+    FileDownload {
+        /// Transfer id chosen by the viewer.
+        id: u32,
+        /// File on the remote.
+        path: String,
+    },
+    /// Announce an upload; data follows once the gateway accepts it.
+    FileUpload {
+        /// Transfer id chosen by the viewer.
+        id: u32,
+        /// Exact size of the file, bytes.
+        size: u64,
+        /// Directory on the remote (empty: the home directory).
+        dir: String,
+        /// File name within `dir`.
+        name: String,
+    },
+    /// A chunk of an accepted upload, in order.
+    FileData {
+        /// The transfer.
+        id: u32,
+        /// 1 to `MAX_FILE_CHUNK` bytes.
+        data: FileBytes,
+    },
+    /// Every byte of the upload was sent: store the file.
+    FileEnd {
+        /// The transfer.
+        id: u32,
+    },
+    /// Stop a transfer (upload or download).
+    FileCancel {
+        /// The transfer.
+        id: u32,
+    },
+    /// Download bytes received so far (flow control).
+    FileAck {
+        /// The transfer.
+        id: u32,
+        /// Bytes of the file received.
+        offset: u64,
+    },
 }
 
 impl ClientMessage {
@@ -177,6 +244,37 @@ impl ClientMessage {
             ClientMessage::Locks { caps, num, scroll } => {
                 let flags = u8::from(*caps) | u8::from(*num) << 1 | u8::from(*scroll) << 2;
                 w.u8(C_LOCKS).u8(flags);
+            }
+            ClientMessage::FileList { id, path } => {
+                w.u8(C_FILE_LIST).u32(*id);
+                write_path(&mut w, path);
+            }
+            ClientMessage::FileDownload { id, path } => {
+                w.u8(C_FILE_DOWNLOAD).u32(*id);
+                write_path(&mut w, path);
+            }
+            ClientMessage::FileUpload {
+                id,
+                size,
+                dir,
+                name,
+            } => {
+                w.u8(C_FILE_UPLOAD).u32(*id).u64(*size);
+                write_path(&mut w, dir);
+                write_name(&mut w, name);
+            }
+            ClientMessage::FileData { id, data } => {
+                w.u8(C_FILE_DATA).u32(*id);
+                write_chunk(&mut w, data);
+            }
+            ClientMessage::FileEnd { id } => {
+                w.u8(C_FILE_END).u32(*id);
+            }
+            ClientMessage::FileCancel { id } => {
+                w.u8(C_FILE_CANCEL).u32(*id);
+            }
+            ClientMessage::FileAck { id, offset } => {
+                w.u8(C_FILE_ACK).u32(*id).u64(*offset);
             }
         }
     }
@@ -252,6 +350,30 @@ impl ClientMessage {
                     scroll: flags & 4 != 0,
                 }
             }
+            C_FILE_LIST => ClientMessage::FileList {
+                id: r.u32()?,
+                path: read_path(&mut r)?,
+            },
+            C_FILE_DOWNLOAD => ClientMessage::FileDownload {
+                id: r.u32()?,
+                path: read_path(&mut r)?,
+            },
+            C_FILE_UPLOAD => ClientMessage::FileUpload {
+                id: r.u32()?,
+                size: r.u64()?,
+                dir: read_path(&mut r)?,
+                name: read_name(&mut r)?,
+            },
+            C_FILE_DATA => ClientMessage::FileData {
+                id: r.u32()?,
+                data: read_chunk(&mut r)?,
+            },
+            C_FILE_END => ClientMessage::FileEnd { id: r.u32()? },
+            C_FILE_CANCEL => ClientMessage::FileCancel { id: r.u32()? },
+            C_FILE_ACK => ClientMessage::FileAck {
+                id: r.u32()?,
+                offset: r.u64()?,
+            },
             other => return Err(WireError::UnknownType(other)),
         };
         r.finish()?;
@@ -500,6 +622,51 @@ pub enum ServerMessage {
         /// Human-readable.
         message: String,
     },
+    /// File transfer is available, with these directions and limits.
+    Files(FilePolicy),
+    /// A directory's entries.
+    FileListing(FileListing),
+    /// A download starts.
+    FileStart {
+        /// The transfer.
+        id: u32,
+        /// Size of the file when the download started, bytes.
+        size: u64,
+        /// File name (the last part of the path).
+        name: String,
+    },
+    /// A chunk of a download, in order.
+    FileData {
+        /// The transfer.
+        id: u32,
+        /// Position of the chunk in the file.
+        offset: u64,
+        /// 1 to `MAX_FILE_CHUNK` bytes.
+        data: FileBytes,
+    },
+    /// Upload bytes the gateway has passed on to the remote (0: accepted, send data).
+    FileProgress {
+        /// The transfer.
+        id: u32,
+        /// Bytes passed on.
+        bytes: u64,
+    },
+    /// A transfer completed: the upload is stored, or the download was all sent.
+    FileDone {
+        /// The transfer.
+        id: u32,
+        /// Bytes transferred.
+        bytes: u64,
+    },
+    /// A file request or transfer failed; the transfer is over.
+    FileError {
+        /// The request or transfer.
+        id: u32,
+        /// Why.
+        code: FileErrorCode,
+        /// For the user.
+        message: String,
+    },
 }
 
 /// Clipboard text whose `Debug` never shows the content.
@@ -548,6 +715,10 @@ impl ServerMessage {
             }
             ServerMessage::Cursor(c) => 13 + c.png.len(),
             ServerMessage::Clipboard(t) => 5 + t.0.len(),
+            ServerMessage::FileData { data, .. } => 17 + data.0.len(),
+            ServerMessage::FileListing(l) => {
+                11 + l.path.len() + l.entries.iter().map(|e| 19 + e.name.len()).sum::<usize>()
+            }
             _ => 64,
         }
     }
@@ -637,6 +808,34 @@ impl ServerMessage {
             ServerMessage::Notice { kind, message } => {
                 w.u8(S_NOTICE).u8(*kind as u8).string16(message);
             }
+            ServerMessage::Files(policy) => {
+                w.u8(S_FILES);
+                write_policy(&mut w, policy);
+            }
+            ServerMessage::FileListing(listing) => {
+                w.u8(S_FILE_LISTING);
+                write_listing(&mut w, listing);
+            }
+            ServerMessage::FileStart { id, size, name } => {
+                w.u8(S_FILE_START).u32(*id).u64(*size);
+                write_name(&mut w, name);
+            }
+            ServerMessage::FileData { id, offset, data } => {
+                w.u8(S_FILE_DATA).u32(*id).u64(*offset);
+                write_chunk(&mut w, data);
+            }
+            ServerMessage::FileProgress { id, bytes } => {
+                w.u8(S_FILE_PROGRESS).u32(*id).u64(*bytes);
+            }
+            ServerMessage::FileDone { id, bytes } => {
+                w.u8(S_FILE_DONE).u32(*id).u64(*bytes);
+            }
+            ServerMessage::FileError { id, code, message } => {
+                w.u8(S_FILE_ERROR)
+                    .u32(*id)
+                    .u8(*code as u8)
+                    .string16(message);
+            }
         }
     }
 
@@ -720,6 +919,31 @@ impl ServerMessage {
             }),
             S_NOTICE => ServerMessage::Notice {
                 kind: NoticeKind::from_u8(r.u8()?)?,
+                message: r.string16()?,
+            },
+            S_FILES => ServerMessage::Files(read_policy(&mut r)?),
+            S_FILE_LISTING => ServerMessage::FileListing(read_listing(&mut r, body.len())?),
+            S_FILE_START => ServerMessage::FileStart {
+                id: r.u32()?,
+                size: r.u64()?,
+                name: read_name(&mut r)?,
+            },
+            S_FILE_DATA => ServerMessage::FileData {
+                id: r.u32()?,
+                offset: r.u64()?,
+                data: read_chunk(&mut r)?,
+            },
+            S_FILE_PROGRESS => ServerMessage::FileProgress {
+                id: r.u32()?,
+                bytes: r.u64()?,
+            },
+            S_FILE_DONE => ServerMessage::FileDone {
+                id: r.u32()?,
+                bytes: r.u64()?,
+            },
+            S_FILE_ERROR => ServerMessage::FileError {
+                id: r.u32()?,
+                code: FileErrorCode::from_u8(r.u8()?)?,
                 message: r.string16()?,
             },
             other => return Err(WireError::UnknownType(other)),

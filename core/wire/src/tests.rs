@@ -47,6 +47,97 @@ fn arb_client() -> impl Strategy<Value = ClientMessage> {
         Just(ClientMessage::Refresh),
         (any::<bool>(), any::<bool>(), any::<bool>())
             .prop_map(|(caps, num, scroll)| ClientMessage::Locks { caps, num, scroll }),
+        arb_client_file(),
+    ]
+}
+
+fn arb_path() -> impl Strategy<Value = String> {
+    "[^\\x00]{0,100}"
+}
+
+fn arb_name() -> impl Strategy<Value = String> {
+    "[^\\x00/]{1,60}"
+}
+
+fn arb_chunk() -> impl Strategy<Value = FileBytes> {
+    proptest::collection::vec(any::<u8>(), 1..300).prop_map(FileBytes)
+}
+
+fn arb_client_file() -> impl Strategy<Value = ClientMessage> {
+    prop_oneof![
+        (any::<u32>(), arb_path()).prop_map(|(id, path)| ClientMessage::FileList { id, path }),
+        (any::<u32>(), arb_path()).prop_map(|(id, path)| ClientMessage::FileDownload { id, path }),
+        (any::<u32>(), any::<u64>(), arb_path(), arb_name()).prop_map(|(id, size, dir, name)| {
+            ClientMessage::FileUpload {
+                id,
+                size,
+                dir,
+                name,
+            }
+        }),
+        (any::<u32>(), arb_chunk()).prop_map(|(id, data)| ClientMessage::FileData { id, data }),
+        any::<u32>().prop_map(|id| ClientMessage::FileEnd { id }),
+        any::<u32>().prop_map(|id| ClientMessage::FileCancel { id }),
+        (any::<u32>(), any::<u64>()).prop_map(|(id, offset)| ClientMessage::FileAck { id, offset }),
+    ]
+}
+
+fn arb_file_code() -> impl Strategy<Value = FileErrorCode> {
+    prop_oneof![
+        Just(FileErrorCode::Denied),
+        Just(FileErrorCode::TooLarge),
+        Just(FileErrorCode::NotFound),
+        Just(FileErrorCode::Target),
+        Just(FileErrorCode::Invalid),
+        Just(FileErrorCode::Cancelled),
+        Just(FileErrorCode::Busy),
+        Just(FileErrorCode::Unsupported),
+    ]
+}
+
+fn arb_server_file() -> impl Strategy<Value = ServerMessage> {
+    let entry = (arb_name(), any::<bool>(), any::<u64>(), any::<u64>()).prop_map(
+        |(name, is_dir, size, modified)| ListingEntry {
+            name,
+            is_dir,
+            size,
+            modified,
+        },
+    );
+    prop_oneof![
+        (any::<bool>(), any::<bool>(), any::<u64>(), any::<u64>()).prop_map(
+            |(upload, download, upload_max_bytes, download_max_bytes)| {
+                ServerMessage::Files(FilePolicy {
+                    upload,
+                    download,
+                    upload_max_bytes,
+                    download_max_bytes,
+                })
+            }
+        ),
+        (
+            any::<u32>(),
+            arb_path(),
+            any::<bool>(),
+            proptest::collection::vec(entry, 0..10)
+        )
+            .prop_map(|(id, path, truncated, entries)| {
+                ServerMessage::FileListing(FileListing {
+                    id,
+                    path,
+                    truncated,
+                    entries,
+                })
+            }),
+        (any::<u32>(), any::<u64>(), arb_name())
+            .prop_map(|(id, size, name)| ServerMessage::FileStart { id, size, name }),
+        (any::<u32>(), any::<u64>(), arb_chunk())
+            .prop_map(|(id, offset, data)| ServerMessage::FileData { id, offset, data }),
+        (any::<u32>(), any::<u64>())
+            .prop_map(|(id, bytes)| ServerMessage::FileProgress { id, bytes }),
+        (any::<u32>(), any::<u64>()).prop_map(|(id, bytes)| ServerMessage::FileDone { id, bytes }),
+        (any::<u32>(), arb_file_code(), ".{0,100}")
+            .prop_map(|(id, code, message)| { ServerMessage::FileError { id, code, message } }),
     ]
 }
 
@@ -139,6 +230,7 @@ fn arb_server() -> impl Strategy<Value = ServerMessage> {
             ".{0,100}"
         )
             .prop_map(|(kind, message)| ServerMessage::Notice { kind, message }),
+        arb_server_file(),
     ]
 }
 
@@ -308,4 +400,171 @@ fn close_codes_round_trip() {
         assert_eq!(close_code(kind), code);
     }
     assert!(kind_for_close_code(1000).is_none());
+}
+
+#[test]
+fn file_messages_match_the_spec_vectors() {
+    // §2.3 of docs/protocol.md (the JavaScript self-test checks the same bytes).
+    let upload = ClientMessage::FileUpload {
+        id: 7,
+        size: 5,
+        dir: String::new(),
+        name: "a.txt".into(),
+    };
+    assert_eq!(
+        upload.to_bytes(),
+        [
+            0x0d, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 5, b'a', b'.', b't', b'x', b't'
+        ]
+    );
+    let data = ClientMessage::FileData {
+        id: 7,
+        data: FileBytes(b"hello".to_vec()),
+    };
+    assert_eq!(
+        data.to_bytes(),
+        [0x0e, 0, 0, 0, 7, 0, 0, 0, 5, b'h', b'e', b'l', b'l', b'o']
+    );
+    assert_eq!(
+        ClientMessage::FileAck {
+            id: 9,
+            offset: 65536
+        }
+        .to_bytes(),
+        [0x11, 0, 0, 0, 9, 0, 0, 0, 0, 0, 1, 0, 0]
+    );
+    let files = ServerMessage::Files(FilePolicy {
+        upload: true,
+        download: false,
+        upload_max_bytes: 1 << 20,
+        download_max_bytes: 0,
+    });
+    assert_eq!(
+        files.to_bytes(),
+        [0x8a, 1, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    );
+    let listing = ServerMessage::FileListing(FileListing {
+        id: 1,
+        path: "/h".into(),
+        truncated: false,
+        entries: vec![ListingEntry {
+            name: "d".into(),
+            is_dir: true,
+            size: 0,
+            modified: 0x6000_0000,
+        }],
+    });
+    assert_eq!(
+        listing.to_bytes(),
+        [
+            0x8b, 0, 0, 0, 1, 0, 0, 2, b'/', b'h', 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0x60, 0, 0, 0, 0, 1, b'd'
+        ]
+    );
+    let error = ServerMessage::FileError {
+        id: 7,
+        code: FileErrorCode::TooLarge,
+        message: "big".into(),
+    };
+    assert_eq!(
+        error.to_bytes(),
+        [0x90, 0, 0, 0, 7, 2, 0, 3, b'b', b'i', b'g']
+    );
+    for msg in [files, listing, error] {
+        assert_eq!(ServerMessage::decode(&msg.to_bytes()), Ok(msg));
+    }
+}
+
+#[test]
+fn malformed_file_messages_are_refused() {
+    // An empty chunk.
+    assert_eq!(
+        ClientMessage::decode(&[0x0e, 0, 0, 0, 1, 0, 0, 0, 0]),
+        Err(WireError::Invalid("empty file chunk"))
+    );
+    // A chunk over the limit (the length alone is checked, before the bytes).
+    let mut big = vec![0x0e, 0, 0, 0, 1];
+    big.extend_from_slice(&((MAX_FILE_CHUNK as u32) + 1).to_be_bytes());
+    assert!(matches!(
+        ClientMessage::decode(&big),
+        Err(WireError::TooLarge { .. })
+    ));
+    // A chunk of exactly the limit fits in one viewer message.
+    let max = ClientMessage::FileData {
+        id: 1,
+        data: FileBytes(vec![7; MAX_FILE_CHUNK]),
+    };
+    assert_eq!(ClientMessage::decode(&max.to_bytes()), Ok(max));
+    // A path with NUL.
+    assert_eq!(
+        ClientMessage::decode(&[0x0c, 0, 0, 0, 1, 0, 3, b'a', 0, b'b']),
+        Err(WireError::Invalid("file path"))
+    );
+    // A name over 255 bytes.
+    let mut long = vec![0x0d, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0];
+    long.extend(std::iter::repeat_n(b'x', 256));
+    assert!(matches!(
+        ClientMessage::decode(&long),
+        Err(WireError::TooLarge { len: 256, .. })
+    ));
+    // A path over 4096 bytes.
+    let mut path = vec![0x0b, 0, 0, 0, 1, 0x10, 0x01];
+    path.extend(std::iter::repeat_n(b'x', 4097));
+    assert!(matches!(
+        ClientMessage::decode(&path),
+        Err(WireError::TooLarge { len: 4097, .. })
+    ));
+    // Invalid UTF-8 in a name.
+    assert_eq!(
+        ClientMessage::decode(&[0x0d, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0xff]),
+        Err(WireError::Utf8)
+    );
+    // Unknown file flags, error codes and entry kinds.
+    let mut flags = vec![0x8a, 4];
+    flags.extend_from_slice(&[0; 16]);
+    assert_eq!(
+        ServerMessage::decode(&flags),
+        Err(WireError::Invalid("file flags"))
+    );
+    assert_eq!(
+        ServerMessage::decode(&[0x90, 0, 0, 0, 1, 9, 0, 0]),
+        Err(WireError::Invalid("file error code"))
+    );
+    let mut entry = vec![0x8b, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 2];
+    entry.extend_from_slice(&[0; 18]);
+    assert_eq!(
+        ServerMessage::decode(&entry),
+        Err(WireError::Invalid("entry kind"))
+    );
+    // A listing whose count lies, and one over the limit.
+    assert_eq!(
+        ServerMessage::decode(&[0x8b, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0x10]),
+        Err(WireError::Truncated)
+    );
+    assert!(matches!(
+        ServerMessage::decode(&[0x8b, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]),
+        Err(WireError::TooLarge { .. })
+    ));
+    // The file types of one direction are unknown in the other.
+    assert_eq!(
+        ServerMessage::decode(&[0x0f, 0, 0, 0, 1]),
+        Err(WireError::UnknownType(0x0f))
+    );
+    assert_eq!(
+        ClientMessage::decode(&[0x8f, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]),
+        Err(WireError::UnknownType(0x8f))
+    );
+}
+
+#[test]
+fn file_bytes_never_show_in_debug() {
+    let msg = ClientMessage::FileData {
+        id: 1,
+        data: FileBytes(b"secret".to_vec()),
+    };
+    let text = format!("{msg:?}");
+    assert!(
+        !text.contains("secret") && text.contains("6 bytes"),
+        "{text}"
+    );
 }

@@ -204,15 +204,33 @@ impl Front {
     }
 
     async fn read_body(&self, session: &mut ServerSession) -> Result<Bytes, u16> {
+        // Over the limit, the rest of the body is read and dropped (up to a
+        // bound) so that the client, still sending, can read our 413; a
+        // declared length past that bound is refused without reading.
+        let drain_limit = (self.max_body as u64).saturating_mul(16).max(1 << 20);
+        let declared = session
+            .req_header()
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > drain_limit) {
+            return Err(413);
+        }
         let mut body = BytesMut::new();
+        let mut seen: u64 = 0;
         loop {
             match session.read_request_body().await {
                 Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > self.max_body {
+                    seen += chunk.len() as u64;
+                    if seen > drain_limit {
                         return Err(413);
                     }
-                    body.extend_from_slice(&chunk);
+                    if seen <= self.max_body as u64 {
+                        body.extend_from_slice(&chunk);
+                    }
                 }
+                Ok(None) if seen > self.max_body as u64 => return Err(413),
                 Ok(None) => return Ok(body.freeze()),
                 Err(e) => {
                     debug!(error = %e, "reading request body failed");
@@ -342,7 +360,7 @@ impl HttpServerApp for Front {
             let body = match self.read_body(&mut session).await {
                 Ok(b) => b,
                 Err(status) => {
-                    let resp = text_response(status, "request body too large or unreadable");
+                    let resp = body_error(&path, status, self.max_body);
                     self.observe("body", status, started);
                     let _ = write_response(&mut session, resp).await;
                     return None;
@@ -398,6 +416,30 @@ impl Front {
             .duration
             .with_label_values(&[route])
             .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+/// The answer to a body that is too large (413) or unreadable (400): the
+/// API's JSON error shape under `/api/`, plain text elsewhere.
+fn body_error(path: &str, status: u16, max_body: usize) -> http::Response<Bytes> {
+    let (code, message) = if status == 413 {
+        (
+            "payload_too_large",
+            format!("the request body is larger than {max_body} bytes"),
+        )
+    } else {
+        (
+            "bad_request",
+            "the request body could not be read".to_owned(),
+        )
+    };
+    if path.starts_with("/api/") {
+        json_response(
+            status,
+            &serde_json::json!({ "error": { "code": code, "message": message } }),
+        )
+    } else {
+        text_response(status, &message)
     }
 }
 

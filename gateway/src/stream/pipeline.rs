@@ -7,6 +7,7 @@
 //! the tracker, which keeps only the newest content of each tile. Memory per
 //! stream is therefore bounded by the framebuffer, whatever the viewer does.
 
+use super::files::FileService;
 use super::{Ending, Outgoing, WsSource, binary, client_error};
 use crate::registry::StreamGuard;
 use crate::{Gateway, now_us};
@@ -14,8 +15,8 @@ use futures_util::StreamExt as _;
 use oriel_core_model::{InputEvent, SessionError, SessionErrorKind, SessionEvent, Size};
 use oriel_core_token::{ClipboardDecision, SessionClaims};
 use oriel_core_wire::{
-    ClientMessage, ClipboardText, CursorImage, FlowControl, Frame, NoticeKind, ServerHello,
-    ServerMessage, VERSION, caps, policy_bits,
+    ClientMessage, ClipboardText, CursorImage, FileErrorCode, FlowControl, Frame, NoticeKind,
+    ServerHello, ServerMessage, VERSION, caps, policy_bits,
 };
 use oriel_encoders_codecs::{CodecError, EncodedFrame, encode_cursor};
 use oriel_encoders_damage::DamageTracker;
@@ -52,6 +53,8 @@ pub(crate) struct Pipeline<'a> {
     last_input: Instant,
     /// The session's deadline (maximum length), if any.
     deadline: Option<Instant>,
+    /// File transfer, when the target offers it and the policy allows a direction.
+    files: Option<FileService>,
 }
 
 enum Wake {
@@ -77,7 +80,12 @@ impl<'a> Pipeline<'a> {
     ) -> Self {
         let size = remote.info.size;
         let now = Instant::now();
+        let files = remote
+            .files
+            .clone()
+            .and_then(|f| FileService::new(f, &claims.policy, out.clone(), gw.metrics.clone()));
         Pipeline {
+            files,
             tracker: DamageTracker::new(size, gw.settings.tile_size, gw.settings.plan.clone()),
             flow: FlowControl::new(gw.settings.max_frames_in_flight),
             gw,
@@ -133,6 +141,9 @@ impl<'a> Pipeline<'a> {
         mut shutdown: ShutdownWatch,
     ) -> Result<Ending, SessionError> {
         send(&self.out, self.hello()).await?;
+        if let Some(files) = &self.files {
+            send(&self.out, files.announcement()).await?;
+        }
         self.deadline = self
             .claims
             .deadline
@@ -465,12 +476,72 @@ impl<'a> Pipeline<'a> {
             ClientMessage::Locks { caps, num, scroll } => {
                 input(&self.remote.input, InputEvent::Locks { caps, num, scroll }).await;
             }
+            file => {
+                // A transfer in progress is the user at work (idle timeout).
+                self.last_input = Instant::now();
+                self.on_file(file).await?;
+            }
         }
         Ok(())
     }
+
+    async fn on_file(&mut self, msg: ClientMessage) -> Result<(), SessionError> {
+        let Some(files) = self.files.as_mut() else {
+            let id = match msg {
+                ClientMessage::FileList { id, .. }
+                | ClientMessage::FileDownload { id, .. }
+                | ClientMessage::FileUpload { id, .. } => id,
+                // Data, ends, cancels and acks of transfers that never started.
+                _ => return Ok(()),
+            };
+            let message = if self.remote.files.is_some() {
+                "file transfer is disabled by policy"
+            } else {
+                "this session offers no file transfer"
+            };
+            let code = if self.remote.files.is_some() {
+                FileErrorCode::Denied
+            } else {
+                FileErrorCode::Unsupported
+            };
+            return send(
+                &self.out,
+                ServerMessage::FileError {
+                    id,
+                    code,
+                    message: message.into(),
+                },
+            )
+            .await;
+        };
+        match msg {
+            ClientMessage::FileList { id, path } => files.list(id, path).await,
+            ClientMessage::FileDownload { id, path } => files.download(id, path).await,
+            ClientMessage::FileUpload {
+                id,
+                size,
+                dir,
+                name,
+            } => files.upload(id, size, dir, name).await,
+            ClientMessage::FileData { id, data } => files.data(id, data),
+            ClientMessage::FileEnd { id } => files.end(id),
+            ClientMessage::FileCancel { id } => {
+                files.cancel(id);
+                Ok(())
+            }
+            ClientMessage::FileAck { id, offset } => {
+                files.ack(id, offset);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
-async fn send(out: &mpsc::Sender<Outgoing>, msg: ServerMessage) -> Result<(), SessionError> {
+pub(super) async fn send(
+    out: &mpsc::Sender<Outgoing>,
+    msg: ServerMessage,
+) -> Result<(), SessionError> {
     out.send(Outgoing::Message(msg.to_bytes()))
         .await
         .map_err(|_| client_error("the viewer connection is gone"))

@@ -1,7 +1,7 @@
 //! The control-plane role: keys, database, first admin.
 
 use super::{Process, keys_dir};
-use crate::config::{duration, gateway_public_url};
+use crate::config::{duration, gateway_public_url, oidc_settings};
 use crate::keys;
 use anyhow::{Context as _, bail};
 use oriel_control::{ControlKeys, ControlPlane, ControlSettings, GatewayLink, RemoteGateways};
@@ -27,12 +27,9 @@ pub(super) fn keys(
         |s| Ok(Some(TokenSigner::from_seed(s)?.public_key())),
     )?;
     let signer = TokenSigner::from_seed(&seed)?;
-    let data = keys::load_or_create(
-        &dir,
-        "data",
-        || Ok(DataKey::generate_bytes()?),
-        |_| Ok(None),
-    )?;
+    let data = keys::data_key(&raw.control.data_key_file, &dir, || {
+        Ok(DataKey::generate_bytes()?)
+    })?;
     let sealing_path = if raw.control.gateway_sealing_key.is_empty() {
         dir.join("gateway-sealing.pub")
     } else {
@@ -149,7 +146,11 @@ pub(super) async fn build(
             raw.control.workspace_kinds.clone()
         },
         password_min_len: raw.control.password_min_len.clamp(8, 128),
+        oidc: oidc_settings(raw, &keys.data)?,
     };
+    if let Some(o) = &settings.oidc {
+        info!(issuer = %o.issuer, client_id = %o.client_id, "single sign-on with an OpenID provider");
+    }
     if settings.token_ttl < Duration::from_secs(10)
         || settings.token_ttl > Duration::from_secs(3600)
     {

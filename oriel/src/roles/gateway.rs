@@ -11,7 +11,9 @@ use oriel_gateway::{
     Gateway, GatewayKeys, GatewaySettings, HttpReporter, NoReports, SessionReporter,
 };
 use oriel_gateway_http::OriginPolicy;
+use oriel_protocols_rdp::{RdpConnector, RdpSettings};
 use oriel_protocols_session::Connectors;
+use oriel_protocols_ssh::{SshConnector, SshSettings};
 use oriel_protocols_vnc::{Encoding, VncConnector, VncSettings};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,7 +56,10 @@ fn verifier(p: &Process) -> anyhow::Result<TokenVerifier> {
 
 /// The protocol adapters compiled in.
 pub(super) fn connectors(p: &Process) -> anyhow::Result<Connectors> {
-    Ok(Connectors::new().with(VncConnector::new(vnc_settings(p)?)))
+    Ok(Connectors::new()
+        .with(VncConnector::new(vnc_settings(p)?))
+        .with(RdpConnector::new(RdpSettings::default()))
+        .with(SshConnector::new(SshSettings::default())))
 }
 
 fn vnc_settings(p: &Process) -> anyhow::Result<VncSettings> {

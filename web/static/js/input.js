@@ -4,7 +4,8 @@
  * translated into desktop coordinates through the canvas's CSS scaling.
  *
  * Events go to a `sink` with methods key(down, keysym, scancode),
- * pointer(x, y, buttons), wheel(x, y, dx, dy), and optional paste(), which
+ * pointer(x, y, buttons), wheel(x, y, dx, dy), optional locks(caps, num,
+ * scroll) (the lock keys' state, on focus and on change), and optional paste(), which
  * returns a promise settled once the local clipboard was sent (Ctrl/Cmd+V).
  * Key events are serialised behind that promise so that order is kept.
  */
@@ -75,6 +76,7 @@ export class InputCapture {
     c.addEventListener('keydown', (e) => this.onKey(e, true));
     c.addEventListener('keyup', (e) => this.onKey(e, false));
     c.addEventListener('blur', () => this.releaseAll());
+    c.addEventListener('focus', () => this.keys.focus());
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'hidden') this.releaseAll();
     });
@@ -129,7 +131,10 @@ export class InputCapture {
   /** Sends KEY messages in order, after any pending paste. */
   queueKeys(messages) {
     this.keyChain = this.keyChain.then(() => {
-      for (const m of messages) this.sink.key(m.down, m.keysym, m.scancode);
+      for (const m of messages) {
+        if (m.locks) this.sink.locks?.(m.locks.caps, m.locks.num, m.locks.scroll);
+        else this.sink.key(m.down, m.keysym, m.scancode);
+      }
     }).catch(() => {});
   }
 
@@ -190,6 +195,7 @@ export class InputCapture {
     const at = this.toDesktop(event);
     this.position = at;
     this.buttons = protocolButtons(event.buttons);
+    if (down) this.queueKeys(this.keys.syncLocks(event));
     this.sink.pointer(at.x, at.y, this.buttons);
   }
 

@@ -5,7 +5,11 @@
  * the stream protocol wants them (docs/protocol.md §2.1).
  *
  * `KeyTracker` remembers what was sent at key-down per physical key so that
- * the key-up carries the same keysym, and releases everything on blur.
+ * the key-up carries the same keysym, and releases everything on blur. It
+ * also keeps the remote's lock keys (Caps, Num, Scroll Lock) equal to the
+ * local keyboard's: after the viewer gains focus, and whenever an event shows
+ * a lock state other than the one last sent, it emits a LOCKS message
+ * (`{ locks: { caps, num, scroll } }`) before the key (docs/protocol.md §2.1).
  * No DOM access besides reading event fields.
  */
 
@@ -135,31 +139,78 @@ export function keysymForEvent(event) {
   return null;
 }
 
+/** Physical keys whose own events say nothing reliable about the lock state. */
+const LOCK_KEY_CODES = new Set(['CapsLock', 'NumLock', 'ScrollLock']);
+
+/**
+ * The lock keys' state an event (keyboard or mouse) reports as
+ * `{ caps, num, scroll }`, or null when the event cannot tell.
+ */
+export function locksOfEvent(event) {
+  if (!event || typeof event.getModifierState !== 'function') return null;
+  return {
+    caps: event.getModifierState('CapsLock') === true,
+    num: event.getModifierState('NumLock') === true,
+    scroll: event.getModifierState('ScrollLock') === true,
+  };
+}
+
 /**
  * Tracks pressed keys so that key-ups match key-downs and nothing stays
- * stuck. Methods return the KEY messages to send as
- * `{ down, keysym, scancode }` objects (an empty array when nothing is sent).
+ * stuck. Methods return the messages to send, in order: KEY messages as
+ * `{ down, keysym, scancode }` objects and LOCKS messages as
+ * `{ locks: { caps, num, scroll } }` (an empty array when nothing is sent).
  */
 export class KeyTracker {
   constructor() {
     /** Physical key id → { keysym, scancode } sent at key-down. */
     this.down = new Map();
+    /** The lock state last sent, or null: send it with the next event. */
+    this.locks = null;
+  }
+
+  /**
+   * The viewer gained focus: the lock keys may have been toggled elsewhere,
+   * so the next event's lock state is sent whatever it is.
+   */
+  focus() {
+    this.locks = null;
+  }
+
+  /**
+   * A LOCKS message when `event` (a keydown, or a pointer event) shows a lock
+   * state other than the one last sent; `[]` otherwise. The lock keys' own
+   * events are skipped (browsers disagree on whether they report the state
+   * before or after the toggle): the key itself toggles the remote, and the
+   * next event confirms the state.
+   */
+  syncLocks(event) {
+    if (LOCK_KEY_CODES.has(event.code) || LOCK_KEY_CODES.has(event.key)) {
+      this.locks = null;
+      return [];
+    }
+    const now = locksOfEvent(event);
+    if (now === null) return [];
+    const last = this.locks;
+    if (last && last.caps === now.caps && last.num === now.num && last.scroll === now.scroll) return [];
+    this.locks = now;
+    return [{ locks: now }];
   }
 
   static idOf(event) {
     return event.code || `key:${event.key}`;
   }
 
-  /** A keydown (including auto-repeat, sent again as a down). */
+  /** A keydown (including auto-repeat, sent again as a down), after a LOCKS message if due. */
   press(event) {
     const id = KeyTracker.idOf(event);
     const held = this.down.get(id);
-    if (held) return [{ down: true, ...held }];
+    if (held) return [...this.syncLocks(event), { down: true, ...held }];
     const keysym = keysymForEvent(event);
     if (keysym === null || keysym === undefined) return [];
     const entry = { keysym, scancode: scancodeForCode(event.code) };
     this.down.set(id, entry);
-    return [{ down: true, ...entry }];
+    return [...this.syncLocks(event), { down: true, ...entry }];
   }
 
   /** A keyup: releases what the matching keydown pressed. */
@@ -186,9 +237,10 @@ export class KeyTracker {
     return out;
   }
 
-  /** Forgets every key without sending anything (the stream was replaced). */
+  /** Forgets every key and the lock state sent, without sending anything (the stream was replaced). */
   reset() {
     this.down.clear();
+    this.locks = null;
   }
 
   get size() {

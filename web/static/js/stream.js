@@ -11,6 +11,7 @@
  *   frame(frame)            a frame was drawn and acknowledged
  *   resized(width, height)  the framebuffer changed size
  *   cursor(msg) clipboard(text) bell() notice(msg) rtt(ms)
+ *   file(msg)               a file transfer message (§2.3: files, file_listing, ...)
  *   end(info)               {code, klass, retryable, message}: END, or an
  *                           equivalent for a close without END or a client error
  *   unauthorized()          the control plane answered 401 (login expired)
@@ -19,7 +20,7 @@
 
 import {
   SUBPROTOCOL, CLOSE_CODES, CAP_ALL, VERSION, ErrorClass,
-  decodeServerMessage, encodeHello, encodeAck, encodePing, encodeKey, encodePointer,
+  decodeServerMessage, encodeHello, encodeAck, encodePing, encodeKey, encodeLocks, encodePointer,
   encodeWheel, encodeClipboard, encodeResize, encodeRefresh,
 } from './wire.js';
 import { closeBitmaps } from './render.js';
@@ -173,6 +174,7 @@ export class StreamSession {
   }
 
   sendKey(down, keysym, scancode) { return this.sendInput(encodeKey(down, keysym, scancode)); }
+  sendLocks(caps, num, scroll) { return this.sendInput(encodeLocks(caps, num, scroll)); }
   sendPointer(x, y, buttons) { return this.sendInput(encodePointer(x, y, buttons)); }
   sendWheel(x, y, dx, dy) { return this.sendInput(encodeWheel(x, y, dx, dy)); }
   sendClipboard(text) { return this.sendInput(encodeClipboard(text)); }
@@ -211,6 +213,10 @@ export class StreamSession {
       case 'notice': this.emit('notice', msg); break;
       case 'pong': this.onPong(msg.nonce); break;
       case 'end': this.onEnd(conn, msg); break;
+      case 'files': case 'file_listing': case 'file_start': case 'file_data':
+      case 'file_progress': case 'file_done': case 'file_error':
+        this.emit('file', msg);
+        break;
       default: break;
     }
   }

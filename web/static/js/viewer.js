@@ -1,11 +1,13 @@
 /**
  * The viewer page: wires the stream session (stream.js), the framebuffer
- * (render.js), input capture (input.js) and the clipboard panel to the
- * toolbar, status bar, toasts and the end overlay of viewer.html.
+ * (render.js), input capture (input.js), the clipboard panel and the files
+ * panel (files-panel.js) to the toolbar, status bar, toasts and the end
+ * overlay of viewer.html.
  *
  * For automated tests, `window.orielViewer` mirrors the session's state:
  * { state, framesDrawn, lastFrameId, width, height, lastEnd, connectCount }
- * (plus name, policy, rttMs, fps). It never holds the token.
+ * (plus name, policy, rttMs, fps, and `files`, the files panel's status).
+ * It never holds the token.
  */
 
 import { api, ApiError, describeError } from './api.js';
@@ -14,6 +16,7 @@ import { Framebuffer, canDecodeWebp } from './render.js';
 import { StreamSession } from './stream.js';
 import { InputCapture } from './input.js';
 import { ClipboardPanel } from './clipboard-panel.js';
+import { FilesPanel } from './files-panel.js';
 
 const $ = (id) => document.getElementById(id);
 const RESIZE_DEBOUNCE_MS = 300;
@@ -191,6 +194,8 @@ function updateToggles() {
 
 const framebuffer = new Framebuffer(canvas);
 const clipboard = new ClipboardPanel({ send: (text) => stream.sendClipboard(text), toast });
+const files = new FilesPanel({ send: (bytes) => stream.sendInput(bytes), toast, layoutChanged: () => onViewportChange() });
+viewer.files = files.status;
 let webp = false;
 let framesThisSecond = 0;
 
@@ -206,6 +211,7 @@ const stream = new StreamSession({
   hooks: {
     state: showStatus,
     connected: (count) => {
+      files.reset();
       viewer.connectCount = count;
       input.reset();
     },
@@ -230,6 +236,7 @@ const stream = new StreamSession({
     clipboard: (text) => clipboard.showRemote(text),
     bell: flashBell,
     notice: (msg) => toast(msg.message),
+    file: (msg) => files.onMessage(msg),
     rtt: (ms) => {
       viewer.rttMs = Math.round(ms);
       $('rtt').textContent = `RTT ${viewer.rttMs} ms`;
@@ -244,6 +251,7 @@ const stream = new StreamSession({
 
 const input = new InputCapture(canvas, {
   key: (down, keysym, scancode) => stream.sendKey(down, keysym, scancode),
+  locks: (caps, num, scroll) => stream.sendLocks(caps, num, scroll),
   pointer: (x, y, buttons) => stream.sendPointer(x, y, buttons),
   wheel: (x, y, dx, dy) => stream.sendWheel(x, y, dx, dy),
   paste: () => clipboard.pasteFromLocal(),

@@ -37,6 +37,21 @@ export const MAX_TOKEN = 8192;
 /** Largest clipboard text one message can carry. */
 export const MAX_CLIPBOARD = 1 << 20;
 
+/** Largest chunk of file data in one FILE_DATA message (§2.3). */
+export const MAX_FILE_CHUNK = 256 << 10;
+/** File bytes of one transfer that may be in flight unacknowledged (§2.3). */
+export const FILE_WINDOW = 1 << 20;
+/** Longest file path and name, bytes (§2.3). */
+export const MAX_FILE_PATH = 4096;
+export const MAX_FILE_NAME = 255;
+/** FILES flag bits. */
+export const FILES_UPLOAD = 1;
+export const FILES_DOWNLOAD = 2;
+/** FILE_ERROR codes (§2.3). */
+export const FileErrorCode = Object.freeze({
+  DENIED: 1, TOO_LARGE: 2, NOT_FOUND: 3, TARGET: 4, INVALID: 5, CANCELLED: 6, BUSY: 7, UNSUPPORTED: 8,
+});
+
 /** Image codecs of IMAGE operations. */
 export const Codec = Object.freeze({ PNG: 1, JPEG: 2, WEBP: 3 });
 /** MIME type of each codec, for `new Blob([data], { type })`. */
@@ -77,9 +92,13 @@ export const CLOSE_CODES = Object.freeze({
 });
 
 const C_HELLO = 0x01, C_ACK = 0x02, C_KEY = 0x03, C_POINTER = 0x04, C_WHEEL = 0x05,
-  C_CLIPBOARD = 0x06, C_RESIZE = 0x07, C_PING = 0x08, C_REFRESH = 0x09;
+  C_CLIPBOARD = 0x06, C_RESIZE = 0x07, C_PING = 0x08, C_REFRESH = 0x09, C_LOCKS = 0x0a;
 const S_HELLO = 0x81, S_FRAME = 0x82, S_DESKTOP_SIZE = 0x83, S_CURSOR = 0x84,
   S_CLIPBOARD = 0x85, S_BELL = 0x86, S_PONG = 0x87, S_END = 0x88, S_NOTICE = 0x89;
+const C_FILE_LIST = 0x0b, C_FILE_DOWNLOAD = 0x0c, C_FILE_UPLOAD = 0x0d, C_FILE_DATA = 0x0e,
+  C_FILE_END = 0x0f, C_FILE_CANCEL = 0x10, C_FILE_ACK = 0x11;
+const S_FILES = 0x8a, S_FILE_LISTING = 0x8b, S_FILE_START = 0x8c, S_FILE_DATA = 0x8d,
+  S_FILE_PROGRESS = 0x8e, S_FILE_DONE = 0x8f, S_FILE_ERROR = 0x90;
 
 /** Why bytes could not be decoded into a message (or a value not encoded). */
 export class WireError extends Error {
@@ -144,6 +163,20 @@ class Reader {
     return this.raw(len);
   }
   string16() { return utf8(this.raw(this.u16())); }
+  /** A u16-length text of at most `limit` bytes without NUL (file paths and names). */
+  text16(limit, what) {
+    const len = this.u16();
+    if (len > limit) throw new WireError(`${what} of ${len} bytes exceeds the limit of ${limit}`);
+    const raw = this.raw(len);
+    if (raw.includes(0)) throw new WireError(`invalid ${what}`);
+    return utf8(raw);
+  }
+  /** File data: 1 to MAX_FILE_CHUNK bytes (a view, not a copy). */
+  chunk() {
+    const data = this.blob32(MAX_FILE_CHUNK);
+    if (data.length === 0) throw new WireError('invalid empty file chunk');
+    return data;
+  }
   string32(limit) { return utf8(this.blob32(limit)); }
   finish() {
     const left = this.bytes.length - this.pos;
@@ -203,6 +236,20 @@ class Writer {
   blob32(bytes) { return this.u32(bytes.length, 'length').push(bytes); }
   string16(text) { return this.blob16(truncateUtf8(text, 0xffff)); }
   blob16(bytes) { return this.u16(bytes.length, 'length').push(bytes); }
+  /** A file path or name: at most `limit` bytes of UTF-8 without NUL (not cut: refused). */
+  text16(text, limit, what) {
+    const bytes = utf8Encoder.encode(text);
+    if (bytes.length > limit) throw new WireError(`${what} exceeds ${limit} bytes`);
+    if (bytes.includes(0)) throw new WireError(`invalid ${what}`);
+    return this.blob16(bytes);
+  }
+  chunk(data) {
+    const bytes = asBytes(data);
+    if (bytes.length === 0 || bytes.length > MAX_FILE_CHUNK) {
+      throw new WireError(`a file chunk holds 1 to ${MAX_FILE_CHUNK} bytes, not ${bytes.length}`);
+    }
+    return this.blob32(bytes);
+  }
   finish() {
     const out = new Uint8Array(this.length);
     let at = 0;
@@ -268,6 +315,48 @@ export function encodeRefresh() {
   return new Uint8Array([C_REFRESH]);
 }
 
+/** LOCKS: the viewer's Caps, Num and Scroll Lock state (bits 0, 1, 2). */
+export function encodeLocks(caps, num, scroll) {
+  return new Uint8Array([C_LOCKS, (caps ? 1 : 0) | (num ? 2 : 0) | (scroll ? 4 : 0)]);
+}
+
+/** FILE_LIST: list directory `path` ('' = home) as request `id`. */
+export function encodeFileList(id, path) {
+  return new Writer().u8(C_FILE_LIST).u32(id, 'id').text16(path, MAX_FILE_PATH, 'file path').finish();
+}
+
+/** FILE_DOWNLOAD of `path` as transfer `id`. */
+export function encodeFileDownload(id, path) {
+  return new Writer().u8(C_FILE_DOWNLOAD).u32(id, 'id').text16(path, MAX_FILE_PATH, 'file path').finish();
+}
+
+/** FILE_UPLOAD: announce `size` bytes for `name` in `dir` ('' = home) as transfer `id`. */
+export function encodeFileUpload(id, size, dir, name) {
+  if (!name) throw new WireError('invalid empty file name');
+  return new Writer().u8(C_FILE_UPLOAD).u32(id, 'id').u64(size, 'size')
+    .text16(dir, MAX_FILE_PATH, 'file path').text16(name, MAX_FILE_NAME, 'file name').finish();
+}
+
+/** FILE_DATA: one chunk (1 to MAX_FILE_CHUNK bytes) of upload `id`. */
+export function encodeFileData(id, data) {
+  return new Writer().u8(C_FILE_DATA).u32(id, 'id').chunk(data).finish();
+}
+
+/** FILE_END: every byte of upload `id` was sent. */
+export function encodeFileEnd(id) {
+  return new Writer().u8(C_FILE_END).u32(id, 'id').finish();
+}
+
+/** FILE_CANCEL of transfer `id`. */
+export function encodeFileCancel(id) {
+  return new Writer().u8(C_FILE_CANCEL).u32(id, 'id').finish();
+}
+
+/** FILE_ACK: `offset` bytes of download `id` received. */
+export function encodeFileAck(id, offset) {
+  return new Writer().u8(C_FILE_ACK).u32(id, 'id').u64(offset, 'offset').finish();
+}
+
 /** Encodes a viewer message given as `{ type, ...fields }` (the shape `decodeClientMessage` returns). */
 export function encodeClientMessage(msg) {
   switch (msg.type) {
@@ -280,6 +369,14 @@ export function encodeClientMessage(msg) {
     case 'resize': return encodeResize(msg.width, msg.height);
     case 'ping': return encodePing(msg.nonce);
     case 'refresh': return encodeRefresh();
+    case 'locks': return encodeLocks(msg.caps, msg.num, msg.scroll);
+    case 'file_list': return encodeFileList(msg.id, msg.path);
+    case 'file_download': return encodeFileDownload(msg.id, msg.path);
+    case 'file_upload': return encodeFileUpload(msg.id, msg.size, msg.dir, msg.name);
+    case 'file_data': return encodeFileData(msg.id, msg.data);
+    case 'file_end': return encodeFileEnd(msg.id);
+    case 'file_cancel': return encodeFileCancel(msg.id);
+    case 'file_ack': return encodeFileAck(msg.id, msg.offset);
     default: throw new WireError(`unknown viewer message type ${msg.type}`);
   }
 }
@@ -311,6 +408,24 @@ export function decodeClientMessage(data) {
     case C_RESIZE: msg = { type: 'resize', width: r.u16(), height: r.u16() }; break;
     case C_PING: msg = { type: 'ping', nonce: r.u32() }; break;
     case C_REFRESH: msg = { type: 'refresh' }; break;
+    case C_LOCKS: {
+      const flags = r.u8();
+      if (flags & ~7) throw new WireError('invalid lock flags');
+      msg = { type: 'locks', caps: (flags & 1) !== 0, num: (flags & 2) !== 0, scroll: (flags & 4) !== 0 };
+      break;
+    }
+    case C_FILE_LIST: msg = { type: 'file_list', id: r.u32(), path: r.text16(MAX_FILE_PATH, 'file path') }; break;
+    case C_FILE_DOWNLOAD: msg = { type: 'file_download', id: r.u32(), path: r.text16(MAX_FILE_PATH, 'file path') }; break;
+    case C_FILE_UPLOAD:
+      msg = {
+        type: 'file_upload', id: r.u32(), size: r.u64(),
+        dir: r.text16(MAX_FILE_PATH, 'file path'), name: r.text16(MAX_FILE_NAME, 'file name'),
+      };
+      break;
+    case C_FILE_DATA: msg = { type: 'file_data', id: r.u32(), data: r.chunk() }; break;
+    case C_FILE_END: msg = { type: 'file_end', id: r.u32() }; break;
+    case C_FILE_CANCEL: msg = { type: 'file_cancel', id: r.u32() }; break;
+    case C_FILE_ACK: msg = { type: 'file_ack', id: r.u32(), offset: r.u64() }; break;
     default: throw new WireError(`unknown message type ${hex2(bytes[0])}`);
   }
   r.finish();
@@ -352,7 +467,8 @@ function readOp(r) {
 /**
  * Decodes one whole gateway → viewer message into `{ type, ...fields }`.
  * Types: hello, frame, desktop_size, cursor, clipboard, bell, pong, end,
- * notice. Byte fields (image data, cursor png) are views into `data`.
+ * notice, and the file messages of §2.3 (files, file_listing, file_start,
+ * file_data, file_progress, file_done, file_error). Byte fields (image data, cursor png) are views into `data`.
  */
 export function decodeServerMessage(data) {
   const bytes = asBytes(data);
@@ -399,6 +515,34 @@ export function decodeServerMessage(data) {
       msg = { type: 'notice', kind, message: r.string16() };
       break;
     }
+    case S_FILES: {
+      const flags = r.u8();
+      if (flags & ~3) throw new WireError(`invalid file flags ${flags}`);
+      msg = {
+        type: 'files', upload: (flags & FILES_UPLOAD) !== 0, download: (flags & FILES_DOWNLOAD) !== 0,
+        uploadMaxBytes: r.u64(), downloadMaxBytes: r.u64(),
+      };
+      break;
+    }
+    case S_FILE_LISTING: {
+      msg = { type: 'file_listing', id: r.u32(), truncated: r.bool('truncated flag'), path: r.text16(MAX_FILE_PATH, 'file path'), entries: [] };
+      const count = r.u32();
+      if (count > 10000) throw new WireError(`listing of ${count} entries exceeds the limit of 10000`);
+      for (let i = 0; i < count; i += 1) {
+        msg.entries.push({ isDir: r.bool('entry kind'), size: r.u64(), modified: r.u64(), name: r.text16(MAX_FILE_NAME, 'file name') });
+      }
+      break;
+    }
+    case S_FILE_START: msg = { type: 'file_start', id: r.u32(), size: r.u64(), name: r.text16(MAX_FILE_NAME, 'file name') }; break;
+    case S_FILE_DATA: msg = { type: 'file_data', id: r.u32(), offset: r.u64(), data: r.chunk() }; break;
+    case S_FILE_PROGRESS: msg = { type: 'file_progress', id: r.u32(), bytes: r.u64() }; break;
+    case S_FILE_DONE: msg = { type: 'file_done', id: r.u32(), bytes: r.u64() }; break;
+    case S_FILE_ERROR: {
+      msg = { type: 'file_error', id: r.u32(), code: r.u8() };
+      if (msg.code < 1 || msg.code > 8) throw new WireError(`invalid file error code ${msg.code}`);
+      msg.message = r.string16();
+      break;
+    }
     default:
       throw new WireError(`unknown message type ${hex2(bytes[0])}`);
   }
@@ -443,6 +587,22 @@ export function encodeServerMessage(msg) {
       w.u8(S_END).u16(msg.code, 'code').u8(msg.klass, 'class').bool(msg.retryable).string16(msg.message ?? '');
       break;
     case 'notice': w.u8(S_NOTICE).u8(msg.kind, 'kind').string16(msg.message ?? ''); break;
+    case 'files':
+      w.u8(S_FILES).u8((msg.upload ? FILES_UPLOAD : 0) | (msg.download ? FILES_DOWNLOAD : 0))
+        .u64(msg.uploadMaxBytes ?? 0, 'upload limit').u64(msg.downloadMaxBytes ?? 0, 'download limit');
+      break;
+    case 'file_listing':
+      w.u8(S_FILE_LISTING).u32(msg.id, 'id').bool(msg.truncated).text16(msg.path, MAX_FILE_PATH, 'file path')
+        .u32(msg.entries.length, 'entry count');
+      for (const e of msg.entries) {
+        w.bool(e.isDir).u64(e.size, 'size').u64(e.modified ?? 0, 'modified').text16(e.name, MAX_FILE_NAME, 'file name');
+      }
+      break;
+    case 'file_start': w.u8(S_FILE_START).u32(msg.id, 'id').u64(msg.size, 'size').text16(msg.name, MAX_FILE_NAME, 'file name'); break;
+    case 'file_data': w.u8(S_FILE_DATA).u32(msg.id, 'id').u64(msg.offset, 'offset').chunk(msg.data); break;
+    case 'file_progress': w.u8(S_FILE_PROGRESS).u32(msg.id, 'id').u64(msg.bytes, 'bytes'); break;
+    case 'file_done': w.u8(S_FILE_DONE).u32(msg.id, 'id').u64(msg.bytes, 'bytes'); break;
+    case 'file_error': w.u8(S_FILE_ERROR).u32(msg.id, 'id').u8(msg.code, 'code').string16(msg.message ?? ''); break;
     default: throw new WireError(`unknown gateway message type ${msg.type}`);
   }
   return w.finish();

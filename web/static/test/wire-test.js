@@ -143,7 +143,17 @@ const clientVectors = [
   [{ type: 'resize', width: 1280, height: 720 }, '07 0500 02d0'],
   [{ type: 'ping', nonce: 0xdeadbeef }, '08 deadbeef'],
   [{ type: 'refresh' }, '09'],
+  [{ type: 'locks', caps: true, num: false, scroll: true }, '0a 05'],
+  [{ type: 'locks', caps: false, num: true, scroll: false }, '0a 02'],
   [{ type: 'ack', frameId: 0xffffffff }, '02 ffffffff'],
+  [{ type: 'file_list', id: 1, path: '' }, '0b 00000001 0000'],
+  [{ type: 'file_download', id: 2, path: '/h/a' }, '0c 00000002 0004 "/h/a"'],
+  [{ type: 'file_upload', id: 7, size: 5, dir: '', name: 'a.txt' }, '0d 00000007 0000000000000005 0000 0005 "a.txt"'],
+  [{ type: 'file_upload', id: 8, size: Number.MAX_SAFE_INTEGER, dir: '/tmp', name: 'é' }, '0d 00000008 001fffffffffffff 0004 "/tmp" 0002 c3a9'],
+  [{ type: 'file_data', id: 7, data: new Uint8Array([104, 101, 108, 108, 111]) }, '0e 00000007 00000005 "hello"'],
+  [{ type: 'file_end', id: 7 }, '0f 00000007'],
+  [{ type: 'file_cancel', id: 7 }, '10 00000007'],
+  [{ type: 'file_ack', id: 9, offset: 65536 }, '11 00000009 0000000000010000'],
   [{ type: 'hello', version: 1, capabilities: 0, viewportWidth: 0, viewportHeight: 0, token: '' }, '01 0001 00000000 0000 0000 0000'],
 ];
 for (const [msg, spec] of clientVectors) {
@@ -201,6 +211,20 @@ const serverMessages = [
   { type: 'end', code: 4004, klass: 1, retryable: true, message: '' },
   { type: 'notice', kind: 1, message: 'clipboard denied' },
   { type: 'notice', kind: 3, message: 'no resize' },
+  { type: 'files', upload: true, download: false, uploadMaxBytes: 1 << 20, downloadMaxBytes: 0 },
+  { type: 'files', upload: false, download: true, uploadMaxBytes: 0, downloadMaxBytes: Number.MAX_SAFE_INTEGER },
+  {
+    type: 'file_listing', id: 3, truncated: true, path: '/home/ü', entries: [
+      { isDir: true, size: 0, modified: 0, name: 'docs' },
+      { isDir: false, size: 123456789, modified: 1700000000, name: 'a b.txt' },
+    ],
+  },
+  { type: 'file_listing', id: 4, truncated: false, path: '/', entries: [] },
+  { type: 'file_start', id: 5, size: 42, name: 'x.bin' },
+  { type: 'file_data', id: 5, offset: 65536, data: new Uint8Array([1, 2, 3]) },
+  { type: 'file_progress', id: 6, bytes: 0 },
+  { type: 'file_done', id: 6, bytes: 5 },
+  { type: 'file_error', id: 6, code: wire.FileErrorCode.TOO_LARGE, message: 'big' },
 ];
 for (const msg of serverMessages) {
   check(`gateway ${msg.type} round trip (${msg.frameId ?? msg.code ?? msg.kind ?? ''})`, () => {
@@ -222,6 +246,37 @@ check('gateway END layout', () => {
   eqBytes(wire.encodeServerMessage({ type: 'desktop_size', width: 800, height: 600 }), bytesOf('83 0320 0258'));
   eqBytes(wire.encodeServerMessage({ type: 'bell' }), bytesOf('86'));
   eqBytes(wire.encodeServerMessage({ type: 'pong', nonce: 258 }), bytesOf('87 00000102'));
+});
+
+check('spec §2.3: file transfer examples', () => {
+  eqBytes(wire.encodeFileUpload(7, 5, '', 'a.txt'), bytesOf('0d 00000007 0000000000000005 0000 0005 "a.txt"'));
+  eqBytes(wire.encodeFileData(7, new TextEncoder().encode('hello')), bytesOf('0e 00000007 00000005 "hello"'));
+  eqBytes(wire.encodeFileEnd(7), bytesOf('0f 00000007'));
+  eq(wire.decodeServerMessage(bytesOf('8e 00000007 0000000000000000')), { type: 'file_progress', id: 7, bytes: 0 });
+  eq(wire.decodeServerMessage(bytesOf('8f 00000007 0000000000000005')), { type: 'file_done', id: 7, bytes: 5 });
+  eq(wire.decodeServerMessage(bytesOf('8a 01 0000000000100000 0000000000000000')),
+    { type: 'files', upload: true, download: false, uploadMaxBytes: 1048576, downloadMaxBytes: 0 });
+  eq(wire.decodeServerMessage(bytesOf('90 00000007 02 0003 "big"')),
+    { type: 'file_error', id: 7, code: 2, message: 'big' });
+  // The listing vector of core/wire's tests.
+  eq(wire.decodeServerMessage(bytesOf('8b 00000001 00 0002 "/h" 00000001 01 0000000000000000 0000000060000000 0001 "d"')),
+    { type: 'file_listing', id: 1, truncated: false, path: '/h', entries: [{ isDir: true, size: 0, modified: 0x60000000, name: 'd' }] });
+});
+
+check('file messages: invalid fields and limits are rejected', () => {
+  throwsWire(() => wire.decodeClientMessage(bytesOf('0e 00000001 00000000')), /empty file chunk/);
+  throwsWire(() => wire.decodeClientMessage(bytesOf('0e 00000001 00040001')), /limit/);
+  throwsWire(() => wire.decodeClientMessage(bytesOf('0c 00000001 0003 610062')), /file path/);
+  throwsWire(() => wire.decodeServerMessage(bytesOf('8a 04 0000000000000000 0000000000000000')), /file flags/);
+  throwsWire(() => wire.decodeServerMessage(bytesOf('90 00000001 09 0000')), /file error code/);
+  throwsWire(() => wire.decodeServerMessage(bytesOf('8b 00000001 00 0000 00000001 02 0000000000000000 0000000000000000 0000')), /entry kind/);
+  throwsWire(() => wire.decodeServerMessage(bytesOf('8b 00000001 00 0000 ffffffff')), /limit/);
+  throwsWire(() => wire.encodeFileData(1, new Uint8Array(0)), /chunk/);
+  throwsWire(() => wire.encodeFileData(1, new Uint8Array(wire.MAX_FILE_CHUNK + 1)), /chunk/);
+  throwsWire(() => wire.encodeFileUpload(1, 1, '', ''), /name/);
+  throwsWire(() => wire.encodeFileUpload(1, 1, '', 'x'.repeat(256)), /255/);
+  throwsWire(() => wire.encodeFileList(1, 'a\0b'), /file path/);
+  eq(wire.encodeFileData(1, new Uint8Array(wire.MAX_FILE_CHUNK)).length, 9 + wire.MAX_FILE_CHUNK, 'largest chunk');
 });
 
 check('u64 damage time decodes exactly', () => {
@@ -251,7 +306,7 @@ check('trailing bytes are rejected', () => {
 });
 
 check('unknown types and viewer types are rejected by the viewer', () => {
-  throwsWire(() => wire.decodeServerMessage(bytesOf('8a')), /unknown message type 0x8a/);
+  throwsWire(() => wire.decodeServerMessage(bytesOf('91')), /unknown message type 0x91/);
   throwsWire(() => wire.decodeServerMessage(bytesOf('80')), /unknown message type 0x80/);
   throwsWire(() => wire.decodeServerMessage(SPEC_ACK), /unknown message type 0x02/);
   throwsWire(() => wire.decodeServerMessage(new Uint8Array(0)), /empty/);
