@@ -250,7 +250,8 @@ paths = {
         "post": op("sessionToken", "A fresh short-lived token for the owner of an active session (connect and reconnect)", "sessions",
                    {"200": ok("A new token.", ref("SessionToken")), **errs(401, 403, 404, 409)})},
     "/api/v1/tokens": {
-        "get": op("listTokens", "Your API tokens (all tokens for admins and auditors)", "tokens", {"200": ok("A page of tokens, newest first.", ref("TokenList")), **errs(400, 401, 422)}, params=PAGE),
+        "get": op("listTokens", "API tokens: your own; everyone's with scope=all (admins and auditors)", "tokens", {"200": ok("A page of tokens, newest first.", ref("TokenList")), **errs(400, 401, 403, 422)},
+                  params=PAGE + [{"name": "scope", "in": "query", "required": False, "schema": {"type": "string", "enum": ["own", "all"]}}]),
         "post": op("createToken", "Create an API token (`oriel_pat_…`, shown once)", "tokens", {"201": ok("Created; `token` is the secret.", ref("Token")), **errs(400, 401, 403, 415, 422)}, request=ref("TokenInput"))},
     "/api/v1/tokens/{id}": {"parameters": [ID],
         "delete": op("revokeToken", "Revoke an API token (owner or admin)", "tokens", {"204": {"description": "Revoked."}, **errs(401, 403, 404)})},

@@ -123,6 +123,11 @@ pub struct Gateway {
     pub connect_timeout: String,
     pub vnc_encodings: Vec<String>,
     pub vnc_max_update_rate: u32,
+    /// RDP: advertise the graphics pipeline (EGFX, without H.264).
+    pub rdp_graphics_pipeline: bool,
+    /// RDP: advertise RemoteFX (lossy wavelets: less bandwidth, the picture
+    /// no longer converges exactly).
+    pub rdp_remotefx: bool,
 }
 
 fn default_data_dir() -> String {
@@ -202,6 +207,8 @@ impl Default for Gateway {
             connect_timeout: "15s".into(),
             vnc_encodings: vec!["tight".into(), "zrle".into(), "raw".into()],
             vnc_max_update_rate: 60,
+            rdp_graphics_pipeline: true,
+            rdp_remotefx: false,
         }
     }
 }

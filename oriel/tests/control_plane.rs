@@ -755,6 +755,11 @@ async fn api_tokens_and_scopes(backend: Backend) {
             "validation_failed",
         );
         assert_error(
+            &get(&hank_api, "/api/v1/tokens?scope=all"),
+            403,
+            "forbidden",
+        );
+        assert_error(
             &get(&hank_api, "/api/v1/tokens?after=nonsense"),
             400,
             "bad_request",
@@ -827,6 +832,15 @@ async fn api_tokens_and_scopes(backend: Backend) {
             201,
         );
         let admin_reader = bearer(admin_read["token"].as_str().unwrap());
+        // Admins see their own tokens by default, everyone's on request.
+        assert_eq!(
+            names(&all_pages(&admin, "/api/v1/tokens", 1), "name"),
+            set(&["audit-export"])
+        );
+        assert_eq!(
+            names(&all_pages(&admin, "/api/v1/tokens?scope=all", 2), "name"),
+            set(&["audit-export", "launcher", "reader"])
+        );
         assert_eq!(get(&admin_reader, "/api/v1/audit").status, 200);
         assert_error(
             &post(

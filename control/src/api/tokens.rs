@@ -10,10 +10,10 @@ use crate::error::{ApiError, json_rejection};
 use crate::time::{now_ms, rfc3339};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
+use http::request::Parts;
 use oriel_control_store::ApiTokenRecord;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -41,14 +41,28 @@ fn token_json(t: &ApiTokenRecord) -> serde_json::Value {
     })
 }
 
-/// `GET /api/v1/tokens`: the caller's tokens (all tokens for admins and
-/// auditors), newest first, paged with `limit` and `after`.
+/// Query of `GET /api/v1/tokens`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenQuery {
+    limit: Option<i64>,
+    after: Option<String>,
+    /// `own` (default) or `all` (admins and auditors).
+    scope: Option<String>,
+}
+
+/// `GET /api/v1/tokens`: the caller's tokens (`scope=all`: everyone's, for
+/// admins and auditors), newest first, paged with `limit` and `after`.
 pub(crate) async fn list(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
-    page: Result<Query<Page>, QueryRejection>,
+    parts: Parts,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(page) = page.map_err(query_rejection)?;
+    let Query(q) = Query::<TokenQuery>::try_from_uri(&parts.uri).map_err(query_rejection)?;
+    let page = Page {
+        limit: q.limit,
+        after: q.after,
+    };
     let limit = page.limit()?;
     let before = page
         .after
@@ -59,7 +73,15 @@ pub(crate) async fn list(
                 .ok_or_else(|| ApiError::bad_request("after must be a cursor from next"))
         })
         .transpose()?;
-    let owner = (!auth.can_read_all()).then_some(auth.user.id.as_str());
+    let all = match q.scope.as_deref() {
+        None | Some("own") => false,
+        Some("all") => {
+            auth.require_reader()?;
+            true
+        }
+        Some(_) => return Err(ApiError::invalid("scope must be own or all")),
+    };
+    let owner = (!all).then_some(auth.user.id.as_str());
     let rows = cp.store.list_api_tokens(owner, before, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     let items: Vec<_> = rows.iter().take(limit as usize).map(token_json).collect();

@@ -58,7 +58,11 @@ fn verifier(p: &Process) -> anyhow::Result<TokenVerifier> {
 pub(super) fn connectors(p: &Process) -> anyhow::Result<Connectors> {
     Ok(Connectors::new()
         .with(VncConnector::new(vnc_settings(p)?))
-        .with(RdpConnector::new(RdpSettings::default()))
+        .with(RdpConnector::new(RdpSettings {
+            graphics_pipeline: p.raw.gateway.rdp_graphics_pipeline,
+            remotefx: p.raw.gateway.rdp_remotefx,
+            ..RdpSettings::default()
+        }))
         .with(SshConnector::new(SshSettings::default())))
 }
 

@@ -176,8 +176,10 @@ where
     // CredSSP binds to this connection's key; a resumed session would skip
     // the certificate, so never resume.
     config.resumption = rustls::client::Resumption::disabled();
+    // The name only goes into SNI; an address or odd name gets a placeholder.
     let name = ServerName::try_from(host.to_owned())
-        .unwrap_or_else(|_| ServerName::try_from("rdp.invalid").expect("a valid dns name"));
+        .or_else(|_| ServerName::try_from("rdp.invalid"))
+        .map_err(|e| SessionError::new(SessionErrorKind::Internal, format!("tls name: {e}")))?;
     let tls = TlsConnector::from(Arc::new(config))
         .connect(name, stream)
         .await

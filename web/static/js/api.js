@@ -12,11 +12,15 @@ const BASE = '/api/v1';
 
 /** A failed API call. `status` is 0 for network failures. */
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, retryAfter = null, detail = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    /** The server's own message, as sent (lowercase, e.g. "target.host must be …"), or null. */
+    this.detail = detail;
+    /** Seconds to wait before retrying (the `Retry-After` header of a 429), or null. */
+    this.retryAfter = retryAfter;
   }
 
   /** The login is missing or expired. */
@@ -42,6 +46,22 @@ function defaultMessage(status) {
   if (DEFAULT_MESSAGES[status]) return DEFAULT_MESSAGES[status];
   if (status >= 500) return `The server had a problem (HTTP ${status}). Try again later.`;
   return `The request failed (HTTP ${status}).`;
+}
+
+/** The `Retry-After` header in whole seconds (delta or HTTP date), or null. */
+function retryAfterSecs(response) {
+  const value = response.headers.get('Retry-After');
+  if (!value) return null;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const when = Date.parse(value);
+  return Number.isNaN(when) ? null : Math.max(1, Math.ceil((when - Date.now()) / 1000));
+}
+
+/** The server's messages are lowercase without a final stop; people read sentences. */
+export function sentence(text) {
+  const t = String(text).trim();
+  if (!t) return t;
+  return t.charAt(0).toUpperCase() + t.slice(1) + (/[.!?…]$/.test(t) ? '' : '.');
 }
 
 async function readJson(response) {
@@ -80,13 +100,14 @@ export async function request(method, path, body) {
   const data = await readJson(response);
   if (!response.ok) {
     const err = data && typeof data === 'object' ? data.error : undefined;
-    let message = err && typeof err.message === 'string' && err.message ? err.message : defaultMessage(response.status);
+    const detail = err && typeof err.message === 'string' && err.message ? err.message : null;
+    let message = detail ? sentence(detail) : defaultMessage(response.status);
     if (data === undefined && response.status !== 401 && response.status !== 429 && response.status < 500) {
       // Not an answer of the Oriel API (whose errors are JSON): a proxy or a wrong address.
       message = `Unexpected answer from the server (HTTP ${response.status}). Is this the Oriel address?`;
     }
     const code = err && typeof err.code === 'string' ? err.code : `http_${response.status}`;
-    throw new ApiError(response.status, code, message);
+    throw new ApiError(response.status, code, message, retryAfterSecs(response), detail);
   }
   if (data === undefined) {
     throw new ApiError(response.status, 'bad_response', 'The server sent an unexpected answer. Try reloading the page.');
@@ -102,24 +123,100 @@ export function describeError(err) {
 
 const enc = encodeURIComponent;
 
+/**
+ * A query string (with its `?`) of the non-empty values of `params`, or ''.
+ */
+export function query(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params || {})) {
+    if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+/** Every item of a paged list (`{items, next}`), following `next` up to `maxPages` pages. */
+export async function listAll(path, params = {}, maxPages = 20) {
+  const items = [];
+  let after = null;
+  for (let page = 0; page < maxPages; page += 1) {
+    const answer = await request('GET', path + query({ ...params, limit: 200, after }));
+    if (Array.isArray(answer && answer.items)) items.push(...answer.items);
+    after = answer && typeof answer.next === 'string' ? answer.next : null;
+    if (!after) break;
+  }
+  return items;
+}
+
 export const api = {
-  /** The logged-in user `{id, username, role}`; ApiError 401 when not logged in. */
+  /**
+   * The logged-in user `{id, username, role, stage, groups, totp_enabled,
+   * totp_required}`; ApiError 401 when not logged in.
+   */
   me: () => request('GET', '/auth/me'),
-  /** Logs in; sets the session cookie. Resolves to `{token, expires_at, user}`. */
-  login: (username, password) => request('POST', '/auth/login', { username, password }),
+  /**
+   * Logs in; sets the session cookie. Resolves to `{token, expires_at, user,
+   * stage}`. `totp` is a code of the authenticator app or a recovery code;
+   * without it a user with a second factor gets ApiError 401 `totp_required`.
+   */
+  login: (username, password, totp) => {
+    const body = { username, password };
+    if (totp) body.totp = totp;
+    return request('POST', '/auth/login', body);
+  },
   /** Logs out (clears the cookie). */
   logout: () => request('POST', '/auth/logout'),
-  /** `{items: [workspace], next}`. */
-  listWorkspaces: () => request('GET', '/workspaces'),
+  /** `{password, oidc: [{id, name, start}]}`; ApiError 404 on servers without it. */
+  authMethods: () => request('GET', '/auth/methods'),
+  /** Changes one's own password; every login of the user ends. */
+  changePassword: (current, next) => request('POST', '/auth/password', { current, new: next }),
+  /** Starts TOTP enrolment: `{secret, otpauth_uri, qr_svg}`. */
+  totpEnroll: () => request('POST', '/auth/totp/enroll'),
+  /** Confirms enrolment with a code: `{recovery_codes}`. */
+  totpConfirm: (code) => request('POST', '/auth/totp/confirm', { code }),
+  /** Turns the second factor off (needs a current code). */
+  totpDisable: (code) => request('DELETE', '/auth/totp', { code }),
+
+  /** `{items: [user], next}`. */
+  listUsers: (params) => request('GET', `/users${query(params)}`),
+  createUser: (body) => request('POST', '/users', body),
+  updateUser: (id, body) => request('PUT', `/users/${enc(id)}`, body),
+  deleteUser: (id) => request('DELETE', `/users/${enc(id)}`),
+
+  /** `{items: [group], next}`. */
+  listGroups: (params) => request('GET', `/groups${query(params)}`),
+  createGroup: (body) => request('POST', '/groups', body),
+  updateGroup: (id, body) => request('PUT', `/groups/${enc(id)}`, body),
+  deleteGroup: (id) => request('DELETE', `/groups/${enc(id)}`),
+
+  /** `{items: [workspace], next}`: all of them for admins and auditors, else those granted. */
+  listWorkspaces: (params) => request('GET', `/workspaces${query(params)}`),
+  createWorkspace: (body) => request('POST', '/workspaces', body),
+  updateWorkspace: (id, body) => request('PUT', `/workspaces/${enc(id)}`, body),
+  deleteWorkspace: (id) => request('DELETE', `/workspaces/${enc(id)}`),
+
+  /** `{items: [token], next}`, newest first: own tokens; `{scope: 'all'}` for everyone's (admins, auditors). */
+  listTokens: (params) => request('GET', `/tokens${query(params)}`),
+  /** `{..., token}`: the secret is in this answer only. */
+  createToken: (body) => request('POST', '/tokens', body),
+  revokeToken: (id) => request('DELETE', `/tokens/${enc(id)}`),
+
+  /** `{items: [entry], next}`, newest first. */
+  listAudit: (params) => request('GET', `/audit${query(params)}`),
   /** Starts a session on a workspace (id or name): `{id, viewer_url, ...}`. */
   createSession: (workspace) => request('POST', '/sessions', { workspace }),
-  /** `{items: [session], next}`. */
-  listSessions: () => request('GET', '/sessions'),
+  /** `{items: [session], next}`: own sessions; `{scope: 'all'}` for everyone's (admins, auditors). */
+  listSessions: (params) => request('GET', `/sessions${query(params)}`),
   /** A fresh stream token for a session: `{token, stream_url, expires_at}`. */
   sessionToken: (id) => request('POST', `/sessions/${enc(id)}/token`),
   /** Ends a session. */
   endSession: (id) => request('DELETE', `/sessions/${enc(id)}`),
 };
+
+/** The address of the audit log export (JSON lines) with the same filters as the list. */
+export function auditExportUrl(filters) {
+  return `${BASE}/audit/export${query(filters)}`;
+}
 
 /** The viewer page of a session. */
 export function viewerUrl(sessionId) {

@@ -1,84 +1,86 @@
 /**
- * The index page: the login form and, once logged in, the workspace list
- * (launch a session) and the user's running sessions (open or end them).
+ * The index page: login (with a second factor and single sign-on, see
+ * login.js), the forced second-factor set-up some groups require, and once
+ * logged in a small hash-routed application:
  *
- * All text goes through `textContent`; nothing from the server is parsed as
- * HTML. Any 401 from the API brings the login form back.
+ * - `#/` the user's workspaces (launch a session) and running sessions;
+ * - `#/account`, `#/tokens` for everyone;
+ * - `#/users`, `#/groups`, `#/workspaces` for admins;
+ * - `#/sessions`, `#/audit` for admins and (read-only) auditors.
+ *
+ * The navigation shows only what the role may use; the server checks
+ * everything again. All text goes through `textContent`; nothing from the
+ * server is parsed as HTML. Any 401 from the API brings the login form back.
  */
 
 import { api, ApiError, describeError, viewerUrl } from './api.js';
+import { initLogin, loadSignInMethods, loginErrorCode, resetLogin, ssoErrorMessage } from './login.js';
+import { renderEnrollment } from './enroll.js';
+import * as account from './account.js';
+import * as tokens from './admin/tokens.js';
+import * as users from './admin/users.js';
+import * as groups from './admin/groups.js';
+import * as workspaces from './admin/workspaces.js';
+import * as sessions from './admin/sessions.js';
+import * as audit from './admin/audit.js';
+import { el, formatTime, showMessage } from './ui/dom.js';
+import { showFormError } from './ui/form.js';
+import { clearToasts, toast } from './ui/toast.js';
 
 const $ = (id) => document.getElementById(id);
 
+const ALL = ['admin', 'user', 'auditor'];
+
+/** Routes: hash path → title, roles that see it, and the view module. */
+const ROUTES = [
+  { path: '', nav: 'My workspaces', title: 'Workspaces', roles: ALL, home: true },
+  { path: 'users', nav: 'Users', roles: ['admin'], view: users },
+  { path: 'groups', nav: 'Groups', roles: ['admin'], view: groups },
+  { path: 'workspaces', nav: 'Workspaces', title: 'Manage workspaces', roles: ['admin'], view: workspaces },
+  { path: 'sessions', nav: 'Live sessions', roles: ['admin', 'auditor'], view: sessions },
+  { path: 'audit', nav: 'Audit log', roles: ['admin', 'auditor'], view: audit },
+  { path: 'tokens', nav: 'API tokens', roles: ALL, view: tokens, side: true },
+  { path: 'account', nav: 'Account', roles: ALL, view: account, side: true },
+];
+
 let currentUser = null;
-/** Incremented on every (re)load so that late answers of an old load are dropped. */
+/** Incremented on every (re)load or route change so that late answers of an old one are dropped. */
 let loadGeneration = 0;
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === 'className') node.className = value;
-    else if (key === 'text') node.textContent = value;
-    else if (key.startsWith('data-') || key.startsWith('aria-') || key === 'type' || key === 'datetime') {
-      node.setAttribute(key, value);
-    } else node[key] = value;
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
-}
-
-function showMessage(node, message) {
-  node.textContent = message || '';
-  node.hidden = !message;
-}
 
 function setPageStatus(message) {
   showMessage($('page-status'), message);
 }
 
+function hideViews() {
+  for (const id of ['login-view', 'enroll-view', 'home-view', 'app-view']) $(id).hidden = true;
+}
+
 // ---------------------------------------------------------------------------
-// Login
+// Login, logout and the forced second-factor set-up
 
 function showLogin(message) {
   currentUser = null;
   loadGeneration += 1;
   setPageStatus('');
+  hideViews();
   $('user-area').hidden = true;
-  $('home-view').hidden = true;
-  $('login-view').hidden = false;
+  $('main-nav').hidden = true;
+  $('nav-links').replaceChildren();
   $('workspaces').replaceChildren();
   $('sessions').replaceChildren();
-  showMessage($('login-error'), message);
-  const username = $('username');
-  (username.value ? $('password') : username).focus();
+  $('app-view').replaceChildren();
+  $('enroll-container').replaceChildren();
+  document.title = 'Oriel';
+  $('login-view').hidden = false;
+  resetLogin(message);
+  loadSignInMethods();
 }
 
-async function onLoginSubmit(event) {
-  event.preventDefault();
-  const username = $('username').value.trim();
-  const password = $('password').value;
-  if (!username || !password) {
-    showMessage($('login-error'), 'Enter your username and password.');
-    return;
-  }
-  const button = $('login-button');
-  button.disabled = true;
-  button.textContent = 'Logging in…';
-  showMessage($('login-error'), '');
-  try {
-    const answer = await api.login(username, password);
-    $('password').value = '';
-    enterHome(answer && answer.user ? answer.user : { username });
-  } catch (err) {
-    const message = err instanceof ApiError && err.status === 401
-      ? 'Wrong username or password.'
-      : describeError(err);
-    showMessage($('login-error'), message);
-    $('password').select();
-  } finally {
-    button.disabled = false;
-    button.textContent = 'Log in';
-  }
+/** Back to the login form; the next user starts on the home page. */
+function loggedOut(message) {
+  clearToasts();
+  if (window.location.hash) window.history.replaceState(null, '', window.location.pathname);
+  showLogin(message);
 }
 
 async function onLogout() {
@@ -86,39 +88,177 @@ async function onLogout() {
   button.disabled = true;
   try {
     await api.logout();
-    showLogin('');
+    loggedOut('');
   } catch (err) {
-    if (err instanceof ApiError && err.unauthorized) showLogin('');
-    else showMessage($('workspaces-error'), `Could not log out: ${describeError(err)}`);
+    if (err instanceof ApiError && err.unauthorized) loggedOut('');
+    else toast(`Could not log out: ${describeError(err)}`, 'error');
   } finally {
     button.disabled = false;
   }
 }
 
-/** Handles an error of a home-page call: 401 goes back to the login form. */
-function handleHomeError(err, node, prefix) {
-  if (err instanceof ApiError && err.unauthorized) {
-    showLogin('Your login has expired. Please log in again.');
+function showUser(user) {
+  $('current-user').textContent = user.username || '';
+  $('user-area').hidden = false;
+}
+
+/** A group of the user requires a second factor: nothing else works until it is set up. */
+function showEnrollment(user) {
+  currentUser = user;
+  loadGeneration += 1;
+  setPageStatus('');
+  hideViews();
+  $('main-nav').hidden = true;
+  showUser(user);
+  document.title = 'Set up two-factor authentication · Oriel';
+  $('enroll-view').hidden = false;
+  renderEnrollment($('enroll-container'), {
+    onDone: () => refreshAndEnter(),
+    onError: (err) => handlePageError(err),
+  });
+}
+
+async function refreshAndEnter() {
+  try {
+    enterApp(await api.me());
+  } catch (err) {
+    if (!handlePageError(err)) showLogin(describeError(err));
+  }
+}
+
+/**
+ * Errors that concern the whole page: an expired login (back to the form)
+ * and a second factor still to set up. Returns true when it took the error.
+ */
+function handlePageError(err) {
+  if (!(err instanceof ApiError)) return false;
+  // A wrong password or code (401 `invalid_credentials`) is the form's business, not a lost login.
+  if (err.unauthorized && err.code !== 'invalid_credentials' && err.code !== 'totp_required') {
+    loggedOut('Your login has expired. Please log in again.');
+    return true;
+  }
+  if (err.status === 403 && err.code === 'totp_enrollment_required') {
+    refreshAndEnter();
+    return true;
+  }
+  return false;
+}
+
+/**
+ * An error of a view: page-level ones are taken care of (returns false:
+ * the view is gone); others go into `node` (a form's error line) or a
+ * toast (returns true).
+ */
+function handleError(err, node) {
+  if (handlePageError(err)) return false;
+  if (node) showFormError(node, err);
+  else toast(describeError(err), 'error');
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// The logged-in application
+
+function enterApp(user) {
+  if (user && user.stage === 'totp_enroll') {
+    showEnrollment(user);
     return;
   }
-  showMessage(node, `${prefix}${describeError(err)}`);
+  currentUser = user;
+  setPageStatus('');
+  $('login-view').hidden = true;
+  $('enroll-view').hidden = true;
+  showUser(user);
+  renderNav();
+  route();
+}
+
+function allowed(r) {
+  return Boolean(currentUser) && r.roles.includes(currentUser.role);
+}
+
+function renderNav() {
+  const link = (r) => el('li', { className: r.side ? 'side' : '' },
+    el('a', { href: `#/${r.path}`, 'data-route': r.path || 'home', text: r.nav }));
+  $('nav-links').replaceChildren(...ROUTES.filter(allowed).map(link));
+  $('main-nav').hidden = false;
+}
+
+/** The route of the current hash; null for a hash that is not a route (e.g. `#main`). */
+function currentPath() {
+  const hash = window.location.hash;
+  if (hash === '' || hash === '#' || hash === '#/') return '';
+  if (!hash.startsWith('#/')) return null;
+  return hash.slice(2).split(/[/?]/)[0];
+}
+
+/** Shows the view of the current hash; `moveFocus` after a navigation. */
+function route(moveFocus = false) {
+  if (!currentUser || currentUser.stage === 'totp_enroll') return;
+  let path = currentPath();
+  if (path === null) return;
+  if (path === 'login') {
+    // The login page's own address (`#/login?error=…` after a failed single
+    // sign-on): once logged in, it is the home page (saying what failed).
+    const code = loginErrorCode();
+    if (code) toast(ssoErrorMessage(code), 'error');
+    window.history.replaceState(null, '', `${window.location.pathname}#/`);
+    path = '';
+  }
+  const generation = ++loadGeneration;
+  const r = ROUTES.find((x) => x.path === path);
+  for (const a of $('nav-links').querySelectorAll('a')) {
+    if (a.dataset.route === (path || 'home')) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  hideViews();
+  const container = $('app-view');
+  container.replaceChildren();
+  if (!r || !allowed(r)) {
+    document.title = 'Oriel';
+    container.hidden = false;
+    container.append(
+      el('h1', { tabIndex: -1, text: r ? 'Not allowed' : 'Not found' }),
+      el('p', { id: 'route-refused', className: 'error', role: 'alert',
+        text: r ? 'Your role does not give access to this page.' : 'There is no such page.' }),
+      el('p', {}, el('a', { href: '#/', text: 'Back to your workspaces' })));
+    return;
+  }
+  document.title = `${r.title || r.nav} · Oriel`;
+  if (r.home) {
+    $('home-view').hidden = false;
+    if (moveFocus) $('workspaces-title').focus({ preventScroll: true });
+    loadHome(generation);
+    return;
+  }
+  container.hidden = false;
+  container.dataset.view = r.path;
+  r.view.render(container, viewContext(generation));
+  const heading = container.querySelector('h1');
+  if (heading && (moveFocus || document.activeElement === document.body)) heading.focus({ preventScroll: true });
+}
+
+/** What a view module gets: the user, error handling, notices. */
+function viewContext(generation) {
+  return {
+    me: () => currentUser,
+    alive: () => generation === loadGeneration,
+    refreshMe: async () => {
+      currentUser = await api.me();
+      showUser(currentUser);
+      return currentUser;
+    },
+    handleError,
+    handlePageError,
+    loggedOut,
+    toast,
+  };
 }
 
 // ---------------------------------------------------------------------------
 // Home: workspaces and sessions
 
-function enterHome(user) {
-  currentUser = user;
-  setPageStatus('');
-  $('login-view').hidden = true;
-  $('current-user').textContent = user.username || '';
-  $('user-area').hidden = false;
-  $('home-view').hidden = false;
-  loadHome();
-}
-
-function loadHome() {
-  const generation = ++loadGeneration;
+function loadHome(generation = ++loadGeneration) {
   return Promise.all([loadWorkspaces(generation), loadSessions(generation)]);
 }
 
@@ -138,6 +278,12 @@ function safeViewerUrl(session) {
   return viewerUrl(session.id);
 }
 
+/** Handles an error of a home-page call: 401 goes back to the login form. */
+function handleHomeError(err, node, prefix) {
+  if (handlePageError(err)) return;
+  showMessage(node, `${prefix}${describeError(err)}`);
+}
+
 async function launch(workspace, button, errorNode) {
   button.disabled = true;
   button.textContent = 'Launching…';
@@ -155,9 +301,12 @@ async function launch(workspace, button, errorNode) {
 function workspaceItem(ws) {
   const target = ws.target && ws.target.host ? `${ws.target.host}:${ws.target.port}` : '';
   const error = el('p', { className: 'error', 'aria-live': 'polite', hidden: true });
-  const button = el('button', { type: 'button', className: 'launch button primary', text: 'Launch' });
-  button.setAttribute('aria-label', `Launch ${ws.name}`);
-  button.addEventListener('click', () => launch(ws, button, error));
+  // Auditors read everything and launch nothing.
+  const canLaunch = !currentUser || currentUser.role !== 'auditor';
+  const button = canLaunch
+    ? el('button', { type: 'button', className: 'launch button primary', text: 'Launch', 'aria-label': `Launch ${ws.name}` })
+    : null;
+  if (button) button.addEventListener('click', () => launch(ws, button, error));
   const meta = el('p', { className: 'workspace-meta' },
     el('span', { className: 'badge', text: String(ws.kind || '').toUpperCase() }),
     target ? el('span', { className: 'target', text: target }) : null);
@@ -168,25 +317,32 @@ function workspaceItem(ws) {
     button, error);
 }
 
-async function loadWorkspaces(generation) {
+/** Cards per page of the home lists; "Show more" follows the API's `next` cursor. */
+const HOME_PAGE = 50;
+const homeCursors = { workspaces: null, sessions: null };
+
+/** Shows the "Show more" button of a home list when the API has another page. */
+function setMore(list, next) {
+  homeCursors[list] = typeof next === 'string' && next ? next : null;
+  $(`${list}-more`).hidden = !homeCursors[list];
+}
+
+async function loadWorkspaces(generation, after = null) {
   const list = $('workspaces');
   showMessage($('workspaces-error'), '');
   try {
-    const page = await api.listWorkspaces();
+    const page = await api.listWorkspaces({ limit: HOME_PAGE, after });
     if (generation !== loadGeneration) return;
     const items = Array.isArray(page && page.items) ? page.items : [];
-    list.replaceChildren(...items.map(workspaceItem));
-    $('workspaces-empty').hidden = items.length > 0;
+    if (after) list.append(...items.map(workspaceItem));
+    else list.replaceChildren(...items.map(workspaceItem));
+    $('workspaces-empty').hidden = list.childElementCount > 0;
+    setMore('workspaces', page && page.next);
   } catch (err) {
     if (generation !== loadGeneration) return;
     $('workspaces-empty').hidden = true;
     handleHomeError(err, $('workspaces-error'), 'Could not load the workspaces: ');
   }
-}
-
-function formatTime(value) {
-  const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? String(value || '') : date.toLocaleString();
 }
 
 function isRunning(session) {
@@ -210,29 +366,30 @@ async function endSession(session, button, errorNode) {
 function sessionItem(session) {
   const name = session.workspace_name || session.workspace_id || session.id;
   const error = el('p', { className: 'error', 'aria-live': 'polite', hidden: true });
-  const open = el('button', { type: 'button', className: 'open button primary', text: 'Open' });
-  open.setAttribute('aria-label', `Open the session on ${name}`);
+  const open = el('button', { type: 'button', className: 'open button primary', text: 'Open', 'aria-label': `Open the session on ${name}` });
   open.addEventListener('click', () => window.location.assign(viewerUrl(session.id)));
-  const end = el('button', { type: 'button', className: 'end button danger', text: 'End' });
-  end.setAttribute('aria-label', `End the session on ${name}`);
+  const end = el('button', { type: 'button', className: 'end button danger', text: 'End', 'aria-label': `End the session on ${name}` });
   end.addEventListener('click', () => endSession(session, end, error));
-  const time = el('time', { datetime: session.created_at || '', text: formatTime(session.created_at) });
+  const started = session.running_at || session.requested_at || session.created_at || '';
+  const time = el('time', { datetime: started, text: formatTime(started) });
   return el('li', { className: 'session card', 'data-session-id': session.id },
     el('div', { className: 'session-info' },
       el('h3', { className: 'session-name', text: name }),
       el('p', { className: 'muted' }, el('span', { className: 'badge state', text: session.state || 'running' }),
-        document.createTextNode(' started '), time)),
+        ' started ', time)),
     el('div', { className: 'actions' }, open, end), error);
 }
 
-async function loadSessions(generation) {
+async function loadSessions(generation, after = null) {
   showMessage($('sessions-error'), '');
   try {
-    const page = await api.listSessions();
+    const page = await api.listSessions({ state: 'active', limit: HOME_PAGE, after });
     if (generation !== loadGeneration) return;
     const items = (Array.isArray(page && page.items) ? page.items : []).filter(isRunning);
-    $('sessions').replaceChildren(...items.map(sessionItem));
-    $('sessions-empty').hidden = items.length > 0;
+    if (after) $('sessions').append(...items.map(sessionItem));
+    else $('sessions').replaceChildren(...items.map(sessionItem));
+    $('sessions-empty').hidden = $('sessions').childElementCount > 0;
+    setMore('sessions', page && page.next);
   } catch (err) {
     if (generation !== loadGeneration) return;
     $('sessions-empty').hidden = true;
@@ -240,24 +397,60 @@ async function loadSessions(generation) {
   }
 }
 
+/** "Show more": the next page of a home list, appended; focus stays on the button or moves to the first new card. */
+async function showMore(list) {
+  const button = $(`${list}-more`);
+  const before = $(list).childElementCount;
+  button.disabled = true;
+  try {
+    if (list === 'workspaces') await loadWorkspaces(loadGeneration, homeCursors.workspaces);
+    else await loadSessions(loadGeneration, homeCursors.sessions);
+  } finally {
+    button.disabled = false;
+  }
+  const first = $(list).children[before];
+  const target = first && first.querySelector('button');
+  if (target && button.hidden) target.focus();
+}
+
 // ---------------------------------------------------------------------------
 // Start
 
+async function onLoggedIn(answer) {
+  if (answer && answer.stage === 'totp_enroll') {
+    showEnrollment(answer.user || {});
+    return;
+  }
+  await refreshAndEnter();
+}
+
 async function start() {
-  $('login-form').addEventListener('submit', onLoginSubmit);
+  initLogin(onLoggedIn);
   $('logout-button').addEventListener('click', onLogout);
   $('refresh-button').addEventListener('click', () => loadHome());
+  $('workspaces-more').addEventListener('click', () => showMore('workspaces'));
+  $('sessions-more').addEventListener('click', () => showMore('sessions'));
+  $('skip-link').addEventListener('click', (event) => {
+    event.preventDefault();
+    $('main').focus();
+  });
+  window.addEventListener('hashchange', () => {
+    if (currentUser) route(true);
+    else if (loginErrorCode()) resetLogin(ssoErrorMessage(loginErrorCode()));
+  });
   const refreshIfHome = () => {
-    if (currentUser && document.visibilityState === 'visible') loadHome();
+    if (currentUser && !$('home-view').hidden && document.visibilityState === 'visible') loadHome();
   };
   document.addEventListener('visibilitychange', refreshIfHome);
   window.addEventListener('pageshow', (event) => {
     if (event.persisted) refreshIfHome();
   });
   try {
-    enterHome(await api.me());
+    enterApp(await api.me());
   } catch (err) {
-    if (err instanceof ApiError && err.unauthorized) showLogin('');
+    const code = loginErrorCode();
+    if (code) showLogin(ssoErrorMessage(code));
+    else if (err instanceof ApiError && err.unauthorized) showLogin('');
     else showLogin(describeError(err));
   }
 }

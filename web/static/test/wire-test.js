@@ -392,6 +392,33 @@ check('key tracker keeps key-up consistent with key-down', () => {
   eq(t.size, 0);
 });
 
+check('key tracker syncs the lock keys on focus and on change', () => {
+  const locked = (key, code, caps, num = false) => ev(key, code, {
+    getModifierState: (m) => (m === 'CapsLock' ? caps : m === 'NumLock' ? num : false),
+  });
+  const a = { down: true, keysym: 0x41, scancode: 0x1e };
+  const t = new KeyTracker();
+  // The first key after focus says the state, whatever it is.
+  eq(t.press(locked('A', 'KeyA', true)), [{ locks: { caps: true, num: false, scroll: false } }, a]);
+  eq(t.release(locked('A', 'KeyA', true)), [{ ...a, down: false }]);
+  // Unchanged: nothing more.
+  eq(t.press(locked('A', 'KeyA', true)), [a]);
+  t.release(locked('A', 'KeyA', true));
+  // The lock key's own event is sent as a key and says nothing.
+  eq(t.press(locked('CapsLock', 'CapsLock', true)), [{ down: true, keysym: 0xffe5, scancode: 0x3a }]);
+  t.release(locked('CapsLock', 'CapsLock', false));
+  // The next key confirms the new state.
+  eq(t.press(locked('a', 'KeyA', false, true))[0], { locks: { caps: false, num: true, scroll: false } });
+  t.release(locked('a', 'KeyA', false, true));
+  // Focus regained: the state is sent again even if it looks unchanged.
+  t.focus();
+  eq(t.syncLocks(locked('', '', false, true)), [{ locks: { caps: false, num: true, scroll: false } }]);
+  eq(t.syncLocks(locked('', '', false, true)), []);
+  // Events that cannot tell send nothing.
+  t.focus();
+  eq(t.syncLocks(ev('a', 'KeyA')), []);
+});
+
 check('buttons and wheel', () => {
   eq(protocolButtons(1), 1);
   eq(protocolButtons(2), 4); // DOM right → protocol bit 2
