@@ -5,12 +5,14 @@
 //!   many at once, against a deployment it starts (SQLite or PostgreSQL) or
 //!   one you point it at. Latency percentiles, throughput and CPU.
 //!
-//! Streams (fps, bandwidth, latency per session, side by side with noVNC)
-//! are the subject of their own issue; see `loadtest/README.md`.
+//! - `sessions`: live VNC, RDP or SSH sessions against a real target it
+//!   starts, each read by a verifying stream viewer: `oriel` memory and CPU
+//!   per session, frames and bytes per second received, the peer's CPU.
 
 mod client;
 mod deploy;
 mod launch;
+mod sessions;
 mod stats;
 
 use clap::{Parser, Subcommand};
@@ -26,11 +28,14 @@ struct Cli {
 enum Command {
     /// Logins and session launches through the REST API.
     Launch(launch::Args),
+    /// Memory and CPU per live VNC, RDP or SSH session.
+    Sessions(sessions::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Launch(args) => launch::run(args),
+        Command::Sessions(args) => sessions::run(args),
     }
 }

@@ -122,6 +122,98 @@ pub fn machine_cpu() -> Option<(f64, f64)> {
     Some(((total - idle) / TICKS, total / TICKS))
 }
 
+/// Resident memory of a process now (`VmRSS` in `/proc/PID/status`), KiB.
+pub fn process_rss_kib(pid: u32) -> Option<u64> {
+    parse_vm_rss(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
+}
+
+/// `VmRSS` of a `/proc/PID/status` text, KiB.
+pub fn parse_vm_rss(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let mut words = line["VmRSS:".len()..].split_whitespace();
+    let kib = words.next()?.parse().ok()?;
+    (words.next() == Some("kB")).then_some(kib)
+}
+
+/// The processes whose arguments satisfy `pred` (arguments as given, the
+/// program first).
+pub fn find_processes(pred: impl Fn(&[String]) -> bool) -> Vec<u32> {
+    pids()
+        .into_iter()
+        .filter(|pid| {
+            let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let args: Vec<String> = raw
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            !args.is_empty() && pred(&args)
+        })
+        .collect()
+}
+
+/// `pid` and all its descendants, with their command names (`comm`).
+pub fn process_tree(pid: u32) -> Vec<(u32, String)> {
+    let mut parent_of = Vec::new();
+    for p in pids() {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_owned();
+        let ppid = stat[close + 1..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|x| x.parse::<u32>().ok());
+        parent_of.push((p, ppid.unwrap_or(0), comm));
+    }
+    let mut out: Vec<(u32, String)> = parent_of
+        .iter()
+        .filter(|(p, _, _)| *p == pid)
+        .map(|(p, _, c)| (*p, c.clone()))
+        .collect();
+    let mut i = 0;
+    while i < out.len() {
+        let parent = out[i].0;
+        for (p, pp, c) in &parent_of {
+            if *pp == parent && !out.iter().any(|(q, _)| q == p) {
+                out.push((*p, c.clone()));
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// CPU time of processes and of their reaped children, seconds.
+pub fn processes_cpu(pids: &[u32]) -> f64 {
+    pids.iter()
+        .filter_map(|pid| stat_fields(*pid))
+        .map(|f| {
+            [11, 12, 13, 14]
+                .iter()
+                .filter_map(|i| f.get(*i)?.parse::<f64>().ok())
+                .sum::<f64>()
+                / TICKS
+        })
+        .sum()
+}
+
+/// The 1, 5 and 15 minute load averages (`/proc/loadavg`).
+pub fn load_average() -> Option<[f64; 3]> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let v: Vec<f64> = text
+        .split_whitespace()
+        .take(3)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    Some([*v.first()?, *v.get(1)?, *v.get(2)?])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +228,18 @@ mod tests {
         assert_eq!(l.percentile(99.0), Duration::from_millis(99));
         assert_eq!(l.percentile(100.0), Duration::from_millis(100));
         assert_eq!(Latencies::default().percentile(99.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn vm_rss_is_read_from_status() {
+        let status = "Name:\toriel\nVmPeak:\t  900 kB\nVmRSS:\t   51234 kB\nThreads:\t9\n";
+        assert_eq!(parse_vm_rss(status), Some(51234));
+        assert_eq!(parse_vm_rss("Name:\tx\n"), None);
+        assert_eq!(parse_vm_rss("VmRSS:\t12 MB\n"), None);
+        let ours = process_rss_kib(std::process::id()).unwrap();
+        assert!(ours > 0);
+        let tree = process_tree(std::process::id());
+        assert_eq!(tree.first().map(|t| t.0), Some(std::process::id()));
     }
 
     #[test]
