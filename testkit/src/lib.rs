@@ -26,6 +26,7 @@ pub mod browser;
 pub mod cdp;
 pub mod display;
 pub mod image;
+pub mod images;
 mod keys;
 pub mod oidc;
 pub mod page;
