@@ -64,7 +64,8 @@ overrides = obj({k: with_desc({kk: vv for kk, vv in v[0].items() if kk != "defau
 
 schemas = {
     "Error": obj({"error": obj({"code": with_desc(S, "Stable code, e.g. unauthorized, invalid_credentials, totp_required, too_many_attempts, validation_failed, conflict, session_limit, session_ended, last_admin."),
-                                "message": with_desc(S, "For humans; never internal detail.")}, ["code", "message"])}, ["error"]),
+                                "message": with_desc(S, "For humans; never internal detail."),
+                                "field": with_desc(S, "On validation errors about one request field: its path, e.g. `target.host`, `password`, `policy.upload_max_bytes`.")}, ["code", "message"])}, ["error"]),
     "GroupRef": obj({"id": S, "name": S}, ["id", "name"]),
     "User": obj({"id": S, "username": S, "role": {"type": "string", "enum": ["admin", "user", "auditor"]}, "disabled": B,
                  "origin": with_desc(S, "`local`, or `oidc` for users an OpenID Connect provider vouches for (created at their first single sign-on)."), "totp_enabled": B, "created_at": T,

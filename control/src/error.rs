@@ -7,7 +7,9 @@ use http::StatusCode;
 use oriel_control_store::StoreError;
 use tracing::error;
 
-/// An error answered as `{"error": {"code", "message"}}`.
+/// An error answered as `{"error": {"code", "message"}}`, with `"field"`
+/// (the request field at fault, e.g. `target.host`) on validation errors
+/// that concern one field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     /// HTTP status.
@@ -16,6 +18,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// For humans; never internal detail.
     pub message: String,
+    /// The request field at fault, when one is.
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -25,6 +29,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            field: None,
         }
     }
 
@@ -61,13 +66,39 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, message)
     }
 
-    /// 422: well-formed but invalid.
+    /// 422: well-formed but invalid. A message of the form "`field` must …"
+    /// or "`field` too long" names its field in `field`.
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            message,
-        )
+        let message = message.into();
+        let field = field_of(&message);
+        ApiError {
+            field,
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            )
+        }
+    }
+
+    /// This error, about the request field `field`.
+    pub fn about(self, field: &str) -> Self {
+        ApiError {
+            field: Some(field.to_owned()),
+            ..self
+        }
+    }
+
+    /// 422 about one request field.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            field: Some(field.to_owned()),
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                message,
+            )
+        }
     }
 
     /// 500, logging the cause.
@@ -100,10 +131,28 @@ impl From<oriel_control_store::DataKeyError> for ApiError {
     }
 }
 
+/// The field a validation message starts with: `name must …`,
+/// `target.port must …`, `description too long`.
+fn field_of(message: &str) -> Option<String> {
+    let (first, rest) = message.split_once(' ')?;
+    let is_field = !first.is_empty()
+        && first.split('.').all(|part| {
+            part.starts_with(|c: char| c.is_ascii_lowercase())
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        });
+    let about_it = rest.starts_with("must ") || rest.starts_with("too long");
+    (is_field && about_it && first != "the").then(|| first.to_owned())
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
-        (self.status, Json(body)).into_response()
+        let mut error = serde_json::json!({ "code": self.code, "message": self.message });
+        if let Some(field) = self.field {
+            error["field"] = serde_json::Value::String(field);
+        }
+        (self.status, Json(serde_json::json!({ "error": error }))).into_response()
     }
 }
 
@@ -119,5 +168,35 @@ pub(crate) fn json_rejection(r: axum::extract::rejection::JsonRejection) -> ApiE
         JsonDataError(e) => ApiError::bad_request(e.body_text()),
         JsonSyntaxError(e) => ApiError::bad_request(e.body_text()),
         other => ApiError::bad_request(other.body_text()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_messages_name_their_field() {
+        let f = |m: &str| ApiError::invalid(m).field;
+        assert_eq!(
+            f("target.host must be a host name"),
+            Some("target.host".into())
+        );
+        assert_eq!(f("limit must be between 1 and 200"), Some("limit".into()));
+        assert_eq!(f("description too long"), Some("description".into()));
+        assert_eq!(
+            f("policy.upload_max_bytes must be at most 9"),
+            Some("policy.upload_max_bytes".into())
+        );
+        assert_eq!(f("the password must have 12 characters"), None);
+        assert_eq!(f("container limits out of range"), None);
+        assert_eq!(f("Kind must be x"), None);
+        assert_eq!(f("must"), None);
+        assert_eq!(
+            ApiError::invalid("the password is too common")
+                .about("new")
+                .field,
+            Some("new".into())
+        );
     }
 }

@@ -204,16 +204,31 @@ async fn accounts_groups_and_what_users_see(backend: Backend) {
     let admin = d.admin();
     let oriel = d.oriel.api();
     blocking(move || {
-        // Users: validation, conflicts, strict bodies.
-        assert_error(
-            &post(
-                &admin,
-                "/api/v1/users",
-                json!({"username": "x", "password": "short"}),
-            ),
-            422,
-            "validation_failed",
+        // Users: validation (naming the field at fault), conflicts, strict
+        // bodies.
+        let short = post(
+            &admin,
+            "/api/v1/users",
+            json!({"username": "x", "password": "short"}),
         );
+        assert_error(&short, 422, "validation_failed");
+        assert_eq!(short.body["error"]["field"], "password", "{short:?}");
+        let bad_port = post(
+            &admin,
+            "/api/v1/workspaces",
+            json!({"name": "p", "kind": "vnc", "target": {"host": "127.0.0.1", "port": 0}}),
+        );
+        assert_error(&bad_port, 422, "validation_failed");
+        assert_eq!(
+            bad_port.body["error"]["field"], "target.port",
+            "{bad_port:?}"
+        );
+        let ghosts = post(
+            &admin,
+            "/api/v1/groups",
+            json!({"name": "no such member", "members": ["no-such-user"]}),
+        );
+        assert!(ghosts.body["error"].get("field").is_none(), "{ghosts:?}");
         assert_error(
             &post(
                 &admin,

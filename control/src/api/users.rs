@@ -145,7 +145,8 @@ pub(crate) async fn create(
             "username must be 1-64 letters, digits, dots, dashes, underscores or @",
         ));
     }
-    password::check_policy(&pw, &body.username, cp.settings.password_min_len)?;
+    password::check_policy(&pw, &body.username, cp.settings.password_min_len)
+        .map_err(|e| e.about("password"))?;
     let hash = password::hash(&pw).await?;
     let user = cp
         .store
@@ -228,7 +229,8 @@ pub(crate) async fn update(
                 "this user logs in with an identity provider",
             ));
         }
-        password::check_policy(pw, &current.user.username, cp.settings.password_min_len)?;
+        password::check_policy(pw, &current.user.username, cp.settings.password_min_len)
+            .map_err(|e| e.about("password"))?;
     }
     if let Some(groups) = &body.groups {
         set_groups(&cp, &id, groups).await?;

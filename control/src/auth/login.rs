@@ -362,7 +362,8 @@ pub(crate) async fn change_password(
             "the current password is wrong",
         ));
     }
-    password::check_policy(&new, &auth.user.username, cp.settings.password_min_len)?;
+    password::check_policy(&new, &auth.user.username, cp.settings.password_min_len)
+        .map_err(|e| e.about("new"))?;
     let hash = password::hash(&new).await?;
     cp.store
         .set_password(&auth.user.id, &hash, now_ms())

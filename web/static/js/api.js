@@ -12,11 +12,13 @@ const BASE = '/api/v1';
 
 /** A failed API call. `status` is 0 for network failures. */
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter = null, detail = null) {
+  constructor(status, code, message, retryAfter = null, detail = null, field = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    /** The request field the server says is at fault (`error.field`, e.g. "target.host"), or null. */
+    this.field = field;
     /** The server's own message, as sent (lowercase, e.g. "target.host must be …"), or null. */
     this.detail = detail;
     /** Seconds to wait before retrying (the `Retry-After` header of a 429), or null. */
@@ -107,7 +109,8 @@ export async function request(method, path, body) {
       message = `Unexpected answer from the server (HTTP ${response.status}). Is this the Oriel address?`;
     }
     const code = err && typeof err.code === 'string' ? err.code : `http_${response.status}`;
-    throw new ApiError(response.status, code, message, retryAfterSecs(response), detail);
+    const field = err && typeof err.field === 'string' && err.field ? err.field : null;
+    throw new ApiError(response.status, code, message, retryAfterSecs(response), detail, field);
   }
   if (data === undefined) {
     throw new ApiError(response.status, 'bad_response', 'The server sent an unexpected answer. Try reloading the page.');

@@ -88,9 +88,9 @@ export class InputError extends Error {
 }
 
 /**
- * The request field an API error is about, or null. The API's validation
- * errors (422 `validation_failed`, 409 `conflict`) carry only a message;
- * the control plane starts it with the field's path ("target.host must
+ * The request field an API error is about, or null, read from its message
+ * (for errors without `error.field`, e.g. 409 conflicts): the control plane
+ * starts it with the field's path ("target.host must
  * be …", "name must be …", "description too long"), or speaks of the
  * password or of an existing name. This reads that path back.
  */
@@ -173,9 +173,12 @@ function fieldMessage(err, path, row) {
  * error line says it all then).
  */
 export function markFieldError(form, err, aliases = {}, errorNode = null) {
-  const path = err instanceof InputError ? err.field : apiErrorField(err);
+  // The server's own `error.field` first; else the path read from its message.
+  const named = err instanceof InputError ? null : err && err.field;
+  const namedRow = named ? fieldRow(form, named, aliases) : null;
+  const path = namedRow ? named : err instanceof InputError ? err.field : apiErrorField(err);
   if (!path) return null;
-  const row = fieldRow(form, path, aliases);
+  const row = namedRow || fieldRow(form, path, aliases);
   if (!row) return null;
   // A hidden row (e.g. a fieldset of another kind) cannot take focus.
   if (row.closest('[hidden]')) return null;
