@@ -77,7 +77,7 @@ async fn serve(gw: Arc<Gateway>, ws: WsStream, ctx: UpgradeContext) {
                 code: 1000,
                 class: ErrorClass::Target,
                 retryable: false,
-                message: "the remote desktop ended the session".into(),
+                message: "the remote system ended the session".into(),
             }),
         ),
         Err(e) => (close_code(e.kind), Some(end_of(e))),

@@ -123,14 +123,14 @@ impl SessionErrorKind {
             SessionExpired => "the session reached its maximum length",
             ClientProtocol => "the viewer sent a message the gateway does not understand",
             ClientTimeout => "the viewer did not start the session in time",
-            TargetUnreachable => "the remote desktop cannot be reached",
-            TargetTimeout => "the remote desktop did not answer in time",
-            TargetAuthFailed => "the remote desktop rejected the credentials",
+            TargetUnreachable => "the remote system cannot be reached",
+            TargetTimeout => "the remote system did not answer in time",
+            TargetAuthFailed => "the remote system rejected the credentials",
             TargetIdentity => {
-                "the remote desktop's identity changed since it was recorded (possible interception): refused"
+                "the remote system's identity changed since it was recorded (possible interception): refused"
             }
-            TargetProtocol => "the remote desktop sent data the gateway cannot accept",
-            TargetClosed => "the remote desktop closed the connection",
+            TargetProtocol => "the remote system sent data the gateway cannot accept",
+            TargetClosed => "the remote system closed the connection",
             UnsupportedTarget => "this gateway cannot open this kind of workspace",
             ShuttingDown => "the gateway is restarting",
             Internal => "the gateway hit an internal error",

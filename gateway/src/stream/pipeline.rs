@@ -442,7 +442,7 @@ impl<'a> Pipeline<'a> {
                             &self.out,
                             ServerMessage::Notice {
                                 kind: NoticeKind::ClipboardUpDenied,
-                                message: "copying to the remote desktop is disabled by policy"
+                                message: "copying to the remote system is disabled by policy"
                                     .into(),
                             },
                         )

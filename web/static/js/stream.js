@@ -241,7 +241,7 @@ export class StreamSession {
       this.emit('resized', hello.width, hello.height);
     });
     this.emit('hello', hello);
-    if (!this.stopped) this.setState('connected', `Connected to ${hello.name || 'the remote desktop'}`);
+    if (!this.stopped) this.setState('connected', `Connected to ${hello.name || 'the remote system'}`);
     this.startPings();
   }
 
