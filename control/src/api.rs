@@ -158,6 +158,14 @@ impl Page {
     }
 }
 
+/// A keyset cursor `"<ms>:<id>"` (a time and an id, as `next` gives it).
+pub(crate) fn time_cursor(cursor: &str) -> Result<(i64, &str), ApiError> {
+    cursor
+        .split_once(':')
+        .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id)))
+        .ok_or_else(|| ApiError::bad_request("after must be a cursor from next"))
+}
+
 pub(crate) fn query_rejection(r: axum::extract::rejection::QueryRejection) -> ApiError {
     ApiError::bad_request(r.body_text())
 }

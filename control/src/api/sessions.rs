@@ -1,7 +1,7 @@
 //! `/api/v1/sessions`: launch, list, end, fresh tokens for reconnects; and
 //! the gateway reports that move sessions through their state machine.
 
-use super::query_rejection;
+use super::{query_rejection, time_cursor};
 use crate::ControlPlane;
 use crate::audit::Audit;
 use crate::auth::Authed;
@@ -258,15 +258,7 @@ pub(crate) async fn list(
         Some(n) if (1..=200).contains(&n) => n,
         Some(_) => return Err(ApiError::invalid("limit must be between 1 and 200")),
     };
-    let before = q
-        .after
-        .as_deref()
-        .map(|c| {
-            c.split_once(':')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id)))
-                .ok_or_else(|| ApiError::bad_request("after must be a cursor from next"))
-        })
-        .transpose()?;
+    let before = q.after.as_deref().map(time_cursor).transpose()?;
     let all = match q.scope.as_deref() {
         None | Some("own") => false,
         Some("all") => {

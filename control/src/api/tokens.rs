@@ -2,7 +2,7 @@
 //! shown once at creation and stored as its SHA-256; a token can only do
 //! what both its scopes and its owner's role allow.
 
-use super::{Page, query_rejection};
+use super::{Page, query_rejection, time_cursor};
 use crate::ControlPlane;
 use crate::audit::Audit;
 use crate::auth::{API_TOKEN_PREFIX, Authed, Scope, Via, password};
@@ -64,15 +64,7 @@ pub(crate) async fn list(
         after: q.after,
     };
     let limit = page.limit()?;
-    let before = page
-        .after
-        .as_deref()
-        .map(|c| {
-            c.split_once(':')
-                .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id)))
-                .ok_or_else(|| ApiError::bad_request("after must be a cursor from next"))
-        })
-        .transpose()?;
+    let before = page.after.as_deref().map(time_cursor).transpose()?;
     let all = match q.scope.as_deref() {
         None | Some("own") => false,
         Some("all") => {
