@@ -1,5 +1,7 @@
 //! The admin and user web UI in a real headless Chromium, against the real
-//! `oriel up` (temporary data directory, generated admin password).
+//! `oriel up` (temporary data directory, generated admin password). Every
+//! scenario runs twice: on the embedded SQLite and on a PostgreSQL cluster
+//! started for it (`name::sqlite`, `name::postgres`).
 //!
 //! - `an_admin_sets_up_access_and_a_user_enrols_a_second_factor`: the
 //!   admin creates workspaces, groups (one requiring TOTP), grants and a user
@@ -33,6 +35,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod support;
 
 use anyhow::{Context as _, Result};
@@ -41,7 +44,17 @@ use serde_json::{Value, json};
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::Duration;
 use support::web::{assert_no_js_errors, expect_logged_in, log_in, type_into};
-use support::{ADMIN_PASSWORD, Api, Oriel, blocking};
+use support::{ADMIN_PASSWORD, Api, Backend, Deployment, Oriel, blocking};
+
+on_both_databases!(
+    an_admin_sets_up_access_and_a_user_enrols_a_second_factor,
+    single_sign_on_buttons_follow_the_methods_endpoint,
+    lists_page_through_the_api_cursors,
+    tokens_page_through_the_api_and_admins_see_everyones,
+    the_policy_forms_set_upload_and_download_limits_apart,
+    row_actions_and_the_account_page_work,
+    an_auditor_gets_read_only_sessions_and_audit,
+);
 
 /// How long a page may take to show what an action changes.
 const UI: Duration = Duration::from_secs(10);
@@ -370,9 +383,8 @@ async fn admin_api(oriel: &Oriel) -> Api {
 
 // -- the tests -------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_admin_sets_up_access_and_a_user_enrols_a_second_factor() {
-    let oriel = Oriel::up(&[]).await.unwrap();
+async fn an_admin_sets_up_access_and_a_user_enrols_a_second_factor(backend: Backend) {
+    let oriel = Deployment::start(backend, &[]).await;
     let browser = Browser::launch().await.unwrap();
     let page = browser.new_page().await.unwrap();
     page.set_viewport(1280, 800).await.unwrap();
@@ -1030,8 +1042,7 @@ const METHODS_STUB: &str = r#"
 })();
 "#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn single_sign_on_buttons_follow_the_methods_endpoint() {
+async fn single_sign_on_buttons_follow_the_methods_endpoint(backend: Backend) {
     // A provider is configured but nothing answers at its issuer: the login
     // page offers it, and starting a login comes back with an error code.
     let secret_dir = ScratchDir::new("oidc-secret").unwrap();
@@ -1039,17 +1050,19 @@ async fn single_sign_on_buttons_follow_the_methods_endpoint() {
     std::fs::write(&secret_file, "client-secret-for-the-ui-test\n").unwrap();
     std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let issuer = format!("http://127.0.0.1:{}", free_port().unwrap());
-    let oriel = Oriel::up(&[
-        ("ORIEL_CONTROL__OIDC__ISSUER", issuer.as_str()),
-        ("ORIEL_CONTROL__OIDC__CLIENT_ID", "oriel-ui-test"),
-        (
-            "ORIEL_CONTROL__OIDC__CLIENT_SECRET_FILE",
-            secret_file.to_str().unwrap(),
-        ),
-        ("ORIEL_CONTROL__OIDC__DISPLAY_NAME", "Company SSO"),
-    ])
-    .await
-    .unwrap();
+    let oriel = Deployment::start(
+        backend,
+        &[
+            ("ORIEL_CONTROL__OIDC__ISSUER", issuer.as_str()),
+            ("ORIEL_CONTROL__OIDC__CLIENT_ID", "oriel-ui-test"),
+            (
+                "ORIEL_CONTROL__OIDC__CLIENT_SECRET_FILE",
+                secret_file.to_str().unwrap(),
+            ),
+            ("ORIEL_CONTROL__OIDC__DISPLAY_NAME", "Company SSO"),
+        ],
+    )
+    .await;
     let browser = Browser::launch().await.unwrap();
 
     // The real endpoint: one button, beside the password form.
@@ -1165,9 +1178,8 @@ async fn single_sign_on_buttons_follow_the_methods_endpoint() {
     drop(page);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lists_page_through_the_api_cursors() {
-    let oriel = Oriel::up(&[]).await.unwrap();
+async fn lists_page_through_the_api_cursors(backend: Backend) {
+    let oriel = Deployment::start(backend, &[]).await;
     let api = admin_api(&oriel).await;
     let port = free_port().unwrap();
     blocking(move || {
@@ -1281,11 +1293,10 @@ async fn pager_disabled(page: &Page, which: &str) -> bool {
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_page_through_the_api_and_admins_see_everyones() {
+async fn tokens_page_through_the_api_and_admins_see_everyones(backend: Backend) {
     const TESS: &str = "tess";
     const TESS_PASSWORD: &str = "owner-long-password-4";
-    let oriel = Oriel::up(&[]).await.unwrap();
+    let oriel = Deployment::start(backend, &[]).await;
     let admin = admin_api(&oriel).await;
     let mut tess = oriel.api();
     blocking(move || {
@@ -1407,9 +1418,8 @@ async fn tokens_page_through_the_api_and_admins_see_everyones() {
     assert_no_js_errors(page);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_policy_forms_set_upload_and_download_limits_apart() {
-    let oriel = Oriel::up(&[]).await.unwrap();
+async fn the_policy_forms_set_upload_and_download_limits_apart(backend: Backend) {
+    let oriel = Deployment::start(backend, &[]).await;
     let api = admin_api(&oriel).await;
     let port = free_port().unwrap();
     let (ws_id, group_id) = {
@@ -1561,13 +1571,12 @@ async fn the_policy_forms_set_upload_and_download_limits_apart() {
     assert_no_js_errors(page);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn row_actions_and_the_account_page_work() {
+async fn row_actions_and_the_account_page_work(backend: Backend) {
     const ROB: &str = "rob";
     const FIRST: &str = "first-long-secret-1";
     const SECOND: &str = "second-long-secret-2";
     const THIRD: &str = "third-long-secret-3";
-    let oriel = Oriel::up(&[]).await.unwrap();
+    let oriel = Deployment::start(backend, &[]).await;
     let api = admin_api(&oriel).await;
     blocking(move || {
         let r = api
@@ -1757,9 +1766,8 @@ async fn row_actions_and_the_account_page_work() {
     assert_no_js_errors(page);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_auditor_gets_read_only_sessions_and_audit() {
-    let oriel = Oriel::up(&[]).await.unwrap();
+async fn an_auditor_gets_read_only_sessions_and_audit(backend: Backend) {
+    let oriel = Deployment::start(backend, &[]).await;
     let api = admin_api(&oriel).await;
     let port = free_port().unwrap();
     let session = {

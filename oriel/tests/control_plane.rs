@@ -6,80 +6,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod support;
 
 use oriel_testkit::{Postgres, StreamViewer, VncDisplay, VncOptions};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use support::{Api, Oriel, Reply, blocking};
+use support::{Api, Backend, Deployment, Oriel, Reply, blocking};
 
 const PASSWORD: &str = "correct horse battery";
-
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// `oriel up` on a backend (its PostgreSQL cluster lives as long as it).
-struct Deployment {
-    oriel: Oriel,
-    _pg: Option<Postgres>,
-}
-
-impl Deployment {
-    async fn start(backend: Backend, env: &[(&str, &str)]) -> Deployment {
-        match backend {
-            Backend::Sqlite => Deployment {
-                oriel: Oriel::up(env).await.unwrap(),
-                _pg: None,
-            },
-            Backend::Postgres => {
-                let pg = Postgres::start().await.unwrap();
-                let url = pg.database("oriel").await.unwrap();
-                let mut env = env.to_vec();
-                env.push(("ORIEL_CONTROL__DATABASE", &url));
-                let oriel = Oriel::up(&env).await.unwrap();
-                assert!(
-                    oriel
-                        .guard
-                        .log()
-                        .to_lowercase()
-                        .contains("backend=postgres"),
-                    "oriel did not say it uses PostgreSQL:\n{}",
-                    oriel.log_tail(20)
-                );
-                Deployment {
-                    oriel,
-                    _pg: Some(pg),
-                }
-            }
-        }
-    }
-
-    fn admin(&self) -> Api {
-        let mut api = self.oriel.api();
-        api.login_admin().unwrap();
-        api
-    }
-}
-
-/// Runs each scenario on SQLite and on PostgreSQL.
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Backend::Postgres).await
-            }
-        }
-    )*};
-}
 
 on_both_databases!(
     accounts_groups_and_what_users_see,

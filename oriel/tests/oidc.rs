@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[macro_use]
 mod support;
 
 use oriel_testkit::oidc::{LOGIN_PASSWORD, LOGIN_SUBMIT, LOGIN_USERNAME};
@@ -21,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use support::web::{expect_logged_in, goto_index, type_into};
-use support::{Api, Oriel, blocking};
+use support::{Api, Backend, Oriel, blocking};
 
 const CLIENT_ID: &str = "oriel-test";
 const CLIENT_SECRET: &str = "oidc-client-secret-7f3a9c2e51b8";
@@ -29,28 +30,6 @@ const IDP_PASSWORD: &str = "provider-password-1";
 const LOCAL_PASSWORD: &str = "correct horse battery";
 const CALLBACK: &str = "/api/v1/auth/oidc/callback";
 const WAIT: Duration = Duration::from_secs(20);
-
-#[derive(Debug, Clone, Copy)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Runs each scenario on SQLite and on PostgreSQL.
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(super::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name(super::Backend::Postgres).await
-            }
-        }
-    )*};
-}
 
 on_both_databases!(single_sign_on);
 

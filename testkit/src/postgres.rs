@@ -165,6 +165,29 @@ impl Postgres {
         Ok(self.url(name))
     }
 
+    /// A plain-text dump (`pg_dump`) of a database: its schema and every
+    /// row, for tests that look for what must not be stored in clear.
+    pub async fn dump(&self, db: &str) -> anyhow::Result<Vec<u8>> {
+        let mut c = tokio::process::Command::new(format!("{BIN}/pg_dump"));
+        c.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            "postgres",
+            db,
+        ]);
+        let out = run_command(c, Duration::from_secs(30)).await?;
+        if !out.status.success() {
+            bail!(
+                "pg_dump {db} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(out.stdout)
+    }
+
     /// URL of a database on this server.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)

@@ -11,7 +11,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[macro_use]
+mod databases;
 pub mod web;
+
+#[allow(unused_imports)]
+pub use databases::{Backend, Deployment};
 
 pub const ADMIN_PASSWORD: &str = "admin-test-password";
 
