@@ -57,6 +57,10 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/audit/export"),
     ("post", "/api/v1/gateway/reports"),
+    ("get", "/api/v1/agents"),
+    ("post", "/api/v1/agent/register"),
+    ("post", "/api/v1/agent/poll"),
+    ("post", "/api/v1/agent/report"),
     ("get", "/api/v1/openapi.json"),
 ];
 
@@ -108,6 +112,10 @@ pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/api/v1/audit", get(crate::audit::list))
         .route("/api/v1/audit/export", get(crate::audit::export))
         .route("/api/v1/gateway/reports", post(crate::reports::receive))
+        .route("/api/v1/agents", get(crate::agents::list))
+        .route("/api/v1/agent/register", post(crate::agents::register))
+        .route("/api/v1/agent/poll", post(crate::agents::poll))
+        .route("/api/v1/agent/report", post(crate::agents::report))
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .fallback(|| async { ApiError::not_found("endpoint").into_response() })
         .method_not_allowed_fallback(|| async {

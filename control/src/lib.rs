@@ -12,6 +12,7 @@
 //! `oriel control`. Its OpenAPI document is `src/openapi.json`, served at
 //! `/api/v1/openapi.json` and checked against the router by a test.
 
+mod agents;
 mod api;
 mod audit;
 mod auth;
@@ -22,6 +23,10 @@ mod policy;
 mod reports;
 mod time;
 
+pub use agents::{
+    AgentHello, AgentOrders, AgentPoll, AgentReport, AgentWelcome, ContainerSettings, ReadyDesktop,
+    ReportOutcome, WantedSession,
+};
 pub use auth::oidc::OidcSettings;
 pub use error::ApiError;
 pub use gateway_link::{GatewayLink, InProcessGateway, RemoteGateways};
@@ -54,6 +59,30 @@ pub struct ControlSettings {
     pub password_min_len: usize,
     /// Single sign-on with an OpenID Connect provider, when configured.
     pub oidc: Option<OidcSettings>,
+    /// The token agents present to register and poll; `None`: no agents
+    /// (container workspaces cannot be launched).
+    pub agent_join_token: Option<JoinToken>,
+    /// An agent silent this long is lost and its sessions fail.
+    pub agent_lost_after: Duration,
+    /// A container not ready this long after launch fails.
+    pub container_start_timeout: Duration,
+}
+
+/// The agents' join token (never printed).
+#[derive(Clone)]
+pub struct JoinToken(pub String);
+
+impl std::fmt::Debug for JoinToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JoinToken(..)")
+    }
+}
+
+impl std::ops::Deref for JoinToken {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
 }
 
 impl Default for ControlSettings {
@@ -66,6 +95,9 @@ impl Default for ControlSettings {
             workspace_kinds: vec!["vnc".into()],
             password_min_len: 12,
             oidc: None,
+            agent_join_token: None,
+            agent_lost_after: Duration::from_secs(30),
+            container_start_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -95,6 +127,8 @@ pub struct ControlPlane {
     pub(crate) dummy_hash: String,
     /// The OpenID provider (discovery and key cache), when configured.
     pub(crate) oidc: Option<auth::oidc::Oidc>,
+    /// Bumped when agents should look again (a container launch or end).
+    pub(crate) agent_changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for ControlPlane {
@@ -155,6 +189,7 @@ impl ControlPlane {
             gateways,
             report_verifier,
             dummy_hash,
+            agent_changes: tokio::sync::watch::Sender::new(0),
         });
         Ok((
             cp,

@@ -100,6 +100,9 @@ impl ControlPlane {
                     _ => return Ok(()),
                 };
                 if let Some(s) = self.store.transition(sid, to, now, failure).await? {
+                    if s.agent_id.is_some() {
+                        self.agents_changed();
+                    }
                     self.audit(
                         Audit {
                             actor_id: Some(&s.user_id),
@@ -125,6 +128,28 @@ impl ControlPlane {
     /// One pass of the reaper.
     pub async fn reap(&self) -> Result<(), ApiError> {
         let now = now_ms();
+        self.lose_silent_agents().await?;
+        let start_timeout = self.settings.container_start_timeout.as_millis() as i64;
+        for s in self
+            .store
+            .stale_sessions(SessionState::Requested, now - start_timeout)
+            .await?
+        {
+            if self
+                .store
+                .transition(
+                    &s.id,
+                    SessionState::Failed,
+                    now,
+                    Some("the desktop did not start in time"),
+                )
+                .await?
+                .is_some()
+            {
+                warn!(session_id = %s.id, agent = ?s.agent_id, "container session not ready in time");
+                self.agents_changed();
+            }
+        }
         for s in self.store.overdue_sessions(now).await? {
             let confirmed = self.end_session(&s, "maximum session length").await?;
             self.audit(

@@ -50,6 +50,9 @@ pub enum Command {
     Control(ControlArgs),
     /// Run the gateway alone (session plane: no database).
     Gateway(Common),
+    /// Run an agent: container sessions on this host's Docker engine, with
+    /// a gateway for them. Connects out to the control plane.
+    Agent(AgentArgs),
 }
 
 impl Command {
@@ -57,6 +60,7 @@ impl Command {
         match self {
             Command::Up(c) | Command::Gateway(c) => c,
             Command::Control(c) => &c.common,
+            Command::Agent(a) => &a.common,
         }
     }
 }
@@ -97,6 +101,28 @@ pub struct ControlArgs {
     pub database: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// The control plane's URL, e.g. https://control.example.com:8443.
+    #[arg(long = "control", value_name = "URL")]
+    pub control_url: Option<String>,
+    /// The join token (see the control plane's keys/agent-join.token); prefer
+    /// ORIEL_AGENT__JOIN_TOKEN_FILE, which no process listing shows.
+    #[arg(long, value_name = "TOKEN")]
+    pub join_token: Option<String>,
+    /// PEM certificate (or CA) of the control plane.
+    #[arg(long, value_name = "FILE")]
+    pub control_ca: Option<String>,
+    /// This agent's id.
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Its zone.
+    #[arg(long, value_name = "ZONE")]
+    pub zone: Option<String>,
+}
+
 impl Command {
     /// Applies the flags on top of the loaded configuration.
     pub fn apply(&self, raw: &mut RawConfig) {
@@ -121,6 +147,19 @@ impl Command {
         }) = self
         {
             raw.control.database.clone_from(db);
+        }
+        if let Command::Agent(a) = self {
+            for (flag, key) in [
+                (&a.control_url, &mut raw.agent.control_url),
+                (&a.join_token, &mut raw.agent.join_token),
+                (&a.control_ca, &mut raw.agent.control_ca),
+                (&a.id, &mut raw.agent.id),
+                (&a.zone, &mut raw.agent.zone),
+            ] {
+                if let Some(v) = flag {
+                    key.clone_from(v);
+                }
+            }
         }
     }
 }

@@ -19,6 +19,7 @@ pub struct RawConfig {
     pub http: Http,
     pub control: Control,
     pub gateway: Gateway,
+    pub agent: Agent,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -60,8 +61,79 @@ pub struct Control {
     /// secret shared by several control planes); empty: `keys/data.key` in
     /// the data directory, made on first start.
     pub data_key_file: String,
+    /// The token agents join with, from a file; empty: `keys/agent-join.token`
+    /// in the data directory, made on first start.
+    pub agent_join_token_file: String,
+    /// An agent silent this long is lost and its sessions fail.
+    pub agent_lost_after: String,
+    /// A container session whose desktop is not ready this long after
+    /// launch fails.
+    pub container_start_timeout: String,
     /// Single sign-on (`[control.oidc]`); off while `issuer` is empty.
     pub oidc: Oidc,
+}
+
+/// `[agent]`: the role that runs container sessions on the local Docker
+/// engine (`oriel agent`, and in-process under `oriel up`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Agent {
+    /// Under `oriel up`: run the agent in the process (when Docker answers).
+    pub enabled: bool,
+    /// The agent's id (its containers carry it); empty: `local` under
+    /// `oriel up`, required for `oriel agent`.
+    pub id: String,
+    pub zone: String,
+    /// Free-form `key=value` labels shown to admins.
+    pub labels: Vec<String>,
+    pub max_sessions: u32,
+    /// CPU cores offered; 0: every core of the host.
+    pub cpus: f64,
+    /// Memory offered to sessions, MiB; 0: 80% of the host's.
+    pub memory_mb: u64,
+    /// `oriel agent`: the control plane's URL (`https://…`).
+    pub control_url: String,
+    /// `oriel agent`: PEM certificate (or CA) of the control plane.
+    pub control_ca: String,
+    /// `oriel agent`: the join token, or a file holding it.
+    pub join_token: String,
+    pub join_token_file: String,
+    /// Public URL of the gateway on this node (`https://…`); empty: the
+    /// control plane's own gateway URL.
+    pub gateway_url: String,
+    pub docker_socket: String,
+    /// A private range session subnets are cut from, e.g. `10.213.0.0/16`;
+    /// empty: Docker's default pools (about 30 networks).
+    pub subnet_pool: String,
+    pub subnet_len: u8,
+    /// Host firewall rules per session (iptables; needs root).
+    pub host_firewall: bool,
+    /// How often containers are reconciled with the control plane.
+    pub reconcile_every: String,
+}
+
+impl Default for Agent {
+    fn default() -> Self {
+        Agent {
+            enabled: true,
+            id: String::new(),
+            zone: "default".into(),
+            labels: Vec::new(),
+            max_sessions: 8,
+            cpus: 0.0,
+            memory_mb: 0,
+            control_url: String::new(),
+            control_ca: String::new(),
+            join_token: String::new(),
+            join_token_file: String::new(),
+            gateway_url: String::new(),
+            docker_socket: "/var/run/docker.sock".into(),
+            subnet_pool: String::new(),
+            subnet_len: 28,
+            host_firewall: true,
+            reconcile_every: "10s".into(),
+        }
+    }
 }
 
 /// `[control.oidc]`: the OpenID Connect provider users may log in with.
@@ -184,6 +256,9 @@ impl Default for Control {
             workspace_kinds: Vec::new(),
             password_min_len: 12,
             data_key_file: String::new(),
+            agent_join_token_file: String::new(),
+            agent_lost_after: "30s".into(),
+            container_start_timeout: "2m".into(),
             oidc: Oidc::default(),
         }
     }

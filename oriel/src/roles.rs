@@ -1,6 +1,8 @@
 //! Wiring of the roles: shared set-up (data directory, TLS, listener,
 //! signals), then the control plane and/or the gateway behind one HTTPS front.
 
+#[cfg(feature = "agent")]
+mod agent;
 #[cfg(feature = "control")]
 mod control;
 #[cfg(feature = "gateway")]
@@ -42,6 +44,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             Command::Up(_) => up(raw).await,
             Command::Control(_) => control_only(raw).await,
             Command::Gateway(_) => gateway_only(raw).await,
+            Command::Agent(_) => agent_only(raw).await,
         }
     })
 }
@@ -187,6 +190,7 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
         .collect();
     let cp = control::build(&p, control_keys, link, None, kinds).await?;
     let _ = control_cell.set(Arc::clone(&cp));
+    start_local_agent(&p, &cp).await;
     let front = p
         .front()
         .websocket(gw.stream_route())
@@ -196,6 +200,40 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
         .build()?;
     p.serve(front, "all roles").await
 }
+
+/// Under `oriel up`: the agent in this process, on the local Docker
+/// engine. Without one, the rest runs and container workspaces say no
+/// agent has room.
+#[cfg(feature = "agent")]
+async fn start_local_agent(p: &Process, cp: &Arc<oriel_control::ControlPlane>) {
+    if !p.raw.agent.enabled {
+        info!("agent.enabled is false: no container sessions on this host");
+        return;
+    }
+    match agent::connect(p, "local").await {
+        Ok((docker, hello)) => {
+            let link = agent::Link::Local(Arc::clone(cp));
+            match agent::AgentRole::new(p, docker, hello, link) {
+                Ok(role) => {
+                    tokio::spawn(role.run());
+                }
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "the agent cannot start"),
+            }
+        }
+        Err(e) => {
+            #[allow(clippy::print_stdout)]
+            {
+                println!(
+                    "oriel: container workspaces are off on this host: {e:#} (start Docker and restart oriel, or set agent.enabled = false)"
+                );
+            }
+            tracing::warn!(error = %format!("{e:#}"), "no agent in this process: container workspaces cannot run here");
+        }
+    }
+}
+
+#[cfg(not(feature = "agent"))]
+async fn start_local_agent(_p: &Process, _cp: &Arc<oriel_control::ControlPlane>) {}
 
 #[cfg(not(all(feature = "control", feature = "gateway")))]
 async fn up(_raw: RawConfig) -> anyhow::Result<()> {
@@ -233,6 +271,56 @@ async fn gateway_only(raw: RawConfig) -> anyhow::Result<()> {
         .http("/gateway/v1/", gw.command_endpoint())
         .build()?;
     p.serve(front, "gateway").await
+}
+
+/// `oriel agent`: container sessions on this host, and the gateway that
+/// streams them; reaches the control plane over HTTPS.
+#[cfg(feature = "agent")]
+async fn agent_only(raw: RawConfig) -> anyhow::Result<()> {
+    let p = Process::new(raw)?;
+    let a = &p.raw.agent;
+    if a.control_url.is_empty() {
+        bail!("oriel agent needs the control plane's URL (--control or agent.control_url)");
+    }
+    let token = if !a.join_token.is_empty() {
+        a.join_token.clone()
+    } else if !a.join_token_file.is_empty() {
+        control_join_token(&a.join_token_file)?
+    } else {
+        bail!(
+            "oriel agent needs a join token (--join-token, agent.join_token or agent.join_token_file)"
+        );
+    };
+    let ca = std::fs::read(&a.control_ca).with_context(|| {
+        format!(
+            "agent.control_ca must name the control plane's PEM certificate (or CA), got {:?}",
+            a.control_ca
+        )
+    })?;
+    let link = agent::Link::remote(&a.control_url, token, &ca)?;
+    let (docker, hello) = agent::connect(&p, "").await?;
+    let role = agent::AgentRole::new(&p, docker, hello, link)?;
+    let reporter = gateway::remote_reporter(&p)?;
+    let gw = gateway::build(&p, reporter)?;
+    let front = p
+        .front()
+        .websocket(gw.stream_route())
+        .http("/gateway/v1/", gw.command_endpoint())
+        .build()?;
+    tokio::spawn(role.run());
+    p.serve(front, "agent").await
+}
+
+#[cfg(feature = "agent")]
+fn control_join_token(path: &str) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("agent.join_token_file: cannot read {path}"))?;
+    Ok(text.trim().to_owned())
+}
+
+#[cfg(not(feature = "agent"))]
+async fn agent_only(_raw: RawConfig) -> anyhow::Result<()> {
+    bail!("this build of oriel has no agent role (built without the `agent` feature)")
 }
 
 #[cfg(not(feature = "gateway"))]

@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
 use oriel_control_store::{
-    Launch, NewSession, SessionFilter, SessionRecord, SessionState, User, WorkspaceRecord,
+    Launch, NewSession, Placement, SessionFilter, SessionRecord, SessionState, SessionTarget, User,
+    WorkspaceRecord,
 };
 use oriel_core_token::{CLAIMS_VERSION, Policy, SessionClaims, TargetClaims};
 use serde::Deserialize;
@@ -76,6 +77,7 @@ fn session_json(s: &SessionRecord, parts: &Parts, cp: &ControlPlane) -> serde_js
         "failure": s.failure,
         "deadline": s.deadline.map(rfc3339),
         "source": s.source,
+        "agent_id": s.agent_id,
         "viewer_url": format!("{}/viewer.html?session={}", public_base(cp, parts), s.id),
     })
 }
@@ -83,16 +85,52 @@ fn session_json(s: &SessionRecord, parts: &Parts, cp: &ControlPlane) -> serde_js
 /// Signs a session token valid from now until `exp_ms`.
 fn mint(
     cp: &ControlPlane,
-    session: (&str, Option<i64>),
+    // Id, deadline, and (container sessions) where its desktop is.
+    session: (&str, Option<i64>, Option<&SessionTarget>),
     user: &User,
     w: &WorkspaceRecord,
     policy: &Policy,
     now_ms: i64,
     exp_ms: i64,
 ) -> Result<String, ApiError> {
-    let (session_id, deadline) = session;
-    let creds = w.credentials(&cp.keys.data)?;
+    let (session_id, deadline, container_target) = session;
+    // A container session's desktop is where its agent said, with the
+    // per-session password; other kinds go to the workspace's target.
+    let (target, creds) = match (&container_target, w.kind.as_str()) {
+        (Some(t), _) => {
+            let password = cp.keys.data.open(&t.sealed_password, session_id)?;
+            let password = String::from_utf8(password.to_vec())
+                .map_err(|_| ApiError::internal(&"a stored VNC password is not text"))?;
+            let mut creds = oriel_core_token::Credentials::default();
+            creds.password = Some(password);
+            (
+                TargetClaims {
+                    kind: "vnc".into(),
+                    host: t.host.clone(),
+                    port: t.port,
+                    identity: None,
+                },
+                Some(creds),
+            )
+        }
+        (None, "container") => {
+            return Err(ApiError::conflict(
+                "session_starting",
+                "the session's desktop is not ready yet",
+            ));
+        }
+        (None, _) => (
+            TargetClaims {
+                kind: w.kind.clone(),
+                host: w.host.clone(),
+                port: w.port,
+                identity: w.identity.clone(),
+            },
+            w.credentials(&cp.keys.data)?,
+        ),
+    };
     let sealed = creds
+        .as_ref()
         .map(|c| c.seal(&cp.keys.gateway_sealing, session_id))
         .transpose()
         .map_err(|e| ApiError::internal(&e))?;
@@ -107,12 +145,7 @@ fn mint(
         iat: now,
         nbf: now,
         exp: (exp_ms / 1000) as u64,
-        target: TargetClaims {
-            kind: w.kind.clone(),
-            host: w.host.clone(),
-            port: w.port,
-            identity: w.identity.clone(),
-        },
+        target,
         policy: policy.clone(),
         creds: sealed,
         deadline: deadline.map(|d| (d / 1000) as u64),
@@ -157,14 +190,25 @@ pub(crate) async fn create(
     auth.require_launcher()?;
     let Json(input) = body.map_err(json_rejection)?;
     let (w, policy) = launchable(&cp, &auth.user, &input.workspace).await?;
-    if w.kind == "container" {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no_agent",
-            "no agent is available to run container workspaces",
-        ));
-    }
     let now = now_ms();
+    let placement = if w.kind == "container" {
+        if !cp.agents_enabled() {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_agent",
+                "no agent is available to run container workspaces",
+            ));
+        }
+        let spec: crate::agents::ContainerSettings = serde_json::from_value(w.spec.clone())
+            .map_err(|_| ApiError::internal(&"a container workspace has no valid settings"))?;
+        Some(Placement {
+            zone: auth.user.zone.clone(),
+            memory_mb: i64::from(spec.memory_mb),
+            seen_since: now - cp.settings.agent_lost_after.as_millis() as i64,
+        })
+    } else {
+        None
+    };
     let deadline =
         (policy.max_session_secs > 0).then(|| now + i64::from(policy.max_session_secs) * 1000);
     let exp = token_expiry(&cp, now, deadline);
@@ -175,12 +219,17 @@ pub(crate) async fn create(
                 user_id: &auth.user.id,
                 workspace_id: &w.id,
                 workspace_name: &w.name,
-                state: SessionState::Starting,
+                state: if placement.is_some() {
+                    SessionState::Requested
+                } else {
+                    SessionState::Starting
+                },
                 token_expires_at: exp,
                 deadline,
                 source: auth.source.as_deref(),
                 max_per_user: (policy.max_sessions_per_user > 0)
                     .then_some(policy.max_sessions_per_user),
+                placement: placement.clone(),
             },
             now,
         )
@@ -204,8 +253,50 @@ pub(crate) async fn create(
                 ),
             ));
         }
+        Launch::NoCapacity { zone, agents } => {
+            cp.audit(
+                Audit {
+                    success: false,
+                    ..Audit::by(&auth, "session.launch")
+                }
+                .on("workspace", &w.id, Some(&w.name))
+                .details(
+                    serde_json::json!({ "reason": "no capacity", "zone": zone, "agents": agents }),
+                ),
+            )
+            .await;
+            let message = if agents == 0 {
+                format!(
+                    "no agent is online in your zone ({zone}) to run this workspace; try again later or ask an administrator"
+                )
+            } else {
+                format!(
+                    "all {agents} agents of your zone ({zone}) are full; try again when a session ends"
+                )
+            };
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_capacity",
+                message,
+            ));
+        }
     };
-    let token = mint(&cp, (&id, deadline), &auth.user, &w, &policy, now, exp)?;
+    // A container session gets its token once its agent reports the
+    // desktop ready (`POST /sessions/{id}/token` answers 202 until then).
+    let token = if placement.is_some() {
+        cp.agents_changed();
+        None
+    } else {
+        Some(mint(
+            &cp,
+            (&id, deadline, None),
+            &auth.user,
+            &w,
+            &policy,
+            now,
+            exp,
+        )?)
+    };
     info!(session_id = %id, user = %auth.user.username, workspace = %w.name, "session launched");
     cp.audit(
         Audit::by(&auth, "session.launch")
@@ -217,6 +308,7 @@ pub(crate) async fn create(
         "id": id,
         "workspace_id": w.id,
         "viewer_url": format!("{}/viewer.html?session={id}", public_base(&cp, &parts)),
+        "state": if token.is_some() { "starting" } else { "requested" },
         "token": token,
         "stream_url": stream_url(&cp, &parts),
         "expires_at": rfc3339(exp),
@@ -316,6 +408,9 @@ impl ControlPlane {
             .store
             .transition(&s.id, SessionState::Ending, now, None)
             .await?;
+        if s.agent_id.is_some() {
+            self.agents_changed();
+        }
         // Refuse its tokens a little past their expiry, to cover clock skew.
         let until = (s.token_expires_at / 1000) as u64 + oriel_core_token::DEFAULT_LEEWAY_SECS + 60;
         match self.gateways.end_session(&s.id, until).await {
@@ -378,7 +473,7 @@ pub(crate) async fn token(
     auth: Authed,
     parts: Parts,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
     auth.require_launcher()?;
     let s = cp
         .store
@@ -386,6 +481,13 @@ pub(crate) async fn token(
         .await?
         .filter(|s| s.user_id == auth.user.id)
         .ok_or_else(|| ApiError::not_found("session"))?;
+    if s.state == SessionState::Failed {
+        let why = s.failure.as_deref().unwrap_or("it failed");
+        return Err(ApiError::conflict(
+            "session_failed",
+            format!("the session failed: {why}"),
+        ));
+    }
     if !s.state.is_active() || s.state == SessionState::Ending {
         return Err(ApiError::conflict("session_ended", "the session has ended"));
     }
@@ -406,14 +508,31 @@ pub(crate) async fn token(
             "the session reached its maximum length",
         ));
     }
+    if s.agent_id.is_some() && s.target.is_none() {
+        // The agent is still starting the container.
+        let body = serde_json::json!({ "state": s.state, "retry_after_ms": 250 });
+        return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+    }
     let exp = token_expiry(&cp, now, s.deadline);
     if !cp.store.extend_session_tokens(&s.id, exp).await? {
         return Err(ApiError::conflict("session_ended", "the session has ended"));
     }
-    let token = mint(&cp, (&s.id, s.deadline), &auth.user, &w, &policy, now, exp)?;
-    Ok(Json(serde_json::json!({
-        "token": token,
-        "stream_url": stream_url(&cp, &parts),
-        "expires_at": rfc3339(exp),
-    })))
+    let token = mint(
+        &cp,
+        (&s.id, s.deadline, s.target.as_ref()),
+        &auth.user,
+        &w,
+        &policy,
+        now,
+        exp,
+    )?;
+    Ok((
+        StatusCode::OK,
+        Json(serde_json::json!({
+            "token": token,
+            "stream_url": stream_url(&cp, &parts),
+            "expires_at": rfc3339(exp),
+        })),
+    )
+        .into_response())
 }

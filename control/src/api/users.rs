@@ -39,6 +39,9 @@ pub(crate) struct UpdateUserBody {
     role: Role,
     #[serde(default)]
     disabled: bool,
+    /// When present, the zone the user's container sessions are placed in.
+    #[serde(default)]
+    zone: Option<String>,
     /// When present, the user's groups become exactly these.
     #[serde(default)]
     groups: Option<Vec<String>>,
@@ -232,8 +235,16 @@ pub(crate) async fn update(
         password::check_policy(pw, &current.user.username, cp.settings.password_min_len)
             .map_err(|e| e.about("password"))?;
     }
+    if let Some(zone) = &body.zone
+        && (zone.is_empty() || zone.len() > 64 || zone.chars().any(char::is_control))
+    {
+        return Err(ApiError::invalid_field("zone", "a zone is 1-64 characters"));
+    }
     if let Some(groups) = &body.groups {
         set_groups(&cp, &id, groups).await?;
+    }
+    if let Some(zone) = &body.zone {
+        cp.store.set_user_zone(&id, zone, now_ms()).await?;
     }
     let user = cp
         .store
@@ -263,6 +274,7 @@ pub(crate) async fn update(
                 "groups": body.groups,
                 "password_reset": password_reset,
                 "totp_reset": body.reset_totp,
+                "zone": body.zone,
             })),
     )
     .await;

@@ -55,6 +55,7 @@ pub(crate) fn user_json(u: &User) -> serde_json::Value {
         "origin": u.origin,
         "totp_enabled": u.totp_enabled,
         "created_at": rfc3339(u.created_at),
+        "zone": u.zone,
     })
 }
 
@@ -280,7 +281,13 @@ pub(crate) async fn logout(
     if let Some(hash) = &auth.login_hash {
         cp.store.delete_login(hash).await?;
     }
-    cp.audit(Audit::by(&auth, "auth.logout")).await;
+    // Nothing of a container session outlives the login that started it.
+    let ended = cp.end_container_sessions_of(&auth.user.id).await?;
+    cp.audit(
+        Audit::by(&auth, "auth.logout")
+            .details(serde_json::json!({ "container_sessions_ended": ended })),
+    )
+    .await;
     let mut resp = StatusCode::NO_CONTENT.into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,

@@ -186,6 +186,7 @@ impl Store {
                 origin: OIDC_ORIGIN.to_owned(),
                 totp_enabled: false,
                 created_at: now_ms,
+                zone: crate::users::DEFAULT_ZONE.to_owned(),
             },
             created: true,
             username_taken: false,

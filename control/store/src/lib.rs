@@ -7,6 +7,7 @@
 //! secrets). Migrations are embedded in the binary. Secrets at rest are
 //! encrypted with a [`DataKey`].
 
+mod agents;
 mod audit;
 mod data_key;
 mod groups;
@@ -17,14 +18,15 @@ mod tokens;
 mod users;
 mod workspaces;
 
+pub use agents::{AgentRecord, AgentRegistration, DesiredSession, Placement};
 pub use audit::{AuditEntry, AuditFilter, NewAudit};
 pub use data_key::{DataKey, DataKeyError};
 pub use groups::GroupRecord;
 pub use identities::{ExternalIdentity, ExternalLogin, OIDC_ORIGIN};
-pub use sessions::{Launch, NewSession, SessionFilter, SessionRecord, SessionState};
+pub use sessions::{Launch, NewSession, SessionFilter, SessionRecord, SessionState, SessionTarget};
 pub use throttle::ThrottleRule;
 pub use tokens::ApiTokenRecord;
-pub use users::{LoginSession, LoginStage, Role, User, UserRecord};
+pub use users::{DEFAULT_ZONE, LoginSession, LoginStage, Role, User, UserRecord};
 pub use workspaces::{CredentialsUpdate, NewWorkspace, WorkspaceRecord};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -112,6 +114,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "external identities",
         include_str!("../migrations/common_0003_external_identities.sql"),
         include_str!("../migrations/common_0003_external_identities.sql"),
+    ),
+    (
+        4,
+        "agents",
+        include_str!("../migrations/common_0004_agents.sql"),
+        include_str!("../migrations/common_0004_agents.sql"),
     ),
 ];
 

@@ -98,7 +98,7 @@ impl SessionState {
 }
 
 /// SQL list of the active states, for queries.
-const ACTIVE: &str = "('requested', 'starting', 'running', 'ending')";
+pub(crate) const ACTIVE: &str = "('requested', 'starting', 'running', 'ending')";
 
 /// A session row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -133,6 +133,31 @@ pub struct SessionRecord {
     pub deadline: Option<i64>,
     /// Where the launch came from (address).
     pub source: Option<String>,
+    /// The agent running its container (container sessions).
+    pub agent_id: Option<String>,
+    /// Its desktop, once the agent reported the container ready.
+    pub target: Option<SessionTarget>,
+}
+
+/// The desktop of a container session, as its agent reported it.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct SessionTarget {
+    /// Address the gateway connects to.
+    pub host: String,
+    /// Port (VNC).
+    pub port: u16,
+    /// The per-session VNC password, sealed with the data key.
+    #[serde(skip)]
+    pub sealed_password: String,
+}
+
+impl std::fmt::Debug for SessionTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionTarget")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A launch to record.
@@ -154,6 +179,8 @@ pub struct NewSession<'a> {
     pub source: Option<&'a str>,
     /// At most this many active sessions of this workspace for this user.
     pub max_per_user: Option<u32>,
+    /// For a container session: place it on an agent (`Requested` state).
+    pub placement: Option<crate::Placement>,
 }
 
 /// What a launch did.
@@ -166,9 +193,16 @@ pub enum Launch {
         /// Active sessions counted.
         active: i64,
     },
+    /// No live agent of the user's zone has room for the session.
+    NoCapacity {
+        /// The zone searched.
+        zone: String,
+        /// Live agents in it.
+        agents: usize,
+    },
 }
 
-fn from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
     Ok(SessionRecord {
         id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
@@ -185,12 +219,27 @@ fn from_row(row: &AnyRow) -> Result<SessionRecord, StoreError> {
         token_expires_at: row.try_get("token_expires_at")?,
         deadline: row.try_get("deadline")?,
         source: row.try_get("source")?,
+        agent_id: row.try_get("agent_id")?,
+        target: match (
+            row.try_get::<Option<String>, _>("target_host")?,
+            row.try_get::<Option<i64>, _>("target_port")?,
+            row.try_get::<Option<String>, _>("target_secret")?,
+        ) {
+            (Some(host), Some(port), Some(sealed_password)) => Some(SessionTarget {
+                host,
+                port: u16::try_from(port)
+                    .map_err(|_| StoreError::Corrupt(format!("session port {port}")))?,
+                sealed_password,
+            }),
+            _ => None,
+        },
     })
 }
 
-const SELECT: &str = "SELECT s.id, s.user_id, u.username, s.workspace_id, s.workspace_name, s.state, \
+pub(crate) const SELECT: &str = "SELECT s.id, s.user_id, u.username, s.workspace_id, s.workspace_name, s.state, \
      s.requested_at, s.starting_at, s.running_at, s.ending_at, s.ended_at, s.failure, \
-     s.token_expires_at, s.deadline, s.source FROM sessions s JOIN users u ON u.id = s.user_id";
+     s.token_expires_at, s.deadline, s.source, s.agent_id, s.target_host, s.target_port, \
+     s.target_secret FROM sessions s JOIN users u ON u.id = s.user_id";
 
 /// Filters of [`Store::list_sessions`].
 #[derive(Debug, Clone, Default)]
@@ -235,11 +284,25 @@ impl Store {
                 return Ok(Launch::LimitReached { active });
             }
         }
+        let agent_id = match &new.placement {
+            None => None,
+            Some(p) => match crate::agents::place(&mut tx, p).await? {
+                Ok(agent) => Some(agent),
+                Err(agents) => {
+                    tx.rollback().await?;
+                    return Ok(Launch::NoCapacity {
+                        zone: p.zone.clone(),
+                        agents,
+                    });
+                }
+            },
+        };
         let id = new_id();
         let starting_at = (new.state == SessionState::Starting).then_some(now_ms);
         sqlx::query(
             "INSERT INTO sessions (id, user_id, workspace_id, workspace_name, state, requested_at, starting_at, \
-             token_expires_at, deadline, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             token_expires_at, deadline, source, agent_id, memory_mb) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&id)
         .bind(new.user_id)
@@ -251,6 +314,8 @@ impl Store {
         .bind(new.token_expires_at)
         .bind(new.deadline)
         .bind(new.source)
+        .bind(agent_id)
+        .bind(new.placement.as_ref().map(|p| p.memory_mb))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -56,6 +56,8 @@ pub struct User {
     pub totp_enabled: bool,
     /// Creation time, Unix ms.
     pub created_at: i64,
+    /// The zone the user's container sessions are placed in.
+    pub zone: String,
 }
 
 /// A user with the fields the API never shows.
@@ -107,9 +109,12 @@ pub struct LoginSession {
     pub stage: LoginStage,
 }
 
+/// The zone of users and agents that name none.
+pub const DEFAULT_ZONE: &str = "default";
+
 /// The columns of [`user_from`], for a query aliasing users as `u`.
 pub(crate) const USER_COLUMNS_U: &str =
-    "u.id, u.username, u.role, u.disabled, u.origin, u.totp_confirmed, u.created_at";
+    "u.id, u.username, u.role, u.disabled, u.origin, u.totp_confirmed, u.created_at, u.zone";
 
 pub(crate) fn user_from(row: &AnyRow) -> Result<User, StoreError> {
     Ok(User {
@@ -120,6 +125,7 @@ pub(crate) fn user_from(row: &AnyRow) -> Result<User, StoreError> {
         origin: row.try_get("origin")?,
         totp_enabled: row.try_get::<i64, _>("totp_confirmed")? != 0,
         created_at: row.try_get("created_at")?,
+        zone: row.try_get("zone")?,
     })
 }
 
@@ -131,7 +137,7 @@ fn record_from(row: &AnyRow) -> Result<UserRecord, StoreError> {
     })
 }
 
-const RECORD_COLUMNS: &str = "u.id, u.username, u.role, u.disabled, u.origin, u.totp_confirmed, u.created_at, u.password_hash, u.totp_secret";
+const RECORD_COLUMNS: &str = "u.id, u.username, u.role, u.disabled, u.origin, u.totp_confirmed, u.created_at, u.zone, u.password_hash, u.totp_secret";
 
 impl Store {
     /// Creates a local user; `Conflict` when the name is taken.
@@ -163,6 +169,7 @@ impl Store {
             origin: "local".into(),
             totp_enabled: false,
             created_at: now_ms,
+            zone: DEFAULT_ZONE.to_owned(),
         })
     }
 
@@ -232,6 +239,22 @@ impl Store {
             return Ok(None);
         }
         Ok(self.user(id).await?.map(|r| r.user))
+    }
+
+    /// Sets the zone the user's container sessions are placed in.
+    pub async fn set_user_zone(
+        &self,
+        id: &str,
+        zone: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET zone = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(zone)
+            .bind(now_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Sets a new password hash.

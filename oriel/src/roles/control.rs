@@ -141,12 +141,18 @@ pub(super) async fn build(
         public_url: raw.public_url()?,
         gateway_url: gateway_public_url(raw)?,
         workspace_kinds: if raw.control.workspace_kinds.is_empty() {
-            kinds
+            kinds.into_iter().chain(["container".to_owned()]).collect()
         } else {
             raw.control.workspace_kinds.clone()
         },
         password_min_len: raw.control.password_min_len.clamp(8, 128),
         oidc: oidc_settings(raw, &keys.data)?,
+        agent_join_token: Some(join_token(raw)?),
+        agent_lost_after: duration("control.agent_lost_after", &raw.control.agent_lost_after)?,
+        container_start_timeout: duration(
+            "control.container_start_timeout",
+            &raw.control.container_start_timeout,
+        )?,
     };
     if let Some(o) = &settings.oidc {
         info!(issuer = %o.issuer, client_id = %o.client_id, "single sign-on with an OpenID provider");
@@ -179,9 +185,58 @@ pub(super) async fn build(
             );
         }
     }
-    cp.spawn_reaper(Duration::from_secs(30));
+    // Often enough to notice a lost agent within seconds of its timeout.
+    cp.spawn_reaper(Duration::from_secs(5));
     p.health.register("control").set(true);
     Ok(cp)
+}
+
+/// The token agents join with: `control.agent_join_token_file`, or
+/// `keys/agent-join.key` in the data directory (made on first start; copy
+/// it to the agents).
+pub(super) fn join_token(
+    raw: &crate::config::RawConfig,
+) -> anyhow::Result<oriel_control::JoinToken> {
+    let path = if raw.control.agent_join_token_file.is_empty() {
+        let dir = keys_dir(raw);
+        keys::load_or_create(
+            &dir,
+            "agent-join",
+            || Ok(oriel_core_token::SealingKey::generate()?.to_bytes()),
+            |_| Ok(None),
+        )?;
+        dir.join("agent-join.key")
+    } else {
+        PathBuf::from(&raw.control.agent_join_token_file)
+    };
+    read_join_token(&path, "control.agent_join_token_file")
+}
+
+/// Reads a join token file (private to its owner, at least 16 characters).
+pub(super) fn read_join_token(
+    path: &std::path::Path,
+    key: &str,
+) -> anyhow::Result<oriel_control::JoinToken> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("{key}: cannot read {}", path.display()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        bail!(
+            "{key}: {} may be read by others: chmod 600 it",
+            path.display()
+        );
+    }
+    let token = std::fs::read_to_string(path)
+        .with_context(|| format!("{key}: cannot read {}", path.display()))?
+        .trim()
+        .to_owned();
+    if token.len() < 16 {
+        bail!(
+            "{key}: {} holds no join token (at least 16 characters)",
+            path.display()
+        );
+    }
+    Ok(oriel_control::JoinToken(token))
 }
 
 /// A database URL without its password, for messages.

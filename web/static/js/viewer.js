@@ -26,6 +26,7 @@ const MAX_AREA = 7680 * 4320;
 
 const STATE_LABELS = {
   connecting: 'Connecting…',
+  preparing: 'Starting your desktop…',
   connected: 'Connected',
   reconnecting: 'Reconnecting…',
   ended: 'Ended',
@@ -203,9 +204,25 @@ function backToLogin() {
   window.location.assign('/index.html');
 }
 
+/**
+ * A token for the session. A container session has none until its agent
+ * has started the desktop: the server answers `{state, retry_after_ms}`
+ * meanwhile, and this keeps asking (the launch fails on the server if it
+ * takes too long, which ends the wait with its reason).
+ */
+async function waitForToken() {
+  for (;;) {
+    const grant = await api.sessionToken(sessionId);
+    if (grant && grant.token) return grant;
+    if (viewer.state === 'connecting') showStatus('preparing', '');
+    const wait = Math.min(Math.max(Number(grant && grant.retry_after_ms) || 250, 100), 2000);
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
 const stream = new StreamSession({
   framebuffer,
-  fetchToken: () => api.sessionToken(sessionId),
+  fetchToken: waitForToken,
   capabilities: () => (webp ? CAP_WEBP : 0),
   viewport: () => (prefs.resizeRemote ? wantedSize() : { width: 0, height: 0 }),
   hooks: {

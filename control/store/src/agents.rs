@@ -1,0 +1,327 @@
+//! Agents (the hosts that run container sessions) and the placement of
+//! container sessions on them.
+//!
+//! An agent registers with its zone and capacity and then polls; every poll
+//! is a heartbeat. A launch of a container session is placed, inside the
+//! launch's transaction, on the least loaded live agent of the user's zone
+//! that has room: the candidate agents' rows are updated first (in id
+//! order, so two launches cannot deadlock), which serialises placements in
+//! a zone in both databases; the sessions are then counted again, so no
+//! agent is ever given more than its capacity, however launches race.
+
+use crate::sessions::{ACTIVE, SessionRecord, SessionTarget};
+use crate::{Store, StoreError};
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+/// What an agent says of itself when it registers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRegistration {
+    /// Its id (stable across restarts: its containers carry it).
+    pub id: String,
+    /// Zone.
+    pub zone: String,
+    /// Labels, a JSON object.
+    pub labels: String,
+    /// Most sessions it runs at once.
+    pub max_sessions: i64,
+    /// CPU it offers, in thousandths of a core.
+    pub millicpus: i64,
+    /// Memory it offers to sessions, MiB (placements reserve their limit).
+    pub memory_mb: i64,
+    /// The public URL of the gateway on its node, when it has one.
+    pub gateway_url: Option<String>,
+}
+
+/// An agent as the control plane knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    /// What it registered with.
+    pub registration: AgentRegistration,
+    /// `online` or `lost` (missed heartbeats).
+    pub state: String,
+    /// First registration, Unix ms.
+    pub registered_at: i64,
+    /// Last heartbeat, Unix ms.
+    pub last_seen_at: i64,
+    /// Active sessions placed on it.
+    pub active_sessions: i64,
+    /// Memory reserved by them, MiB.
+    pub reserved_memory_mb: i64,
+}
+
+/// Where to place a container session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The user's zone.
+    pub zone: String,
+    /// The workspace's memory limit, MiB (reserved on the agent).
+    pub memory_mb: i64,
+    /// Only agents heard from at or after this time (Unix ms) are live.
+    pub seen_since: i64,
+}
+
+/// A session an agent should be running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredSession {
+    /// Session id.
+    pub id: String,
+    /// The workspace's container settings (JSON), if it still exists.
+    pub spec: Option<String>,
+    /// Whether the agent already reported it ready.
+    pub launched: bool,
+}
+
+const AGENT_COLUMNS: &str = "a.id, a.zone, a.labels, a.max_sessions, a.cpus, a.memory_mb, a.gateway_url, \
+     a.state, a.registered_at, a.last_seen_at";
+
+fn agent_from(row: &AnyRow, active: i64, reserved: i64) -> Result<AgentRecord, StoreError> {
+    Ok(AgentRecord {
+        registration: AgentRegistration {
+            id: row.try_get("id")?,
+            zone: row.try_get("zone")?,
+            labels: row.try_get("labels")?,
+            max_sessions: row.try_get("max_sessions")?,
+            millicpus: row.try_get("cpus")?,
+            memory_mb: row.try_get("memory_mb")?,
+            gateway_url: row.try_get("gateway_url")?,
+        },
+        state: row.try_get("state")?,
+        registered_at: row.try_get("registered_at")?,
+        last_seen_at: row.try_get("last_seen_at")?,
+        active_sessions: active,
+        reserved_memory_mb: reserved,
+    })
+}
+
+/// Active sessions and reserved memory of an agent.
+async fn load(conn: &mut sqlx::AnyConnection, agent_id: &str) -> Result<(i64, i64), StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(memory_mb), 0) AS BIGINT) AS mem \
+         FROM sessions WHERE agent_id = $1 AND state IN {ACTIVE}"
+    )))
+    .bind(agent_id)
+    .fetch_one(conn)
+    .await?;
+    Ok((row.try_get("n")?, row.try_get("mem")?))
+}
+
+/// Places a session inside a launch transaction: the chosen agent's id, or
+/// the number of live agents in the zone when none has room.
+pub(crate) async fn place(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    p: &Placement,
+) -> Result<Result<String, usize>, StoreError> {
+    let ids: Vec<String> = sqlx::query(
+        "SELECT id FROM agents WHERE zone = $1 AND state = 'online' AND last_seen_at >= $2 ORDER BY id",
+    )
+    .bind(&p.zone)
+    .bind(p.seen_since)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| r.try_get("id"))
+    .collect::<Result<_, _>>()?;
+    // Lock them all, in id order, before counting anything.
+    for id in &ids {
+        sqlx::query("UPDATE agents SET placements = placements + 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let mut best: Option<(f64, i64, String)> = None;
+    for id in &ids {
+        let row = sqlx::query("SELECT max_sessions, memory_mb FROM agents WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await?;
+        let max: i64 = row.try_get("max_sessions")?;
+        let memory: i64 = row.try_get("memory_mb")?;
+        let (active, reserved) = load(tx, id).await?;
+        if active >= max || reserved + p.memory_mb > memory {
+            continue;
+        }
+        let ratio = active as f64 / max.max(1) as f64;
+        let better = best
+            .as_ref()
+            .is_none_or(|(r, a, _)| ratio < *r || (ratio == *r && active < *a));
+        if better {
+            best = Some((ratio, active, id.clone()));
+        }
+    }
+    Ok(best.map(|(_, _, id)| id).ok_or(ids.len()))
+}
+
+impl Store {
+    /// Records an agent's registration (again after a restart: its
+    /// settings are replaced, it is online).
+    pub async fn register_agent(
+        &self,
+        reg: &AgentRegistration,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO agents (id, zone, labels, max_sessions, cpus, memory_mb, gateway_url, state, \
+             registered_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'online', $8, $8) \
+             ON CONFLICT (id) DO UPDATE SET zone = excluded.zone, labels = excluded.labels, \
+             max_sessions = excluded.max_sessions, cpus = excluded.cpus, memory_mb = excluded.memory_mb, \
+             gateway_url = excluded.gateway_url, state = 'online', last_seen_at = excluded.last_seen_at",
+        )
+        .bind(&reg.id)
+        .bind(&reg.zone)
+        .bind(&reg.labels)
+        .bind(reg.max_sessions)
+        .bind(reg.millicpus)
+        .bind(reg.memory_mb)
+        .bind(reg.gateway_url.as_deref())
+        .bind(now_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A heartbeat: the agent is online. `false` for an unknown agent
+    /// (it must register).
+    pub async fn agent_seen(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE agents SET last_seen_at = $2, state = 'online' WHERE id = $1")
+                .bind(id)
+                .bind(now_ms)
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// One agent.
+    pub async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut conn = self.pool().acquire().await?;
+        let (active, reserved) = load(&mut conn, id).await?;
+        agent_from(&row, active, reserved).map(Some)
+    }
+
+    /// All agents, by id, at most `limit` after the id `after`.
+    pub async fn list_agents(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<AgentRecord>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id > $1 ORDER BY a.id LIMIT $2"
+        )))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut conn = self.pool().acquire().await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            let (active, reserved) = load(&mut conn, &id).await?;
+            out.push(agent_from(row, active, reserved)?);
+        }
+        Ok(out)
+    }
+
+    /// The sessions an agent should be running: placed on it and not
+    /// ending or over.
+    pub async fn desired_sessions(
+        &self,
+        agent_id: &str,
+    ) -> Result<Vec<DesiredSession>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.id, w.spec, s.target_host FROM sessions s \
+             LEFT JOIN workspaces w ON w.id = s.workspace_id \
+             WHERE s.agent_id = $1 AND s.state IN ('requested', 'starting', 'running') ORDER BY s.id",
+        )
+        .bind(agent_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DesiredSession {
+                    id: r.try_get("id")?,
+                    spec: r.try_get("spec")?,
+                    launched: r.try_get::<Option<String>, _>("target_host")?.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    /// The agent reported the session's container ready: `requested` →
+    /// `starting`, with its desktop's address. `None` when the session is
+    /// not this agent's or not waiting any more.
+    pub async fn session_ready(
+        &self,
+        id: &str,
+        agent_id: &str,
+        target: &SessionTarget,
+        now_ms: i64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET state = 'starting', starting_at = $3, target_host = $4, target_port = $5, \
+             target_secret = $6 WHERE id = $1 AND agent_id = $2 AND state = 'requested'",
+        )
+        .bind(id)
+        .bind(agent_id)
+        .bind(now_ms)
+        .bind(&target.host)
+        .bind(i64::from(target.port))
+        .bind(&target.sealed_password)
+        .execute(self.pool())
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.session(id).await
+    }
+
+    /// Marks agents not heard from since `seen_before` lost; returns their ids.
+    pub async fn lose_agents(&self, seen_before: i64) -> Result<Vec<String>, StoreError> {
+        let ids: Vec<String> = sqlx::query(
+            "SELECT id FROM agents WHERE state = 'online' AND last_seen_at < $1 ORDER BY id",
+        )
+        .bind(seen_before)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect::<Result<_, _>>()?;
+        let mut lost = Vec::new();
+        for id in ids {
+            // Conditional: a heartbeat racing this pass wins.
+            let done = sqlx::query(
+                "UPDATE agents SET state = 'lost' WHERE id = $1 AND state = 'online' AND last_seen_at < $2",
+            )
+            .bind(&id)
+            .bind(seen_before)
+            .execute(self.pool())
+            .await?;
+            if done.rows_affected() == 1 {
+                lost.push(id);
+            }
+        }
+        Ok(lost)
+    }
+
+    /// Active sessions placed on an agent.
+    pub async fn sessions_on_agent(
+        &self,
+        agent_id: &str,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{} WHERE s.agent_id = $1 AND s.state IN {ACTIVE} ORDER BY s.id",
+            crate::sessions::SELECT
+        )))
+        .bind(agent_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(crate::sessions::from_row).collect()
+    }
+}

@@ -1,0 +1,389 @@
+//! Container workspaces end to end: the real `oriel up` with its agent in
+//! the process, on the real Docker engine, with the desktop image built
+//! from Debian packages (`deploy/images/desktop`), in a real headless
+//! Chromium.
+//!
+//! - `a_fresh_desktop_in_the_browser_and_nothing_left_after_logout`: a user
+//!   clicks a container workspace, the viewer waits while the agent starts
+//!   the container, draws its desktop; the container carries the session's
+//!   labels; logging out ends the session and removes the container and its
+//!   network.
+//! - `placement_respects_capacity_and_zones`: concurrent launches never
+//!   exceed the agent's capacity, the one left over is told no capacity is
+//!   left; a user of a zone without agents is told so; ending a session
+//!   frees its place; the agents list shows the load.
+//!
+//! Each test gives its agent a unique id: an agent only ever touches
+//! containers carrying its own id, so tests running at once stay apart.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use anyhow::{Context as _, Result};
+use oriel_testkit::{Browser, wait_for_value};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use support::web::{expect_logged_in, launch_workspace, log_in, unique_suffix, wait_connected};
+use support::{ADMIN_PASSWORD, Api, Oriel, blocking};
+
+/// Starting a desktop container (and the viewer's first frame) may take
+/// this long on a busy machine; the goal is ~2 s.
+const START: Duration = Duration::from_secs(60);
+
+fn agent_id() -> String {
+    let suffix: String = unique_suffix()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    format!("t{}", &suffix[suffix.len().saturating_sub(12)..])
+}
+
+/// `docker ps -a` names of containers with this label filter.
+async fn containers(filter: &str) -> Result<Vec<String>> {
+    let out = tokio::process::Command::new("docker")
+        .args(["ps", "-a", "--format", "{{.Names}}", "--filter", filter])
+        .output()
+        .await?;
+    anyhow::ensure!(out.status.success(), "docker ps failed");
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect())
+}
+
+async fn networks(filter: &str) -> Result<Vec<String>> {
+    let out = tokio::process::Command::new("docker")
+        .args(["network", "ls", "--format", "{{.Name}}", "--filter", filter])
+        .output()
+        .await?;
+    anyhow::ensure!(out.status.success(), "docker network ls failed");
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Removes whatever an agent id left (also when a test fails).
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let filter = format!("label=oriel.agent={}", self.0);
+        let run = |args: &[&str]| {
+            std::process::Command::new("docker")
+                .args(args)
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        for id in run(&["ps", "-aq", "--filter", &filter]).lines() {
+            run(&["rm", "-f", "-v", id]);
+        }
+        for id in run(&["network", "ls", "-q", "--filter", &filter]).lines() {
+            run(&["network", "rm", id]);
+        }
+    }
+}
+
+async fn up_with_agent(agent: &str, extra: &[(&str, &str)]) -> Oriel {
+    let mut env = vec![("ORIEL_AGENT__ID", agent)];
+    env.extend_from_slice(extra);
+    let oriel = Oriel::up(&env).await.unwrap();
+    let api = admin(&oriel).await;
+    let id = agent.to_owned();
+    let registered = wait_for_value(Duration::from_secs(20), "the agent registered", || {
+        let api = api.clone();
+        let id = id.clone();
+        async move {
+            blocking(move || {
+                let r = api.call("GET", "/api/v1/agents", None, &[]).ok()?;
+                r.body["items"]
+                    .as_array()?
+                    .iter()
+                    .any(|a| a["id"] == id.as_str() && a["state"] == "online")
+                    .then_some(())
+            })
+            .await
+        }
+    })
+    .await;
+    assert!(
+        registered.is_ok(),
+        "the agent never registered:\n{}",
+        oriel.log_tail(30)
+    );
+    oriel
+}
+
+async fn admin(oriel: &Oriel) -> Api {
+    let mut api = oriel.api();
+    blocking(move || {
+        api.login_admin().unwrap();
+        api
+    })
+    .await
+}
+
+fn container_workspace(api: &Api, name: &str, image: &str) -> Value {
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/workspaces",
+            Some(&json!({
+                "name": name,
+                "kind": "container",
+                "container": {"image": image, "cpus": 1, "memory_mb": 768, "width": 1024, "height": 768},
+            })),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(r.status, 201, "{r:?}");
+    r.body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_desktop_in_the_browser_and_nothing_left_after_logout() {
+    let image = oriel_testkit::images::desktop_image().await.unwrap();
+    let agent = agent_id();
+    let _cleanup = Cleanup(agent.clone());
+    let oriel = up_with_agent(&agent, &[]).await;
+    let api = admin(&oriel).await;
+    let img = image.clone();
+    blocking(move || container_workspace(&api, "Fresh desktop", &img)).await;
+
+    let browser = Browser::launch().await.unwrap();
+    let page = browser.new_page().await.unwrap();
+    log_in(&page, &oriel, "admin", ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    expect_logged_in(&page, "admin").await.unwrap();
+    let clicked = Instant::now();
+    let sid = launch_workspace(&page, "Fresh desktop").await.unwrap();
+    let state = wait_connected(&page, START)
+        .await
+        .with_context(|| format!("oriel log:\n{}", oriel.log_tail(40)))
+        .unwrap();
+    eprintln!(
+        "container desktop: click → first frame in {:?}",
+        clicked.elapsed()
+    );
+    assert_eq!(state["width"], 1024, "{state}");
+    assert_eq!(state["height"], 768, "{state}");
+
+    // A real desktop: the window manager's background and an xterm, not a
+    // blank canvas.
+    let desktop = wait_for_value(Duration::from_secs(20), "a desktop on the canvas", || {
+        let page = &page;
+        async move {
+            let img = page.canvas_image("#screen").await.ok()?;
+            let mut colours = std::collections::HashSet::new();
+            for p in img.data.chunks_exact(3).step_by(7) {
+                colours.insert([p[0], p[1], p[2]]);
+            }
+            (colours.len() > 8).then_some(colours.len())
+        }
+    })
+    .await;
+    assert!(desktop.is_ok(), "the canvas never showed a desktop");
+
+    // The container is this session's, on this agent.
+    let mine = containers(&format!("label=oriel.session={sid}"))
+        .await
+        .unwrap();
+    assert_eq!(mine, vec![format!("oriel-{agent}-{sid}")]);
+    let api = admin(&oriel).await;
+    let id = sid.clone();
+    let session = blocking(move || {
+        api.call("GET", &format!("/api/v1/sessions/{id}"), None, &[])
+            .unwrap()
+    })
+    .await;
+    assert_eq!(session.body["state"], "running", "{session:?}");
+    assert_eq!(session.body["agent_id"], agent.as_str());
+
+    // Logging out ends it: the viewer says so, and nothing of it remains.
+    let logout = page
+        .eval(
+            "fetch('/api/v1/auth/logout', {method: 'POST', credentials: 'same-origin', \
+             headers: {'Content-Type': 'application/json'}, body: '{}'}).then(r => r.status)",
+        )
+        .await
+        .unwrap();
+    assert_eq!(logout, 204);
+    page.wait_for(
+        "window.orielViewer && orielViewer.state === 'ended'",
+        Duration::from_secs(15),
+    )
+    .await
+    .unwrap();
+    let gone = wait_for_value(Duration::from_secs(30), "nothing left", || {
+        let sid = sid.clone();
+        let agent = agent.clone();
+        async move {
+            let c = containers(&format!("label=oriel.session={sid}"))
+                .await
+                .ok()?;
+            let n = networks(&format!("name=oriel-{agent}-{sid}")).await.ok()?;
+            (c.is_empty() && n.is_empty()).then_some(())
+        }
+    })
+    .await;
+    assert!(
+        gone.is_ok(),
+        "the container or network survived logout:\n{}",
+        oriel.log_tail(30)
+    );
+    let api = admin(&oriel).await;
+    let id = sid.clone();
+    let session = blocking(move || {
+        api.call("GET", &format!("/api/v1/sessions/{id}"), None, &[])
+            .unwrap()
+    })
+    .await;
+    assert_eq!(session.body["state"], "ended", "{session:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placement_respects_capacity_and_zones() {
+    let image = oriel_testkit::images::desktop_image().await.unwrap();
+    let agent = agent_id();
+    let _cleanup = Cleanup(agent.clone());
+    let oriel = up_with_agent(&agent, &[("ORIEL_AGENT__MAX_SESSIONS", "2")]).await;
+    let api = admin(&oriel).await;
+    let agent_for = agent.clone();
+    blocking(move || {
+        container_workspace(&api, "Desk", &image);
+        // Three launches at once on an agent with room for two.
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..3)
+                .map(|_| {
+                    let api = api.clone();
+                    s.spawn(move || {
+                        api.call(
+                            "POST",
+                            "/api/v1/sessions",
+                            Some(&json!({"workspace": "Desk"})),
+                            &[],
+                        )
+                        .unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let launched: Vec<_> = results.iter().filter(|r| r.status == 201).collect();
+        let refused: Vec<_> = results.iter().filter(|r| r.status == 503).collect();
+        assert_eq!(launched.len(), 2, "{results:?}");
+        assert_eq!(refused.len(), 1, "{results:?}");
+        assert_eq!(refused[0].body["error"]["code"], "no_capacity");
+        let message = refused[0].body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("full"), "{message}");
+        for l in &launched {
+            assert_eq!(l.body["state"], "requested");
+            assert!(l.body["token"].is_null());
+        }
+
+        // Their desktops come up: a token once ready.
+        for l in &launched {
+            let id = l.body["id"].as_str().unwrap();
+            let started = Instant::now();
+            loop {
+                let r = api
+                    .call("POST", &format!("/api/v1/sessions/{id}/token"), None, &[])
+                    .unwrap();
+                if r.status == 200 {
+                    assert!(r.body["token"].as_str().is_some_and(|t| !t.is_empty()));
+                    break;
+                }
+                assert_eq!(r.status, 202, "{r:?}");
+                assert!(started.elapsed() < START, "never ready: {r:?}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        let agents = api.call("GET", "/api/v1/agents", None, &[]).unwrap();
+        let me = agents.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == agent_for.as_str())
+            .unwrap()
+            .clone();
+        assert_eq!(me["active_sessions"], 2, "{me}");
+        assert_eq!(me["reserved_memory_mb"], 2 * 768, "{me}");
+        assert_eq!(me["max_sessions"], 2, "{me}");
+
+        // A user of a zone with no agent is told so.
+        let r = api
+            .call(
+                "POST",
+                "/api/v1/users",
+                Some(&json!({"username": "zoe", "password": "placed-far-away-pw-1", "role": "admin"})),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(r.status, 201, "{r:?}");
+        let zoe_id = r.body["id"].as_str().unwrap().to_owned();
+        let r = api
+            .call(
+                "PUT",
+                &format!("/api/v1/users/{zoe_id}"),
+                Some(&json!({"role": "admin", "zone": "far-away"})),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body["zone"], "far-away");
+        let mut zoe = api.clone();
+        zoe.token = None;
+        assert_eq!(zoe.login("zoe", "placed-far-away-pw-1").unwrap().status, 200);
+        let r = zoe
+            .call(
+                "POST",
+                "/api/v1/sessions",
+                Some(&json!({"workspace": "Desk"})),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(r.status, 503, "{r:?}");
+        assert_eq!(r.body["error"]["code"], "no_capacity");
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("no agent is online in your zone (far-away)"),
+            "{r:?}"
+        );
+
+        // Ending one frees its place.
+        let first = launched[0].body["id"].as_str().unwrap();
+        let r = api
+            .call("DELETE", &format!("/api/v1/sessions/{first}"), None, &[])
+            .unwrap();
+        assert_eq!(r.status, 204, "{r:?}");
+        let again = api
+            .call(
+                "POST",
+                "/api/v1/sessions",
+                Some(&json!({"workspace": "Desk"})),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(again.status, 201, "{again:?}");
+    })
+    .await;
+    // The ended session's container is removed; two remain.
+    let filter = format!("label=oriel.agent={agent}");
+    let settled = wait_for_value(START, "two containers", || {
+        let filter = filter.clone();
+        async move { (containers(&filter).await.ok()?.len() == 2).then_some(()) }
+    })
+    .await;
+    assert!(
+        settled.is_ok(),
+        "containers: {:?}\n{}",
+        containers(&filter).await,
+        oriel.log_tail(30)
+    );
+}
