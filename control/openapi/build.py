@@ -131,7 +131,7 @@ schemas = {
     "Launched": obj({"id": S, "workspace_id": S, "viewer_url": S,
                      "state": {"type": "string", "enum": ["requested", "starting"], "description": "`requested`: a container session waiting for its agent (no token yet; ask `POST /sessions/{id}/token`)."},
                      "token": {"type": ["string", "null"], "description": "Session token for the stream protocol's HELLO (docs/protocol.md); null for a container session until its desktop is ready."},
-                     "stream_url": with_desc(S, "wss://…/stream of the gateway."), "expires_at": with_desc(T, "Expiry of the token, not of the session.")},
+                     "stream_url": {"type": ["string", "null"], "description": "wss://…/stream of the gateway; null with the token (the token response names it)."}, "expires_at": with_desc(T, "Expiry of the token, not of the session.")},
                     ["id", "workspace_id", "viewer_url", "state", "token", "stream_url", "expires_at"]),
     "SessionToken": obj({"token": S, "stream_url": S, "expires_at": T}, ["token", "stream_url", "expires_at"]),
     "SessionPreparing": obj({"state": {"type": "string", "enum": ["requested"]}, "retry_after_ms": {"type": "integer"}}, ["state", "retry_after_ms"],

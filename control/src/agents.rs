@@ -48,9 +48,49 @@ pub struct AgentHello {
     pub cpus: f64,
     /// Memory for sessions, MiB.
     pub memory_mb: u64,
-    /// Public URL of the gateway on its node (`https://…`), if any.
+    /// The gateway on its node (multi-host); `None`: the control plane's
+    /// own gateway streams its sessions (same host).
     #[serde(default)]
-    pub gateway_url: Option<String>,
+    pub gateway: Option<NodeGatewayHello>,
+}
+
+/// The gateway on an agent's node, as the agent announces it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeGatewayHello {
+    /// Public base URL (`https://host:port`).
+    pub url: String,
+    /// Its sealing public key (`gateway-sealing.pub`), base64.
+    pub sealing_key: String,
+    /// Its report-signing public key (`gateway-signing.pub`), base64.
+    pub signing_key: String,
+    /// SHA-256 of its TLS certificate (DER), hex.
+    pub cert_sha256: String,
+}
+
+fn key32(b64: &str) -> Option<[u8; 32]> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?
+        .try_into()
+        .ok()
+}
+
+/// A node gateway's sealing key, if it announced a valid one.
+pub(crate) fn sealing_key_of(g: &oriel_control_store::NodeGateway) -> Option<[u8; 32]> {
+    key32(&g.sealing_key)
+}
+
+/// How browsers reach a gateway on another node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AgentStreams {
+    /// Straight to the node's gateway (its public URL is in the token).
+    #[default]
+    Direct,
+    /// Through the control plane's gateway, which passes the stream on
+    /// undecoded (the node needs no public address).
+    Relay,
 }
 
 fn default_zone() -> String {
@@ -205,13 +245,22 @@ impl ControlPlane {
         if !(hello.cpus > 0.0 && hello.cpus <= 4096.0) || hello.memory_mb == 0 {
             return Err(ApiError::invalid("cpus and memory_mb must be positive"));
         }
-        if let Some(url) = &hello.gateway_url
-            && !url.starts_with("https://")
-        {
-            return Err(ApiError::invalid_field(
-                "gateway_url",
-                "gateway_url must be https://…",
-            ));
+        if let Some(g) = &hello.gateway {
+            if !g.url.starts_with("https://") || g.url.len() > 512 {
+                return Err(ApiError::invalid_field(
+                    "gateway.url",
+                    "gateway.url must be https://…",
+                ));
+            }
+            if key32(&g.sealing_key).is_none() || key32(&g.signing_key).is_none() {
+                return Err(ApiError::invalid("gateway keys must be 32 bytes in base64"));
+            }
+            if g.cert_sha256.len() != 64 || !g.cert_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ApiError::invalid_field(
+                    "gateway.cert_sha256",
+                    "gateway.cert_sha256 must be 64 hex digits",
+                ));
+            }
         }
         let labels = serde_json::to_string(&hello.labels).map_err(|e| ApiError::internal(&e))?;
         let reg = AgentRegistration {
@@ -221,7 +270,15 @@ impl ControlPlane {
             max_sessions: i64::from(hello.max_sessions),
             millicpus: (hello.cpus * 1000.0).round() as i64,
             memory_mb: i64::try_from(hello.memory_mb).unwrap_or(i64::MAX),
-            gateway_url: hello.gateway_url.clone(),
+            gateway: hello
+                .gateway
+                .as_ref()
+                .map(|g| oriel_control_store::NodeGateway {
+                    url: g.url.trim_end_matches('/').to_owned(),
+                    sealing_key: g.sealing_key.trim().to_owned(),
+                    signing_key: g.signing_key.trim().to_owned(),
+                    cert_sha256: g.cert_sha256.to_ascii_lowercase(),
+                }),
         };
         let known = self.store.agent(&hello.id).await?.is_some();
         self.store.register_agent(&reg, now_ms()).await?;
@@ -362,6 +419,25 @@ impl ControlPlane {
         Ok(ended)
     }
 
+    /// Verifies a report signed by the gateway of an agent's node.
+    pub(crate) async fn verify_agent_gateway_report(
+        &self,
+        token: &str,
+    ) -> Result<Option<oriel_core_token::ReportClaims>, ApiError> {
+        let keys: Vec<[u8; 32]> = self
+            .store
+            .agent_gateway_signing_keys()
+            .await?
+            .iter()
+            .filter_map(|k| key32(k))
+            .collect();
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let verifier = oriel_core_token::TokenVerifier::new(keys);
+        Ok(verifier.verify(token, (now_ms() / 1000) as u64).ok())
+    }
+
     /// Marks agents silent for too long lost, and fails their sessions.
     pub(crate) async fn lose_silent_agents(&self) -> Result<(), ApiError> {
         let now = now_ms();
@@ -491,7 +567,7 @@ pub(crate) async fn list(
                 "max_sessions": r.max_sessions,
                 "cpus": r.millicpus as f64 / 1000.0,
                 "memory_mb": r.memory_mb,
-                "gateway_url": r.gateway_url,
+                "gateway_url": r.gateway.as_ref().map(|g| g.url.clone()),
                 "active_sessions": a.active_sessions,
                 "reserved_memory_mb": a.reserved_memory_mb,
                 "registered_at": rfc3339(a.registered_at),

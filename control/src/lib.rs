@@ -24,8 +24,8 @@ mod reports;
 mod time;
 
 pub use agents::{
-    AgentHello, AgentOrders, AgentPoll, AgentReport, AgentWelcome, ContainerSettings, ReadyDesktop,
-    ReportOutcome, WantedSession,
+    AgentHello, AgentOrders, AgentPoll, AgentReport, AgentStreams, AgentWelcome, ContainerSettings,
+    NodeGatewayHello, ReadyDesktop, ReportOutcome, WantedSession,
 };
 pub use auth::oidc::OidcSettings;
 pub use error::ApiError;
@@ -66,6 +66,8 @@ pub struct ControlSettings {
     pub agent_lost_after: Duration,
     /// A container not ready this long after launch fails.
     pub container_start_timeout: Duration,
+    /// How browsers reach the gateway of another node.
+    pub agent_streams: AgentStreams,
 }
 
 /// The agents' join token (never printed).
@@ -98,6 +100,7 @@ impl Default for ControlSettings {
             agent_join_token: None,
             agent_lost_after: Duration::from_secs(30),
             container_start_timeout: Duration::from_secs(120),
+            agent_streams: AgentStreams::Direct,
         }
     }
 }

@@ -221,18 +221,28 @@ pub(crate) async fn receive(
     State(cp): State<Arc<ControlPlane>>,
     body: Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let Some(verifier) = &cp.report_verifier else {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "this control plane takes no reports from remote gateways",
-        ));
-    };
     let token = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("the body must be a report token"))?;
-    let claims: ReportClaims = verifier
-        .verify(token.trim(), (now_ms() / 1000) as u64)
-        .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()))?;
+        .map_err(|_| ApiError::bad_request("the body must be a report token"))?
+        .trim();
+    // The configured gateways' keys, then those the agents' node gateways
+    // registered with.
+    let configured = cp.report_verifier.as_ref().map(|v| {
+        v.verify::<ReportClaims>(token, (now_ms() / 1000) as u64)
+            .map_err(|e| e.to_string())
+    });
+    let claims = match configured {
+        Some(Ok(c)) => c,
+        other => match cp.verify_agent_gateway_report(token).await? {
+            Some(c) => c,
+            None => {
+                let why = match other {
+                    Some(Err(e)) => e,
+                    _ => "no gateway with this key reports here".to_owned(),
+                };
+                return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why));
+            }
+        },
+    };
     cp.on_report(&claims.report).await;
     Ok(StatusCode::NO_CONTENT)
 }

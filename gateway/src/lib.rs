@@ -14,11 +14,13 @@
 pub mod commands;
 mod metrics;
 mod registry;
+mod relay;
 mod report;
 mod stream;
 
 pub use metrics::GatewayMetrics;
 pub use registry::{SessionRegistry, StopReason};
+pub use relay::RELAY_PATH;
 pub use report::{HttpReporter, NoReports, REPORT_PATH, ReportFn, SessionReporter};
 
 use oriel_core_token::{SealingKey, TokenVerifier};
@@ -118,6 +120,20 @@ impl Gateway {
             max_message_size: MAX_CLIENT_MESSAGE,
             origins: self.settings.origins.clone(),
             handler: Arc::new(stream::StreamEndpoint {
+                gateway: Arc::clone(self),
+            }),
+        }
+    }
+
+    /// The `/relay/<route>` WebSocket: streams passed on, undecoded, to the
+    /// gateway of the node running the session.
+    pub fn relay_route(self: &Arc<Self>) -> WsRoute {
+        WsRoute {
+            path: RELAY_PATH.into(),
+            subprotocol: Some(SUBPROTOCOL.into()),
+            max_message_size: MAX_CLIENT_MESSAGE,
+            origins: self.settings.origins.clone(),
+            handler: Arc::new(relay::RelayEndpoint {
                 gateway: Arc::clone(self),
             }),
         }

@@ -69,6 +69,9 @@ pub struct Control {
     /// A container session whose desktop is not ready this long after
     /// launch fails.
     pub container_start_timeout: String,
+    /// How browsers reach the gateway of an agent's node: `direct` (its
+    /// public URL) or `relay` (through this node's gateway, undecoded).
+    pub agent_streams: String,
     /// Single sign-on (`[control.oidc]`); off while `issuer` is empty.
     pub oidc: Oidc,
 }
@@ -98,8 +101,8 @@ pub struct Agent {
     /// `oriel agent`: the join token, or a file holding it.
     pub join_token: String,
     pub join_token_file: String,
-    /// Public URL of the gateway on this node (`https://…`); empty: the
-    /// control plane's own gateway URL.
+    /// `oriel agent`: public URL of the gateway on this node
+    /// (`https://host:port`), which streams its sessions.
     pub gateway_url: String,
     pub docker_socket: String,
     /// A private range session subnets are cut from, e.g. `10.213.0.0/16`;
@@ -259,6 +262,7 @@ impl Default for Control {
             agent_join_token_file: String::new(),
             agent_lost_after: "30s".into(),
             container_start_timeout: "2m".into(),
+            agent_streams: "direct".into(),
             oidc: Oidc::default(),
         }
     }

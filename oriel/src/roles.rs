@@ -194,6 +194,7 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
     let front = p
         .front()
         .websocket(gw.stream_route())
+        .websocket(gw.relay_route())
         .http("/gateway/v1/", gw.command_endpoint())
         .http("/api/", cp.api_handler())
         .http("/", Arc::new(oriel_web::WebClient::new()))
@@ -268,6 +269,7 @@ async fn gateway_only(raw: RawConfig) -> anyhow::Result<()> {
     let front = p
         .front()
         .websocket(gw.stream_route())
+        .websocket(gw.relay_route())
         .http("/gateway/v1/", gw.command_endpoint())
         .build()?;
     p.serve(front, "gateway").await
@@ -297,11 +299,26 @@ async fn agent_only(raw: RawConfig) -> anyhow::Result<()> {
             a.control_ca
         )
     })?;
+    if a.gateway_url.is_empty() {
+        bail!(
+            "oriel agent needs agent.gateway_url: the public https:// URL of this node, whose gateway streams its sessions"
+        );
+    }
     let link = agent::Link::remote(&a.control_url, token, &ca)?;
-    let (docker, hello) = agent::connect(&p, "").await?;
-    let role = agent::AgentRole::new(&p, docker, hello, link)?;
+    let (docker, mut hello) = agent::connect(&p, "").await?;
+    // This node's gateway reports to the same control plane, with the same
+    // trust, unless configured otherwise.
+    let mut p = p;
+    if p.raw.gateway.control_url.is_empty() {
+        p.raw.gateway.control_url = p.raw.agent.control_url.clone();
+    }
+    if p.raw.gateway.control_ca.is_empty() {
+        p.raw.gateway.control_ca = p.raw.agent.control_ca.clone();
+    }
     let reporter = gateway::remote_reporter(&p)?;
     let gw = gateway::build(&p, reporter)?;
+    hello.gateway = Some(node_gateway(&p)?);
+    let role = agent::AgentRole::new(&p, docker, hello, link)?;
     let front = p
         .front()
         .websocket(gw.stream_route())
@@ -309,6 +326,35 @@ async fn agent_only(raw: RawConfig) -> anyhow::Result<()> {
         .build()?;
     tokio::spawn(role.run());
     p.serve(front, "agent").await
+}
+
+/// What the control plane needs to know of this node's gateway: its URL,
+/// public keys and certificate fingerprint.
+#[cfg(feature = "agent")]
+fn node_gateway(p: &Process) -> anyhow::Result<oriel_control::NodeGatewayHello> {
+    let dir = keys_dir(&p.raw);
+    let read = |name: &str| -> anyhow::Result<String> {
+        Ok(std::fs::read_to_string(dir.join(name))
+            .with_context(|| format!("cannot read {}", dir.join(name).display()))?
+            .trim()
+            .to_owned())
+    };
+    let files = p.tls_files()?;
+    let pem = std::fs::read(&files.cert)
+        .with_context(|| format!("cannot read {}", files.cert.display()))?;
+    let der = ureq::tls::parse_pem(&pem)
+        .find_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c.der().to_vec()),
+            _ => None,
+        })
+        .with_context(|| format!("{} holds no certificate", files.cert.display()))?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, &der);
+    Ok(oriel_control::NodeGatewayHello {
+        url: p.raw.agent.gateway_url.trim_end_matches('/').to_owned(),
+        sealing_key: read("gateway-sealing.pub")?,
+        signing_key: read("gateway-signing.pub")?,
+        cert_sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
+    })
 }
 
 #[cfg(feature = "agent")]

@@ -17,7 +17,9 @@ use oriel_control_store::{
     Launch, NewSession, Placement, SessionFilter, SessionRecord, SessionState, SessionTarget, User,
     WorkspaceRecord,
 };
-use oriel_core_token::{CLAIMS_VERSION, Policy, SessionClaims, TargetClaims};
+use oriel_core_token::{
+    CLAIMS_VERSION, Policy, RouteClaims, SealingPublicKey, SessionClaims, TargetClaims,
+};
 use serde::Deserialize;
 use std::sync::Arc;
 use tracing::{info, warn};
@@ -42,23 +44,88 @@ fn public_base(cp: &ControlPlane, parts: &Parts) -> String {
     format!("https://{host}")
 }
 
-/// WebSocket URL of the gateway's stream endpoint.
-fn stream_url(cp: &ControlPlane, parts: &Parts) -> String {
-    let base = cp
-        .settings
-        .gateway_url
-        .as_deref()
-        .map(|u| u.trim_end_matches('/').to_owned())
-        .unwrap_or_else(|| public_base(cp, parts));
-    let ws = base
-        .strip_prefix("https://")
+/// `https://…` → `wss://…` (and `http` → `ws`).
+fn ws_url(base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    base.strip_prefix("https://")
         .map(|rest| format!("wss://{rest}"))
         .or_else(|| {
             base.strip_prefix("http://")
                 .map(|rest| format!("ws://{rest}"))
         })
-        .unwrap_or(base);
-    format!("{ws}/stream")
+        .unwrap_or_else(|| base.to_owned())
+}
+
+/// WebSocket URL of the gateway's stream endpoint.
+fn stream_url(cp: &ControlPlane, parts: &Parts) -> String {
+    let base = cp
+        .settings
+        .gateway_url
+        .clone()
+        .unwrap_or_else(|| public_base(cp, parts));
+    format!("{}/stream", ws_url(&base))
+}
+
+/// Where a session's stream goes, and whom its credentials are sealed to.
+struct StreamRoute {
+    stream_url: String,
+    seal_to: SealingPublicKey,
+}
+
+/// The control plane's gateway, unless the session runs on an agent whose
+/// node has its own: then that gateway, reached directly or relayed by
+/// ours (`control.agent_streams`).
+async fn route_of(
+    cp: &ControlPlane,
+    parts: &Parts,
+    s: &SessionRecord,
+    exp_ms: i64,
+) -> Result<StreamRoute, ApiError> {
+    let ours = StreamRoute {
+        stream_url: stream_url(cp, parts),
+        seal_to: cp.keys.gateway_sealing,
+    };
+    let Some(agent_id) = &s.agent_id else {
+        return Ok(ours);
+    };
+    let Some(agent) = cp.store.agent(agent_id).await? else {
+        return Ok(ours);
+    };
+    let Some(g) = &agent.registration.gateway else {
+        return Ok(ours);
+    };
+    let seal_to = SealingPublicKey(
+        crate::agents::sealing_key_of(g)
+            .ok_or_else(|| ApiError::internal(&"an agent's gateway key is not valid"))?,
+    );
+    let node_stream = format!("{}/stream", ws_url(&g.url));
+    let stream_url = match cp.settings.agent_streams {
+        crate::AgentStreams::Direct => node_stream,
+        crate::AgentStreams::Relay => {
+            let now = (now_ms() / 1000) as u64;
+            let claims = RouteClaims {
+                v: CLAIMS_VERSION,
+                sid: s.id.clone(),
+                iat: now,
+                nbf: now,
+                exp: (exp_ms / 1000) as u64,
+                to: node_stream,
+                cert_sha256: g.cert_sha256.clone(),
+            };
+            let route = cp
+                .keys
+                .signer
+                .sign(&claims)
+                .map_err(|e| ApiError::internal(&e))?;
+            let ours = ours.stream_url;
+            let base = ours.strip_suffix("/stream").unwrap_or(&ours);
+            format!("{base}/relay/{route}")
+        }
+    };
+    Ok(StreamRoute {
+        stream_url,
+        seal_to,
+    })
 }
 
 fn session_json(s: &SessionRecord, parts: &Parts, cp: &ControlPlane) -> serde_json::Value {
@@ -85,15 +152,16 @@ fn session_json(s: &SessionRecord, parts: &Parts, cp: &ControlPlane) -> serde_js
 /// Signs a session token valid from now until `exp_ms`.
 fn mint(
     cp: &ControlPlane,
-    // Id, deadline, and (container sessions) where its desktop is.
-    session: (&str, Option<i64>, Option<&SessionTarget>),
+    // Id, deadline, (container sessions) where its desktop is, and the
+    // gateway the credentials are sealed to.
+    session: (&str, Option<i64>, Option<&SessionTarget>, &SealingPublicKey),
     user: &User,
     w: &WorkspaceRecord,
     policy: &Policy,
     now_ms: i64,
     exp_ms: i64,
 ) -> Result<String, ApiError> {
-    let (session_id, deadline, container_target) = session;
+    let (session_id, deadline, container_target, seal_to) = session;
     // A container session's desktop is where its agent said, with the
     // per-session password; other kinds go to the workspace's target.
     let (target, creds) = match (&container_target, w.kind.as_str()) {
@@ -131,7 +199,7 @@ fn mint(
     };
     let sealed = creds
         .as_ref()
-        .map(|c| c.seal(&cp.keys.gateway_sealing, session_id))
+        .map(|c| c.seal(seal_to, session_id))
         .transpose()
         .map_err(|e| ApiError::internal(&e))?;
     let now = (now_ms / 1000) as u64;
@@ -289,7 +357,7 @@ pub(crate) async fn create(
     } else {
         Some(mint(
             &cp,
-            (&id, deadline, None),
+            (&id, deadline, None, &cp.keys.gateway_sealing),
             &auth.user,
             &w,
             &policy,
@@ -309,8 +377,8 @@ pub(crate) async fn create(
         "workspace_id": w.id,
         "viewer_url": format!("{}/viewer.html?session={id}", public_base(&cp, &parts)),
         "state": if token.is_some() { "starting" } else { "requested" },
+        "stream_url": token.is_some().then(|| stream_url(&cp, &parts)),
         "token": token,
-        "stream_url": stream_url(&cp, &parts),
         "expires_at": rfc3339(exp),
     });
     Ok((StatusCode::CREATED, Json(body)).into_response())
@@ -514,12 +582,13 @@ pub(crate) async fn token(
         return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
     }
     let exp = token_expiry(&cp, now, s.deadline);
+    let route = route_of(&cp, &parts, &s, exp).await?;
     if !cp.store.extend_session_tokens(&s.id, exp).await? {
         return Err(ApiError::conflict("session_ended", "the session has ended"));
     }
     let token = mint(
         &cp,
-        (&s.id, s.deadline, s.target.as_ref()),
+        (&s.id, s.deadline, s.target.as_ref(), &route.seal_to),
         &auth.user,
         &w,
         &policy,
@@ -530,7 +599,7 @@ pub(crate) async fn token(
         StatusCode::OK,
         Json(serde_json::json!({
             "token": token,
-            "stream_url": stream_url(&cp, &parts),
+            "stream_url": route.stream_url,
             "expires_at": rfc3339(exp),
         })),
     )

@@ -14,6 +14,12 @@ CREATE TABLE agents (
     cpus           BIGINT NOT NULL,
     memory_mb      BIGINT NOT NULL,
     gateway_url    TEXT,
+    -- The gateway on the agent's node (multi-host): its public keys
+    -- (sealing: credentials in tokens; signing: its reports) and the SHA-256
+    -- of its TLS certificate (what a relaying gateway accepts there).
+    gateway_sealing_key  TEXT,
+    gateway_signing_key  TEXT,
+    gateway_cert_sha256  TEXT,
     state          TEXT NOT NULL CHECK (state IN ('online', 'lost')),
     registered_at  BIGINT NOT NULL,
     last_seen_at   BIGINT NOT NULL,

@@ -29,8 +29,22 @@ pub struct AgentRegistration {
     pub millicpus: i64,
     /// Memory it offers to sessions, MiB (placements reserve their limit).
     pub memory_mb: i64,
-    /// The public URL of the gateway on its node, when it has one.
-    pub gateway_url: Option<String>,
+    /// The gateway on its node, when it has one (else the control plane's
+    /// own gateway streams its sessions).
+    pub gateway: Option<NodeGateway>,
+}
+
+/// The gateway on an agent's node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeGateway {
+    /// Public base URL (`https://host:port`).
+    pub url: String,
+    /// Its X25519 sealing public key, base64.
+    pub sealing_key: String,
+    /// Its Ed25519 report-signing public key, base64.
+    pub signing_key: String,
+    /// SHA-256 of its TLS certificate, lowercase hex.
+    pub cert_sha256: String,
 }
 
 /// An agent as the control plane knows it.
@@ -73,6 +87,7 @@ pub struct DesiredSession {
 }
 
 const AGENT_COLUMNS: &str = "a.id, a.zone, a.labels, a.max_sessions, a.cpus, a.memory_mb, a.gateway_url, \
+     a.gateway_sealing_key, a.gateway_signing_key, a.gateway_cert_sha256, \
      a.state, a.registered_at, a.last_seen_at";
 
 fn agent_from(row: &AnyRow, active: i64, reserved: i64) -> Result<AgentRecord, StoreError> {
@@ -84,7 +99,22 @@ fn agent_from(row: &AnyRow, active: i64, reserved: i64) -> Result<AgentRecord, S
             max_sessions: row.try_get("max_sessions")?,
             millicpus: row.try_get("cpus")?,
             memory_mb: row.try_get("memory_mb")?,
-            gateway_url: row.try_get("gateway_url")?,
+            gateway: match (
+                row.try_get::<Option<String>, _>("gateway_url")?,
+                row.try_get::<Option<String>, _>("gateway_sealing_key")?,
+                row.try_get::<Option<String>, _>("gateway_signing_key")?,
+                row.try_get::<Option<String>, _>("gateway_cert_sha256")?,
+            ) {
+                (Some(url), Some(sealing_key), Some(signing_key), Some(cert_sha256)) => {
+                    Some(NodeGateway {
+                        url,
+                        sealing_key,
+                        signing_key,
+                        cert_sha256,
+                    })
+                }
+                _ => None,
+            },
         },
         state: row.try_get("state")?,
         registered_at: row.try_get("registered_at")?,
@@ -161,11 +191,15 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO agents (id, zone, labels, max_sessions, cpus, memory_mb, gateway_url, state, \
-             registered_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'online', $8, $8) \
+            "INSERT INTO agents (id, zone, labels, max_sessions, cpus, memory_mb, gateway_url, \
+             gateway_sealing_key, gateway_signing_key, gateway_cert_sha256, state, \
+             registered_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'online', $11, $11) \
              ON CONFLICT (id) DO UPDATE SET zone = excluded.zone, labels = excluded.labels, \
              max_sessions = excluded.max_sessions, cpus = excluded.cpus, memory_mb = excluded.memory_mb, \
-             gateway_url = excluded.gateway_url, state = 'online', last_seen_at = excluded.last_seen_at",
+             gateway_url = excluded.gateway_url, gateway_sealing_key = excluded.gateway_sealing_key, \
+             gateway_signing_key = excluded.gateway_signing_key, \
+             gateway_cert_sha256 = excluded.gateway_cert_sha256, \
+             state = 'online', last_seen_at = excluded.last_seen_at",
         )
         .bind(&reg.id)
         .bind(&reg.zone)
@@ -173,7 +207,10 @@ impl Store {
         .bind(reg.max_sessions)
         .bind(reg.millicpus)
         .bind(reg.memory_mb)
-        .bind(reg.gateway_url.as_deref())
+        .bind(reg.gateway.as_ref().map(|g| g.url.as_str()))
+        .bind(reg.gateway.as_ref().map(|g| g.sealing_key.as_str()))
+        .bind(reg.gateway.as_ref().map(|g| g.signing_key.as_str()))
+        .bind(reg.gateway.as_ref().map(|g| g.cert_sha256.as_str()))
         .bind(now_ms)
         .execute(self.pool())
         .await?;
@@ -190,6 +227,18 @@ impl Store {
                 .execute(self.pool())
                 .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The report-signing keys of the agents' gateways (base64).
+    pub async fn agent_gateway_signing_keys(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT gateway_signing_key FROM agents WHERE gateway_signing_key IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get("gateway_signing_key").map_err(StoreError::from))
+            .collect()
     }
 
     /// One agent.

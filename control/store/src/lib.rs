@@ -18,7 +18,7 @@ mod tokens;
 mod users;
 mod workspaces;
 
-pub use agents::{AgentRecord, AgentRegistration, DesiredSession, Placement};
+pub use agents::{AgentRecord, AgentRegistration, DesiredSession, NodeGateway, Placement};
 pub use audit::{AuditEntry, AuditFilter, NewAudit};
 pub use data_key::{DataKey, DataKeyError};
 pub use groups::GroupRecord;

@@ -871,7 +871,7 @@ fn agent_reg(id: &str, zone: &str, max: i64, memory_mb: i64) -> AgentRegistratio
         max_sessions: max,
         millicpus: 2000,
         memory_mb,
-        gateway_url: None,
+        gateway: None,
     }
 }
 

@@ -242,5 +242,44 @@ impl Claims for CommandClaims {
     }
 }
 
+/// A route through a relaying gateway (prefix `rt1`): the control plane
+/// tells the gateway the browser reached to pass the stream on, untouched,
+/// to the gateway of the node running the session. The relay verifies this
+/// and nothing else; the session token inside the stream is checked by the
+/// gateway at the end of the route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteClaims {
+    /// Claims version, [`CLAIMS_VERSION`].
+    pub v: u8,
+    /// The session the route is for.
+    pub sid: String,
+    /// Issued at, Unix seconds.
+    pub iat: u64,
+    /// Not valid before, Unix seconds.
+    pub nbf: u64,
+    /// Expires at, Unix seconds (exclusive): when a relay may no longer
+    /// open the route (an open stream lives on).
+    pub exp: u64,
+    /// `wss://host:port/stream` of the gateway at the end of the route.
+    pub to: String,
+    /// SHA-256 of its TLS certificate (hex, lowercase): the only
+    /// certificate the relay accepts there.
+    pub cert_sha256: String,
+}
+
+impl Claims for RouteClaims {
+    const PREFIX: &'static str = "rt1";
+    fn version(&self) -> u8 {
+        self.v
+    }
+    fn nbf(&self) -> u64 {
+        self.nbf
+    }
+    fn exp(&self) -> u64 {
+        self.exp
+    }
+}
+
 #[cfg(test)]
 mod tests;

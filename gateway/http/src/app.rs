@@ -28,7 +28,8 @@ use tracing::{debug, info, warn};
 /// A WebSocket endpoint.
 #[derive(Clone)]
 pub struct WsRoute {
-    /// Exact path, e.g. `/stream`.
+    /// Exact path, e.g. `/stream`; a path ending in `/` also takes every
+    /// path under it (`/relay/` takes `/relay/<route>`).
     pub path: String,
     /// Subprotocol selected when the client offers it.
     pub subprotocol: Option<String>,
@@ -254,6 +255,7 @@ impl Front {
                 return;
             }
         };
+        let path = req.uri.path().to_owned();
         let origin = req
             .headers
             .get(http::header::ORIGIN)
@@ -318,6 +320,7 @@ impl Front {
                 UpgradeContext {
                     peer,
                     origin,
+                    path,
                     shutdown: shutdown.clone(),
                 },
             )
@@ -345,7 +348,10 @@ impl HttpServerApp for Front {
         let started = Instant::now();
         let path = session.req_header().uri.path().to_owned();
         if session.is_upgrade_req()
-            && let Some(route) = self.ws.iter().find(|r| r.path == path)
+            && let Some(route) = self
+                .ws
+                .iter()
+                .find(|r| r.path == path || (r.path.ends_with('/') && path.starts_with(&r.path)))
         {
             session.set_read_timeout(None);
             session.set_write_timeout(None);

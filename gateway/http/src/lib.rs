@@ -70,6 +70,8 @@ pub struct UpgradeContext {
     pub peer: Option<SocketAddr>,
     /// The `Origin` header, already checked against the policy.
     pub origin: Option<String>,
+    /// The request's path (without the query).
+    pub path: String,
     /// Flips to `true` when the server shuts down.
     pub shutdown: ShutdownWatch,
 }

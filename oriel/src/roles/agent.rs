@@ -221,7 +221,7 @@ pub(super) async fn connect(p: &Process, default_id: &str) -> anyhow::Result<(Ag
         max_sessions: a.max_sessions.max(1),
         cpus,
         memory_mb,
-        gateway_url: (!a.gateway_url.is_empty()).then(|| a.gateway_url.clone()),
+        gateway: None,
     };
     Ok((agent, hello))
 }

@@ -153,6 +153,11 @@ pub(super) async fn build(
             "control.container_start_timeout",
             &raw.control.container_start_timeout,
         )?,
+        agent_streams: match raw.control.agent_streams.as_str() {
+            "direct" => oriel_control::AgentStreams::Direct,
+            "relay" => oriel_control::AgentStreams::Relay,
+            other => bail!("control.agent_streams must be direct or relay, not {other:?}"),
+        },
     };
     if let Some(o) = &settings.oidc {
         info!(issuer = %o.issuer, client_id = %o.client_id, "single sign-on with an OpenID provider");
