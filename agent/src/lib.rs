@@ -29,6 +29,7 @@
 //! The image contract (deploy/images/README.md): VNC on port 5900, password
 //! in `ORIEL_VNC_PASSWORD`, geometry in `ORIEL_WIDTH` / `ORIEL_HEIGHT`.
 
+mod files;
 pub mod firewall;
 mod names;
 mod reconcile;
@@ -49,6 +50,7 @@ use bollard::query_parameters::{
 use tokio::io::AsyncReadExt;
 use tokio::time::Instant;
 
+pub use files::{ContainerFiles, HOME};
 pub use firewall::{Firewall, FirewallError};
 pub use names::{InvalidName, SessionId};
 pub use reconcile::ReconcileReport;

@@ -272,6 +272,7 @@ async fn run(
     let desired = Some(hello.viewport).filter(|s| s.width > 0 && s.height > 0);
     let remote = connector
         .connect(ConnectRequest {
+            session_id: claims.sid.clone(),
             host: claims.target.host.clone(),
             port: claims.target.port,
             credentials,

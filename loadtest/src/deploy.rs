@@ -31,6 +31,15 @@ const ADMIN_PASSWORD: &str = "loadtest-admin-password";
 impl Deployment {
     /// Starts `oriel up` from `binary` on `database`.
     pub async fn start(binary: &PathBuf, database: Database) -> anyhow::Result<Deployment> {
+        Self::start_with(binary, database, &[]).await
+    }
+
+    /// Like [`Self::start`], with extra environment (`ORIEL_…` overrides).
+    pub async fn start_with(
+        binary: &PathBuf,
+        database: Database,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Deployment> {
         let dir = ScratchDir::new("oriel-loadtest")?;
         let data = dir.path().join("data");
         let postgres = match database {
@@ -52,6 +61,9 @@ impl Deployment {
             .env("RUST_LOG", "warn,oriel=info");
         if let Some((_, url, _)) = &postgres {
             cmd.env("ORIEL_CONTROL__DATABASE", url);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
         }
         let mut guard = ChildGuard::spawn(cmd, "oriel", &dir)?;
         let started = Instant::now();

@@ -10,6 +10,7 @@
 //!   per session, frames and bytes per second received, the peer's CPU.
 
 mod client;
+mod containers;
 mod deploy;
 mod launch;
 mod sessions;
@@ -30,6 +31,8 @@ enum Command {
     Launch(launch::Args),
     /// Memory and CPU per live VNC, RDP or SSH session.
     Sessions(sessions::Args),
+    /// Container sessions: launch → first frame, and an idle session's cost.
+    Containers(containers::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,5 +40,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Launch(args) => launch::run(args),
         Command::Sessions(args) => sessions::run(args),
+        Command::Containers(args) => containers::run(args),
     }
 }

@@ -54,6 +54,8 @@ pub enum TargetTrust {
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {
+    /// The session (for adapters that keep per-session state, and logs).
+    pub session_id: String,
     /// Host name or address of the target.
     pub host: String,
     /// TCP port.

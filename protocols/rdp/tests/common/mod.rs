@@ -41,6 +41,7 @@ pub fn credentials(password: &str) -> Credentials {
 
 pub fn request(port: u16, trust: TargetTrust, password: Option<&str>) -> ConnectRequest {
     ConnectRequest {
+        session_id: "rdp-test".to_owned(),
         host: "127.0.0.1".to_owned(),
         port,
         credentials: Some(credentials(password.unwrap_or(TEST_PASSWORD))),

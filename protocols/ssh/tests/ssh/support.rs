@@ -36,6 +36,7 @@ pub fn request(
     size: Option<Size>,
 ) -> ConnectRequest {
     ConnectRequest {
+        session_id: "ssh-test".to_owned(),
         host: "127.0.0.1".to_owned(),
         port,
         credentials: Some(credentials),
