@@ -162,10 +162,8 @@ impl ContainerFiles {
                         None => return Err(FileError::Failed("the listing is too long".into())),
                     }
                 }
-                bollard::container::LogOutput::StdErr { message } => {
-                    if ran.stderr.len() < 4096 {
-                        ran.stderr.push_str(&String::from_utf8_lossy(&message));
-                    }
+                bollard::container::LogOutput::StdErr { message } if ran.stderr.len() < 4096 => {
+                    ran.stderr.push_str(&String::from_utf8_lossy(&message));
                 }
                 _ => {}
             }
@@ -202,10 +200,7 @@ fn parse_listing(out: &[u8]) -> Vec<FileEntry> {
                 name: name.to_owned(),
                 size: if is_dir { 0 } else { size.parse().unwrap_or(0) },
                 is_dir,
-                modified: mtime
-                    .split('.')
-                    .next()
-                    .and_then(|s| s.parse().ok()),
+                modified: mtime.split('.').next().and_then(|s| s.parse().ok()),
             })
         })
         .collect()
@@ -221,7 +216,13 @@ impl FileTransfer for ContainerFiles {
         Box::pin(async move {
             check_path(&dir)?;
             let cmd = [
-                "find", &dir, "-mindepth", "1", "-maxdepth", "1", "-printf",
+                "find",
+                &dir,
+                "-mindepth",
+                "1",
+                "-maxdepth",
+                "1",
+                "-printf",
                 "%y\t%s\t%T@\t%f\\0",
             ];
             let ran = self
@@ -253,7 +254,9 @@ impl FileTransfer for ContainerFiles {
                 .split_once('|')
                 .ok_or_else(|| FileError::Failed("unexpected stat output".into()))?;
             if kind != "regular file" && kind != "regular empty file" {
-                return Err(FileError::InvalidPath(format!("{path} is not a regular file")));
+                return Err(FileError::InvalidPath(format!(
+                    "{path} is not a regular file"
+                )));
             }
             size.parse()
                 .map_err(|_| FileError::Failed("unexpected stat output".into()))

@@ -84,7 +84,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let deployment = rt.block_on(Deployment::start_with(
         &binary,
         Database::Sqlite,
-        &[("ORIEL_AGENT__ID", &agent), ("ORIEL_AGENT__MAX_SESSIONS", "4")],
+        &[
+            ("ORIEL_AGENT__ID", &agent),
+            ("ORIEL_AGENT__MAX_SESSIONS", "4"),
+        ],
     ))?;
     let result = measure(&rt, &args, &deployment, &image);
     if result.is_err()
@@ -148,8 +151,11 @@ async fn launch(
     let ready = t0.elapsed();
     let url = grant["stream_url"].as_str().context("no stream_url")?;
     let mut v = StreamViewer::connect(url, &d.ca, Some(&d.base)).await?;
-    v.hello(grant["token"].as_str().context("no token")?, Duration::from_secs(30))
-        .await?;
+    v.hello(
+        grant["token"].as_str().context("no token")?,
+        Duration::from_secs(30),
+    )
+    .await?;
     v.wait_for(Duration::from_secs(30), "the first frame", |e| {
         matches!(e, ViewerEvent::Frame(_))
     })

@@ -178,19 +178,19 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
             tokio::spawn(async move { cp.on_report(&report).await });
         }
     }));
-    let gw = gateway::build(&p, reporter)?;
+    // The agent of this process, when Docker answers: its containers are
+    // streamed by this gateway, which also moves their files.
+    let local = local_agent(&p).await;
+    let connectors = with_containers(&p, gateway::connectors(&p)?, local.as_ref())?;
+    let kinds = connectors.kinds().into_iter().map(str::to_owned).collect();
+    let gw = gateway::build(&p, reporter, connectors)?;
     let gw_for_link = Arc::clone(&gw);
     let link = Arc::new(oriel_control::InProcessGateway::new(move |sid, until| {
         gw_for_link.end_session(sid, until)
     }));
-    let kinds = gateway::connectors(&p)?
-        .kinds()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
     let cp = control::build(&p, control_keys, link, None, kinds).await?;
     let _ = control_cell.set(Arc::clone(&cp));
-    start_local_agent(&p, &cp).await;
+    start_local_agent(&p, &cp, local);
     let front = p
         .front()
         .websocket(gw.stream_route())
@@ -206,21 +206,18 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
 /// engine. Without one, the rest runs and container workspaces say no
 /// agent has room.
 #[cfg(feature = "agent")]
-async fn start_local_agent(p: &Process, cp: &Arc<oriel_control::ControlPlane>) {
+type LocalAgent = (Arc<oriel_agent::Agent>, oriel_control::AgentHello);
+#[cfg(not(feature = "agent"))]
+type LocalAgent = ();
+
+#[cfg(feature = "agent")]
+async fn local_agent(p: &Process) -> Option<LocalAgent> {
     if !p.raw.agent.enabled {
         info!("agent.enabled is false: no container sessions on this host");
-        return;
+        return None;
     }
     match agent::connect(p, "local").await {
-        Ok((docker, hello)) => {
-            let link = agent::Link::Local(Arc::clone(cp));
-            match agent::AgentRole::new(p, docker, hello, link) {
-                Ok(role) => {
-                    tokio::spawn(role.run());
-                }
-                Err(e) => tracing::warn!(error = %format!("{e:#}"), "the agent cannot start"),
-            }
-        }
+        Ok((docker, hello)) => Some((Arc::new(docker), hello)),
         Err(e) => {
             #[allow(clippy::print_stdout)]
             {
@@ -229,12 +226,65 @@ async fn start_local_agent(p: &Process, cp: &Arc<oriel_control::ControlPlane>) {
                 );
             }
             tracing::warn!(error = %format!("{e:#}"), "no agent in this process: container workspaces cannot run here");
+            None
         }
     }
 }
 
 #[cfg(not(feature = "agent"))]
-async fn start_local_agent(_p: &Process, _cp: &Arc<oriel_control::ControlPlane>) {}
+async fn local_agent(_p: &Process) -> Option<LocalAgent> {
+    None
+}
+
+/// Adds the `container` adapter (VNC to the container, files through the
+/// agent) when an agent runs in this process.
+#[cfg(feature = "agent")]
+fn with_containers(
+    p: &Process,
+    connectors: oriel_protocols_session::Connectors,
+    local: Option<&LocalAgent>,
+) -> anyhow::Result<oriel_protocols_session::Connectors> {
+    Ok(match local {
+        Some((docker, _)) => connectors.with(agent::ContainerConnector::new(
+            oriel_protocols_vnc::VncConnector::new(gateway::vnc_settings(p)?),
+            Arc::clone(docker),
+        )),
+        None => connectors,
+    })
+}
+
+#[cfg(not(feature = "agent"))]
+fn with_containers(
+    _p: &Process,
+    connectors: oriel_protocols_session::Connectors,
+    _local: Option<&LocalAgent>,
+) -> anyhow::Result<oriel_protocols_session::Connectors> {
+    Ok(connectors)
+}
+
+#[cfg(feature = "agent")]
+fn start_local_agent(
+    p: &Process,
+    cp: &Arc<oriel_control::ControlPlane>,
+    local: Option<LocalAgent>,
+) {
+    let Some((docker, hello)) = local else { return };
+    let link = agent::Link::Local(Arc::clone(cp));
+    match agent::AgentRole::new(p, docker, hello, link) {
+        Ok(role) => {
+            tokio::spawn(role.run());
+        }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "the agent cannot start"),
+    }
+}
+
+#[cfg(not(feature = "agent"))]
+fn start_local_agent(
+    _p: &Process,
+    _cp: &Arc<oriel_control::ControlPlane>,
+    _local: Option<LocalAgent>,
+) {
+}
 
 #[cfg(not(all(feature = "control", feature = "gateway")))]
 async fn up(_raw: RawConfig) -> anyhow::Result<()> {
@@ -265,7 +315,7 @@ async fn control_only(_raw: RawConfig) -> anyhow::Result<()> {
 async fn gateway_only(raw: RawConfig) -> anyhow::Result<()> {
     let p = Process::new(raw)?;
     let reporter = gateway::remote_reporter(&p)?;
-    let gw = gateway::build(&p, reporter)?;
+    let gw = gateway::build(&p, reporter, gateway::connectors(&p)?)?;
     let front = p
         .front()
         .websocket(gw.stream_route())
@@ -306,6 +356,7 @@ async fn agent_only(raw: RawConfig) -> anyhow::Result<()> {
     }
     let link = agent::Link::remote(&a.control_url, token, &ca)?;
     let (docker, mut hello) = agent::connect(&p, "").await?;
+    let docker = Arc::new(docker);
     // This node's gateway reports to the same control plane, with the same
     // trust, unless configured otherwise.
     let mut p = p;
@@ -316,7 +367,11 @@ async fn agent_only(raw: RawConfig) -> anyhow::Result<()> {
         p.raw.gateway.control_ca = p.raw.agent.control_ca.clone();
     }
     let reporter = gateway::remote_reporter(&p)?;
-    let gw = gateway::build(&p, reporter)?;
+    let connectors = gateway::connectors(&p)?.with(agent::ContainerConnector::new(
+        oriel_protocols_vnc::VncConnector::new(gateway::vnc_settings(&p)?),
+        Arc::clone(&docker),
+    ));
+    let gw = gateway::build(&p, reporter, connectors)?;
     hello.gateway = Some(node_gateway(&p)?);
     let role = agent::AgentRole::new(&p, docker, hello, link)?;
     let front = p

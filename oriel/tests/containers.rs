@@ -13,6 +13,12 @@
 //!   left; a user of a zone without agents is told so; ending a session
 //!   frees its place; the agents list shows the load.
 //!
+//! - `files_move_between_the_browser_and_the_container`: the Files panel
+//!   lists the container's home, an upload lands there with the same bytes
+//!   (owned by the session user), a file made in the container downloads to
+//!   the same bytes, and an upload over the workspace's limit is refused
+//!   before any data flows.
+//!
 //! Each test gives its agent a unique id: an agent only ever touches
 //! containers carrying its own id, so tests running at once stay apart.
 
@@ -21,7 +27,7 @@
 mod support;
 
 use anyhow::{Context as _, Result};
-use oriel_testkit::{Browser, wait_for_value};
+use oriel_testkit::{Browser, Page, ScratchDir, wait_for_value};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use support::web::{expect_logged_in, launch_workspace, log_in, unique_suffix, wait_connected};
@@ -385,5 +391,205 @@ async fn placement_respects_capacity_and_zones() {
         "containers: {:?}\n{}",
         containers(&filter).await,
         oriel.log_tail(30)
+    );
+}
+
+/// Keeps every Blob the page turns into a URL (the panel's downloads).
+const CAPTURE: &str = r"
+(() => {
+  window.__blobs = [];
+  const create = URL.createObjectURL.bind(URL);
+  URL.createObjectURL = (obj) => { if (obj instanceof Blob) window.__blobs.push(obj); return create(obj); };
+  document.addEventListener('click', (e) => {
+    if (e.target instanceof HTMLAnchorElement && e.target.hasAttribute('download')) e.preventDefault();
+  }, true);
+})();
+";
+
+/// Waits for the panel's transfer of `name` to end; returns its record.
+async fn wait_transfer(page: &Page, name: &str) -> Value {
+    let name = serde_json::to_string(name).unwrap();
+    let find = format!("orielViewer.files.transfers.find((t) => t.name === {name})");
+    page.wait_for(
+        &format!("({find} || {{}}).state === 'done' || ({find} || {{}}).state === 'error'"),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    page.eval(&find).await.unwrap()
+}
+
+async fn docker_exec(container: &str, script: &str) -> Vec<u8> {
+    let out = tokio::process::Command::new("docker")
+        .args(["exec", "-u", "1000", container, "sh", "-c", script])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_move_between_the_browser_and_the_container() {
+    const LIMIT: u64 = 300_000;
+    let image = oriel_testkit::images::desktop_image().await.unwrap();
+    let agent = agent_id();
+    let _cleanup = Cleanup(agent.clone());
+    let oriel = up_with_agent(&agent, &[]).await;
+    let api = admin(&oriel).await;
+    let img = image.clone();
+    blocking(move || {
+        let r = api
+            .call(
+                "POST",
+                "/api/v1/workspaces",
+                Some(&json!({
+                    "name": "Files desk",
+                    "kind": "container",
+                    "container": {"image": img, "memory_mb": 512, "width": 1024, "height": 768},
+                    "policy": {"upload": true, "download": true,
+                               "upload_max_bytes": LIMIT, "download_max_bytes": LIMIT},
+                })),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(r.status, 201, "{r:?}");
+    })
+    .await;
+    let browser = Browser::launch().await.unwrap();
+    let page = browser.new_page().await.unwrap();
+    page.call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({ "source": CAPTURE }),
+    )
+    .await
+    .unwrap();
+    log_in(&page, &oriel, "admin", ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    expect_logged_in(&page, "admin").await.unwrap();
+    let sid = launch_workspace(&page, "Files desk").await.unwrap();
+    wait_connected(&page, START).await.unwrap();
+    let container = format!("oriel-{agent}-{sid}");
+
+    // The panel opens on the container's home.
+    page.wait_for(
+        "orielViewer.files && orielViewer.files.available \
+         && !document.getElementById('files-toggle').hidden",
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    page.click_selector("#files-toggle").await.unwrap();
+    page.wait_for(
+        "!document.getElementById('files-panel').hidden && orielViewer.files.path === '/home/oriel'",
+        Duration::from_secs(20),
+    )
+    .await
+    .with_context(|| oriel.log_tail(20))
+    .unwrap();
+
+    // Upload with the picker: the same bytes, owned by the session user.
+    let scratch = ScratchDir::new("container-files").unwrap();
+    let up = pseudo_random(200_000, 7);
+    let local = scratch.path().join("report.bin");
+    std::fs::write(&local, &up).unwrap();
+    let input = page
+        .call(
+            "Runtime.evaluate",
+            json!({"expression": "document.getElementById('files-input')"}),
+        )
+        .await
+        .unwrap();
+    let object = input["result"]["objectId"].as_str().unwrap().to_owned();
+    page.call(
+        "DOM.setFileInputFiles",
+        json!({"files": [local.to_string_lossy()], "objectId": object}),
+    )
+    .await
+    .unwrap();
+    let t = wait_transfer(&page, "report.bin").await;
+    assert_eq!(t["state"], "done", "{t}\n{}", oriel.log_tail(20));
+    let landed = docker_exec(&container, "cat /home/oriel/report.bin").await;
+    assert!(
+        landed == up,
+        "the uploaded file differs ({} bytes)",
+        landed.len()
+    );
+    let owner = docker_exec(&container, "stat -c %u /home/oriel/report.bin").await;
+    assert_eq!(String::from_utf8_lossy(&owner).trim(), "1000");
+
+    // A file made in the desktop downloads to the same bytes.
+    docker_exec(
+        &container,
+        "head -c 250000 /dev/urandom > /home/oriel/made-here.bin",
+    )
+    .await;
+    let made = docker_exec(&container, "cat /home/oriel/made-here.bin").await;
+    let mut listed = false;
+    for _ in 0..20 {
+        page.click_selector("#files-refresh").await.unwrap();
+        if page
+            .wait_for(
+                "orielViewer.files.entries.some((e) => e.name === 'made-here.bin')",
+                Duration::from_secs(1),
+            )
+            .await
+            .is_ok()
+        {
+            listed = true;
+            break;
+        }
+    }
+    assert!(listed, "made-here.bin never listed");
+    page.click_selector("#files-list li[data-name=\"made-here.bin\"] .files-download")
+        .await
+        .unwrap();
+    let t = wait_transfer(&page, "made-here.bin").await;
+    assert_eq!(t["state"], "done", "{t}");
+    let got = page
+        .eval(
+            "(async () => { const b = window.__blobs[0]; const a = new Uint8Array(await b.arrayBuffer()); \
+             return Array.from(a, (x) => x.toString(16).padStart(2, '0')).join(''); })()",
+        )
+        .await
+        .unwrap();
+    let want: String = made.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        got.as_str() == Some(want.as_str()),
+        "the downloaded bytes differ"
+    );
+
+    // Over the upload limit: refused before any data flows; nothing lands.
+    let big = scratch.path().join("too-big.bin");
+    std::fs::write(&big, pseudo_random(LIMIT as usize + 1, 9)).unwrap();
+    page.call(
+        "DOM.setFileInputFiles",
+        json!({"files": [big.to_string_lossy()], "objectId": object}),
+    )
+    .await
+    .unwrap();
+    let t = wait_transfer(&page, "too-big.bin").await;
+    assert_eq!(t["state"], "error", "{t}");
+    let there = docker_exec(&container, "ls /home/oriel").await;
+    assert!(
+        !String::from_utf8_lossy(&there).contains("too-big.bin"),
+        "the refused upload landed"
     );
 }

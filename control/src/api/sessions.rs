@@ -173,7 +173,8 @@ fn mint(
             creds.password = Some(password);
             (
                 TargetClaims {
-                    kind: "vnc".into(),
+                    // VNC to the container, files through its agent.
+                    kind: "container".into(),
                     host: t.host.clone(),
                     port: t.port,
                     identity: None,

@@ -168,7 +168,7 @@ impl Link {
 
 /// A running agent role.
 pub(super) struct AgentRole {
-    agent: Agent,
+    agent: Arc<Agent>,
     link: Link,
     hello: AgentHello,
     reconcile_every: Duration,
@@ -256,7 +256,7 @@ fn spec_of(w: &oriel_control::ContainerSettings) -> ContainerSpec {
 impl AgentRole {
     pub(super) fn new(
         p: &Process,
-        agent: Agent,
+        agent: Arc<Agent>,
         hello: AgentHello,
         link: Link,
     ) -> anyhow::Result<Arc<AgentRole>> {
@@ -423,5 +423,43 @@ impl AgentRole {
         if let Err(e) = self.link.report(&report).await {
             warn!(session_id = %session, error = %e, "cannot report a failed container");
         }
+    }
+}
+
+/// The `container` adapter: VNC to the session's container, and its files
+/// through the agent (an `exec` as the session user, see
+/// `oriel_agent::ContainerFiles`).
+pub(super) struct ContainerConnector {
+    vnc: oriel_protocols_vnc::VncConnector,
+    agent: Arc<Agent>,
+}
+
+impl ContainerConnector {
+    pub(super) fn new(vnc: oriel_protocols_vnc::VncConnector, agent: Arc<Agent>) -> Self {
+        ContainerConnector { vnc, agent }
+    }
+}
+
+impl oriel_protocols_session::Connector for ContainerConnector {
+    fn kind(&self) -> &'static str {
+        "container"
+    }
+
+    fn connect(
+        &self,
+        request: oriel_protocols_session::ConnectRequest,
+    ) -> oriel_protocols_session::BoxFuture<
+        'static,
+        Result<oriel_protocols_session::RemoteSession, oriel_core_model::SessionError>,
+    > {
+        let files = SessionId::new(request.session_id.as_str()).ok().map(|sid| {
+            Arc::new(self.agent.files(&sid)) as Arc<dyn oriel_protocols_session::FileTransfer>
+        });
+        let connecting = oriel_protocols_session::Connector::connect(&self.vnc, request);
+        Box::pin(async move {
+            let mut session = connecting.await?;
+            session.files = files;
+            Ok(session)
+        })
     }
 }

@@ -66,7 +66,7 @@ pub(super) fn connectors(p: &Process) -> anyhow::Result<Connectors> {
         .with(SshConnector::new(SshSettings::default())))
 }
 
-fn vnc_settings(p: &Process) -> anyhow::Result<VncSettings> {
+pub(super) fn vnc_settings(p: &Process) -> anyhow::Result<VncSettings> {
     let mut encodings = Vec::new();
     for e in &p.raw.gateway.vnc_encodings {
         encodings.push(match e.as_str() {
@@ -170,6 +170,7 @@ pub(super) fn remote_reporter(p: &Process) -> anyhow::Result<Arc<dyn SessionRepo
 pub(super) fn build(
     p: &Process,
     reporter: Arc<dyn SessionReporter>,
+    connectors: Connectors,
 ) -> anyhow::Result<Arc<Gateway>> {
     // Made on every start so an operator can copy gateway-signing.pub.
     signing_key(p)?;
@@ -189,7 +190,6 @@ pub(super) fn build(
         n => n,
     };
     let pool = EncodePool::new(threads, queue).context("cannot start the encode pool")?;
-    let connectors = connectors(p)?;
     info!(threads, queue, kinds = ?connectors.kinds(), "gateway ready");
     let gw = Gateway::new(settings(p)?, keys, connectors, pool, reporter, &p.registry)?;
     p.health.register("gateway").set(true);
