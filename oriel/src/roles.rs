@@ -207,7 +207,7 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
 /// agent has room.
 #[cfg(feature = "agent")]
 type LocalAgent = (Arc<oriel_agent::Agent>, oriel_control::AgentHello);
-#[cfg(not(feature = "agent"))]
+#[cfg(all(not(feature = "agent"), feature = "control", feature = "gateway"))]
 type LocalAgent = ();
 
 #[cfg(feature = "agent")]
@@ -231,7 +231,7 @@ async fn local_agent(p: &Process) -> Option<LocalAgent> {
     }
 }
 
-#[cfg(not(feature = "agent"))]
+#[cfg(all(not(feature = "agent"), feature = "control", feature = "gateway"))]
 async fn local_agent(_p: &Process) -> Option<LocalAgent> {
     None
 }
@@ -253,7 +253,7 @@ fn with_containers(
     })
 }
 
-#[cfg(not(feature = "agent"))]
+#[cfg(all(not(feature = "agent"), feature = "control", feature = "gateway"))]
 fn with_containers(
     _p: &Process,
     connectors: oriel_protocols_session::Connectors,
@@ -278,7 +278,7 @@ fn start_local_agent(
     }
 }
 
-#[cfg(not(feature = "agent"))]
+#[cfg(all(not(feature = "agent"), feature = "control", feature = "gateway"))]
 fn start_local_agent(
     _p: &Process,
     _cp: &Arc<oriel_control::ControlPlane>,

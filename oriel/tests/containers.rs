@@ -19,6 +19,13 @@
 //!   the same bytes, and an upload over the workspace's limit is refused
 //!   before any data flows.
 //!
+//! - `without_docker_oriel_up_runs_and_says_why`: no Docker socket: `oriel
+//!   up` starts anyway, says container workspaces are off and why, and a
+//!   container launch is refused with a clear message.
+//! - `idle_timeout_and_maximum_length_remove_the_container`: sessions ended
+//!   by the gateway (idle) and by the control plane (maximum length) leave
+//!   no container behind.
+//!
 //! Each test gives its agent a unique id: an agent only ever touches
 //! containers carrying its own id, so tests running at once stay apart.
 
@@ -27,7 +34,7 @@
 mod support;
 
 use anyhow::{Context as _, Result};
-use oriel_testkit::{Browser, Page, ScratchDir, wait_for_value};
+use oriel_testkit::{Browser, Page, ScratchDir, StreamViewer, wait_for_value};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use support::web::{expect_logged_in, launch_workspace, log_in, unique_suffix, wait_connected};
@@ -592,4 +599,121 @@ async fn files_move_between_the_browser_and_the_container() {
         !String::from_utf8_lossy(&there).contains("too-big.bin"),
         "the refused upload landed"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_docker_oriel_up_runs_and_says_why() {
+    let oriel = Oriel::up(&[("ORIEL_AGENT__DOCKER_SOCKET", "/nonexistent/docker.sock")])
+        .await
+        .unwrap();
+    let log = oriel.guard.log();
+    assert!(
+        log.contains("container workspaces are off on this host")
+            && log.contains("/nonexistent/docker.sock"),
+        "{}",
+        oriel.log_tail(20)
+    );
+    let api = admin(&oriel).await;
+    blocking(move || {
+        container_workspace(&api, "No docker", "oriel/desktop:latest");
+        let r = api
+            .call(
+                "POST",
+                "/api/v1/sessions",
+                Some(&json!({"workspace": "No docker"})),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(r.status, 503, "{r:?}");
+        assert_eq!(r.body["error"]["code"], "no_capacity");
+        let agents = api.call("GET", "/api/v1/agents", None, &[]).unwrap();
+        assert_eq!(agents.body["items"], json!([]));
+    })
+    .await;
+    assert!(oriel.guard.log().contains("ready at"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_timeout_and_maximum_length_remove_the_container() {
+    let image = oriel_testkit::images::desktop_image().await.unwrap();
+    let agent = agent_id();
+    let _cleanup = Cleanup(agent.clone());
+    let oriel = up_with_agent(&agent, &[]).await;
+    let api = admin(&oriel).await;
+    let a = api.clone();
+    let grants = blocking(move || {
+        let mut grants = Vec::new();
+        for (name, policy) in [
+            ("Idle desk", json!({"idle_timeout_secs": 2})),
+            ("Short desk", json!({"max_session_secs": 4})),
+        ] {
+            let r = a
+                .call(
+                    "POST",
+                    "/api/v1/workspaces",
+                    Some(&json!({
+                        "name": name, "kind": "container", "policy": policy,
+                        "container": {"image": image, "memory_mb": 512, "width": 800, "height": 600},
+                    })),
+                    &[],
+                )
+                .unwrap();
+            assert_eq!(r.status, 201, "{r:?}");
+            let l = a
+                .call("POST", "/api/v1/sessions", Some(&json!({"workspace": name})), &[])
+                .unwrap();
+            assert_eq!(l.status, 201, "{l:?}");
+            let id = l.body["id"].as_str().unwrap().to_owned();
+            let started = Instant::now();
+            let grant = loop {
+                let t = a
+                    .call("POST", &format!("/api/v1/sessions/{id}/token"), None, &[])
+                    .unwrap();
+                if t.status == 200 {
+                    break t.body;
+                }
+                assert!(started.elapsed() < START, "{t:?}");
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            grants.push((id, grant));
+        }
+        grants
+    })
+    .await;
+    for (id, grant) in grants {
+        let mut v = StreamViewer::connect(
+            grant["stream_url"].as_str().unwrap(),
+            &oriel.cert(),
+            Some(&oriel.origin()),
+        )
+        .await
+        .unwrap();
+        v.hello(grant["token"].as_str().unwrap(), Duration::from_secs(20))
+            .await
+            .unwrap();
+        // Nobody types: the idle one ends by the gateway (4015), the short
+        // one by the control plane's reaper (4000 or 4016).
+        let (_, code) = v.wait_closed(Duration::from_secs(30)).await.unwrap();
+        assert!(
+            matches!(code, Some(4000 | 4015 | 4016)),
+            "{code:?}\n{}",
+            oriel.log_tail(20)
+        );
+        let gone = wait_for_value(Duration::from_secs(30), "container removed", || {
+            let id = id.clone();
+            async move {
+                containers(&format!("label=oriel.session={id}"))
+                    .await
+                    .ok()?
+                    .is_empty()
+                    .then_some(())
+            }
+        })
+        .await;
+        assert!(
+            gone.is_ok(),
+            "the container of {id} survived:\n{}",
+            oriel.log_tail(20)
+        );
+    }
 }
