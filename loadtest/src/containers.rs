@@ -20,6 +20,7 @@
 
 use crate::client::Client;
 use crate::deploy::{Database, Deployment};
+use crate::say;
 use crate::stats::{Latencies, process_cpu, process_rss_kib};
 use anyhow::{Context as _, bail};
 use oriel_testkit::{StreamViewer, ViewerEvent};
@@ -51,27 +52,11 @@ pub struct Args {
     json: Option<PathBuf>,
 }
 
-fn say(line: &str) {
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{line}");
-    }
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let binary = match &args.oriel {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.with_file_name("oriel"),
-    };
-    if !binary.exists() {
-        bail!(
-            "no oriel binary at {} (build it with `cargo build --release -p oriel`, or pass --oriel)",
-            binary.display()
-        );
-    }
+    let binary = crate::deploy::oriel_binary(args.oriel.as_ref())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -96,31 +81,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         say(&format!("oriel's log:\n{}", g.log_tail(30)));
     }
     drop(deployment);
-    remove_leftovers(&agent);
+    oriel_testkit::docker::remove_agent_leftovers(&agent);
     drop(rt);
     let report = result?;
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
     }
     Ok(())
-}
-
-/// Containers and networks of our agent still there (a failed run).
-fn remove_leftovers(agent: &str) {
-    let filter = format!("label=oriel.agent={agent}");
-    let run = |args: &[&str]| {
-        std::process::Command::new("docker")
-            .args(args)
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-            .unwrap_or_default()
-    };
-    for id in run(&["ps", "-aq", "--filter", &filter]).lines() {
-        run(&["rm", "-f", "-v", id]);
-    }
-    for id in run(&["network", "ls", "-q", "--filter", &filter]).lines() {
-        run(&["network", "rm", id]);
-    }
 }
 
 /// Launches, waits for the token (the desktop is ready) and the first

@@ -130,3 +130,18 @@ impl Deployment {
         }
     }
 }
+
+/// The `oriel` binary to start: `given`, else the one beside this program.
+pub fn oriel_binary(given: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    let binary = match given {
+        Some(p) => p.clone(),
+        None => std::env::current_exe()?.with_file_name("oriel"),
+    };
+    if !binary.exists() {
+        bail!(
+            "no oriel binary at {} (build it with `cargo build --release -p oriel`, or pass --oriel)",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}

@@ -20,6 +20,7 @@
 
 use crate::client::Client;
 use crate::deploy::{Database, Deployment};
+use crate::say;
 use crate::stats::{Latencies, machine_cpu};
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
@@ -81,16 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.admin_password.clone().context("--admin-password")?,
         )?,
         None => {
-            let binary = match &args.oriel {
-                Some(p) => p.clone(),
-                None => std::env::current_exe()?.with_file_name("oriel"),
-            };
-            if !binary.exists() {
-                bail!(
-                    "no oriel binary at {} (build it with `cargo build --release -p oriel`, or pass --oriel)",
-                    binary.display()
-                );
-            }
+            let binary = crate::deploy::oriel_binary(args.oriel.as_ref())?;
             rt.block_on(Deployment::start(&binary, args.database))?
         }
     };
@@ -102,13 +94,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
     }
     Ok(())
-}
-
-fn say(line: &str) {
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{line}");
-    }
 }
 
 fn measure(args: &Args, d: &Deployment) -> anyhow::Result<Value> {

@@ -43,3 +43,11 @@ fn main() -> anyhow::Result<()> {
         Command::Containers(args) => containers::run(args),
     }
 }
+
+/// Prints one line of the report.
+fn say(line: &str) {
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{line}");
+    }
+}

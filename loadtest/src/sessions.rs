@@ -27,6 +27,7 @@
 
 use crate::client::Client;
 use crate::deploy::{Database, Deployment};
+use crate::say;
 use crate::stats::{
     find_processes, load_average, machine_cpu, process_cpu, process_rss_kib, process_tree,
     processes_cpu,
@@ -278,16 +279,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.duration.is_zero() {
         bail!("--duration must be positive");
     }
-    let binary = match &args.oriel {
-        Some(p) => p.clone(),
-        None => std::env::current_exe()?.with_file_name("oriel"),
-    };
-    if !binary.exists() {
-        bail!(
-            "no oriel binary at {} (build it with `cargo build --release -p oriel`, or pass --oriel)",
-            binary.display()
-        );
-    }
+    let binary = crate::deploy::oriel_binary(args.oriel.as_ref())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -308,13 +300,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")?;
     }
     Ok(())
-}
-
-fn say(line: &str) {
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{line}");
-    }
 }
 
 /// One reading of every counter.

@@ -33,7 +33,9 @@
 
 mod support;
 
-use anyhow::{Context as _, Result};
+use anyhow::Context as _;
+use oriel_testkit::docker::{AgentLeftovers, containers, networks};
+use oriel_testkit::pseudo_random_bytes;
 use oriel_testkit::{Browser, Page, ScratchDir, StreamViewer, wait_for_value};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -51,53 +53,6 @@ fn agent_id() -> String {
         .map(|c| c.to_ascii_lowercase())
         .collect();
     format!("t{}", &suffix[suffix.len().saturating_sub(12)..])
-}
-
-/// `docker ps -a` names of containers with this label filter.
-async fn containers(filter: &str) -> Result<Vec<String>> {
-    let out = tokio::process::Command::new("docker")
-        .args(["ps", "-a", "--format", "{{.Names}}", "--filter", filter])
-        .output()
-        .await?;
-    anyhow::ensure!(out.status.success(), "docker ps failed");
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect())
-}
-
-async fn networks(filter: &str) -> Result<Vec<String>> {
-    let out = tokio::process::Command::new("docker")
-        .args(["network", "ls", "--format", "{{.Name}}", "--filter", filter])
-        .output()
-        .await?;
-    anyhow::ensure!(out.status.success(), "docker network ls failed");
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect())
-}
-
-/// Removes whatever an agent id left (also when a test fails).
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let filter = format!("label=oriel.agent={}", self.0);
-        let run = |args: &[&str]| {
-            std::process::Command::new("docker")
-                .args(args)
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .unwrap_or_default()
-        };
-        for id in run(&["ps", "-aq", "--filter", &filter]).lines() {
-            run(&["rm", "-f", "-v", id]);
-        }
-        for id in run(&["network", "ls", "-q", "--filter", &filter]).lines() {
-            run(&["network", "rm", id]);
-        }
-    }
 }
 
 async fn up_with_agent(agent: &str, extra: &[(&str, &str)]) -> Oriel {
@@ -160,7 +115,7 @@ fn container_workspace(api: &Api, name: &str, image: &str) -> Value {
 async fn a_fresh_desktop_in_the_browser_and_nothing_left_after_logout() {
     let image = oriel_testkit::images::desktop_image().await.unwrap();
     let agent = agent_id();
-    let _cleanup = Cleanup(agent.clone());
+    let _cleanup = AgentLeftovers(agent.clone());
     let oriel = up_with_agent(&agent, &[]).await;
     let api = admin(&oriel).await;
     let img = image.clone();
@@ -262,7 +217,7 @@ async fn a_fresh_desktop_in_the_browser_and_nothing_left_after_logout() {
 async fn placement_respects_capacity_and_zones() {
     let image = oriel_testkit::images::desktop_image().await.unwrap();
     let agent = agent_id();
-    let _cleanup = Cleanup(agent.clone());
+    let _cleanup = AgentLeftovers(agent.clone());
     let oriel = up_with_agent(&agent, &[("ORIEL_AGENT__MAX_SESSIONS", "2")]).await;
     let api = admin(&oriel).await;
     let agent_for = agent.clone();
@@ -440,24 +395,12 @@ async fn docker_exec(container: &str, script: &str) -> Vec<u8> {
     out.stdout
 }
 
-fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_move_between_the_browser_and_the_container() {
     const LIMIT: u64 = 300_000;
     let image = oriel_testkit::images::desktop_image().await.unwrap();
     let agent = agent_id();
-    let _cleanup = Cleanup(agent.clone());
+    let _cleanup = AgentLeftovers(agent.clone());
     let oriel = up_with_agent(&agent, &[]).await;
     let api = admin(&oriel).await;
     let img = image.clone();
@@ -514,7 +457,7 @@ async fn files_move_between_the_browser_and_the_container() {
 
     // Upload with the picker: the same bytes, owned by the session user.
     let scratch = ScratchDir::new("container-files").unwrap();
-    let up = pseudo_random(200_000, 7);
+    let up = pseudo_random_bytes(200_000, 7);
     let local = scratch.path().join("report.bin");
     std::fs::write(&local, &up).unwrap();
     let input = page
@@ -585,7 +528,7 @@ async fn files_move_between_the_browser_and_the_container() {
 
     // Over the upload limit: refused before any data flows; nothing lands.
     let big = scratch.path().join("too-big.bin");
-    std::fs::write(&big, pseudo_random(LIMIT as usize + 1, 9)).unwrap();
+    std::fs::write(&big, pseudo_random_bytes(LIMIT as usize + 1, 9)).unwrap();
     page.call(
         "DOM.setFileInputFiles",
         json!({"files": [big.to_string_lossy()], "objectId": object}),
@@ -637,7 +580,7 @@ async fn without_docker_oriel_up_runs_and_says_why() {
 async fn idle_timeout_and_maximum_length_remove_the_container() {
     let image = oriel_testkit::images::desktop_image().await.unwrap();
     let agent = agent_id();
-    let _cleanup = Cleanup(agent.clone());
+    let _cleanup = AgentLeftovers(agent.clone());
     let oriel = up_with_agent(&agent, &[]).await;
     let api = admin(&oriel).await;
     let a = api.clone();

@@ -96,17 +96,9 @@ struct FilesDesk {
     scratch: ScratchDir,
 }
 
-/// Deterministic pseudo-random bytes (xorshift), different per `seed`.
+/// Deterministic pseudo-random bytes, different per `seed`.
 fn bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    oriel_testkit::pseudo_random_bytes(len, seed)
 }
 
 fn hex(b: &[u8]) -> String {

@@ -17,6 +17,7 @@
 
 mod support;
 
+use oriel_testkit::docker::AgentLeftovers;
 use oriel_testkit::{ScratchDir, StreamViewer, ViewerEvent, free_port, wait_for_value};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -34,40 +35,8 @@ fn agent_id(tag: &str) -> String {
     format!("{tag}{}", &suffix[suffix.len().saturating_sub(10)..])
 }
 
-/// Removes whatever an agent id left (also when a test fails).
-struct Cleanup(Vec<String>);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for agent in &self.0 {
-            let filter = format!("label=oriel.agent={agent}");
-            let run = |args: &[&str]| {
-                std::process::Command::new("docker")
-                    .args(args)
-                    .output()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                    .unwrap_or_default()
-            };
-            for id in run(&["ps", "-aq", "--filter", &filter]).lines() {
-                run(&["rm", "-f", "-v", id]);
-            }
-            for id in run(&["network", "ls", "-q", "--filter", &filter]).lines() {
-                run(&["network", "rm", id]);
-            }
-        }
-    }
-}
-
 async fn containers(filter: &str) -> Vec<String> {
-    let out = tokio::process::Command::new("docker")
-        .args(["ps", "-a", "--format", "{{.Names}}", "--filter", filter])
-        .output()
-        .await
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    oriel_testkit::docker::containers(filter).await.unwrap()
 }
 
 /// `oriel agent` `id` on 127.0.0.1:`port`, joined to `web`.
@@ -224,7 +193,7 @@ async fn viewer(stream_url: &str, token: &str, ca: &std::path::Path, origin: &st
 async fn direct_streams_across_two_agents_and_one_lost() {
     let image = oriel_testkit::images::desktop_image().await.unwrap();
     let (a_id, b_id) = (agent_id("a"), agent_id("b"));
-    let _cleanup = Cleanup(vec![a_id.clone(), b_id.clone()]);
+    let _cleanup = (AgentLeftovers(a_id.clone()), AgentLeftovers(b_id.clone()));
     let web = Oriel::up(&[
         ("ORIEL_AGENT__ENABLED", "false"),
         ("ORIEL_CONTROL__AGENT_LOST_AFTER", "4s"),
@@ -367,7 +336,7 @@ async fn direct_streams_across_two_agents_and_one_lost() {
 async fn relayed_streams_pass_through_the_web_node() {
     let image = oriel_testkit::images::desktop_image().await.unwrap();
     let c_id = agent_id("c");
-    let _cleanup = Cleanup(vec![c_id.clone()]);
+    let _cleanup = AgentLeftovers(c_id.clone());
     let web = Oriel::up(&[
         ("ORIEL_AGENT__ENABLED", "false"),
         ("ORIEL_CONTROL__AGENT_STREAMS", "relay"),

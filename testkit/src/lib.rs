@@ -25,6 +25,7 @@
 pub mod browser;
 pub mod cdp;
 pub mod display;
+pub mod docker;
 pub mod image;
 pub mod images;
 mod keys;
@@ -55,3 +56,17 @@ pub use rfb::{SECURITY_NONE, SECURITY_VNC_AUTH, read_rfb_banner, rfb_security_ty
 pub use users::{TEST_PASSWORD, TEST_USER, ensure_test_user};
 pub use viewer::{StreamViewer, ViewerEvent, handshake_status, tls_connector};
 pub use xwd::parse_xwd;
+
+/// Deterministic pseudo-random bytes (xorshift), different per `seed`: file
+/// contents for transfer tests.
+pub fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}

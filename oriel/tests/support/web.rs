@@ -82,9 +82,10 @@ impl Desk {
 /// the home view (it asks `/auth/me` first).
 pub async fn goto_index(page: &Page, oriel: &Oriel) -> Result<()> {
     page.goto(&format!("{}/index.html", oriel.origin())).await?;
+    // Generous: a loaded CI machine runs two browsers and their servers at once.
     page.wait_for(
         "!document.getElementById('login-view').hidden || !document.getElementById('home-view').hidden",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
     )
     .await
 }
