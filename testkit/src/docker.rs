@@ -44,7 +44,7 @@ impl Drop for AgentLeftovers {
 }
 
 /// Removes every container (with its volumes) and network labelled
-/// `oriel.agent=<agent>`.
+/// `oriel.agent=<agent>`, and the agent's host firewall rules.
 pub fn remove_agent_leftovers(agent: &str) {
     let filter = format!("label=oriel.agent={agent}");
     let run = |args: &[&str]| {
@@ -59,5 +59,23 @@ pub fn remove_agent_leftovers(agent: &str) {
     }
     for id in run(&["network", "ls", "-q", "--filter", &filter]).lines() {
         run(&["network", "rm", id]);
+    }
+    // The agent's host firewall rules (commented `oriel:<agent>:<session>`),
+    // left when its process was stopped before it could remove them.
+    let tag = format!("--comment \"oriel:{agent}:");
+    for chain in ["INPUT", "DOCKER-USER"] {
+        let rules = std::process::Command::new("iptables")
+            .args(["-w", "-S", chain])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for rule in rules.lines().filter(|r| r.contains(&tag)) {
+            if let Some(spec) = rule.strip_prefix("-A ") {
+                let _ = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(format!("iptables -w -D {spec}"))
+                    .output();
+            }
+        }
     }
 }

@@ -79,15 +79,29 @@ impl Desk {
 // -- the index page -------------------------------------------------------------
 
 /// Opens the index page and waits until it shows either the login form or
-/// the home view (it asks `/auth/me` first).
+/// the home view (it asks `/auth/me` first). A load that shows neither (seen
+/// on a loaded machine right after a redirect the test provoked: the
+/// browser drops its half-open connections) is retried twice, and a final
+/// failure says what the page showed.
 pub async fn goto_index(page: &Page, oriel: &Oriel) -> Result<()> {
-    page.goto(&format!("{}/index.html", oriel.origin())).await?;
-    // Generous: a loaded CI machine runs two browsers and their servers at once.
-    page.wait_for(
-        "!document.getElementById('login-view').hidden || !document.getElementById('home-view').hidden",
-        Duration::from_secs(30),
-    )
-    .await
+    const SHOWN: &str = "!!document.getElementById('login-view') && !!document.getElementById('home-view') \
+         && (!document.getElementById('login-view').hidden || !document.getElementById('home-view').hidden)";
+    let url = format!("{}/index.html", oriel.origin());
+    let mut last = None;
+    for _ in 0..3 {
+        page.goto(&url).await?;
+        match page.wait_for(SHOWN, Duration::from_secs(15)).await {
+            Ok(()) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    let seen = page
+        .eval("JSON.stringify({href: location.href, ready: document.readyState, text: (document.body || {}).innerText})")
+        .await
+        .unwrap_or_default();
+    Err(last
+        .unwrap_or_else(|| anyhow::anyhow!("the index page never loaded"))
+        .context(format!("the index page showed neither view: {seen}")))
 }
 
 /// Replaces an input's text with `text` typed as real key presses.
