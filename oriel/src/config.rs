@@ -631,6 +631,12 @@ mod tests {
         assert!(c.listen().is_ok());
         assert!(duration("x", &c.control.token_ttl).is_ok());
         assert!(duration("x", &c.gateway.settle).is_ok());
+        // It shows the defaults.
+        assert_eq!(c.agent, Agent::default());
+        assert_eq!(c.gateway, Gateway::default());
+        let mut control = c.control.clone();
+        control.oidc = Oidc::default();
+        assert_eq!(control, Control::default());
     }
 
     #[test]
