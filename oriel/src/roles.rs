@@ -373,7 +373,19 @@ async fn agent_only(raw: RawConfig) -> anyhow::Result<()> {
     ));
     let gw = gateway::build(&p, reporter, connectors)?;
     hello.gateway = Some(node_gateway(&p)?);
-    let role = agent::AgentRole::new(&p, docker, hello, link)?;
+    // A session ended anywhere ends here at once: this node's gateway
+    // closes its streams and refuses its tokens (well past their expiry).
+    let gw_for_ends = Arc::clone(&gw);
+    let role = agent::AgentRole::new(&p, docker, hello, link)?.on_ended(Box::new(move |sid| {
+        let until = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            + 3600;
+        let closed = gw_for_ends.end_session(sid, until);
+        if closed > 0 {
+            info!(session_id = %sid, streams = closed, "session ended: streams closed");
+        }
+    }));
     let front = p
         .front()
         .websocket(gw.stream_route())

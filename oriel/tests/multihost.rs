@@ -8,7 +8,8 @@
 //!   the token response, credentials sealed to that gateway), which reports
 //!   the session running; one agent is killed mid-session: its session is
 //!   marked failed, the other's is untouched, and when the agent comes back
-//!   its orphan container is reaped.
+//!   its orphan container is reaped; ending a session closes its stream on
+//!   the node as ended (4000).
 //! - `relayed_streams_pass_through_the_web_node`: with `agent_streams =
 //!   relay` the browser talks only to the web node, whose gateway passes
 //!   the stream on undecoded; a tampered route is refused.
@@ -320,7 +321,10 @@ async fn direct_streams_across_two_agents_and_one_lost() {
     })
     .await;
     assert_eq!(r.status, 204, "{r:?}");
-    vb.wait_closed(Duration::from_secs(30)).await.unwrap();
+    // The node's gateway closes the stream as ended (4000), not as a lost
+    // target: its agent tells it the moment the session is no longer wanted.
+    let (_, code) = vb.wait_closed(Duration::from_secs(30)).await.unwrap();
+    assert_eq!(code, Some(4000));
     let gone = wait_for_value(Duration::from_secs(30), "b removed", || async {
         containers(&format!("label=oriel.session={b_sid}"))
             .await
@@ -396,5 +400,7 @@ async fn relayed_streams_pass_through_the_web_node() {
     })
     .await;
     assert_eq!(r.status, 204);
-    v.wait_closed(Duration::from_secs(30)).await.unwrap();
+    // Closed by the far gateway as ended, passed on by the relay.
+    let (_, code) = v.wait_closed(Duration::from_secs(30)).await.unwrap();
+    assert_eq!(code, Some(4000));
 }

@@ -174,7 +174,13 @@ pub(super) struct AgentRole {
     reconcile_every: Duration,
     /// Sessions being launched (the reconciler must not remove them).
     launching: Mutex<HashSet<String>>,
+    /// Told of every session this agent stops running (`oriel agent`: its
+    /// node gateway closes the streams at once and refuses the tokens).
+    on_ended: Option<EndedHook>,
 }
+
+/// What to do when a session is no longer wanted on this agent.
+pub(super) type EndedHook = Box<dyn Fn(&str) + Send + Sync>;
 
 /// Connects to the local Docker engine with the `[agent]` settings.
 pub(super) async fn connect(p: &Process, default_id: &str) -> anyhow::Result<(Agent, AgentHello)> {
@@ -266,7 +272,19 @@ impl AgentRole {
             hello,
             reconcile_every: duration("agent.reconcile_every", &p.raw.agent.reconcile_every)?,
             launching: Mutex::new(HashSet::new()),
+            on_ended: None,
         }))
+    }
+
+    /// Calls `hook` with every session this agent stops running.
+    pub(super) fn on_ended(self: Arc<Self>, hook: EndedHook) -> Arc<Self> {
+        match Arc::try_unwrap(self) {
+            Ok(mut role) => {
+                role.on_ended = Some(hook);
+                Arc::new(role)
+            }
+            Err(shared) => shared,
+        }
     }
 
     fn launching(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
@@ -336,6 +354,15 @@ impl AgentRole {
                 }
             }
             let stale = have.iter().any(|s| !wanted.contains(s));
+            if let Some(hook) = &self.on_ended {
+                let launching = self.launching().clone();
+                for s in have
+                    .iter()
+                    .filter(|s| !wanted.contains(*s) && !launching.contains(*s))
+                {
+                    hook(s);
+                }
+            }
             if stale || last_reconcile.is_none_or(|t| t.elapsed() >= self.reconcile_every) {
                 let mut keep: HashSet<SessionId> = wanted
                     .iter()
