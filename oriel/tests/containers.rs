@@ -229,12 +229,7 @@ async fn placement_respects_capacity_and_zones() {
                 .map(|_| {
                     let api = api.clone();
                     s.spawn(move || {
-                        api.call(
-                            "POST",
-                            "/api/v1/sessions",
-                            Some(&json!({"workspace": "Desk"})),
-                            &[],
-                        )
+                        api.try_launch("Desk")
                         .unwrap()
                     })
                 })
@@ -256,19 +251,8 @@ async fn placement_respects_capacity_and_zones() {
         // Their desktops come up: a token once ready.
         for l in &launched {
             let id = l.body["id"].as_str().unwrap();
-            let started = Instant::now();
-            loop {
-                let r = api
-                    .call("POST", &format!("/api/v1/sessions/{id}/token"), None, &[])
-                    .unwrap();
-                if r.status == 200 {
-                    assert!(r.body["token"].as_str().is_some_and(|t| !t.is_empty()));
-                    break;
-                }
-                assert_eq!(r.status, 202, "{r:?}");
-                assert!(started.elapsed() < START, "never ready: {r:?}");
-                std::thread::sleep(Duration::from_millis(200));
-            }
+            let grant = api.wait_token(id, START).unwrap();
+            assert!(grant["token"].as_str().is_some_and(|t| !t.is_empty()));
         }
         let agents = api.call("GET", "/api/v1/agents", None, &[]).unwrap();
         let me = agents.body["items"]
@@ -306,13 +290,7 @@ async fn placement_respects_capacity_and_zones() {
         let mut zoe = api.clone();
         zoe.token = None;
         assert_eq!(zoe.login("zoe", "placed-far-away-pw-1").unwrap().status, 200);
-        let r = zoe
-            .call(
-                "POST",
-                "/api/v1/sessions",
-                Some(&json!({"workspace": "Desk"})),
-                &[],
-            )
+        let r = zoe.try_launch("Desk")
             .unwrap();
         assert_eq!(r.status, 503, "{r:?}");
         assert_eq!(r.body["error"]["code"], "no_capacity");
@@ -330,13 +308,7 @@ async fn placement_respects_capacity_and_zones() {
             .call("DELETE", &format!("/api/v1/sessions/{first}"), None, &[])
             .unwrap();
         assert_eq!(r.status, 204, "{r:?}");
-        let again = api
-            .call(
-                "POST",
-                "/api/v1/sessions",
-                Some(&json!({"workspace": "Desk"})),
-                &[],
-            )
+        let again = api.try_launch("Desk")
             .unwrap();
         assert_eq!(again.status, 201, "{again:?}");
     })
@@ -559,14 +531,7 @@ async fn without_docker_oriel_up_runs_and_says_why() {
     let api = admin(&oriel).await;
     blocking(move || {
         container_workspace(&api, "No docker", "oriel/desktop:latest");
-        let r = api
-            .call(
-                "POST",
-                "/api/v1/sessions",
-                Some(&json!({"workspace": "No docker"})),
-                &[],
-            )
-            .unwrap();
+        let r = api.try_launch("No docker").unwrap();
         assert_eq!(r.status, 503, "{r:?}");
         assert_eq!(r.body["error"]["code"], "no_capacity");
         let agents = api.call("GET", "/api/v1/agents", None, &[]).unwrap();
@@ -602,22 +567,11 @@ async fn idle_timeout_and_maximum_length_remove_the_container() {
                 )
                 .unwrap();
             assert_eq!(r.status, 201, "{r:?}");
-            let l = a
-                .call("POST", "/api/v1/sessions", Some(&json!({"workspace": name})), &[])
+            let l = a.try_launch(name)
                 .unwrap();
             assert_eq!(l.status, 201, "{l:?}");
             let id = l.body["id"].as_str().unwrap().to_owned();
-            let started = Instant::now();
-            let grant = loop {
-                let t = a
-                    .call("POST", &format!("/api/v1/sessions/{id}/token"), None, &[])
-                    .unwrap();
-                if t.status == 200 {
-                    break t.body;
-                }
-                assert!(started.elapsed() < START, "{t:?}");
-                std::thread::sleep(Duration::from_millis(100));
-            };
+            let grant = a.wait_token(&id, START).unwrap();
             grants.push((id, grant));
         }
         grants

@@ -138,31 +138,14 @@ fn create_workspace(api: &Api, image: &str) {
 
 /// Launches and waits for the desktop: the session and its token response.
 fn launch_ready(api: &Api) -> (Value, Value) {
-    let r = api
-        .call(
-            "POST",
-            "/api/v1/sessions",
-            Some(&json!({"workspace": "Remote desk"})),
-            &[],
-        )
-        .unwrap();
+    let r = api.try_launch("Remote desk").unwrap();
     assert_eq!(r.status, 201, "{r:?}");
     let id = r.body["id"].as_str().unwrap().to_owned();
-    let started = std::time::Instant::now();
-    loop {
-        let t = api
-            .call("POST", &format!("/api/v1/sessions/{id}/token"), None, &[])
-            .unwrap();
-        if t.status == 200 {
-            let s = api
-                .call("GET", &format!("/api/v1/sessions/{id}"), None, &[])
-                .unwrap();
-            return (s.body, t.body);
-        }
-        assert_eq!(t.status, 202, "{t:?}");
-        assert!(started.elapsed() < START, "never ready");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let grant = api.wait_token(&id, START).unwrap();
+    let s = api
+        .call("GET", &format!("/api/v1/sessions/{id}"), None, &[])
+        .unwrap();
+    (s.body, grant)
 }
 
 async fn session(api: &Api, id: &str) -> Value {

@@ -143,32 +143,15 @@ impl Postgres {
         self.port
     }
 
-    /// Creates a database (unique per test, to share one server) and returns its URL.
-    pub async fn database(&self, name: &str) -> anyhow::Result<String> {
-        let mut c = tokio::process::Command::new(format!("{BIN}/createdb"));
-        c.args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &self.port.to_string(),
-            "-U",
-            "postgres",
-            name,
-        ]);
-        let out = run_command(c, Duration::from_secs(20)).await?;
-        if !out.status.success() {
-            bail!(
-                "createdb {name} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Ok(self.url(name))
-    }
-
-    /// A plain-text dump (`pg_dump`) of a database: its schema and every
-    /// row, for tests that look for what must not be stored in clear.
-    pub async fn dump(&self, db: &str) -> anyhow::Result<Vec<u8>> {
-        let mut c = tokio::process::Command::new(format!("{BIN}/pg_dump"));
+    /// Runs a client tool of the server (`createdb`, `pg_dump`) against it
+    /// on database `db`; its standard output, or an error with its stderr.
+    async fn client_tool(
+        &self,
+        tool: &str,
+        db: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<u8>> {
+        let mut c = tokio::process::Command::new(format!("{BIN}/{tool}"));
         c.args([
             "-h",
             "127.0.0.1",
@@ -178,14 +161,28 @@ impl Postgres {
             "postgres",
             db,
         ]);
-        let out = run_command(c, Duration::from_secs(30)).await?;
+        let out = run_command(c, timeout).await?;
         if !out.status.success() {
             bail!(
-                "pg_dump {db} failed: {}",
+                "{tool} {db} failed: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
         }
         Ok(out.stdout)
+    }
+
+    /// Creates a database (unique per test, to share one server) and returns its URL.
+    pub async fn database(&self, name: &str) -> anyhow::Result<String> {
+        self.client_tool("createdb", name, Duration::from_secs(20))
+            .await?;
+        Ok(self.url(name))
+    }
+
+    /// A plain-text dump (`pg_dump`) of a database: its schema and every
+    /// row, for tests that look for what must not be stored in clear.
+    pub async fn dump(&self, db: &str) -> anyhow::Result<Vec<u8>> {
+        self.client_tool("pg_dump", db, Duration::from_secs(30))
+            .await
     }
 
     /// URL of a database on this server.

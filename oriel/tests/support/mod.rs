@@ -260,14 +260,36 @@ impl Api {
         Ok(r.body)
     }
 
-    /// Launches a session; returns its JSON (id, token, stream_url, ...).
-    pub fn launch(&self, workspace: &str) -> anyhow::Result<Value> {
-        let r = self.call(
+    /// `POST /api/v1/sessions` for `workspace`, whatever the answer.
+    pub fn try_launch(&self, workspace: &str) -> anyhow::Result<Reply> {
+        self.call(
             "POST",
             "/api/v1/sessions",
             Some(&json!({"workspace": workspace})),
             &[],
-        )?;
+        )
+    }
+
+    /// Asks for a session's token until it comes: a container session
+    /// answers 202 while its agent starts the desktop. Fails on any other
+    /// answer, or after `timeout`.
+    pub fn wait_token(&self, id: &str, timeout: Duration) -> anyhow::Result<Value> {
+        let started = std::time::Instant::now();
+        loop {
+            let r = self.call("POST", &format!("/api/v1/sessions/{id}/token"), None, &[])?;
+            match r.status {
+                200 => return Ok(r.body),
+                202 if started.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                _ => bail!("no token for session {id}: {r:?}"),
+            }
+        }
+    }
+
+    /// Launches a session; returns its JSON (id, token, stream_url, ...).
+    pub fn launch(&self, workspace: &str) -> anyhow::Result<Value> {
+        let r = self.try_launch(workspace)?;
         if r.status != 201 {
             bail!("launch failed: {r:?}");
         }
