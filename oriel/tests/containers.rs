@@ -56,7 +56,7 @@ fn agent_id() -> String {
 }
 
 async fn up_with_agent(agent: &str, extra: &[(&str, &str)]) -> Oriel {
-    let mut env = vec![("ORIEL_AGENT__ID", agent)];
+    let mut env = vec![("ORIEL_AGENT__ENABLED", "true"), ("ORIEL_AGENT__ID", agent)];
     env.extend_from_slice(extra);
     let oriel = Oriel::up(&env).await.unwrap();
     let api = admin(&oriel).await;
@@ -518,9 +518,12 @@ async fn files_move_between_the_browser_and_the_container() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_docker_oriel_up_runs_and_says_why() {
-    let oriel = Oriel::up(&[("ORIEL_AGENT__DOCKER_SOCKET", "/nonexistent/docker.sock")])
-        .await
-        .unwrap();
+    let oriel = Oriel::up(&[
+        ("ORIEL_AGENT__ENABLED", "true"),
+        ("ORIEL_AGENT__DOCKER_SOCKET", "/nonexistent/docker.sock"),
+    ])
+    .await
+    .unwrap();
     let log = oriel.guard.log();
     assert!(
         log.contains("container workspaces are off on this host")

@@ -69,6 +69,11 @@ impl Oriel {
             .arg(listen)
             .args(args)
             .env("ORIEL_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            // No agent in the process unless a test asks for one (container
+            // tests do, with an agent id of their own): the others need no
+            // Docker, and agents sharing the id `local` would reconcile
+            // each other's containers away.
+            .env("ORIEL_AGENT__ENABLED", "false")
             .env(
                 "RUST_LOG",
                 "info,oriel_gateway=debug,oriel_protocols_vnc=debug",
