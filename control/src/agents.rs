@@ -301,7 +301,9 @@ impl ControlPlane {
         }
         self.agents_changed();
         Ok(AgentWelcome {
-            heartbeat_ms: MAX_POLL_WAIT.as_millis() as u64,
+            heartbeat_ms: MAX_POLL_WAIT
+                .min(self.settings.agent_lost_after / 3)
+                .as_millis() as u64,
             lost_after_ms: self.settings.agent_lost_after.as_millis() as u64,
         })
     }
@@ -309,17 +311,23 @@ impl ControlPlane {
     /// The sessions an agent should run; held until they differ from what
     /// it has, or `wait_ms` passed. Every poll is a heartbeat.
     pub async fn agent_poll(&self, poll: &AgentPoll) -> Result<AgentOrders, ApiError> {
-        let wait = Duration::from_millis(poll.wait_ms).min(MAX_POLL_WAIT);
+        // Held well within the lost-agent timeout, so a quiet agent still
+        // heartbeats often enough.
+        let wait = Duration::from_millis(poll.wait_ms)
+            .min(MAX_POLL_WAIT)
+            .min(self.settings.agent_lost_after / 3);
         let until = tokio::time::Instant::now() + wait;
         let has: BTreeSet<&str> = poll.running.iter().map(String::as_str).collect();
+        // The heartbeat: once per poll (held at most a third of
+        // `agent_lost_after`), not at every look at the database.
+        if !self.store.agent_seen(&poll.id, now_ms()).await? {
+            return Err(ApiError::conflict(
+                "unregistered",
+                "this agent is not registered; register again",
+            ));
+        }
         let mut changes = self.agent_changes.subscribe();
         loop {
-            if !self.store.agent_seen(&poll.id, now_ms()).await? {
-                return Err(ApiError::conflict(
-                    "unregistered",
-                    "this agent is not registered; register again",
-                ));
-            }
             changes.borrow_and_update();
             let wanted = self.store.desired_sessions(&poll.id).await?;
             let same =

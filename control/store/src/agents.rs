@@ -90,7 +90,17 @@ const AGENT_COLUMNS: &str = "a.id, a.zone, a.labels, a.max_sessions, a.cpus, a.m
      a.gateway_sealing_key, a.gateway_signing_key, a.gateway_cert_sha256, \
      a.state, a.registered_at, a.last_seen_at";
 
-fn agent_from(row: &AnyRow, active: i64, reserved: i64) -> Result<AgentRecord, StoreError> {
+/// An agent row with its load: active sessions and the memory they reserve
+/// (one query; `GROUP BY a.id`, the primary key).
+static AGENT_WITH_LOAD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {AGENT_COLUMNS}, COUNT(s.id) AS active, \
+         CAST(COALESCE(SUM(s.memory_mb), 0) AS BIGINT) AS reserved \
+         FROM agents a LEFT JOIN sessions s ON s.agent_id = a.id AND s.state IN {ACTIVE}"
+    )
+});
+
+fn agent_from(row: &AnyRow) -> Result<AgentRecord, StoreError> {
     Ok(AgentRecord {
         registration: AgentRegistration {
             id: row.try_get("id")?,
@@ -119,8 +129,8 @@ fn agent_from(row: &AnyRow, active: i64, reserved: i64) -> Result<AgentRecord, S
         state: row.try_get("state")?,
         registered_at: row.try_get("registered_at")?,
         last_seen_at: row.try_get("last_seen_at")?,
-        active_sessions: active,
-        reserved_memory_mb: reserved,
+        active_sessions: row.try_get("active")?,
+        reserved_memory_mb: row.try_get("reserved")?,
     })
 }
 
@@ -244,15 +254,13 @@ impl Store {
     /// One agent.
     pub async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = $1"
+            "{} WHERE a.id = $1 GROUP BY a.id",
+            *AGENT_WITH_LOAD
         )))
         .bind(id)
         .fetch_optional(self.pool())
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mut conn = self.pool().acquire().await?;
-        let (active, reserved) = load(&mut conn, id).await?;
-        agent_from(&row, active, reserved).map(Some)
+        row.as_ref().map(agent_from).transpose()
     }
 
     /// All agents, by id, at most `limit` after the id `after`.
@@ -262,20 +270,14 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<AgentRecord>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id > $1 ORDER BY a.id LIMIT $2"
+            "{} WHERE a.id > $1 GROUP BY a.id ORDER BY a.id LIMIT $2",
+            *AGENT_WITH_LOAD
         )))
         .bind(after)
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        let mut conn = self.pool().acquire().await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let id: String = row.try_get("id")?;
-            let (active, reserved) = load(&mut conn, &id).await?;
-            out.push(agent_from(row, active, reserved)?);
-        }
-        Ok(out)
+        rows.iter().map(agent_from).collect()
     }
 
     /// The sessions an agent should be running: placed on it and not

@@ -203,44 +203,30 @@ pub trait Claims: Serialize + serde::de::DeserializeOwned {
     fn exp(&self) -> u64;
 }
 
-impl Claims for SessionClaims {
-    const PREFIX: &'static str = "s1";
-    fn version(&self) -> u8 {
-        self.v
-    }
-    fn nbf(&self) -> u64 {
-        self.nbf
-    }
-    fn exp(&self) -> u64 {
-        self.exp
-    }
+/// `Claims` for a claims struct with `v`, `nbf` and `exp` fields.
+macro_rules! claims {
+    ($($ty:ident => $prefix:literal),* $(,)?) => {$(
+        impl Claims for $ty {
+            const PREFIX: &'static str = $prefix;
+            fn version(&self) -> u8 {
+                self.v
+            }
+            fn nbf(&self) -> u64 {
+                self.nbf
+            }
+            fn exp(&self) -> u64 {
+                self.exp
+            }
+        }
+    )*};
 }
 
-impl Claims for ReportClaims {
-    const PREFIX: &'static str = "r1";
-    fn version(&self) -> u8 {
-        self.v
-    }
-    fn nbf(&self) -> u64 {
-        self.nbf
-    }
-    fn exp(&self) -> u64 {
-        self.exp
-    }
-}
-
-impl Claims for CommandClaims {
-    const PREFIX: &'static str = "c1";
-    fn version(&self) -> u8 {
-        self.v
-    }
-    fn nbf(&self) -> u64 {
-        self.nbf
-    }
-    fn exp(&self) -> u64 {
-        self.exp
-    }
-}
+claims!(
+    SessionClaims => "s1",
+    ReportClaims => "r1",
+    CommandClaims => "c1",
+    RouteClaims => "rt1",
+);
 
 /// A route through a relaying gateway (prefix `rt1`): the control plane
 /// tells the gateway the browser reached to pass the stream on, untouched,
@@ -266,19 +252,6 @@ pub struct RouteClaims {
     /// SHA-256 of its TLS certificate (hex, lowercase): the only
     /// certificate the relay accepts there.
     pub cert_sha256: String,
-}
-
-impl Claims for RouteClaims {
-    const PREFIX: &'static str = "rt1";
-    fn version(&self) -> u8 {
-        self.v
-    }
-    fn nbf(&self) -> u64 {
-        self.nbf
-    }
-    fn exp(&self) -> u64 {
-        self.exp
-    }
 }
 
 #[cfg(test)]
