@@ -12,7 +12,17 @@
 //! - `DOCKER-USER -i <bridge> -d <range> ! ESTABLISHED,RELATED -j REJECT` for
 //!   each blocked destination (private ranges by default): with internet
 //!   egress the container still cannot reach the LAN, the control plane or
-//!   the database on other hosts.
+//!   the database on other hosts;
+//! - the same forward rules again at the top of `FORWARD` itself. Docker
+//!   deletes and re-inserts its `FORWARD -j DOCKER-USER` jump every time it
+//!   creates a network (any network, of anyone on the host); for that instant
+//!   `DOCKER-USER` is not consulted and, with internet egress, a new
+//!   connection to a private range would otherwise pass. The copies are
+//!   inserted right after the session's network is created, so they sit
+//!   above Docker's accept rules for that bridge; Docker later inserts only
+//!   its two jumps and other bridges' rules above them. Normally the copies in
+//!   `DOCKER-USER` match first: they run before Docker's isolation chain, so
+//!   a connection to another session is refused at once rather than dropped.
 //!
 //! REJECT rather than DROP so that a forbidden connection fails at once
 //! inside the container instead of hanging until its timeout.
@@ -27,6 +37,10 @@ use crate::names::SessionId;
 
 const CHAIN_HOST: &str = "INPUT";
 const CHAIN_FORWARD: &str = "DOCKER-USER";
+/// Backstop for the instants when Docker re-creates its `DOCKER-USER` jump.
+const CHAIN_FORWARD_BACKSTOP: &str = "FORWARD";
+/// Every chain that holds rules of ours.
+const CHAINS: [&str; 3] = [CHAIN_HOST, CHAIN_FORWARD, CHAIN_FORWARD_BACKSTOP];
 
 /// A failed firewall command.
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +122,11 @@ impl Firewall {
     ) -> Result<(), FirewallError> {
         let comment = self.comment(session);
         let mut targets = vec![(CHAIN_HOST, None)];
-        targets.extend(blocked.iter().map(|d| (CHAIN_FORWARD, Some(d.as_str()))));
+        // The backstop first: from the moment the copies in DOCKER-USER
+        // exist, the ones in FORWARD do too.
+        for chain in [CHAIN_FORWARD_BACKSTOP, CHAIN_FORWARD] {
+            targets.extend(blocked.iter().map(|d| (chain, Some(d.as_str()))));
+        }
         for (chain, dest) in targets {
             // `-I` puts each rule first: the TCP reset ends up above the
             // generic reject (ICMP errors are rate-limited by the kernel, a
@@ -164,7 +182,7 @@ impl Firewall {
     pub async fn rules(&self) -> Result<Vec<(String, String)>, FirewallError> {
         let prefix = format!("oriel:{}:", self.agent_id);
         let mut out = Vec::new();
-        for chain in [CHAIN_HOST, CHAIN_FORWARD] {
+        for chain in CHAINS {
             for rule in self.run(&["-S", chain]).await?.lines() {
                 if let Some(c) = comment_of(rule)
                     && let Some(s) = c.strip_prefix(&prefix)
@@ -178,7 +196,7 @@ impl Firewall {
 
     async fn remove_where(&self, matches: impl Fn(&str) -> bool) -> Result<usize, FirewallError> {
         let mut removed = 0;
-        for chain in [CHAIN_HOST, CHAIN_FORWARD] {
+        for chain in CHAINS {
             for rule in self.run(&["-S", chain]).await?.lines() {
                 let Some(comment) = comment_of(rule) else {
                     continue;

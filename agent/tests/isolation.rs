@@ -184,5 +184,53 @@ async fn without_the_firewall_the_host_would_be_reachable() {
         .unwrap();
     assert!(can_connect(short(&running), SocketAddr::new(gateway, port)).await);
     assert!(accepted.load(Ordering::SeqCst) >= 1);
+    // …and, with internet egress, the LAN: the fixture the next test uses
+    // is reachable when nothing forbids it.
+    let lan = LanHost::start();
+    let mut open = spec();
+    open.egress = Egress::Internet;
+    let egress = agent.launch(&open, &sid("s-net")).await.unwrap();
+    assert!(can_connect(short(&egress), lan.addr).await);
     agent.end(&sid("s-open")).await.unwrap();
+    agent.end(&sid("s-net")).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn egress_rules_hold_while_docker_recreates_its_jump() {
+    // Docker deletes and re-inserts `FORWARD -j DOCKER-USER` whenever any
+    // network is created on the host; for that instant the rules in
+    // DOCKER-USER are skipped. The agent's copies in FORWARD must still
+    // refuse a session with internet egress the LAN.
+    let id = agent_id("iso-jump");
+    let _guard = LabelGuard(id.clone());
+    let lan = LanHost::start();
+    let agent = agent(&id).await;
+    let mut open = spec();
+    open.egress = Egress::Internet;
+    let session = agent.launch(&open, &sid("s-open")).await.unwrap();
+    let c = short(&session);
+    assert!(!can_connect(c, lan.addr).await, "LAN refused");
+    // Networks created after the session's insert their rules above ours.
+    let later = format!("{id}-later");
+    let created = std::process::Command::new("docker")
+        .args([
+            "network",
+            "create",
+            "--label",
+            &format!("oriel.agent={id}"),
+            &later,
+        ])
+        .status()
+        .unwrap();
+    assert!(created.success());
+    {
+        let _gone = DockerUserJumpRemoved::new();
+        assert!(
+            !can_connect(c, lan.addr).await,
+            "LAN refused without DOCKER-USER"
+        );
+    }
+    assert!(!can_connect(c, lan.addr).await, "LAN refused again");
+    agent.end(&sid("s-open")).await.unwrap();
+    assert!(rules(&id).is_empty(), "every copy removed at the end");
 }

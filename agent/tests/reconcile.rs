@@ -143,9 +143,11 @@ async fn a_stale_firewall_rule_is_reconciled() {
     )
     .await
     .unwrap();
-    assert_eq!(rules(&id).len(), 4);
+    // INPUT, DOCKER-USER and the FORWARD backstop; a TCP reset and a
+    // generic reject in each.
+    assert_eq!(rules(&id).len(), 6);
     let report = agent.reconcile(&HashSet::new()).await.unwrap();
-    assert_eq!(report.removed_rules, 4);
+    assert_eq!(report.removed_rules, 6);
     assert!(rules(&id).is_empty());
 }
 

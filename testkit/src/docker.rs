@@ -63,7 +63,7 @@ pub fn remove_agent_leftovers(agent: &str) {
     // The agent's host firewall rules (commented `oriel:<agent>:<session>`),
     // left when its process was stopped before it could remove them.
     let tag = format!("--comment \"oriel:{agent}:");
-    for chain in ["INPUT", "DOCKER-USER"] {
+    for chain in ["INPUT", "DOCKER-USER", "FORWARD"] {
         let rules = std::process::Command::new("iptables")
             .args(["-w", "-S", chain])
             .output()

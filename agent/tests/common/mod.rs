@@ -123,7 +123,7 @@ impl Drop for LabelGuard {
         let script = format!(
             "docker ps -aq --filter {label} | xargs -r docker rm -f -v >/dev/null 2>&1; \
              docker network ls -q --filter {label} | xargs -r docker network rm >/dev/null 2>&1; \
-             for c in INPUT DOCKER-USER; do iptables -w -S $c | grep -F 'oriel:{id}:' | sed 's/^-A/-D/' \
+             for c in INPUT DOCKER-USER FORWARD; do iptables -w -S $c | grep -F 'oriel:{id}:' | sed 's/^-A/-D/' \
                | while read -r r; do eval iptables -w $r; done; done",
             id = self.0
         );
@@ -186,7 +186,7 @@ pub fn labelled(agent_id: &str) -> (Vec<String>, Vec<String>) {
 /// Firewall rules of this agent (lines of `iptables -S`).
 pub fn rules(agent_id: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for chain in ["INPUT", "DOCKER-USER"] {
+    for chain in ["INPUT", "DOCKER-USER", "FORWARD"] {
         let o = Command::new("iptables")
             .args(["-w", "-S", chain])
             .output()
@@ -203,4 +203,85 @@ pub fn rules(agent_id: &str) -> Vec<String> {
 
 pub fn short(r: &RunningSession) -> &str {
     &r.container_id[..12]
+}
+
+/// A "LAN host" beside the Docker host: a network namespace behind a veth
+/// pair (host side `10.251.<n>.1/30`, namespace side `.2`) that answers
+/// `hi` on a TCP port. Reaching it from a session means forwarding to a
+/// private range. Removed (namespace, veth, listener) when dropped.
+pub struct LanHost {
+    ns: String,
+    listener: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl LanHost {
+    pub fn start() -> LanHost {
+        let n = std::process::id() % 250;
+        let ns = format!("orl-lan-{}", std::process::id());
+        let (host_if, ns_if) = (format!("orlh{n}"), format!("orln{n}"));
+        let host_ip = format!("10.251.{n}.1/30");
+        let lan_ip = format!("10.251.{n}.2");
+        let script = format!(
+            "set -e; ip netns add {ns}; ip link add {host_if} type veth peer name {ns_if}; \
+             ip link set {ns_if} netns {ns}; ip addr add {host_ip} dev {host_if}; \
+             ip link set {host_if} up; ip -n {ns} addr add {lan_ip}/30 dev {ns_if}; \
+             ip -n {ns} link set {ns_if} up; ip -n {ns} link set lo up"
+        );
+        // Built before running anything, so a failed step is still cleaned.
+        let mut host = LanHost {
+            ns: ns.clone(),
+            listener: Command::new("true").spawn().unwrap(),
+            addr: SocketAddr::new(lan_ip.parse().unwrap(), 8080),
+        };
+        let ok = Command::new("sh").arg("-c").arg(&script).status().unwrap();
+        assert!(ok.success(), "network namespace {ns}");
+        host.listener = Command::new("ip")
+            .args(["netns", "exec", &ns, BUSYBOX, "nc", "-ll", "-p", "8080"])
+            .args(["-e", "echo", "hi"])
+            .spawn()
+            .unwrap();
+        // The host itself reaches it (the listener is up).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect_timeout(&host.addr, Duration::from_millis(200)).is_err()
+        {
+            assert!(std::time::Instant::now() < deadline, "LAN host listens");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        host
+    }
+}
+
+impl Drop for LanHost {
+    fn drop(&mut self) {
+        let _ = self.listener.kill();
+        let _ = self.listener.wait();
+        // Deleting the namespace deletes the veth pair with it.
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
+/// Does what Docker does for a moment whenever it creates a network: takes
+/// the `FORWARD -j DOCKER-USER` jump out. Puts it back first in `FORWARD`
+/// (where Docker re-inserts it) when dropped, also on panic.
+pub struct DockerUserJumpRemoved;
+
+impl DockerUserJumpRemoved {
+    pub fn new() -> DockerUserJumpRemoved {
+        let ok = Command::new("iptables")
+            .args(["-w", "-D", "FORWARD", "-j", "DOCKER-USER"])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "FORWARD -j DOCKER-USER removed");
+        DockerUserJumpRemoved
+    }
+}
+
+impl Drop for DockerUserJumpRemoved {
+    fn drop(&mut self) {
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg("iptables -w -C FORWARD -j DOCKER-USER 2>/dev/null || iptables -w -I FORWARD -j DOCKER-USER")
+            .status();
+    }
 }
