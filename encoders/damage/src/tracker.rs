@@ -22,6 +22,15 @@ pub struct PlanSettings {
     /// Pending copy-rects beyond this are turned into plain damage, which
     /// bounds memory while the viewer is not acknowledging.
     pub max_pending_copies: usize,
+    /// JPEG quality (1–100) of tiles that change continuously (video,
+    /// animation, a dragged window). A tile's quality slides from
+    /// `jpeg_quality` down to this as its change rate rises: moving content
+    /// costs fewer bytes where the eye cannot see detail, static content
+    /// stays sharp (and settles to lossless). `>= jpeg_quality` turns it off.
+    pub motion_quality: u8,
+    /// Half-life (µs) of a tile's change-rate estimate: how quickly a tile
+    /// that stopped moving counts as static again.
+    pub motion_half_life_us: u64,
 }
 
 impl Default for PlanSettings {
@@ -31,6 +40,8 @@ impl Default for PlanSettings {
             lossless_max_colors: 64,
             settle_us: 300_000,
             max_pending_copies: 64,
+            motion_quality: 50,
+            motion_half_life_us: 500_000,
         }
     }
 }
@@ -93,6 +104,47 @@ struct Tile {
     lossy: bool,
     /// Last time the content changed, µs.
     last_change_us: u64,
+    /// Changes sent, decayed with `motion_half_life_us` ([`Heat`]).
+    heat: Heat,
+}
+
+/// A tile's change rate: the number of changes sent, each weighing half as
+/// much every `motion_half_life_us`. A tile sent once stays near 1; one
+/// changing at 30 fps with a 500 ms half-life settles near 22, at 2 fps
+/// near 2.
+#[derive(Debug, Clone, Copy, Default)]
+struct Heat {
+    value: f32,
+    at_us: u64,
+}
+
+/// At or below this heat a tile is static (full `jpeg_quality`).
+const HEAT_STATIC: f32 = 2.0;
+/// At or above this heat a tile is in motion (`motion_quality`): about
+/// 12 changes a second with the default half-life.
+const HEAT_MOTION: f32 = 10.0;
+
+impl Heat {
+    fn now(self, now_us: u64, half_life_us: u64) -> f32 {
+        let dt = now_us.saturating_sub(self.at_us) as f32;
+        self.value * 0.5f32.powf(dt / half_life_us.max(1) as f32)
+    }
+
+    fn bump(&mut self, now_us: u64, half_life_us: u64) {
+        self.value = self.now(now_us, half_life_us) + 1.0;
+        self.at_us = now_us;
+    }
+}
+
+/// The JPEG quality of a tile at `heat`: `jpeg_quality` when static,
+/// `motion_quality` in motion, linear in between.
+fn quality_at(heat: f32, settings: &PlanSettings) -> u8 {
+    let (hi, lo) = (settings.jpeg_quality, settings.motion_quality);
+    if lo >= hi || heat <= HEAT_STATIC {
+        return hi;
+    }
+    let f = ((heat - HEAT_STATIC) / (HEAT_MOTION - HEAT_STATIC)).min(1.0);
+    (f32::from(hi) - f * f32::from(hi - lo)).round() as u8
 }
 
 /// Damage tracker of one viewer.
@@ -162,6 +214,7 @@ impl DamageTracker {
             client_hash: None,
             lossy: false,
             last_change_us: now_us,
+            heat: Heat::default(),
         };
         self.tiles = vec![black; self.cols as usize * self.rows as usize];
         // The viewer clears to black on a new size; record what it holds.
@@ -339,7 +392,11 @@ impl DamageTracker {
                 continue;
             }
             let refresh = !changed;
-            let content = classify(&self.scratch, &self.settings, refresh);
+            if changed {
+                t.heat.bump(now_us, self.settings.motion_half_life_us);
+            }
+            let quality = quality_at(t.heat.value, &self.settings);
+            let content = classify(&self.scratch, &self.settings, quality, refresh);
             t.client_hash = Some(hash);
             t.lossy = matches!(content, TileContent::Lossy { .. });
             tiles.push(TileJob { rect, content });
@@ -356,8 +413,9 @@ impl DamageTracker {
     }
 }
 
-/// Decides how a tile is sent. `refresh` forces lossless.
-fn classify(rgb: &[u8], settings: &PlanSettings, refresh: bool) -> TileContent {
+/// Decides how a tile is sent: lossy ones at `quality`. `refresh` forces
+/// lossless.
+fn classify(rgb: &[u8], settings: &PlanSettings, quality: u8, refresh: bool) -> TileContent {
     let first = [rgb[0], rgb[1], rgb[2]];
     let mut palette: Vec<[u8; 3]> = vec![first];
     let mut last = first;
@@ -381,7 +439,7 @@ fn classify(rgb: &[u8], settings: &PlanSettings, refresh: bool) -> TileContent {
     } else if colourful && !refresh {
         TileContent::Lossy {
             rgb: rgb.to_vec(),
-            quality: settings.jpeg_quality,
+            quality,
         }
     } else {
         TileContent::Lossless(rgb.to_vec())

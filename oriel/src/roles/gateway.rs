@@ -93,6 +93,9 @@ fn settings(p: &Process) -> anyhow::Result<GatewaySettings> {
     if !(1..=100).contains(&g.jpeg_quality) {
         bail!("gateway.jpeg_quality must be 1-100");
     }
+    if !(1..=100).contains(&g.motion_quality) {
+        bail!("gateway.motion_quality must be 1-100");
+    }
     if !(16..=256).contains(&g.tile_size) {
         bail!("gateway.tile_size must be 16-256");
     }
@@ -122,6 +125,9 @@ fn settings(p: &Process) -> anyhow::Result<GatewaySettings> {
             jpeg_quality: g.jpeg_quality,
             lossless_max_colors: g.lossless_max_colors,
             settle_us: duration("gateway.settle", &g.settle)?.as_micros() as u64,
+            motion_quality: g.motion_quality,
+            motion_half_life_us: duration("gateway.motion_half_life", &g.motion_half_life)?
+                .as_micros() as u64,
             ..PlanSettings::default()
         },
         hello_timeout: duration("gateway.hello_timeout", &g.hello_timeout)?,

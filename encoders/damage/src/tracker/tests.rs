@@ -81,6 +81,8 @@ fn settings(max_copies: usize) -> PlanSettings {
         lossless_max_colors: 8,
         settle_us: 1000,
         max_pending_copies: max_copies,
+        motion_quality: 50,
+        motion_half_life_us: 500_000,
     }
 }
 
@@ -226,4 +228,86 @@ fn resize_restarts_from_black() {
     let plan = t.plan(5).unwrap();
     assert_eq!(plan.tiles.len(), 1);
     assert_eq!(plan.tiles[0].rect, Rect::new(32, 16, 16, 4));
+}
+
+/// The quality of each lossy tile of a plan, by tile x.
+fn lossy_qualities(plan: &FramePlan) -> Vec<(u16, u8)> {
+    plan.tiles
+        .iter()
+        .filter_map(|t| match t.content {
+            TileContent::Lossy { quality, .. } => Some((t.rect.x, quality)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn moving_tiles_drop_quality_while_static_ones_stay_sharp() {
+    let mut s = settings(8);
+    s.jpeg_quality = 80;
+    s.motion_quality = 40;
+    s.settle_us = 300_000;
+    let mut t = DamageTracker::new(Size::new(64, 32), 32, s);
+    let (video, slow) = (Rect::new(0, 0, 32, 32), Rect::new(32, 0, 32, 32));
+    let mut video_q = Vec::new();
+    let mut slow_q = Vec::new();
+    // 2 s: the left tile changes at 30 fps, the right one once a second.
+    for frame in 0..60u32 {
+        let now = u64::from(frame) * 33_333 + 1;
+        t.draw_pixels(video, PixelLayout::Rgb24, &noise(video, frame as u8), now)
+            .unwrap();
+        if frame % 30 == 0 {
+            t.draw_pixels(
+                slow,
+                PixelLayout::Rgb24,
+                &noise(slow, 100 + frame as u8),
+                now,
+            )
+            .unwrap();
+        }
+        for (x, q) in lossy_qualities(&t.plan(now).unwrap()) {
+            if x == 0 {
+                video_q.push(q)
+            } else {
+                slow_q.push(q)
+            }
+        }
+    }
+    assert_eq!(video_q[0], 80, "a first change is sent sharp");
+    assert!(video_q.windows(2).all(|w| w[1] <= w[0]), "{video_q:?}");
+    assert!(video_q[20..].iter().all(|&q| q == 40), "{video_q:?}");
+    assert_eq!(
+        slow_q,
+        vec![80, 80],
+        "a tile changing once a second stays sharp"
+    );
+
+    // The motion stops: the tile settles to lossless, and after a few
+    // half-lives a new change is sharp again.
+    let stop = 60 * 33_333;
+    let plan = t.plan(stop + 300_001).unwrap();
+    assert!(
+        plan.tiles
+            .iter()
+            .all(|t| matches!(t.content, TileContent::Lossless(_)))
+    );
+    let later = stop + 3_000_000;
+    t.draw_pixels(video, PixelLayout::Rgb24, &noise(video, 7), later)
+        .unwrap();
+    assert_eq!(lossy_qualities(&t.plan(later).unwrap()), vec![(0, 80)]);
+}
+
+#[test]
+fn motion_quality_at_or_above_jpeg_quality_changes_nothing() {
+    let mut s = settings(8);
+    s.jpeg_quality = 60;
+    s.motion_quality = 90;
+    let mut t = DamageTracker::new(Size::new(32, 32), 32, s);
+    let r = Rect::new(0, 0, 32, 32);
+    for frame in 0..40u8 {
+        let now = u64::from(frame) * 10_000 + 1;
+        t.draw_pixels(r, PixelLayout::Rgb24, &noise(r, frame), now)
+            .unwrap();
+        assert_eq!(lossy_qualities(&t.plan(now).unwrap()), vec![(0, 60)]);
+    }
 }
