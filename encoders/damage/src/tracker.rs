@@ -31,6 +31,10 @@ pub struct PlanSettings {
     /// Half-life (µs) of a tile's change-rate estimate: how quickly a tile
     /// that stopped moving counts as static again.
     pub motion_half_life_us: u64,
+    /// Adjacent lossy tiles of one quality are sent as one image of up to
+    /// this many pixels (each JPEG carries ~600 bytes of headers); 0 sends
+    /// every tile on its own.
+    pub max_merged_pixels: usize,
 }
 
 impl Default for PlanSettings {
@@ -42,6 +46,7 @@ impl Default for PlanSettings {
             max_pending_copies: 64,
             motion_quality: 50,
             motion_half_life_us: 500_000,
+            max_merged_pixels: 1 << 19,
         }
     }
 }
@@ -375,6 +380,9 @@ impl DamageTracker {
     pub fn plan(&mut self, now_us: u64) -> Option<FramePlan> {
         let copies = std::mem::take(&mut self.copies);
         let mut tiles = Vec::new();
+        // Lossy tiles by index, with their quality: merged into larger
+        // images below.
+        let mut lossy = Vec::new();
         for idx in 0..self.tiles.len() {
             let tile = self.tiles[idx];
             let changed = tile.dirty || tile.client_hash.is_none();
@@ -396,11 +404,20 @@ impl DamageTracker {
                 t.heat.bump(now_us, self.settings.motion_half_life_us);
             }
             let quality = quality_at(t.heat.value, &self.settings);
-            let content = classify(&self.scratch, &self.settings, quality, refresh);
+            let kind = classify(&self.scratch, &self.settings, refresh);
             t.client_hash = Some(hash);
-            t.lossy = matches!(content, TileContent::Lossy { .. });
+            t.lossy = kind == Kind::Lossy;
+            let content = match kind {
+                Kind::Solid(rgb) => TileContent::Solid(rgb),
+                Kind::Lossless => TileContent::Lossless(self.scratch.clone()),
+                Kind::Lossy => {
+                    lossy.push((idx, quality));
+                    continue;
+                }
+            };
             tiles.push(TileJob { rect, content });
         }
+        self.merge_lossy(&lossy, &mut tiles);
         let damage = self.oldest_damage_us.take();
         if copies.is_empty() && tiles.is_empty() {
             return None;
@@ -413,9 +430,76 @@ impl DamageTracker {
     }
 }
 
-/// Decides how a tile is sent: lossy ones at `quality`. `refresh` forces
-/// lossless.
-fn classify(rgb: &[u8], settings: &PlanSettings, quality: u8, refresh: bool) -> TileContent {
+impl DamageTracker {
+    /// Turns the lossy tiles of a plan (`(index, quality)`, in index order)
+    /// into as few images as it can: adjacent tiles of one quality become one
+    /// rectangle (runs along a row, then rows of the same run), up to
+    /// `max_merged_pixels` (at least one tile). Each JPEG carries ~600 bytes of headers and
+    /// tables, so a 640×360 video sent as 60 separate 64×64 tiles would spend
+    /// more on headers than on pictures at motion quality; merged, it is one
+    /// or two images.
+    fn merge_lossy(&mut self, lossy: &[(usize, u8)], out: &mut Vec<TileJob>) {
+        if lossy.is_empty() {
+            return;
+        }
+        let (cols, rows) = (self.cols as usize, self.rows as usize);
+        // Quality of each tile still to place, 0 for none (qualities are 1–100).
+        let mut grid = vec![0u8; self.tiles.len()];
+        for &(idx, q) in lossy {
+            grid[idx] = q;
+        }
+        let tile_px = usize::from(self.tile) * usize::from(self.tile);
+        let max = self.settings.max_merged_pixels.max(tile_px);
+        for &(idx, q) in lossy {
+            if grid[idx] == 0 {
+                continue;
+            }
+            let (c0, r0) = (idx % cols, idx / cols);
+            let mut c1 = c0 + 1;
+            while c1 < cols && grid[r0 * cols + c1] == q && (c1 + 1 - c0) * tile_px <= max {
+                c1 += 1;
+            }
+            let width = c1 - c0;
+            let mut r1 = r0 + 1;
+            while r1 < rows
+                && (r1 + 1 - r0) * width * tile_px <= max
+                && (c0..c1).all(|c| grid[r1 * cols + c] == q)
+            {
+                r1 += 1;
+            }
+            for r in r0..r1 {
+                grid[r * cols + c0..r * cols + c1].fill(0);
+            }
+            let first = self.tile_rect(idx);
+            let last = self.tile_rect((r1 - 1) * cols + c1 - 1);
+            let rect = Rect::new(
+                first.x,
+                first.y,
+                last.x + last.width - first.x,
+                last.y + last.height - first.y,
+            );
+            let mut rgb = Vec::new();
+            self.fb
+                .read(rect, &mut rgb)
+                .expect("tile rectangles lie inside the framebuffer");
+            out.push(TileJob {
+                rect,
+                content: TileContent::Lossy { rgb, quality: q },
+            });
+        }
+    }
+}
+
+/// How a tile is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Solid([u8; 3]),
+    Lossless,
+    Lossy,
+}
+
+/// Decides how a tile is sent. `refresh` forces lossless.
+fn classify(rgb: &[u8], settings: &PlanSettings, refresh: bool) -> Kind {
     let first = [rgb[0], rgb[1], rgb[2]];
     let mut palette: Vec<[u8; 3]> = vec![first];
     let mut last = first;
@@ -435,14 +519,11 @@ fn classify(rgb: &[u8], settings: &PlanSettings, quality: u8, refresh: bool) -> 
         }
     }
     if palette.len() == 1 {
-        TileContent::Solid(first)
+        Kind::Solid(first)
     } else if colourful && !refresh {
-        TileContent::Lossy {
-            rgb: rgb.to_vec(),
-            quality,
-        }
+        Kind::Lossy
     } else {
-        TileContent::Lossless(rgb.to_vec())
+        Kind::Lossless
     }
 }
 

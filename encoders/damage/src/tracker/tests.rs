@@ -83,6 +83,7 @@ fn settings(max_copies: usize) -> PlanSettings {
         max_pending_copies: max_copies,
         motion_quality: 50,
         motion_half_life_us: 500_000,
+        max_merged_pixels: 1 << 19,
     }
 }
 
@@ -247,8 +248,9 @@ fn moving_tiles_drop_quality_while_static_ones_stay_sharp() {
     s.jpeg_quality = 80;
     s.motion_quality = 40;
     s.settle_us = 300_000;
-    let mut t = DamageTracker::new(Size::new(64, 32), 32, s);
-    let (video, slow) = (Rect::new(0, 0, 32, 32), Rect::new(32, 0, 32, 32));
+    // Apart, so that the two are never merged into one image.
+    let mut t = DamageTracker::new(Size::new(96, 32), 32, s);
+    let (video, slow) = (Rect::new(0, 0, 32, 32), Rect::new(64, 0, 32, 32));
     let mut video_q = Vec::new();
     let mut slow_q = Vec::new();
     // 2 s: the left tile changes at 30 fps, the right one once a second.
@@ -310,4 +312,62 @@ fn motion_quality_at_or_above_jpeg_quality_changes_nothing() {
             .unwrap();
         assert_eq!(lossy_qualities(&t.plan(now).unwrap()), vec![(0, 60)]);
     }
+}
+
+#[test]
+fn adjacent_lossy_tiles_of_one_quality_become_one_image() {
+    // A 160×96 picture over 32-px tiles, starting mid-tile: one image
+    // covering exactly the touched tiles, not fifteen (plus the solid rest).
+    let mut t = DamageTracker::new(Size::new(256, 160), 32, settings(8));
+    let r = Rect::new(16, 16, 160, 96);
+    t.draw_pixels(r, PixelLayout::Rgb24, &noise(r, 9), 10)
+        .unwrap();
+    let plan = t.plan(20).unwrap();
+    let lossy: Vec<&TileJob> = plan
+        .tiles
+        .iter()
+        .filter(|t| matches!(t.content, TileContent::Lossy { .. }))
+        .collect();
+    assert_eq!(lossy.len(), 1, "{plan:?}");
+    assert_eq!(lossy[0].rect, Rect::new(0, 0, 192, 128));
+    let mut viewer = Viewer::new(Size::new(256, 160));
+    viewer.apply(&plan);
+    // Settles to exactly the framebuffer.
+    viewer.apply(&t.plan(2000).unwrap());
+    assert!(viewer.fb == *t.framebuffer());
+}
+
+#[test]
+fn merged_images_stay_within_the_size_cap() {
+    let size = Size::new(1920, 1088);
+    let mut t = DamageTracker::new(size, 64, settings(8));
+    let r = Rect::new(0, 0, 1920, 1088);
+    t.draw_pixels(r, PixelLayout::Rgb24, &noise(r, 1), 10)
+        .unwrap();
+    let plan = t.plan(20).unwrap();
+    let mut covered = 0u64;
+    for job in &plan.tiles {
+        assert!(matches!(job.content, TileContent::Lossy { .. }));
+        assert!(u64::from(job.rect.area()) <= 1 << 19, "{:?}", job.rect);
+        covered += u64::from(job.rect.area());
+    }
+    assert_eq!(covered, 1920 * 1088);
+    assert!(plan.tiles.len() <= 6, "{} images", plan.tiles.len());
+}
+
+#[test]
+fn merging_can_be_turned_off() {
+    let mut s = settings(8);
+    s.max_merged_pixels = 0;
+    let mut t = DamageTracker::new(Size::new(64, 64), 32, s);
+    let r = Rect::new(0, 0, 64, 64);
+    t.draw_pixels(r, PixelLayout::Rgb24, &noise(r, 5), 10)
+        .unwrap();
+    let plan = t.plan(20).unwrap();
+    assert_eq!(plan.tiles.len(), 4);
+    assert!(
+        plan.tiles
+            .iter()
+            .all(|j| j.rect.width == 32 && j.rect.height == 32)
+    );
 }
