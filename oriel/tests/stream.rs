@@ -68,18 +68,25 @@ async fn setup(server: VncServer, password: Option<&str>, policy: serde_json::Va
     if let Some(p) = password {
         opts = opts.password(p);
     }
+    let xterm = XtermOptions {
+        columns: 60,
+        rows: 10,
+        x: 20,
+        y: 30,
+        command: Some("echo oriel stream test; sleep 600".into()),
+        ..Default::default()
+    };
+    setup_with(opts, password, xterm, policy).await
+}
+
+async fn setup_with(
+    opts: VncOptions,
+    password: Option<&str>,
+    xterm: XtermOptions,
+    policy: serde_json::Value,
+) -> Setup {
     let display = VncDisplay::start(opts).await.unwrap();
-    let xterm = display
-        .start_xterm(XtermOptions {
-            columns: 60,
-            rows: 10,
-            x: 20,
-            y: 30,
-            command: Some("echo oriel stream test; sleep 600".into()),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let xterm = display.start_xterm(xterm).await.unwrap();
     let oriel = Oriel::up(&[]).await.unwrap();
     let mut api = oriel.api();
     let port = display.rfb_port();
@@ -174,6 +181,62 @@ async fn x11vnc_with_a_password_streams_exactly() {
         .await
         .unwrap();
     assert!(v.hello.is_some(), "end {:?}\n{}", v.end, oriel.log_tail(40));
+    wait_until_exact(&mut v, &display, Duration::from_secs(30))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repainted_scrolling_arrives_as_copies_and_stays_exact() {
+    // x11vnc without its scroll heuristics sends a scrolling xterm as new
+    // pixels; the gateway finds the moved rows and sends copies, and the
+    // viewer's picture still ends up exactly the server's.
+    let opts = VncOptions::new(800, 600)
+        .server(VncServer::X11vnc)
+        .extra_arg("-noscrollcopyrect")
+        .extra_arg("-nowireframe");
+    let xterm = XtermOptions {
+        columns: 80,
+        rows: 36,
+        x: 0,
+        y: 0,
+        command: Some(
+            "sleep 2; i=0; while [ $i -lt 300 ]; do i=$((i+1)); \
+             echo \"line $i of a scrolling text, with words that differ: $((i*7919))\"; \
+             sleep 0.01; done; sleep 600"
+                .into(),
+        ),
+        ..Default::default()
+    };
+    let Setup {
+        display,
+        oriel,
+        launched,
+        _xterm,
+        api: _api,
+    } = setup_with(opts, None, xterm, json!({})).await;
+    let mut v = StreamViewer::connect(
+        launched["stream_url"].as_str().unwrap(),
+        &oriel.cert(),
+        Some(&oriel.origin()),
+    )
+    .await
+    .unwrap();
+    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
+        .await
+        .unwrap();
+    // Through the scrolling (300 lines, ~3 s at most), then the settle.
+    let until = Instant::now() + Duration::from_secs(6);
+    while Instant::now() < until {
+        v.pump(Duration::from_millis(200)).await.unwrap();
+    }
+    eprintln!("{} frames, {} copies, {} bytes", v.frames, v.copies, v.bytes);
+    assert!(
+        v.copies > 0,
+        "no copies: {} frames, {} bytes",
+        v.frames,
+        v.bytes
+    );
     wait_until_exact(&mut v, &display, Duration::from_secs(30))
         .await
         .unwrap();

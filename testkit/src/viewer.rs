@@ -56,8 +56,16 @@ pub struct StreamViewer {
     pub close_code: Option<u16>,
     /// Frames applied.
     pub frames: u64,
+    /// Copy operations applied.
+    pub copies: u64,
     /// Bytes of stream messages received.
     pub bytes: u64,
+    /// The last applied frame's `damage_time_us` (the gateway's wall clock,
+    /// µs since the Unix epoch), 0 before the first frame.
+    pub last_damage_time_us: u64,
+    /// Wall clock (µs since the Unix epoch) when the last applied frame's
+    /// message was read, before it was decoded; 0 before the first frame.
+    pub last_received_us: u64,
     /// Whether to acknowledge frames (turn off to simulate a stalled viewer).
     pub ack: bool,
     /// Everything that happened, in order.
@@ -72,6 +80,13 @@ impl std::fmt::Debug for StreamViewer {
             .field("frames", &self.frames)
             .finish_non_exhaustive()
     }
+}
+
+/// Wall clock, µs since the Unix epoch (the clock of `Frame::damage_time_us`).
+fn unix_time_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// A TLS client trusting the certificates in `ca_pem_file`.
@@ -142,7 +157,10 @@ impl StreamViewer {
             end: None,
             close_code: None,
             frames: 0,
+            copies: 0,
             bytes: 0,
+            last_damage_time_us: 0,
+            last_received_us: 0,
             ack: true,
             events: Vec::new(),
         })
@@ -215,7 +233,8 @@ impl StreamViewer {
                 }
                 Some(Ok(Message::Binary(bytes))) => {
                     self.bytes += bytes.len() as u64;
-                    match self.apply(&bytes).await? {
+                    let received_us = unix_time_us();
+                    match self.apply(&bytes, received_us).await? {
                         Some(e) => e,
                         // HELLO, END, PONG: consumed, read on.
                         None => continue,
@@ -229,7 +248,11 @@ impl StreamViewer {
         }
     }
 
-    async fn apply(&mut self, bytes: &[u8]) -> anyhow::Result<Option<ViewerEvent>> {
+    async fn apply(
+        &mut self,
+        bytes: &[u8],
+        received_us: u64,
+    ) -> anyhow::Result<Option<ViewerEvent>> {
         let msg = ServerMessage::decode(bytes).context("gateway message does not decode")?;
         Ok(Some(match msg {
             ServerMessage::Hello(h) => {
@@ -249,7 +272,10 @@ impl StreamViewer {
                     .context("frame breaks the guarantees of §3")?;
                 for op in &frame.ops {
                     match op {
-                        FrameOp::Copy { src, dst } => self.fb.copy(*src, *dst)?,
+                        FrameOp::Copy { src, dst } => {
+                            self.fb.copy(*src, *dst)?;
+                            self.copies += 1;
+                        }
                         FrameOp::Fill { rect, rgb } => self.fb.fill(*rect, *rgb)?,
                         FrameOp::Image { rect, codec, data } => {
                             let rgb = decode_image(*codec, data, rect.width, rect.height)
@@ -259,6 +285,8 @@ impl StreamViewer {
                     }
                 }
                 self.frames += 1;
+                self.last_damage_time_us = frame.damage_time_us;
+                self.last_received_us = received_us;
                 // A failed ACK means the gateway has closed; the END and the
                 // close frame still in the socket's buffer tell why.
                 if self.ack {

@@ -35,6 +35,9 @@ pub struct PlanSettings {
     /// this many pixels (each JPEG carries ~600 bytes of headers); 0 sends
     /// every tile on its own.
     pub max_merged_pixels: usize,
+    /// Send content that moved vertically (scrolling) as copies of what the
+    /// viewer already holds ([`scroll`](self) module).
+    pub detect_scroll: bool,
 }
 
 impl Default for PlanSettings {
@@ -47,6 +50,7 @@ impl Default for PlanSettings {
             motion_quality: 50,
             motion_half_life_us: 500_000,
             max_merged_pixels: 1 << 19,
+            detect_scroll: true,
         }
     }
 }
@@ -163,6 +167,9 @@ pub struct DamageTracker {
     oldest_damage_us: Option<u64>,
     settings: PlanSettings,
     scratch: Vec<u8>,
+    /// Hash of what the viewer holds in each pixel row of each tile column
+    /// (`y * cols + column`), [`scroll::UNKNOWN`] where it is not known.
+    viewer_rows: Vec<u64>,
 }
 
 impl std::fmt::Debug for DamageTracker {
@@ -189,6 +196,7 @@ impl DamageTracker {
             oldest_damage_us: None,
             settings,
             scratch: Vec::new(),
+            viewer_rows: Vec::new(),
         };
         t.reset_grid(size, 0);
         t
@@ -222,11 +230,14 @@ impl DamageTracker {
             heat: Heat::default(),
         };
         self.tiles = vec![black; self.cols as usize * self.rows as usize];
-        // The viewer clears to black on a new size; record what it holds.
+        self.viewer_rows = vec![scroll::UNKNOWN; usize::from(size.height) * usize::from(self.cols)];
+        // The viewer clears to black on a new size; record what it holds
+        // (the framebuffer is black too).
         for idx in 0..self.tiles.len() {
             let rect = self.tile_rect(idx);
             let zeros = vec![0u8; rect.area() as usize * 3];
             self.tiles[idx].client_hash = Some(xxh3_64(&zeros));
+            self.rows_known(idx);
         }
     }
 
@@ -243,6 +254,7 @@ impl DamageTracker {
             t.dirty = true;
             t.client_hash = None;
         }
+        self.viewer_rows.fill(scroll::UNKNOWN);
         self.note_damage(now_us);
     }
 
@@ -327,6 +339,7 @@ impl DamageTracker {
             if (tile.dirty || tile.client_hash.is_none()) && !fully {
                 // Part of the viewer's tile is stale and part was replaced.
                 self.tiles[idx].client_hash = None;
+                self.rows_unknown(idx);
             } else {
                 // The viewer's tile now equals ours (within lossy error).
                 self.fb
@@ -336,6 +349,7 @@ impl DamageTracker {
                 t.client_hash = Some(xxh3_64(&self.scratch));
                 t.dirty = false;
                 t.lossy = src_lossy || (t.lossy && !fully);
+                self.rows_known(idx);
             }
             self.tiles[idx].last_change_us = now_us;
         }
@@ -350,6 +364,7 @@ impl DamageTracker {
             for idx in self.tiles_of(dst) {
                 self.tiles[idx].dirty = true;
                 self.tiles[idx].client_hash = None;
+                self.rows_unknown(idx);
             }
         }
     }
@@ -378,7 +393,10 @@ impl DamageTracker {
 
     /// Plans the next frame at `now_us`, or `None` when the viewer is up to date.
     pub fn plan(&mut self, now_us: u64) -> Option<FramePlan> {
-        let copies = std::mem::take(&mut self.copies);
+        let mut copies = std::mem::take(&mut self.copies);
+        if self.settings.detect_scroll {
+            self.detect_scrolls(&mut copies);
+        }
         let mut tiles = Vec::new();
         // Lossy tiles by index, with their quality: merged into larger
         // images below.
@@ -407,6 +425,7 @@ impl DamageTracker {
             let kind = classify(&self.scratch, &self.settings, refresh);
             t.client_hash = Some(hash);
             t.lossy = kind == Kind::Lossy;
+            self.rows_known(idx);
             let content = match kind {
                 Kind::Solid(rgb) => TileContent::Solid(rgb),
                 Kind::Lossless => TileContent::Lossless(self.scratch.clone()),
@@ -527,5 +546,6 @@ fn classify(rgb: &[u8], settings: &PlanSettings, refresh: bool) -> Kind {
     }
 }
 
+mod scroll;
 #[cfg(test)]
 mod tests;

@@ -129,6 +129,7 @@ fn settings(p: &Process) -> anyhow::Result<GatewaySettings> {
             motion_half_life_us: duration("gateway.motion_half_life", &g.motion_half_life)?
                 .as_micros() as u64,
             max_merged_pixels: g.max_merged_pixels,
+            detect_scroll: g.detect_scroll,
             ..PlanSettings::default()
         },
         hello_timeout: duration("gateway.hello_timeout", &g.hello_timeout)?,

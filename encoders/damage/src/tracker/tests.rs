@@ -43,6 +43,9 @@ enum Op {
     Noise(Rect, u8),
     Fill(Rect, [u8; 3]),
     Copy(Point, Rect),
+    /// Content of the rect moves by `dy` rows (repainted, not copied), the
+    /// uncovered rows get noise.
+    Scroll(Rect, i16, u8),
     Plan,
     Refresh,
 }
@@ -63,10 +66,40 @@ fn arb_op() -> impl Strategy<Value = Op> {
             let sy = sy.min(SIZE.height - r.height);
             Op::Copy(Point::new(sx, sy), r)
         }),
+        (arb_rect(), -20i16..20, any::<u8>()).prop_map(|(r, dy, seed)| Op::Scroll(r, dy, seed)),
+        (arb_big_rect(), -30i16..30, any::<u8>()).prop_map(|(r, dy, seed)| Op::Scroll(r, dy, seed)),
         Just(Op::Plan),
         Just(Op::Plan),
         Just(Op::Refresh),
     ]
+}
+
+/// Large areas, where scrolls can cover whole tiles.
+fn arb_big_rect() -> impl Strategy<Value = Rect> {
+    (0u16..20, 0u16..10, 60u16..100, 40u16..70)
+        .prop_map(|(x, y, w, h)| Rect::new(x, y, w.min(SIZE.width - x), h.min(SIZE.height - y)))
+}
+
+/// The pixels of `r` after its content moved up by `dy` rows (down when
+/// negative), as a target that repaints instead of copying would send them;
+/// rows scrolled in are noise.
+fn scrolled(fb: &Framebuffer, r: Rect, dy: i16, seed: u8) -> Vec<u8> {
+    let mut old = Vec::new();
+    fb.read(r, &mut old).unwrap();
+    let fresh = noise(r, seed);
+    let row = r.width as usize * 3;
+    let mut out = Vec::with_capacity(old.len());
+    for y in 0..r.height as i32 {
+        let from = y + i32::from(dy);
+        let src = if (0..r.height as i32).contains(&from) {
+            &old
+        } else {
+            &fresh
+        };
+        let at = from.rem_euclid(r.height as i32) as usize * row;
+        out.extend_from_slice(&src[at..at + row]);
+    }
+    out
 }
 
 fn noise(rect: Rect, seed: u8) -> Vec<u8> {
@@ -84,6 +117,7 @@ fn settings(max_copies: usize) -> PlanSettings {
         motion_quality: 50,
         motion_half_life_us: 500_000,
         max_merged_pixels: 1 << 19,
+        detect_scroll: true,
     }
 }
 
@@ -99,6 +133,12 @@ fn run(ops: &[Op], max_copies: usize) -> (DamageTracker, Viewer, u64) {
                 .unwrap(),
             Op::Fill(r, c) => tracker.fill(*r, *c, now).unwrap(),
             Op::Copy(src, dst) => tracker.copy(*src, *dst, now).unwrap(),
+            Op::Scroll(r, dy, seed) => {
+                let px = scrolled(tracker.framebuffer(), *r, *dy, *seed);
+                tracker
+                    .draw_pixels(*r, PixelLayout::Rgb24, &px, now)
+                    .unwrap()
+            }
             Op::Plan => {
                 if let Some(plan) = tracker.plan(now) {
                     viewer.apply(&plan);
@@ -370,4 +410,75 @@ fn merging_can_be_turned_off() {
             .iter()
             .all(|j| j.rect.width == 32 && j.rect.height == 32)
     );
+}
+
+#[test]
+fn repainted_scrolls_become_copies_of_what_the_viewer_holds() {
+    // A 640×480 "page" of distinct text-like rows, scrolled by 37 rows the
+    // way a browser repaints it: one copy per tile column instead of
+    // resending the page, and the picture stays exact.
+    let size = Size::new(640, 480);
+    // Text is sent losslessly (few colours per tile).
+    let mut text = settings(8);
+    text.lossless_max_colors = 256;
+    let mut t = DamageTracker::new(size, 64, text.clone());
+    let mut viewer = Viewer::new(size);
+    let page = Rect::new(0, 0, 640, 480);
+    let lines: Vec<u8> = (0..480 * 640 * 3)
+        .map(|i| {
+            if (i / 3) % 7 < 2 {
+                (i / (640 * 3)) as u8 ^ 0x5a
+            } else {
+                255
+            }
+        })
+        .collect();
+    t.draw_pixels(page, PixelLayout::Rgb24, &lines, 10).unwrap();
+    viewer.apply(&t.plan(20).unwrap());
+    assert!(viewer.fb == *t.framebuffer());
+
+    let px = scrolled(t.framebuffer(), page, 37, 1);
+    t.draw_pixels(page, PixelLayout::Rgb24, &px, 30).unwrap();
+    let plan = t.plan(40).unwrap();
+    assert_eq!(
+        plan.copies.len(),
+        10,
+        "one per tile column: {:?}",
+        plan.copies
+    );
+    for (src, dst) in &plan.copies {
+        assert_eq!(i32::from(src.y) - i32::from(dst.y), 37);
+    }
+    // Only the bottom row of tiles (where new rows came in) is sent.
+    assert!(
+        plan.tiles
+            .iter()
+            .all(|j| j.rect.bottom() as u16 > 480 - 64 - 37),
+        "{:?}",
+        plan.tiles
+    );
+    viewer.apply(&plan);
+    viewer.apply(&t.plan(10_000).unwrap_or(FramePlan {
+        copies: vec![],
+        tiles: vec![],
+        damage_time_us: 0,
+    }));
+    assert!(viewer.fb == *t.framebuffer());
+
+    // The same scroll with detection off resends the page.
+    let mut off = DamageTracker::new(
+        size,
+        64,
+        PlanSettings {
+            detect_scroll: false,
+            ..text
+        },
+    );
+    off.draw_pixels(page, PixelLayout::Rgb24, &lines, 10)
+        .unwrap();
+    off.plan(20).unwrap();
+    off.draw_pixels(page, PixelLayout::Rgb24, &px, 30).unwrap();
+    let plan = off.plan(40).unwrap();
+    assert!(plan.copies.is_empty());
+    assert_eq!(plan.tiles.len(), 80);
 }
