@@ -51,6 +51,23 @@ pub struct GatewaySettings {
     pub max_coalesce: Duration,
     /// Who may open the stream WebSocket.
     pub origins: OriginPolicy,
+    /// The codec of lossy tiles.
+    pub lossy_codec: LossyCodec,
+}
+
+/// The codec of lossy tiles. WebP is only sent to viewers that offer it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LossyCodec {
+    /// Always JPEG.
+    Jpeg,
+    /// Always WebP (when the viewer decodes it).
+    Webp,
+    /// WebP while its measured cost fits this many cores per stream, JPEG
+    /// otherwise ([`oriel_encoders_codecs::LossyChooser`]).
+    Auto {
+        /// Cores (0.02 = 2 % of one core).
+        cpu_budget: f64,
+    },
 }
 
 impl Default for GatewaySettings {
@@ -64,6 +81,7 @@ impl Default for GatewaySettings {
             idle_client_timeout: Duration::from_secs(45),
             max_coalesce: Duration::from_millis(16),
             origins: OriginPolicy::SameHost,
+            lossy_codec: LossyCodec::Auto { cpu_budget: 0.02 },
         }
     }
 }

@@ -76,7 +76,7 @@ async fn setup(server: VncServer, password: Option<&str>, policy: serde_json::Va
         command: Some("echo oriel stream test; sleep 600".into()),
         ..Default::default()
     };
-    setup_with(opts, password, xterm, policy).await
+    setup_with(opts, password, xterm, policy, &[]).await
 }
 
 async fn setup_with(
@@ -84,10 +84,11 @@ async fn setup_with(
     password: Option<&str>,
     xterm: XtermOptions,
     policy: serde_json::Value,
+    env: &[(&str, &str)],
 ) -> Setup {
     let display = VncDisplay::start(opts).await.unwrap();
     let xterm = display.start_xterm(xterm).await.unwrap();
-    let oriel = Oriel::up(&[]).await.unwrap();
+    let oriel = Oriel::up(env).await.unwrap();
     let mut api = oriel.api();
     let port = display.rfb_port();
     let password = password.map(str::to_owned);
@@ -214,7 +215,7 @@ async fn repainted_scrolling_arrives_as_copies_and_stays_exact() {
         launched,
         _xterm,
         api: _api,
-    } = setup_with(opts, None, xterm, json!({})).await;
+    } = setup_with(opts, None, xterm, json!({}), &[]).await;
     let mut v = StreamViewer::connect(
         launched["stream_url"].as_str().unwrap(),
         &oriel.cert(),
@@ -230,7 +231,10 @@ async fn repainted_scrolling_arrives_as_copies_and_stays_exact() {
     while Instant::now() < until {
         v.pump(Duration::from_millis(200)).await.unwrap();
     }
-    eprintln!("{} frames, {} copies, {} bytes", v.frames, v.copies, v.bytes);
+    eprintln!(
+        "{} frames, {} copies, {} bytes",
+        v.frames, v.copies, v.bytes
+    );
     assert!(
         v.copies > 0,
         "no copies: {} frames, {} bytes",
@@ -240,6 +244,87 @@ async fn repainted_scrolling_arrives_as_copies_and_stays_exact() {
     wait_until_exact(&mut v, &display, Duration::from_secs(30))
         .await
         .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webp_goes_only_to_viewers_that_offer_it_and_settles_exactly() {
+    let xterm = XtermOptions {
+        columns: 40,
+        rows: 5,
+        // Away from the pointer (the screen's centre), as in the tests above.
+        x: 440,
+        y: 360,
+        command: Some("echo beside the video; sleep 600".into()),
+        ..Default::default()
+    };
+    let Setup {
+        display,
+        oriel,
+        api,
+        launched,
+        _xterm,
+    } = setup_with(
+        VncOptions::new(800, 600),
+        None,
+        xterm,
+        json!({}),
+        &[("ORIEL_GATEWAY__LOSSY_CODEC", "webp")],
+    )
+    .await;
+    let second = blocking(move || api.launch("desk").unwrap()).await;
+    // One viewer at a time: TigerVNC draws the pointer into the picture of
+    // a connection whose pointer another one moved.
+    for (launched, caps) in [(&launched, oriel_core_wire::caps::WEBP), (&second, 0)] {
+        let mut cmd = display.command("ffplay");
+        cmd.env("SDL_RENDER_DRIVER", "software").args([
+            "-loglevel",
+            "warning",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-an",
+            "-noborder",
+            "-left",
+            "0",
+            "-top",
+            "0",
+        ]);
+        let ffplay =
+            oriel_testkit::ChildGuard::spawn(cmd, "ffplay", display.scratch_dir()).unwrap();
+        let mut v = StreamViewer::connect(
+            launched["stream_url"].as_str().unwrap(),
+            &oriel.cert(),
+            Some(&oriel.origin()),
+        )
+        .await
+        .unwrap();
+        v.capabilities = caps;
+        v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
+            .await
+            .unwrap();
+        let agreed = v.hello.as_ref().unwrap().capabilities;
+        assert_eq!(agreed & oriel_core_wire::caps::WEBP, caps);
+        let until = Instant::now() + Duration::from_secs(4);
+        while Instant::now() < until {
+            v.pump(Duration::from_millis(100)).await.unwrap();
+        }
+        eprintln!(
+            "offered {caps:#x}: {} frames, {} WebP images, {} bytes",
+            v.frames, v.webp_images, v.bytes
+        );
+        if caps == 0 {
+            assert_eq!(v.webp_images, 0);
+            assert!(v.frames > 0);
+        } else {
+            assert!(v.webp_images > 0, "no WebP in {} frames", v.frames);
+        }
+        // When the video stops, the picture settles to exactly the server's.
+        drop(ffplay);
+        wait_until_exact(&mut v, &display, Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

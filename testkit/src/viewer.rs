@@ -10,7 +10,8 @@ use anyhow::{Context as _, anyhow, bail};
 use futures_util::{SinkExt as _, StreamExt as _};
 use oriel_core_model::{PixelLayout, Size};
 use oriel_core_wire::{
-    ClientHello, ClientMessage, End, FrameOp, NoticeKind, ServerHello, ServerMessage, VERSION,
+    ClientHello, ClientMessage, Codec, End, FrameOp, NoticeKind, ServerHello, ServerMessage,
+    VERSION,
 };
 use oriel_encoders_codecs::decode_image;
 use oriel_encoders_damage::Framebuffer;
@@ -68,6 +69,11 @@ pub struct StreamViewer {
     pub last_received_us: u64,
     /// Whether to acknowledge frames (turn off to simulate a stalled viewer).
     pub ack: bool,
+    /// Capability bits offered in HELLO (`caps::WEBP`: decode WebP like a
+    /// browser); none by default.
+    pub capabilities: u32,
+    /// WebP images applied.
+    pub webp_images: u64,
     /// Everything that happened, in order.
     pub events: Vec<ViewerEvent>,
 }
@@ -162,6 +168,8 @@ impl StreamViewer {
             last_damage_time_us: 0,
             last_received_us: 0,
             ack: true,
+            capabilities: 0,
+            webp_images: 0,
             events: Vec::new(),
         })
     }
@@ -182,7 +190,7 @@ impl StreamViewer {
     pub async fn hello(&mut self, token: &str, timeout: Duration) -> anyhow::Result<()> {
         self.send(ClientMessage::Hello(ClientHello {
             version: VERSION,
-            capabilities: 0,
+            capabilities: self.capabilities,
             viewport: Size::new(0, 0),
             token: token.to_owned(),
         }))
@@ -280,6 +288,9 @@ impl StreamViewer {
                         FrameOp::Image { rect, codec, data } => {
                             let rgb = decode_image(*codec, data, rect.width, rect.height)
                                 .with_context(|| format!("tile {rect:?} does not decode"))?;
+                            if *codec == Codec::Webp {
+                                self.webp_images += 1;
+                            }
                             self.fb.blit(*rect, PixelLayout::Rgb24, &rgb)?;
                         }
                     }

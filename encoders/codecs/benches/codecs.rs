@@ -4,7 +4,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use oriel_core_model::{PixelLayout, Rect, Size};
-use oriel_encoders_codecs::{EncodePool, encode_jpeg, encode_png_rgb};
+use oriel_core_wire::Codec;
+use oriel_encoders_codecs::{EncodePool, encode_jpeg, encode_png_rgb, encode_webp};
 use oriel_encoders_damage::{DamageTracker, PlanSettings};
 use std::hint::black_box;
 
@@ -44,6 +45,9 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("jpeg_photo_q80", |b| {
         b.iter(|| encode_jpeg(black_box(&photo), 64, 64, 80))
+    });
+    g.bench_function("webp_photo_q80", |b| {
+        b.iter(|| encode_webp(black_box(&photo), 64, 64, 80))
     });
     g.finish();
 
@@ -89,7 +93,8 @@ fn bench(c: &mut Criterion) {
             )
             .expect("in bounds");
             let plan = t.plan(i).expect("changed");
-            rt.block_on(pool.encode_plan(plan)).map(|f| f.ops.len())
+            rt.block_on(pool.encode_plan(plan, Codec::Jpeg))
+                .map(|f| f.ops.len())
         })
     });
     g.finish();

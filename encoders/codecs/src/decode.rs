@@ -48,7 +48,7 @@ pub fn decode_image(
     let format = match codec {
         Codec::Png => ImageFormat::Png,
         Codec::Jpeg => ImageFormat::Jpeg,
-        Codec::Webp => return Err(DecodeError::Unsupported(codec)),
+        Codec::Webp => ImageFormat::WebP,
     };
     let mut reader = image::ImageReader::with_format(std::io::Cursor::new(data), format);
     let mut limits = image::Limits::default();

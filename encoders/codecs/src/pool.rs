@@ -8,7 +8,7 @@
 
 use crate::encode::{CodecError, encode_tile};
 use oriel_core_wire::{Codec, FrameOp};
-use oriel_encoders_damage::{FramePlan, TileJob};
+use oriel_encoders_damage::{FramePlan, TileContent, TileJob};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -61,6 +61,10 @@ pub struct FrameStats {
     pub png: (u32, u64),
     /// Tiles sent as JPEG, and their bytes.
     pub jpeg: (u32, u64),
+    /// Tiles sent as WebP, and their bytes.
+    pub webp: (u32, u64),
+    /// Pixels of the lossy tiles, and the time (µs) spent encoding them.
+    pub lossy: (u64, u64),
     /// Wall time from submission to the last tile, µs.
     pub wall_us: u64,
     /// Sum of the time spent encoding each tile, µs.
@@ -135,8 +139,13 @@ impl EncodePool {
         rx.await.map_err(|_| CodecError::PoolStopped)
     }
 
-    /// Encodes every tile of `plan` in parallel; copies first, tiles in plan order.
-    pub async fn encode_plan(&self, plan: FramePlan) -> Result<EncodedFrame, CodecError> {
+    /// Encodes every tile of `plan` in parallel, lossy ones with `lossy`
+    /// (see [`encode_tile`]); copies first, tiles in plan order.
+    pub async fn encode_plan(
+        &self,
+        plan: FramePlan,
+        lossy: Codec,
+    ) -> Result<EncodedFrame, CodecError> {
         let started = Instant::now();
         let FramePlan { copies, tiles, .. } = plan;
         let n_tiles = tiles.len();
@@ -148,22 +157,31 @@ impl EncodePool {
         let jobs = buckets.into_iter().map(|bucket| {
             self.run(move || {
                 let mut out = Vec::with_capacity(bucket.len());
-                let mut cpu_us = 0u64;
+                let (mut cpu_us, mut lossy_px, mut lossy_us) = (0u64, 0u64, 0u64);
                 for (i, tile) in bucket {
+                    let is_lossy = matches!(tile.content, TileContent::Lossy { .. });
+                    let px = u64::from(tile.rect.area());
                     let t0 = Instant::now();
-                    let op = encode_tile(tile);
-                    cpu_us += t0.elapsed().as_micros() as u64;
+                    let op = encode_tile(tile, lossy);
+                    let us = t0.elapsed().as_micros() as u64;
+                    cpu_us += us;
+                    if is_lossy {
+                        lossy_px += px;
+                        lossy_us += us;
+                    }
                     out.push((i, op));
                 }
-                (out, cpu_us)
+                (out, cpu_us, (lossy_px, lossy_us))
             })
         });
         let results = futures_util::future::join_all(jobs).await;
         let mut stats = FrameStats::default();
         let mut slots: Vec<Option<FrameOp>> = (0..n_tiles).map(|_| None).collect();
         for result in results {
-            let (ops, cpu_us) = result?;
+            let (ops, cpu_us, (lossy_px, lossy_us)) = result?;
             stats.cpu_us += cpu_us;
+            stats.lossy.0 += lossy_px;
+            stats.lossy.1 += lossy_us;
             for (i, op) in ops {
                 slots[i] = Some(op?);
             }
@@ -178,7 +196,8 @@ impl EncodePool {
                 FrameOp::Image { codec, data, .. } => {
                     let slot = match codec {
                         Codec::Png => &mut stats.png,
-                        Codec::Jpeg | Codec::Webp => &mut stats.jpeg,
+                        Codec::Jpeg => &mut stats.jpeg,
+                        Codec::Webp => &mut stats.webp,
                     };
                     slot.0 += 1;
                     slot.1 += data.len() as u64;
@@ -240,7 +259,7 @@ mod tests {
             tiles,
             damage_time_us: 0,
         };
-        let frame = pool.encode_plan(plan).await.unwrap();
+        let frame = pool.encode_plan(plan, Codec::Jpeg).await.unwrap();
         assert_eq!(frame.ops.len(), 11);
         assert!(matches!(frame.ops[0], FrameOp::Copy { .. }));
         for (i, op) in frame.ops[1..].iter().enumerate() {

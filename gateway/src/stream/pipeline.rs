@@ -10,16 +10,16 @@
 use super::files::FileService;
 use super::{Ending, Outgoing, WsSource, binary, client_error};
 use crate::registry::StreamGuard;
-use crate::{Gateway, now_us};
+use crate::{Gateway, LossyCodec, now_us};
 use futures_util::StreamExt as _;
 use oriel_core_model::{InputEvent, SessionError, SessionErrorKind, SessionEvent, Size};
 use oriel_core_token::{ClipboardDecision, SessionClaims};
 use oriel_core_wire::{
-    ClientMessage, ClipboardText, CursorImage, FileErrorCode, FlowControl, Frame, NoticeKind,
-    ServerHello, ServerMessage, VERSION, caps, policy_bits,
+    ClientMessage, ClipboardText, Codec, CursorImage, FileErrorCode, FlowControl, Frame,
+    NoticeKind, ServerHello, ServerMessage, VERSION, caps, policy_bits,
 };
-use oriel_encoders_codecs::{CodecError, EncodedFrame, encode_cursor};
-use oriel_encoders_damage::DamageTracker;
+use oriel_encoders_codecs::{CodecError, EncodedFrame, LossyChooser, encode_cursor};
+use oriel_encoders_damage::{DamageTracker, TileContent};
 use oriel_gateway_http::ShutdownWatch;
 use oriel_protocols_session::RemoteSession;
 use std::future::Future;
@@ -45,6 +45,11 @@ pub(crate) struct Pipeline<'a> {
     tracker: DamageTracker,
     flow: FlowControl,
     encoding: Option<Encoding>,
+    /// Picks WebP or JPEG per frame, when the viewer decodes WebP and the
+    /// settings allow it; `None`: always JPEG.
+    lossy: Option<LossyChooser>,
+    /// The lossy codec of the frame being encoded.
+    encoding_codec: Codec,
     /// When the oldest change not yet planned arrived.
     pending_since: Option<Instant>,
     last_client_message: Instant,
@@ -94,6 +99,13 @@ impl<'a> Pipeline<'a> {
             remote,
             out,
             encoding: None,
+            lossy: match gw.settings.lossy_codec {
+                _ if capabilities & caps::WEBP == 0 => None,
+                LossyCodec::Jpeg => None,
+                LossyCodec::Webp => Some(LossyChooser::new(f64::INFINITY)),
+                LossyCodec::Auto { cpu_budget } => Some(LossyChooser::new(cpu_budget)),
+            },
+            encoding_codec: Codec::Jpeg,
             pending_since: None,
             last_client_message: now,
             next_ping: now + PING_EVERY,
@@ -119,8 +131,12 @@ impl<'a> Pipeline<'a> {
         let size = self.tracker.size();
         ServerMessage::Hello(ServerHello {
             version: VERSION,
-            // WebP is not produced yet: agree on nothing beyond the mandatory codecs.
-            capabilities: self.capabilities & caps::ALL & !caps::WEBP,
+            // WebP only when it may be sent.
+            capabilities: if self.lossy.is_some() {
+                self.capabilities & caps::ALL
+            } else {
+                self.capabilities & caps::ALL & !caps::WEBP
+            },
             size,
             max_frames_in_flight: self.gw.settings.max_frames_in_flight,
             policy,
@@ -199,6 +215,10 @@ impl<'a> Pipeline<'a> {
                     let frame = frame.map_err(|e| {
                         SessionError::new(SessionErrorKind::Internal, e.to_string())
                     })?;
+                    if let Some(chooser) = &mut self.lossy {
+                        let (px, us) = frame.stats.lossy;
+                        chooser.observe(self.encoding_codec, px, us);
+                    }
                     self.send_frame(damage, frame).await?;
                 }
                 Wake::Target(None) => return Ok(Ending::TargetClosed),
@@ -289,9 +309,22 @@ impl<'a> Pipeline<'a> {
         };
         let pool = self.gw.pool.clone();
         let damage = plan.damage_time_us;
-        self.encoding = Some(Box::pin(
-            async move { (damage, pool.encode_plan(plan).await) },
-        ));
+        let codec = match &mut self.lossy {
+            Some(chooser) => {
+                let lossy_px = plan
+                    .tiles
+                    .iter()
+                    .filter(|t| matches!(t.content, TileContent::Lossy { .. }))
+                    .map(|t| u64::from(t.rect.area()))
+                    .sum();
+                chooser.choose(now_us(), lossy_px)
+            }
+            None => Codec::Jpeg,
+        };
+        self.encoding_codec = codec;
+        self.encoding = Some(Box::pin(async move {
+            (damage, pool.encode_plan(plan, codec).await)
+        }));
     }
 
     async fn send_frame(
@@ -310,6 +343,9 @@ impl<'a> Pipeline<'a> {
         m.tiles
             .with_label_values(&["jpeg"])
             .inc_by(u64::from(frame.stats.jpeg.0));
+        m.tiles
+            .with_label_values(&["webp"])
+            .inc_by(u64::from(frame.stats.webp.0));
         let id = self.flow.on_send(now_us(), damage_time_us);
         m.frames_sent.inc();
         send(

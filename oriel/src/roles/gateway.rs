@@ -8,7 +8,7 @@ use oriel_core_token::{SealingKey, TokenVerifier};
 use oriel_encoders_codecs::EncodePool;
 use oriel_encoders_damage::PlanSettings;
 use oriel_gateway::{
-    Gateway, GatewayKeys, GatewaySettings, HttpReporter, NoReports, SessionReporter,
+    Gateway, GatewayKeys, GatewaySettings, HttpReporter, LossyCodec, NoReports, SessionReporter,
 };
 use oriel_gateway_http::OriginPolicy;
 use oriel_protocols_rdp::{RdpConnector, RdpSettings};
@@ -93,6 +93,15 @@ fn settings(p: &Process) -> anyhow::Result<GatewaySettings> {
     if !(1..=100).contains(&g.jpeg_quality) {
         bail!("gateway.jpeg_quality must be 1-100");
     }
+    let lossy_codec = match g.lossy_codec.as_str() {
+        "jpeg" => LossyCodec::Jpeg,
+        "webp" => LossyCodec::Webp,
+        "auto" if g.webp_cpu_budget.is_finite() && g.webp_cpu_budget >= 0.0 => LossyCodec::Auto {
+            cpu_budget: g.webp_cpu_budget,
+        },
+        "auto" => bail!("gateway.webp_cpu_budget must be a number of cores, 0 or more"),
+        other => bail!("gateway.lossy_codec must be auto, jpeg or webp, not {other:?}"),
+    };
     if !(1..=100).contains(&g.motion_quality) {
         bail!("gateway.motion_quality must be 1-100");
     }
@@ -135,6 +144,7 @@ fn settings(p: &Process) -> anyhow::Result<GatewaySettings> {
         hello_timeout: duration("gateway.hello_timeout", &g.hello_timeout)?,
         connect_timeout: duration("gateway.connect_timeout", &g.connect_timeout)?,
         origins,
+        lossy_codec,
         ..GatewaySettings::default()
     })
 }
