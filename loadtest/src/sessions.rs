@@ -17,7 +17,7 @@
 //! - `ssh`: one OpenSSH `sshd`, one login shell per session.
 //!
 //! Workload: on the display (vnc, rdp) the `office` workload of
-//! `/work/shared/BENCHMARKS.md`: an 80×40 xterm printing a new line 20 times
+//! the `office` workload: an 80×40 xterm printing a new line 20 times
 //! a second and an xclock moved 30 times a second. On ssh every session
 //! types the same line loop into its own shell.
 //!
@@ -25,20 +25,21 @@
 //! server, the shadow server, sshd, the shells), for this process (the
 //! viewers decode every tile) and for the machine; memory from `VmRSS`.
 
-use crate::client::Client;
 use crate::deploy::{Database, Deployment};
+use crate::live::{
+    LINE_LOOP, RunningWorkload, Workload, create_workspace, end_sessions, idle_rss_mib,
+    launch_session, round, rss_mib, spread,
+};
 use crate::say;
 use crate::stats::{
-    find_processes, load_average, machine_cpu, process_cpu, process_rss_kib, process_tree,
-    processes_cpu,
+    find_processes, load_average, machine_cpu, process_cpu, process_tree, processes_cpu,
 };
 use anyhow::{Context as _, bail};
 use oriel_core_wire::ClientMessage;
 use oriel_testkit::rdp::{ShadowSecurity, ShadowServer};
 use oriel_testkit::sshd::Sshd;
 use oriel_testkit::{
-    ChildGuard, StreamViewer, TEST_PASSWORD, TEST_USER, ViewerEvent, VncDisplay, VncOptions, Xterm,
-    XtermOptions, ensure_test_user,
+    StreamViewer, TEST_PASSWORD, TEST_USER, ViewerEvent, VncDisplay, VncOptions, ensure_test_user,
 };
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -95,23 +96,11 @@ pub struct Args {
     json: Option<PathBuf>,
 }
 
-/// Prints a new line every 50 ms (new text each time, so every line is a
-/// real change on the screen).
-const LINE_LOOP: &str =
-    r#"i=0; while :; do i=$((i+1)); echo "line $i $(date +%T.%N)"; sleep 0.05; done"#;
-
-/// Moves the xclock window 30 times a second (`--sync`: chained moves are
-/// otherwise lost).
-const MOVER: &str = r#"W=$(xdotool search --sync --classname xclock | head -n 1); x=0
-while :; do x=$(( (x + 8) % 600 )); xdotool windowmove --sync "$W" $((1000 + x)) 120; sleep 0.033; done"#;
-
 /// The real target of a run. Fields drop in order: the shadow server and
 /// the workload before the display they use.
 struct Target {
     shadow: Option<ShadowServer>,
-    _mover: Option<ChildGuard>,
-    _xclock: Option<ChildGuard>,
-    _xterm: Option<Xterm>,
+    _workload: Option<RunningWorkload>,
     display: Option<VncDisplay>,
     sshd: Option<Sshd>,
 }
@@ -120,9 +109,7 @@ impl Target {
     async fn start(kind: Kind, width: u32, height: u32) -> anyhow::Result<Target> {
         let mut t = Target {
             shadow: None,
-            _mover: None,
-            _xclock: None,
-            _xterm: None,
+            _workload: None,
             display: None,
             sshd: None,
         };
@@ -130,20 +117,7 @@ impl Target {
             Kind::Ssh => t.sshd = Some(Sshd::start().await?),
             Kind::Vnc | Kind::Rdp => {
                 let display = VncDisplay::start(VncOptions::new(width, height)).await?;
-                t._xterm = Some(
-                    display
-                        .start_xterm(XtermOptions {
-                            columns: 80,
-                            rows: 40,
-                            x: 20,
-                            y: 20,
-                            command: Some(LINE_LOOP.to_owned()),
-                            ..Default::default()
-                        })
-                        .await?,
-                );
-                t._xclock = Some(display.spawn("xclock", ["-geometry", "120x120+1000+120"])?);
-                t._mover = Some(display.spawn("sh", ["-c", MOVER])?);
+                t._workload = Some(Workload::Office.start(&display).await?);
                 if kind == Kind::Rdp {
                     ensure_test_user()?;
                     t.shadow = Some(ShadowServer::start(&display, ShadowSecurity::Tls).await?);
@@ -348,31 +322,10 @@ fn viewer_rates(a: &[(u64, u64)], b: &[(u64, u64)], secs: f64) -> Vec<(f64, f64)
         .collect()
 }
 
-/// Mean, min and max of some values (zeros when there are none).
-fn spread(v: impl Iterator<Item = f64>) -> (f64, f64, f64) {
-    let v: Vec<f64> = v.collect();
-    if v.is_empty() {
-        return (0.0, 0.0, 0.0);
-    }
-    let mean = v.iter().sum::<f64>() / v.len() as f64;
-    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (mean, min, max)
-}
-
 /// CPU milliseconds spent per frame delivered to all viewers together
 /// (`None` when nothing was delivered).
 fn cpu_ms_per_frame(cores: f64, frames_per_second: f64) -> Option<f64> {
     (frames_per_second > 0.0).then(|| cores * 1000.0 / frames_per_second)
-}
-
-fn round(x: f64, digits: i32) -> f64 {
-    let m = 10f64.powi(digits);
-    (x * m).round() / m
-}
-
-fn rss_mib(pid: u32) -> anyhow::Result<f64> {
-    Ok(process_rss_kib(pid).context("VmRSS of oriel")? as f64 / 1024.0)
 }
 
 fn measure(
@@ -383,30 +336,18 @@ fn measure(
 ) -> anyhow::Result<Value> {
     let load_start = load_average();
     let oriel_pid = d.oriel.as_ref().context("no oriel process")?.id();
-    let mut admin = Client::new(&d.base, &d.ca)?;
-    if admin.login("admin", &d.admin_password)? != 200 {
-        bail!("admin login failed");
-    }
-    let port = target.port()?;
-    let mut body = json!({
-        "name": format!("lt{}-{}", std::process::id(), args.kind.name()),
-        "kind": args.kind.name(),
-        "target": {"host": "127.0.0.1", "port": port},
-    });
-    if args.kind != Kind::Vnc {
-        body["credentials"] = json!({"username": TEST_USER, "password": TEST_PASSWORD});
-    }
-    let ws = admin.expect("POST", "/api/v1/workspaces", Some(&body), 201)?;
-    let ws_id = ws["id"].as_str().context("workspace id")?.to_owned();
-
-    // Memory with no session: a few readings after the set-up settled.
-    std::thread::sleep(Duration::from_secs(2));
-    let mut idle = Vec::new();
-    for _ in 0..3 {
-        idle.push(rss_mib(oriel_pid)?);
-        std::thread::sleep(Duration::from_millis(500));
-    }
-    let (rss_idle, _, _) = spread(idle.into_iter());
+    let admin = crate::live::admin(d)?;
+    let credentials =
+        (args.kind != Kind::Vnc).then(|| json!({"username": TEST_USER, "password": TEST_PASSWORD}));
+    let ws_id = create_workspace(
+        &admin,
+        &format!("lt{}-{}", std::process::id(), args.kind.name()),
+        args.kind.name(),
+        "127.0.0.1",
+        target.port()?,
+        credentials,
+    )?;
+    let rss_idle = idle_rss_mib(oriel_pid)?;
     say(&format!(
         "deployment: {}; target: {}; oriel idle RSS {rss_idle:.1} MiB",
         d.describe(),
@@ -421,32 +362,9 @@ fn measure(
     let mut desktop: Option<(u16, u16)> = None;
     let connect_started = Instant::now();
     for i in 0..args.count {
-        let launched = admin.expect(
-            "POST",
-            "/api/v1/sessions",
-            Some(&json!({"workspace": ws_id})),
-            201,
-        )?;
-        session_ids.push(launched["id"].as_str().context("session id")?.to_owned());
-        let url = launched["stream_url"]
-            .as_str()
-            .context("stream_url")?
-            .to_owned();
-        let token = launched["token"].as_str().context("token")?.to_owned();
-        let origin = url
-            .replacen("wss://", "https://", 1)
-            .trim_end_matches("/stream")
-            .to_owned();
-        let ca = d.ca.clone();
-        let viewer = rt.block_on(async move {
-            let mut v = StreamViewer::connect(&url, &ca, Some(&origin)).await?;
-            v.hello(&token, Duration::from_secs(30)).await?;
-            if v.hello.is_none() {
-                bail!("no HELLO (END {:?}, close code {:?})", v.end, v.close_code);
-            }
-            anyhow::Ok(v)
-        });
-        let viewer = viewer.with_context(|| format!("session {i}"))?;
+        let (id, viewer) =
+            launch_session(rt, &admin, &ws_id, &d.ca).with_context(|| format!("session {i}"))?;
+        session_ids.push(id);
         if let Some(h) = &viewer.hello {
             desktop.get_or_insert((h.size.width, h.size.height));
         }
@@ -486,13 +404,7 @@ fn measure(
             Err(e) => errors.push(format!("viewer {i}: task failed: {e}")),
         }
     }
-    for id in &session_ids {
-        match admin.call("DELETE", &format!("/api/v1/sessions/{id}"), None) {
-            Ok((204, _)) => {}
-            Ok((status, body)) => errors.push(format!("end of session {id}: {status} {body}")),
-            Err(e) => errors.push(format!("end of session {id}: {e:#}")),
-        }
-    }
+    errors.extend(end_sessions(&admin, &session_ids));
 
     let n = args.count as f64;
     let secs = s1.at.duration_since(s0.at).as_secs_f64();

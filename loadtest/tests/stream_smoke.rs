@@ -1,0 +1,137 @@
+//! Smoke test of `oriel-loadtest stream`: a few seconds of two `office`
+//! sessions on one Xtigervnc display against the debug `oriel` binary,
+//! asserting that it measured real things (frames decoded, bytes, latency,
+//! fidelity, the exact match after the screen settles). No wall-clock
+//! performance threshold: CI machines are shared.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The `oriel` binary beside the load tester (`target/debug/oriel`); built
+/// here when missing (`cargo nextest run --workspace` builds it anyway).
+fn oriel_binary() -> PathBuf {
+    let loadtest = PathBuf::from(env!("CARGO_BIN_EXE_oriel-loadtest"));
+    let oriel = loadtest.with_file_name("oriel");
+    if !oriel.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "oriel"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build -p oriel");
+        assert!(status.success(), "cargo build -p oriel failed");
+    }
+    assert!(oriel.exists(), "no oriel binary at {}", oriel.display());
+    oriel
+}
+
+fn number(v: &Value, what: &str) -> f64 {
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {v}"))
+}
+
+#[test]
+fn stream_office_smoke() {
+    let oriel = oriel_binary();
+    let dir = tempfile_dir();
+    let json = dir.join("stream.json");
+    let plots = dir.join("plots");
+    let out = Command::new(env!("CARGO_BIN_EXE_oriel-loadtest"))
+        .args([
+            "stream",
+            "--workload",
+            "office",
+            "--sessions",
+            "2",
+            "--displays",
+            "1",
+            "--warmup",
+            "2s",
+            "--duration",
+            "4s",
+            "--samples",
+            "1",
+            "--settle-timeout",
+            "30s",
+        ])
+        .arg("--oriel")
+        .arg(&oriel)
+        .arg("--json")
+        .arg(&json)
+        .arg("--plot")
+        .arg(&plots)
+        .output()
+        .expect("run oriel-loadtest");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "oriel-loadtest stream failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    eprintln!("{stdout}");
+    let r: Value = serde_json::from_slice(&std::fs::read(&json).expect("read the JSON"))
+        .expect("the JSON parses");
+
+    assert_eq!(r["errors"].as_array().map(Vec::len), Some(0), "{r:#}");
+    assert_eq!(r["workload"], "office");
+    assert_eq!(r["sessions"], 2);
+    let sessions = r["per_session"].as_array().expect("per_session");
+    assert_eq!(sessions.len(), 2);
+    for s in sessions {
+        assert!(number(&s["frames_per_second"], "fps") > 0.0, "{s}");
+        assert!(number(&s["bytes_per_second"], "bytes/s") > 0.0, "{s}");
+        assert!(s["latency"]["frames"].as_u64().unwrap_or(0) > 0, "{s}");
+        assert_eq!(s["latency"]["negative"], 0, "{s}");
+        assert_eq!(s["settle"]["exact"], true, "not exact after settle: {s}");
+    }
+    let total = &r["total"];
+    assert!(total["frames"].as_u64().unwrap_or(0) > 0);
+    assert!(total["bytes"].as_u64().unwrap_or(0) > 0);
+    let p50 = number(&total["latency"]["p50_ms"], "p50");
+    let p99 = number(&total["latency"]["p99_ms"], "p99");
+    assert!(p50 > 0.0 && p99 >= p50, "latency p50 {p50} p99 {p99}");
+
+    let fidelity = &r["fidelity"];
+    assert_eq!(fidelity["measured"], true);
+    assert_eq!(fidelity["settle_exact_all"], true, "{fidelity:#}");
+    // A paused sample compares the same instant on both sides (once the
+    // viewer caught up): a missing, misplaced or garbled region falls far
+    // below this floor; lossy tiles and a viewer still catching up on a busy
+    // machine do not (null = identical).
+    let paused = &fidelity["paused"];
+    assert_eq!(paused["samples"], 1, "{fidelity:#}");
+    if !paused["min_psnr_db"].is_null() {
+        assert!(
+            number(&paused["min_psnr_db"], "paused PSNR") >= 20.0,
+            "{fidelity:#}"
+        );
+    }
+    assert_eq!(fidelity["moving"]["samples"], 1, "{fidelity:#}");
+
+    let oriel = &r["oriel"];
+    assert!(number(&oriel["cores"], "cores") > 0.0);
+    assert!(number(&oriel["rss_idle_mib"], "idle RSS") > 0.0);
+    assert!(!r["timeline"].as_array().expect("timeline").is_empty());
+    for chart in ["fps", "bandwidth", "cpu", "rss"] {
+        let svg = std::fs::read_to_string(plots.join(format!("{chart}.svg"))).expect("chart");
+        assert!(
+            svg.starts_with("<svg") && svg.contains("<polyline"),
+            "{chart}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fresh directory under the system's temporary directory.
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "oriel-stream-smoke-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
