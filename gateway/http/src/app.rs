@@ -304,7 +304,21 @@ impl Front {
             return;
         };
         self.metrics.upgrades.with_label_values(&["ok"]).inc();
+        let ctx = UpgradeContext {
+            peer,
+            origin,
+            path,
+            shutdown: shutdown.clone(),
+        };
+        if route.handler.takes_raw() {
+            route.handler.serve_raw(h1.into_inner(), ctx).await;
+            return;
+        }
         let mut config = WebSocketConfig::default();
+        // What viewers send is small (input, file chunks): a 16 KiB read
+        // buffer instead of tungstenite's 128 KiB, which is allocated and
+        // zero-filled, so resident, for every connection.
+        config.read_buffer_size = 16 << 10;
         config.max_message_size = Some(route.max_message_size);
         config.max_frame_size = Some(route.max_message_size);
         let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
@@ -313,18 +327,7 @@ impl Front {
             Some(config),
         )
         .await;
-        route
-            .handler
-            .serve(
-                ws,
-                UpgradeContext {
-                    peer,
-                    origin,
-                    path,
-                    shutdown: shutdown.clone(),
-                },
-            )
-            .await;
+        route.handler.serve(ws, ctx).await;
     }
 }
 

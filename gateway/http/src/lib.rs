@@ -76,8 +76,25 @@ pub struct UpgradeContext {
     pub shutdown: ShutdownWatch,
 }
 
+/// An upgraded connection as bytes (TLS terminated, after the 101
+/// response), for handlers that pass WebSocket frames through untouched.
+pub type RawStream = pingora_core::protocols::Stream;
+
 /// Serves an upgraded WebSocket until it ends.
 pub trait WebSocketHandler: Send + Sync + 'static {
     /// Runs the WebSocket session.
     fn serve(&self, ws: WsStream, ctx: UpgradeContext) -> BoxFuture<'static, ()>;
+
+    /// Whether the front hands the upgraded connection to
+    /// [`serve_raw`](Self::serve_raw) instead of [`serve`](Self::serve).
+    fn takes_raw(&self) -> bool {
+        false
+    }
+
+    /// Runs the session on the raw upgraded connection: its WebSocket frames
+    /// are the handler's to read or to copy (a relay copies them undecoded).
+    fn serve_raw(&self, io: RawStream, ctx: UpgradeContext) -> BoxFuture<'static, ()> {
+        drop((io, ctx));
+        Box::pin(async {})
+    }
 }
