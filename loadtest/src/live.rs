@@ -81,23 +81,7 @@ impl Workload {
                 } else {
                     "1280x720"
                 };
-                let mut cmd = display.command("ffplay");
-                cmd.env("SDL_RENDER_DRIVER", "software").args([
-                    "-loglevel",
-                    "warning",
-                    "-f",
-                    "lavfi",
-                    "-i",
-                    &format!("testsrc2=size={size}:rate=30"),
-                    "-an",
-                    "-noborder",
-                    "-left",
-                    "0",
-                    "-top",
-                    "0",
-                ]);
-                w.guards
-                    .push(ChildGuard::spawn(cmd, "ffplay", display.scratch_dir())?);
+                w.guards.push(display.start_test_video(size)?);
             }
         }
         Ok(w)

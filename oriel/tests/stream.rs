@@ -55,6 +55,22 @@ pub async fn wait_until_exact(
     )
 }
 
+/// A viewer of a launched session, offering `caps`, after HELLO.
+async fn open_viewer(oriel: &Oriel, launched: &serde_json::Value, caps: u32) -> StreamViewer {
+    let mut v = StreamViewer::connect(
+        launched["stream_url"].as_str().unwrap(),
+        &oriel.cert(),
+        Some(&oriel.origin()),
+    )
+    .await
+    .unwrap();
+    v.capabilities = caps;
+    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
+        .await
+        .unwrap();
+    v
+}
+
 struct Setup {
     display: VncDisplay,
     oriel: Oriel,
@@ -118,16 +134,7 @@ async fn tigervnc_desktop_streams_and_settles_to_an_exact_copy() {
         _xterm,
         api: _api,
     } = setup(VncServer::Tigervnc, None, json!({})).await;
-    let mut v = StreamViewer::connect(
-        launched["stream_url"].as_str().unwrap(),
-        &oriel.cert(),
-        Some(&oriel.origin()),
-    )
-    .await
-    .unwrap();
-    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
-        .await
-        .unwrap();
+    let mut v = open_viewer(&oriel, &launched, 0).await;
     let hello = v
         .hello
         .clone()
@@ -171,16 +178,7 @@ async fn x11vnc_with_a_password_streams_exactly() {
         _xterm,
         api: _api,
     } = setup(VncServer::X11vnc, Some("s3cret-vnc"), json!({})).await;
-    let mut v = StreamViewer::connect(
-        launched["stream_url"].as_str().unwrap(),
-        &oriel.cert(),
-        Some(&oriel.origin()),
-    )
-    .await
-    .unwrap();
-    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
-        .await
-        .unwrap();
+    let mut v = open_viewer(&oriel, &launched, 0).await;
     assert!(v.hello.is_some(), "end {:?}\n{}", v.end, oriel.log_tail(40));
     wait_until_exact(&mut v, &display, Duration::from_secs(30))
         .await
@@ -216,16 +214,7 @@ async fn repainted_scrolling_arrives_as_copies_and_stays_exact() {
         _xterm,
         api: _api,
     } = setup_with(opts, None, xterm, json!({}), &[]).await;
-    let mut v = StreamViewer::connect(
-        launched["stream_url"].as_str().unwrap(),
-        &oriel.cert(),
-        Some(&oriel.origin()),
-    )
-    .await
-    .unwrap();
-    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
-        .await
-        .unwrap();
+    let mut v = open_viewer(&oriel, &launched, 0).await;
     // Through the scrolling (300 lines, ~3 s at most), then the settle.
     let until = Instant::now() + Duration::from_secs(6);
     while Instant::now() < until {
@@ -275,34 +264,8 @@ async fn webp_goes_only_to_viewers_that_offer_it_and_settles_exactly() {
     // One viewer at a time: TigerVNC draws the pointer into the picture of
     // a connection whose pointer another one moved.
     for (launched, caps) in [(&launched, oriel_core_wire::caps::WEBP), (&second, 0)] {
-        let mut cmd = display.command("ffplay");
-        cmd.env("SDL_RENDER_DRIVER", "software").args([
-            "-loglevel",
-            "warning",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=30",
-            "-an",
-            "-noborder",
-            "-left",
-            "0",
-            "-top",
-            "0",
-        ]);
-        let ffplay =
-            oriel_testkit::ChildGuard::spawn(cmd, "ffplay", display.scratch_dir()).unwrap();
-        let mut v = StreamViewer::connect(
-            launched["stream_url"].as_str().unwrap(),
-            &oriel.cert(),
-            Some(&oriel.origin()),
-        )
-        .await
-        .unwrap();
-        v.capabilities = caps;
-        v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
-            .await
-            .unwrap();
+        let ffplay = display.start_test_video("320x240").unwrap();
+        let mut v = open_viewer(&oriel, launched, caps).await;
         let agreed = v.hello.as_ref().unwrap().capabilities;
         assert_eq!(agreed & oriel_core_wire::caps::WEBP, caps);
         let until = Instant::now() + Duration::from_secs(4);
@@ -381,16 +344,7 @@ async fn ping_refresh_and_bad_messages() {
         _xterm,
         api: _api,
     } = setup(VncServer::Tigervnc, None, json!({})).await;
-    let mut v = StreamViewer::connect(
-        launched["stream_url"].as_str().unwrap(),
-        &oriel.cert(),
-        Some(&oriel.origin()),
-    )
-    .await
-    .unwrap();
-    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
-        .await
-        .unwrap();
+    let mut v = open_viewer(&oriel, &launched, 0).await;
     wait_until_exact(&mut v, &display, Duration::from_secs(30))
         .await
         .unwrap();
@@ -414,16 +368,7 @@ async fn resize_request_changes_the_remote_desktop() {
         _xterm,
         api: _api,
     } = setup(VncServer::Tigervnc, None, json!({})).await;
-    let mut v = StreamViewer::connect(
-        launched["stream_url"].as_str().unwrap(),
-        &oriel.cert(),
-        Some(&oriel.origin()),
-    )
-    .await
-    .unwrap();
-    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
-        .await
-        .unwrap();
+    let mut v = open_viewer(&oriel, &launched, 0).await;
     wait_until_exact(&mut v, &display, Duration::from_secs(30))
         .await
         .unwrap();

@@ -209,6 +209,29 @@ impl VncDisplay {
         ChildGuard::spawn(cmd, &name, &self.dir)
     }
 
+    /// Plays ffmpeg's `testsrc2` pattern of `size` (e.g. `"640x360"`) at 30
+    /// frames a second in a borderless window at the top-left corner
+    /// (`ffplay`, software rendering): the video workload of the tests and
+    /// the load tester. It stops when the guard drops.
+    pub fn start_test_video(&self, size: &str) -> Result<ChildGuard> {
+        let mut cmd = self.command("ffplay");
+        cmd.env("SDL_RENDER_DRIVER", "software").args([
+            "-loglevel",
+            "warning",
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size={size}:rate=30"),
+            "-an",
+            "-noborder",
+            "-left",
+            "0",
+            "-top",
+            "0",
+        ]);
+        ChildGuard::spawn(cmd, "ffplay", &self.dir)
+    }
+
     /// Runs a short X client to completion (20 s timeout) and returns its stdout.
     pub async fn run(&self, program: &str, args: &[&str]) -> Result<String> {
         let mut cmd = tokio::process::Command::from(self.command(program));

@@ -9,7 +9,7 @@ use crate::support::web::{
 };
 use crate::support::{ADMIN_PASSWORD, blocking};
 use crate::{PARK, SETTLE, text_xterm};
-use oriel_testkit::{ChildGuard, Rect, XtermOptions};
+use oriel_testkit::{Rect, XtermOptions};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -150,22 +150,7 @@ async fn animation_stays_close_and_settles_exactly() {
         .unwrap();
 
     let still = display.screenshot().await.unwrap();
-    let mut cmd = display.command("ffplay");
-    cmd.env("SDL_RENDER_DRIVER", "software").args([
-        "-loglevel",
-        "warning",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=30",
-        "-an",
-        "-noborder",
-        "-left",
-        "0",
-        "-top",
-        "0",
-    ]);
-    let mut ffplay = ChildGuard::spawn(cmd, "ffplay", display.scratch_dir()).unwrap();
+    let mut ffplay = display.start_test_video("320x240").unwrap();
     let first = wait_screen_changes(display, &still).await.unwrap();
     wait_screen_changes(display, &first)
         .await
