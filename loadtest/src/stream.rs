@@ -29,6 +29,7 @@
 //! same names with `_`; flags win). Output: a table, `--json FILE`,
 //! `--plot DIR` (SVG charts of fps, bandwidth and `oriel`'s CPU over time).
 
+mod compare;
 mod fidelity;
 mod plot;
 mod report;
@@ -102,6 +103,14 @@ pub struct Args {
     /// Write SVG charts (fps, bandwidth, oriel CPU over time) into this directory.
     #[arg(long)]
     plot: Option<PathBuf>,
+    /// Instead: compare with a peer on the same displays and workload, in
+    /// the same run (Oriel's web viewer and noVNC in one Chromium,
+    /// alternating; see loadtest/README.md).
+    #[arg(long, value_enum)]
+    compare: Option<compare::Peer>,
+    /// Rounds of the comparison (each side once per round) [default: 3].
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 /// A scenario file: the same settings as the flags.
@@ -212,6 +221,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let config = Config::resolve(&args, scenario)?;
     let binary = crate::deploy::oriel_binary(args.oriel.as_ref())?;
+    if let Some(compare::Peer::Novnc) = args.compare {
+        return compare::run(
+            &config,
+            &binary,
+            args.database,
+            args.rounds,
+            args.json.as_deref(),
+        );
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
