@@ -43,7 +43,10 @@ impl GatewayMetrics {
             "Bytes of stream messages sent to viewers",
         )?;
         let tiles = IntCounterVec::new(
-            Opts::new("oriel_gateway_tiles_total", "Tiles sent, by encoding"),
+            Opts::new(
+                "oriel_gateway_tiles_total",
+                "Tiles sent, by encoding (shared: encoded for another viewer of the session)",
+            ),
             &["encoding"],
         )?;
         let encode_seconds = Histogram::with_opts(

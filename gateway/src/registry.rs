@@ -4,6 +4,7 @@
 //! from signed commands of the control plane and lives here, in memory, only
 //! until the last token of the session would have expired anyway.
 
+use oriel_encoders_codecs::EncodeCache;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,9 +21,15 @@ pub enum StopReason {
 /// Stream id and its stop signal.
 type Stream = (u64, watch::Sender<Option<StopReason>>);
 
+/// Encoded images a session's viewers share while it has two or more.
+const SHARED_ENCODES_BYTES: usize = 4 << 20;
+
 #[derive(Default)]
 struct Inner {
     live: HashMap<String, Vec<Stream>>,
+    /// Sessions with two or more live streams: what one of them encoded,
+    /// for the others.
+    caches: HashMap<String, Arc<EncodeCache>>,
     /// Session id → Unix seconds until which its tokens are refused.
     ended: HashMap<String, u64>,
 }
@@ -59,10 +66,33 @@ impl Drop for StreamGuard {
         let mut inner = self.registry.inner.lock();
         if let Some(streams) = inner.live.get_mut(&self.session_id) {
             streams.retain(|(id, _)| *id != self.id);
-            if streams.is_empty() {
+            let left = streams.len();
+            if left == 0 {
                 inner.live.remove(&self.session_id);
             }
+            if left < 2 {
+                inner.caches.remove(&self.session_id);
+            }
         }
+    }
+}
+
+impl StreamGuard {
+    /// The encode cache this stream shares with the other live streams of
+    /// its session, while there are any (encode once for several viewers);
+    /// `None` for a session's only stream, which would gain nothing from one.
+    pub fn encode_cache(&self) -> Option<Arc<EncodeCache>> {
+        let mut inner = self.registry.inner.lock();
+        let viewers = inner.live.get(&self.session_id).map_or(0, Vec::len);
+        if viewers < 2 {
+            return None;
+        }
+        Some(Arc::clone(
+            inner
+                .caches
+                .entry(self.session_id.clone())
+                .or_insert_with(|| Arc::new(EncodeCache::new(SHARED_ENCODES_BYTES))),
+        ))
     }
 }
 
@@ -102,6 +132,7 @@ impl SessionRegistry {
         let entry = inner.ended.entry(session_id.to_owned()).or_insert(until);
         *entry = (*entry).max(until);
         let streams = inner.live.remove(session_id).unwrap_or_default();
+        inner.caches.remove(session_id);
         for (_, tx) in &streams {
             let _ = tx.send(Some(StopReason::Ended));
         }
@@ -122,6 +153,24 @@ impl SessionRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn viewers_of_one_session_share_an_encode_cache_only_while_two_or_more() {
+        let r = SessionRegistry::new();
+        let a = r.register("s1", 100).unwrap();
+        let other = r.register("s2", 100).unwrap();
+        assert!(a.encode_cache().is_none(), "a lone viewer");
+        let b = r.register("s1", 100).unwrap();
+        let (ca, cb) = (a.encode_cache().unwrap(), b.encode_cache().unwrap());
+        assert!(Arc::ptr_eq(&ca, &cb), "one cache per session");
+        assert!(other.encode_cache().is_none(), "never across sessions");
+        drop(b);
+        assert!(a.encode_cache().is_none());
+        assert!(
+            r.inner.lock().caches.is_empty(),
+            "dropped with the second viewer"
+        );
+    }
 
     #[test]
     fn ending_stops_streams_and_refuses_new_ones_until_expiry() {

@@ -2,6 +2,7 @@
 
 mod files;
 mod pipeline;
+mod shared;
 
 use crate::{Gateway, now_secs};
 use futures_util::{SinkExt as _, StreamExt as _};

@@ -291,6 +291,70 @@ async fn webp_goes_only_to_viewers_that_offer_it_and_settles_exactly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_viewers_of_one_session_share_encoded_images() {
+    let Setup {
+        display,
+        oriel,
+        api,
+        launched,
+        _xterm,
+    } = setup(VncServer::Tigervnc, None, json!({})).await;
+    // A colourful picture, so that there are images to share.
+    let _video = display.start_test_video("320x240").unwrap();
+    let shared = |api: &support::Api| -> f64 {
+        let m = api.call("GET", "/metrics", None, &[]).unwrap();
+        m.body
+            .as_str()
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("oriel_gateway_tiles_total{encoding=\"shared\"}"))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let api2 = api.clone();
+    assert_eq!(blocking(move || shared(&api2)).await, 0.0);
+    // A second viewer of the same session (the user's other screen): its
+    // own token for the same session.
+    let id = launched["id"].as_str().unwrap().to_owned();
+    let api2 = api.clone();
+    let (first, second) = blocking(move || {
+        let r = api2
+            .call("POST", &format!("/api/v1/sessions/{id}/token"), None, &[])
+            .unwrap();
+        assert_eq!(r.status, 200, "{r:?}");
+        let mut l = launched.clone();
+        l["token"] = r.body["token"].clone();
+        (launched, l)
+    })
+    .await;
+    let mut a = open_viewer(&oriel, &first, 0).await;
+    let mut b = open_viewer(&oriel, &second, 0).await;
+    let until = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < until {
+        a.pump(Duration::from_millis(50)).await.unwrap();
+        b.pump(Duration::from_millis(50)).await.unwrap();
+    }
+    let api2 = api.clone();
+    let reused = blocking(move || shared(&api2)).await;
+    eprintln!(
+        "{reused} images shared; viewers got {} and {} frames",
+        a.frames, b.frames
+    );
+    assert!(reused > 0.0, "no image was encoded once for both viewers");
+    // Shared or not, each picture ends up exactly the server's. One viewer
+    // at a time: TigerVNC draws the pointer into the picture of a
+    // connection whose pointer another one moved.
+    drop(_video);
+    wait_until_exact(&mut a, &display, Duration::from_secs(30))
+        .await
+        .unwrap();
+    drop(a);
+    wait_until_exact(&mut b, &display, Duration::from_secs(30))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ending_the_session_closes_the_stream_within_a_second() {
     let Setup {
         display: _display,

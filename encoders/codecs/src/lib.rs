@@ -8,11 +8,13 @@
 //! queue whose back-pressure callers await. [`decode_image`] is the inverse,
 //! used by the load tester and the tests to check every pixel they receive.
 
+mod cache;
 mod choose;
 mod decode;
 mod encode;
 mod pool;
 
+pub use cache::{CacheKey, EncodeCache};
 pub use choose::LossyChooser;
 pub use decode::{DecodeError, decode_image};
 pub use encode::{

@@ -8,6 +8,7 @@
 //! stream is therefore bounded by the framebuffer, whatever the viewer does.
 
 use super::files::FileService;
+use super::shared;
 use super::{Ending, Outgoing, WsSource, binary, client_error};
 use crate::registry::StreamGuard;
 use crate::{Gateway, LossyCodec, now_us};
@@ -225,7 +226,7 @@ impl<'a> Pipeline<'a> {
                 Wake::Target(Some(ev)) => self.on_target(ev?).await?,
                 Wake::Timer => self.on_timer().await?,
             }
-            self.maybe_plan();
+            self.maybe_plan(&guard);
         }
     }
 
@@ -292,7 +293,7 @@ impl<'a> Pipeline<'a> {
 
     /// Starts encoding a frame when the viewer can take one and either the
     /// target has paused or the coalescing deadline passed.
-    fn maybe_plan(&mut self) {
+    fn maybe_plan(&mut self, guard: &StreamGuard) {
         let Some(since) = self.pending_since else {
             return;
         };
@@ -304,7 +305,7 @@ impl<'a> Pipeline<'a> {
             return;
         }
         self.pending_since = None;
-        let Some(plan) = self.tracker.plan(now_us()) else {
+        let Some(mut plan) = self.tracker.plan(now_us()) else {
             return;
         };
         let pool = self.gw.pool.clone();
@@ -322,8 +323,24 @@ impl<'a> Pipeline<'a> {
             None => Codec::Jpeg,
         };
         self.encoding_codec = codec;
+        // Images another viewer of this session just encoded are reused.
+        let shared = guard
+            .encode_cache()
+            .map(|cache| shared::take_cached(&mut plan, cache, codec));
+        if let Some(pending) = &shared {
+            self.gw
+                .metrics
+                .tiles
+                .with_label_values(&["shared"])
+                .inc_by(pending.reused());
+        }
         self.encoding = Some(Box::pin(async move {
-            (damage, pool.encode_plan(plan, codec).await)
+            let frame = pool.encode_plan(plan, codec).await;
+            let frame = match shared {
+                Some(pending) => frame.map(|f| shared::complete(pending, f)),
+                None => frame,
+            };
+            (damage, frame)
         }));
     }
 
