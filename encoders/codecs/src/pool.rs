@@ -5,6 +5,13 @@
 //! a burst of sessions slows down instead of growing memory, and a frame's
 //! tiles are split into as many jobs as there are workers so one large
 //! frame still uses every core.
+//!
+//! A small frame (at most [`INLINE_MAX_PIXELS`], a few tiles: a typed
+//! character, a line of text, a moved cursor) is encoded on the caller's
+//! thread instead: handing it to a worker and waking the caller again costs
+//! more than encoding it, and at tens of frames a second per session those
+//! round trips dominated the gateway's CPU. Its cost is bounded by the size
+//! and by the one frame a stream encodes at a time.
 
 use crate::encode::{CodecError, encode_tile};
 use oriel_core_wire::{Codec, FrameOp};
@@ -16,6 +23,34 @@ use std::time::Instant;
 use tokio::sync::{Semaphore, oneshot};
 
 type Job = Box<dyn FnOnce() + Send>;
+
+/// Frames of at most this many tile pixels are encoded on the calling
+/// thread (eight 64×64 tiles: well under a millisecond as PNG).
+pub const INLINE_MAX_PIXELS: u64 = 8 * 64 * 64;
+
+/// Encoded tiles of one job (`(plan index, op)`), the time spent, and the
+/// lossy pixels and their time.
+type Encoded = (Vec<(usize, Result<FrameOp, CodecError>)>, u64, (u64, u64));
+
+/// Encodes `tiles` (with their plan indices) one after the other.
+fn encode_tiles(tiles: Vec<(usize, TileJob)>, lossy: Codec) -> Encoded {
+    let mut out = Vec::with_capacity(tiles.len());
+    let (mut cpu_us, mut lossy_px, mut lossy_us) = (0u64, 0u64, 0u64);
+    for (i, tile) in tiles {
+        let is_lossy = matches!(tile.content, TileContent::Lossy { .. });
+        let px = u64::from(tile.rect.area());
+        let t0 = Instant::now();
+        let op = encode_tile(tile, lossy);
+        let us = t0.elapsed().as_micros() as u64;
+        cpu_us += us;
+        if is_lossy {
+            lossy_px += px;
+            lossy_us += us;
+        }
+        out.push((i, op));
+    }
+    (out, cpu_us, (lossy_px, lossy_us))
+}
 
 struct Shared {
     queue: Mutex<VecDeque<Job>>,
@@ -149,32 +184,28 @@ impl EncodePool {
         let started = Instant::now();
         let FramePlan { copies, tiles, .. } = plan;
         let n_tiles = tiles.len();
-        let batches = self.handle.threads.min(n_tiles).max(1);
-        let mut buckets: Vec<Vec<(usize, TileJob)>> = (0..batches).map(|_| Vec::new()).collect();
-        for (i, tile) in tiles.into_iter().enumerate() {
-            buckets[i % batches].push((i, tile));
-        }
-        let jobs = buckets.into_iter().map(|bucket| {
-            self.run(move || {
-                let mut out = Vec::with_capacity(bucket.len());
-                let (mut cpu_us, mut lossy_px, mut lossy_us) = (0u64, 0u64, 0u64);
-                for (i, tile) in bucket {
-                    let is_lossy = matches!(tile.content, TileContent::Lossy { .. });
-                    let px = u64::from(tile.rect.area());
-                    let t0 = Instant::now();
-                    let op = encode_tile(tile, lossy);
-                    let us = t0.elapsed().as_micros() as u64;
-                    cpu_us += us;
-                    if is_lossy {
-                        lossy_px += px;
-                        lossy_us += us;
-                    }
-                    out.push((i, op));
-                }
-                (out, cpu_us, (lossy_px, lossy_us))
-            })
-        });
-        let results = futures_util::future::join_all(jobs).await;
+        let pixels: u64 = tiles.iter().map(|t| u64::from(t.rect.area())).sum();
+        let results = if pixels <= INLINE_MAX_PIXELS {
+            // A panicking codec fails the frame, as on a worker.
+            let tiles = tiles.into_iter().enumerate().collect();
+            vec![
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    encode_tiles(tiles, lossy)
+                }))
+                .map_err(|_| CodecError::PoolStopped),
+            ]
+        } else {
+            let batches = self.handle.threads.min(n_tiles).max(1);
+            let mut buckets: Vec<Vec<(usize, TileJob)>> =
+                (0..batches).map(|_| Vec::new()).collect();
+            for (i, tile) in tiles.into_iter().enumerate() {
+                buckets[i % batches].push((i, tile));
+            }
+            let jobs = buckets
+                .into_iter()
+                .map(|bucket| self.run(move || encode_tiles(bucket, lossy)));
+            futures_util::future::join_all(jobs).await
+        };
         let mut stats = FrameStats::default();
         let mut slots: Vec<Option<FrameOp>> = (0..n_tiles).map(|_| None).collect();
         for result in results {
@@ -244,29 +275,34 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn frame_ops_keep_plan_order_with_copies_first() {
         let pool = EncodePool::new(2, 4).unwrap();
-        let tiles: Vec<TileJob> = (0..10u16)
-            .map(|i| TileJob {
-                rect: Rect::new(i * 8, 0, 8, 8),
-                content: if i % 2 == 0 {
-                    TileContent::Solid([i as u8, 0, 0])
-                } else {
-                    TileContent::Lossless(vec![i as u8; 8 * 8 * 3])
-                },
-            })
-            .collect();
-        let plan = FramePlan {
-            copies: vec![(Point::new(0, 0), Rect::new(0, 8, 8, 8))],
-            tiles,
-            damage_time_us: 0,
-        };
-        let frame = pool.encode_plan(plan, Codec::Jpeg).await.unwrap();
-        assert_eq!(frame.ops.len(), 11);
-        assert!(matches!(frame.ops[0], FrameOp::Copy { .. }));
-        for (i, op) in frame.ops[1..].iter().enumerate() {
-            assert_eq!(op.rect().x, i as u16 * 8);
+        // 8×8 tiles are encoded inline, 64×64 ones on the workers.
+        for side in [8u16, 64] {
+            let tiles: Vec<TileJob> = (0..10u16)
+                .map(|i| TileJob {
+                    rect: Rect::new(i * side, 0, side, side),
+                    content: if i % 2 == 0 {
+                        TileContent::Solid([i as u8, 0, 0])
+                    } else {
+                        TileContent::Lossless(vec![i as u8; usize::from(side * side) * 3])
+                    },
+                })
+                .collect();
+            let pixels: u64 = tiles.iter().map(|t| u64::from(t.rect.area())).sum();
+            assert_eq!(pixels > INLINE_MAX_PIXELS, side == 64);
+            let plan = FramePlan {
+                copies: vec![(Point::new(0, 0), Rect::new(0, side, side, side))],
+                tiles,
+                damage_time_us: 0,
+            };
+            let frame = pool.encode_plan(plan, Codec::Jpeg).await.unwrap();
+            assert_eq!(frame.ops.len(), 11);
+            assert!(matches!(frame.ops[0], FrameOp::Copy { .. }));
+            for (i, op) in frame.ops[1..].iter().enumerate() {
+                assert_eq!(op.rect().x, i as u16 * side);
+            }
+            assert_eq!(frame.stats.fills, 5);
+            assert_eq!(frame.stats.png.0, 5);
         }
-        assert_eq!(frame.stats.fills, 5);
-        assert_eq!(frame.stats.png.0, 5);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -115,6 +115,9 @@ struct Tile {
     last_change_us: u64,
     /// Changes sent, decayed with `motion_half_life_us` ([`Heat`]).
     heat: Heat,
+    /// Hash of the framebuffer's content, as of the last
+    /// [`hash_tile`](DamageTracker::hash_tile) (valid within one plan).
+    fb_hash: u64,
 }
 
 /// A tile's change rate: the number of changes sent, each weighing half as
@@ -170,6 +173,12 @@ pub struct DamageTracker {
     /// Hash of what the viewer holds in each pixel row of each tile column
     /// (`y * cols + column`), [`scroll::UNKNOWN`] where it is not known.
     viewer_rows: Vec<u64>,
+    /// Hash of the framebuffer's rows, same layout, for the tiles hashed by
+    /// [`hash_tile`](DamageTracker::hash_tile) since the framebuffer last
+    /// changed (valid within one plan or copy).
+    fb_rows: Vec<u64>,
+    /// Reused buffer of [`moved_rows`](DamageTracker::moved_rows).
+    moved: Vec<u64>,
 }
 
 impl std::fmt::Debug for DamageTracker {
@@ -197,6 +206,8 @@ impl DamageTracker {
             settings,
             scratch: Vec::new(),
             viewer_rows: Vec::new(),
+            fb_rows: Vec::new(),
+            moved: Vec::new(),
         };
         t.reset_grid(size, 0);
         t
@@ -228,15 +239,16 @@ impl DamageTracker {
             lossy: false,
             last_change_us: now_us,
             heat: Heat::default(),
+            fb_hash: 0,
         };
         self.tiles = vec![black; self.cols as usize * self.rows as usize];
         self.viewer_rows = vec![scroll::UNKNOWN; usize::from(size.height) * usize::from(self.cols)];
+        self.fb_rows = vec![scroll::UNKNOWN; self.viewer_rows.len()];
         // The viewer clears to black on a new size; record what it holds
         // (the framebuffer is black too).
         for idx in 0..self.tiles.len() {
-            let rect = self.tile_rect(idx);
-            let zeros = vec![0u8; rect.area() as usize * 3];
-            self.tiles[idx].client_hash = Some(xxh3_64(&zeros));
+            let hash = self.hash_tile(idx);
+            self.tiles[idx].client_hash = Some(hash);
             self.rows_known(idx);
         }
     }
@@ -332,6 +344,7 @@ impl DamageTracker {
         }
         let src_lossy = self.tiles_of(src_rect).any(|i| self.tiles[i].lossy);
         self.copies.push((src, dst));
+        let moved = self.moved_rows(src, dst);
         for idx in self.tiles_of(dst) {
             let rect = self.tile_rect(idx);
             let fully = dst.contains(&rect);
@@ -342,17 +355,19 @@ impl DamageTracker {
                 self.rows_unknown(idx);
             } else {
                 // The viewer's tile now equals ours (within lossy error).
-                self.fb
-                    .read(rect, &mut self.scratch)
-                    .expect("tile rectangles lie inside the framebuffer");
+                let hash = match self.hash_moved_tile(idx, dst, &moved) {
+                    Some(hash) => hash,
+                    None => self.hash_tile(idx),
+                };
                 let t = &mut self.tiles[idx];
-                t.client_hash = Some(xxh3_64(&self.scratch));
+                t.client_hash = Some(hash);
                 t.dirty = false;
                 t.lossy = src_lossy || (t.lossy && !fully);
                 self.rows_known(idx);
             }
             self.tiles[idx].last_change_us = now_us;
         }
+        self.moved = moved;
         self.note_damage(now_us);
         Ok(())
     }
@@ -394,6 +409,13 @@ impl DamageTracker {
     /// Plans the next frame at `now_us`, or `None` when the viewer is up to date.
     pub fn plan(&mut self, now_us: u64) -> Option<FramePlan> {
         let mut copies = std::mem::take(&mut self.copies);
+        // Every changed tile is hashed once, row by row: the rows serve
+        // scroll detection and the viewer's rows, their hash the tile's.
+        for idx in 0..self.tiles.len() {
+            if self.changed(idx) {
+                self.tiles[idx].fb_hash = self.hash_tile(idx);
+            }
+        }
         if self.settings.detect_scroll {
             self.detect_scrolls(&mut copies);
         }
@@ -407,16 +429,21 @@ impl DamageTracker {
             if !changed && !self.settled(&tile, now_us) {
                 continue;
             }
-            let rect = self.tile_rect(idx);
-            self.fb
-                .read(rect, &mut self.scratch)
-                .expect("tile rectangles lie inside the framebuffer");
-            let hash = xxh3_64(&self.scratch);
+            let hash = if changed {
+                tile.fb_hash
+            } else {
+                self.hash_tile(idx)
+            };
             let t = &mut self.tiles[idx];
             t.dirty = false;
             if changed && t.client_hash == Some(hash) {
                 continue;
             }
+            let rect = self.tile_rect(idx);
+            self.fb
+                .read(rect, &mut self.scratch)
+                .expect("tile rectangles lie inside the framebuffer");
+            let t = &mut self.tiles[idx];
             let refresh = !changed;
             if changed {
                 t.heat.bump(now_us, self.settings.motion_half_life_us);
@@ -428,7 +455,7 @@ impl DamageTracker {
             self.rows_known(idx);
             let content = match kind {
                 Kind::Solid(rgb) => TileContent::Solid(rgb),
-                Kind::Lossless => TileContent::Lossless(self.scratch.clone()),
+                Kind::Lossless => TileContent::Lossless(std::mem::take(&mut self.scratch)),
                 Kind::Lossy => {
                     lossy.push((idx, quality));
                     continue;

@@ -50,19 +50,85 @@ impl DamageTracker {
         (x, usize::from(self.tile).min(width - x))
     }
 
-    /// Hash of the framebuffer's row `y` within tile column `c`.
-    fn fb_row_hash(&self, c: usize, y: usize) -> u64 {
+    /// Hashes the framebuffer's rows of tile `idx` into `fb_rows` and
+    /// returns the tile's hash (a hash of its row hashes), without copying
+    /// the pixels out.
+    pub(super) fn hash_tile(&mut self, idx: usize) -> u64 {
+        let cols = usize::from(self.cols);
+        let (c, rect) = (idx % cols, self.tile_rect(idx));
         let (x, w) = self.column(c);
-        let start = (y * usize::from(self.fb.size().width) + x) * 3;
-        row_hash(&self.fb.as_rgb()[start..start + w * 3])
+        let stride = usize::from(self.fb.size().width) * 3;
+        let rgb = self.fb.as_rgb();
+        // Tiles are at most 256 rows high.
+        let mut rows = [0u8; 256 * 8];
+        let (y0, y1) = (usize::from(rect.y), rect.bottom() as usize);
+        for y in y0..y1 {
+            let start = y * stride + x * 3;
+            let h = row_hash(&rgb[start..start + w * 3]);
+            self.fb_rows[y * cols + c] = h;
+            rows[(y - y0) * 8..(y - y0 + 1) * 8].copy_from_slice(&h.to_le_bytes());
+        }
+        xxh3_64(&rows[..(y1 - y0) * 8])
     }
 
-    /// The viewer now holds the framebuffer's content in tile `idx`.
+    /// For a vertical copy to `dst` (source at the same `x`) whose source
+    /// tiles the viewer holds: the viewer's row hashes of the source rows,
+    /// column by column (`(column - first column) * dst.height + row`),
+    /// taken before the copy's destination rows are updated. Empty for other
+    /// copies. Reuses the tracker's buffer.
+    pub(super) fn moved_rows(&mut self, src: Point, dst: Rect) -> Vec<u64> {
+        let mut out = std::mem::take(&mut self.moved);
+        out.clear();
+        if src.x != dst.x {
+            return out;
+        }
+        let cols = usize::from(self.cols);
+        let tile = u32::from(self.tile);
+        let (c0, c1) = (u32::from(dst.x) / tile, (dst.right() - 1) / tile);
+        let (y0, h) = (usize::from(src.y), usize::from(dst.height));
+        for c in c0 as usize..=c1 as usize {
+            out.extend((y0..y0 + h).map(|y| self.viewer_rows[y * cols + c]));
+        }
+        out
+    }
+
+    /// The hash of tile `idx` after a vertical copy to `dst` that covers it,
+    /// from the rows the viewer held at the source ([`moved_rows`](Self::moved_rows))
+    /// instead of from the pixels: where the source tiles are held by the
+    /// viewer, their known rows are the framebuffer's. Fills `fb_rows` like
+    /// [`hash_tile`](Self::hash_tile); `None` when the tile is not covered
+    /// or a row is not known.
+    pub(super) fn hash_moved_tile(&mut self, idx: usize, dst: Rect, moved: &[u64]) -> Option<u64> {
+        let rect = self.tile_rect(idx);
+        if moved.is_empty() || !dst.contains(&rect) {
+            return None;
+        }
+        let cols = usize::from(self.cols);
+        let c = idx % cols;
+        let c0 = usize::from(dst.x) / usize::from(self.tile);
+        let h = usize::from(dst.height);
+        let (y0, y1) = (usize::from(rect.y), rect.bottom() as usize);
+        let column = &moved[(c - c0) * h..(c - c0 + 1) * h];
+        let mut rows = [0u8; 256 * 8];
+        for y in y0..y1 {
+            let hash = column[y - usize::from(dst.y)];
+            if hash == UNKNOWN {
+                return None;
+            }
+            self.fb_rows[y * cols + c] = hash;
+            rows[(y - y0) * 8..(y - y0 + 1) * 8].copy_from_slice(&hash.to_le_bytes());
+        }
+        Some(xxh3_64(&rows[..(y1 - y0) * 8]))
+    }
+
+    /// The viewer now holds the framebuffer's content in tile `idx`, whose
+    /// rows [`hash_tile`](Self::hash_tile) hashed since the framebuffer last
+    /// changed.
     pub(super) fn rows_known(&mut self, idx: usize) {
         let cols = usize::from(self.cols);
         let (c, rect) = (idx % cols, self.tile_rect(idx));
         for y in usize::from(rect.y)..rect.bottom() as usize {
-            self.viewer_rows[y * cols + c] = self.fb_row_hash(c, y);
+            self.viewer_rows[y * cols + c] = self.fb_rows[y * cols + c];
         }
     }
 
@@ -75,7 +141,7 @@ impl DamageTracker {
         }
     }
 
-    fn changed(&self, idx: usize) -> bool {
+    pub(super) fn changed(&self, idx: usize) -> bool {
         let t = &self.tiles[idx];
         t.dirty || t.client_hash.is_none()
     }
@@ -102,11 +168,12 @@ impl DamageTracker {
         }
     }
 
-    /// One run of changed rows `[y0, y1)` (whole tiles) of column `c`.
+    /// One run of changed rows `[y0, y1)` (whole tiles) of column `c`, whose
+    /// tiles [`hash_tile`](Self::hash_tile) hashed.
     fn detect_in_run(&mut self, c: usize, y0: usize, y1: usize, copies: &mut Vec<(Point, Rect)>) {
         let cols = usize::from(self.cols);
         let height = usize::from(self.fb.size().height);
-        let new: Vec<u64> = (y0..y1).map(|y| self.fb_row_hash(c, y)).collect();
+        let new: Vec<u64> = (y0..y1).map(|y| self.fb_rows[y * cols + c]).collect();
         let Some(dy) = self.find_offset(c, y0, &new) else {
             return;
         };
@@ -138,12 +205,8 @@ impl DamageTracker {
             }
             let idx = r * cols + c;
             if (ta..tb).all(|y| self.viewer_rows[y * cols + c] == new[y - y0]) {
-                let rect = self.tile_rect(idx);
-                self.fb
-                    .read(rect, &mut self.scratch)
-                    .expect("tile rectangles lie inside the framebuffer");
                 let t = &mut self.tiles[idx];
-                t.client_hash = Some(xxh3_64(&self.scratch));
+                t.client_hash = Some(t.fb_hash);
                 t.lossy |= src_lossy;
             } else {
                 self.tiles[idx].client_hash = None;

@@ -68,6 +68,9 @@ fn arb_op() -> impl Strategy<Value = Op> {
         }),
         (arb_rect(), -20i16..20, any::<u8>()).prop_map(|(r, dy, seed)| Op::Scroll(r, dy, seed)),
         (arb_big_rect(), -30i16..30, any::<u8>()).prop_map(|(r, dy, seed)| Op::Scroll(r, dy, seed)),
+        // Vertical copies (a scroll the target sends as a copy).
+        (arb_big_rect(), 0u16..SIZE.height)
+            .prop_map(|(r, sy)| Op::Copy(Point::new(r.x, sy.min(SIZE.height - r.height)), r)),
         Just(Op::Plan),
         Just(Op::Plan),
         Just(Op::Refresh),
@@ -157,6 +160,14 @@ proptest! {
     fn viewer_converges_to_the_framebuffer(ops in proptest::collection::vec(arb_op(), 0..40),
                                            max_copies in 0usize..4) {
         let (mut tracker, mut viewer, now) = run(&ops, max_copies);
+        // What the tracker believes the viewer holds in clean tiles is the
+        // framebuffer's content, however it learned it.
+        for idx in 0..tracker.tiles.len() {
+            let t = tracker.tiles[idx];
+            if !t.dirty && t.client_hash.is_some() {
+                prop_assert_eq!(t.client_hash, Some(tracker.hash_tile(idx)), "tile {}", idx);
+            }
+        }
         // Send what is pending, then let lossy tiles settle and refresh.
         if let Some(plan) = tracker.plan(now) {
             viewer.apply(&plan);
