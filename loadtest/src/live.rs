@@ -191,6 +191,18 @@ pub fn launch_session(
     workspace: &str,
     ca: &Path,
 ) -> anyhow::Result<(String, StreamViewer)> {
+    launch_session_with(rt, admin, workspace, ca, 0)
+}
+
+/// [`launch_session`] with a viewer offering `capabilities` in its HELLO
+/// (`oriel_core_wire::caps`).
+pub fn launch_session_with(
+    rt: &tokio::runtime::Runtime,
+    admin: &Client,
+    workspace: &str,
+    ca: &Path,
+    capabilities: u32,
+) -> anyhow::Result<(String, StreamViewer)> {
     let launched = admin.expect(
         "POST",
         "/api/v1/sessions",
@@ -198,24 +210,59 @@ pub fn launch_session(
         201,
     )?;
     let id = launched["id"].as_str().context("session id")?.to_owned();
-    let url = launched["stream_url"]
+    let viewer = connect_viewer(rt, &launched, ca, capabilities)?;
+    Ok((id, viewer))
+}
+
+/// Connects one more viewer to a running session, with a token of its own
+/// (`POST /api/v1/sessions/{id}/token`, as a browser's second tab does).
+pub fn join_session(
+    rt: &tokio::runtime::Runtime,
+    admin: &Client,
+    id: &str,
+    ca: &Path,
+    capabilities: u32,
+) -> anyhow::Result<StreamViewer> {
+    let started = std::time::Instant::now();
+    let grant = loop {
+        let (status, body) = admin.call("POST", &format!("/api/v1/sessions/{id}/token"), None)?;
+        match status {
+            200 => break body,
+            202 if started.elapsed() < Duration::from_secs(30) => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            _ => bail!("token of session {id}: {status} {body}"),
+        }
+    };
+    connect_viewer(rt, &grant, ca, capabilities)
+}
+
+/// Connects a viewer with a grant (`stream_url`, `token`) and waits for
+/// the gateway's HELLO.
+fn connect_viewer(
+    rt: &tokio::runtime::Runtime,
+    grant: &Value,
+    ca: &Path,
+    capabilities: u32,
+) -> anyhow::Result<StreamViewer> {
+    let url = grant["stream_url"]
         .as_str()
         .context("stream_url")?
         .to_owned();
-    let token = launched["token"].as_str().context("token")?.to_owned();
+    let token = grant["token"].as_str().context("token")?.to_owned();
     let origin = url
         .replacen("wss://", "https://", 1)
         .trim_end_matches("/stream")
         .to_owned();
-    let viewer = rt.block_on(async move {
+    rt.block_on(async move {
         let mut v = StreamViewer::connect(&url, ca, Some(&origin)).await?;
+        v.capabilities = capabilities;
         v.hello(&token, Duration::from_secs(30)).await?;
         if v.hello.is_none() {
             bail!("no HELLO (END {:?}, close code {:?})", v.end, v.close_code);
         }
         anyhow::Ok(v)
-    })?;
-    Ok((id, viewer))
+    })
 }
 
 /// Ends sessions (`DELETE`); returns one message per failure.

@@ -25,9 +25,18 @@
 //!   framebuffer against the X server's screenshot; after the window the
 //!   workload is frozen and every viewer must match its server exactly.
 //!
+//! Each session may have several viewers (`--viewers-per-session`, the
+//! others with tokens of their own), all measured and all checked; the
+//! gateway's `oriel_gateway_tiles_total` (from `/metrics`) before and after
+//! the window tells how many images were encoded once for several viewers.
+//! `--webp` makes the viewers offer WebP as a browser does.
+//!
 //! Settings come from flags or a TOML scenario file (`--scenario`, the
-//! same names with `_`; flags win). Output: a table, `--json FILE`,
-//! `--plot DIR` (SVG charts of fps, bandwidth and `oriel`'s CPU over time).
+//! same names with `_`; flags win). `--sessions 1,5,10` is a sweep: one run
+//! per count, one after another, each on its own targets and its own
+//! `oriel up`. Output: a table, `--json FILE`, `--plot DIR` (SVG charts of
+//! fps, bandwidth and `oriel`'s CPU over time; for a sweep also against the
+//! session count).
 
 mod compare;
 mod fidelity;
@@ -36,17 +45,20 @@ mod report;
 mod session;
 mod targets;
 
+use crate::client::Client;
 use crate::deploy::{Database, Deployment};
 use crate::live::{
-    Workload, create_workspace, end_sessions, idle_rss_mib, launch_session, rss_mib,
+    Workload, create_workspace, end_sessions, idle_rss_mib, join_session, launch_session_with,
+    rss_mib,
 };
 use crate::say;
 use crate::stats::{load_average, machine_cpu, process_cpu};
 use anyhow::{Context as _, bail};
 use report::{Measured, Tick};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use session::{Session, Shared};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,9 +74,17 @@ pub struct Args {
     /// Workload on the displays started here [default: office].
     #[arg(long, value_enum)]
     workload: Option<Workload>,
-    /// Concurrent sessions [default: 1].
+    /// Concurrent sessions [default: 1]; several (`1,5,10`): a sweep, one
+    /// run per count, one after another.
+    #[arg(long, value_delimiter = ',')]
+    sessions: Option<Vec<usize>>,
+    /// Viewers on each session (the first with the launch token, the
+    /// others with tokens of their own) [default: 1].
     #[arg(long)]
-    sessions: Option<usize>,
+    viewers_per_session: Option<usize>,
+    /// The viewers offer WebP (`caps::WEBP`) as a browser does.
+    #[arg(long)]
+    webp: bool,
     /// Displays to start, shared round-robin by the sessions [default: one
     /// per session].
     #[arg(long)]
@@ -100,7 +120,8 @@ pub struct Args {
     /// Also write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Write SVG charts (fps, bandwidth, oriel CPU over time) into this directory.
+    /// Write SVG charts (fps, bandwidth, oriel CPU over time; for a sweep
+    /// also against the session count) into this directory.
     #[arg(long)]
     plot: Option<PathBuf>,
     /// Instead: compare with a peer on the same displays and workload, in
@@ -118,7 +139,9 @@ pub struct Args {
 #[serde(deny_unknown_fields)]
 struct Scenario {
     workload: Option<Workload>,
-    sessions: Option<usize>,
+    sessions: Option<Counts>,
+    viewers_per_session: Option<usize>,
+    webp: Option<bool>,
     displays: Option<usize>,
     targets: Option<Vec<String>>,
     target_password: Option<String>,
@@ -129,11 +152,21 @@ struct Scenario {
     settle_timeout: Option<String>,
 }
 
+/// `sessions` in a scenario: one count or a sweep.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Counts {
+    One(usize),
+    Sweep(Vec<usize>),
+}
+
 /// The settings of a run, flags over scenario over defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub workload: Workload,
     pub sessions: usize,
+    pub viewers_per_session: usize,
+    pub webp: bool,
     pub displays: usize,
     pub targets: Vec<(String, u16)>,
     pub target_password: Option<String>,
@@ -150,15 +183,41 @@ fn duration_field(name: &str, v: Option<&String>) -> anyhow::Result<Option<Durat
 }
 
 impl Config {
-    fn resolve(args: &Args, scenario: Scenario) -> anyhow::Result<Config> {
-        let sessions = args.sessions.or(scenario.sessions).unwrap_or(1);
-        if sessions == 0 {
+    /// One configuration per session count (more than one: a sweep).
+    fn resolve(args: &Args, scenario: Scenario) -> anyhow::Result<Vec<Config>> {
+        let counts = match (&args.sessions, &scenario.sessions) {
+            (Some(v), _) => v.clone(),
+            (None, Some(Counts::One(n))) => vec![*n],
+            (None, Some(Counts::Sweep(v))) => v.clone(),
+            (None, None) => vec![1],
+        };
+        if counts.is_empty() || counts.contains(&0) {
             bail!("sessions must be at least 1");
         }
+        let viewers_per_session = args
+            .viewers_per_session
+            .or(scenario.viewers_per_session)
+            .unwrap_or(1);
+        if viewers_per_session == 0 {
+            bail!("viewers per session must be at least 1");
+        }
+        let webp = args.webp || scenario.webp.unwrap_or(false);
+        counts
+            .into_iter()
+            .map(|sessions| {
+                let mut c = Self::resolve_one(args, &scenario, sessions)?;
+                c.viewers_per_session = viewers_per_session;
+                c.webp = webp;
+                Ok(c)
+            })
+            .collect()
+    }
+
+    fn resolve_one(args: &Args, scenario: &Scenario, sessions: usize) -> anyhow::Result<Config> {
         let targets = args
             .targets
             .clone()
-            .or(scenario.targets)
+            .or(scenario.targets.clone())
             .unwrap_or_default()
             .iter()
             .map(|t| parse_target(t.trim()))
@@ -185,9 +244,14 @@ impl Config {
                 .or(scenario.workload)
                 .unwrap_or(Workload::Office),
             sessions,
+            viewers_per_session: 1,
+            webp: false,
             displays: displays.min(sessions),
             targets,
-            target_password: args.target_password.clone().or(scenario.target_password),
+            target_password: args
+                .target_password
+                .clone()
+                .or(scenario.target_password.clone()),
             ramp_up: match args.ramp_up {
                 Some(d) => d,
                 None => duration_field("ramp_up", scenario.ramp_up.as_ref())?.unwrap_or_default(),
@@ -219,17 +283,65 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(p) => read_scenario(p)?,
         None => Scenario::default(),
     };
-    let config = Config::resolve(&args, scenario)?;
+    let configs = Config::resolve(&args, scenario)?;
     let binary = crate::deploy::oriel_binary(args.oriel.as_ref())?;
     if let Some(compare::Peer::Novnc) = args.compare {
+        if configs.len() > 1 || configs[0].viewers_per_session > 1 || configs[0].webp {
+            bail!("--compare takes one session count, one viewer per session and no --webp");
+        }
         return compare::run(
-            &config,
+            &configs[0],
             &binary,
             args.database,
             args.rounds,
             args.json.as_deref(),
         );
     }
+    if configs.len() == 1 {
+        let measured = run_one(&configs[0], &binary, args.database)?;
+        let report = measured.to_json();
+        for line in measured.table() {
+            say(&line);
+        }
+        write_json(args.json.as_deref(), &report)?;
+        if let Some(dir) = &args.plot {
+            measured.plot(dir)?;
+        }
+        return Ok(());
+    }
+    // A sweep: the runs one after another, each on fresh targets and a
+    // fresh `oriel up` (idle RSS and the gateway's counters start clean).
+    let mut runs = Vec::new();
+    for c in &configs {
+        let measured = run_one(c, &binary, args.database)?;
+        for line in measured.table() {
+            say(&line);
+        }
+        if let Some(dir) = &args.plot {
+            measured.plot(&dir.join(format!("sessions-{}", c.sessions)))?;
+        }
+        runs.push(measured);
+    }
+    for line in report::sweep_table(&runs) {
+        say(&line);
+    }
+    write_json(args.json.as_deref(), &report::sweep_json(&runs))?;
+    if let Some(dir) = &args.plot {
+        report::sweep_plot(&runs, dir)?;
+    }
+    Ok(())
+}
+
+fn write_json(path: Option<&Path>, report: &Value) -> anyhow::Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, serde_json::to_string_pretty(report)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// One run: its targets, its `oriel up`, the measurement.
+fn run_one(config: &Config, binary: &PathBuf, database: Database) -> anyhow::Result<Measured> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -239,8 +351,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         Targets::Given(config.targets.clone())
     };
-    let deployment = rt.block_on(Deployment::start(&binary, args.database))?;
-    let result = measure(&rt, &config, &deployment, &mut targets);
+    let deployment = rt.block_on(Deployment::start(binary, database))?;
+    let result = measure(&rt, config, &deployment, &mut targets);
     if result.is_err()
         && let Some(g) = &deployment.oriel
     {
@@ -249,19 +361,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     drop(deployment);
     drop(targets);
     drop(rt);
-    let measured = result?;
-    let report = measured.to_json();
-    for line in measured.table() {
-        say(&line);
-    }
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(dir) = &args.plot {
-        measured.plot(dir)?;
-    }
-    Ok(())
+    result
+}
+
+/// The gateway's `oriel_gateway_tiles_total` by encoding (`GET /metrics`,
+/// no login); `None` when it cannot be read.
+fn gateway_tiles(metrics: &Client) -> Option<BTreeMap<String, f64>> {
+    let (200, Value::String(text)) = metrics.call("GET", "/metrics", None).ok()? else {
+        return None;
+    };
+    Some(parse_tiles(&text))
+}
+
+fn parse_tiles(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("oriel_gateway_tiles_total{encoding=\"")?;
+            let (encoding, value) = rest.split_once("\"}")?;
+            Some((encoding.to_owned(), value.trim().parse().ok()?))
+        })
+        .collect()
 }
 
 fn unix_us() -> u64 {
@@ -292,6 +411,7 @@ fn measure(
     let load_start = load_average();
     let oriel_pid = d.oriel.as_ref().context("no oriel process")?.id();
     let admin = crate::live::admin(d)?;
+    let metrics = Client::new(&d.base, &d.ca)?;
     let credentials = c.target_password.as_ref().map(|p| json!({ "password": p }));
     let mut workspaces = Vec::new();
     for i in 0..targets.len() {
@@ -307,50 +427,71 @@ fn measure(
     }
     let rss_idle = idle_rss_mib(oriel_pid)?;
     say(&format!(
-        "stream {}: {} session(s); deployment: {}; targets: {}; oriel idle RSS {rss_idle:.1} MiB",
+        "stream {}: {} session(s) × {} viewer(s){}; deployment: {}; targets: {}; oriel idle RSS {rss_idle:.1} MiB",
         c.workload.name(),
         c.sessions,
+        c.viewers_per_session,
+        if c.webp { " offering WebP" } else { "" },
         d.describe(),
         targets.describe(c.workload)
     ));
 
     let stop = Arc::new(AtomicBool::new(false));
     let mut sessions: Vec<Session> = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
+    let capabilities = if c.webp {
+        oriel_core_wire::caps::WEBP
+    } else {
+        0
+    };
     let launched = (|| {
         let started = Instant::now();
         for i in 0..c.sessions {
             let due = started + c.ramp_up.mul_f64(i as f64 / c.sessions as f64);
             std::thread::sleep(due.saturating_duration_since(Instant::now()));
             let target = i % targets.len();
-            let (id, viewer) = launch_session(rt, &admin, &workspaces[target], &d.ca)
-                .with_context(|| format!("session {i}"))?;
-            let shared = Arc::new(Shared::default());
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            let task = rt.spawn(session::drive(viewer, shared.clone(), stop.clone(), rx));
-            sessions.push(Session {
-                id,
-                target,
-                shared,
-                snapshots: tx,
-                task,
-            });
+            let (id, first) =
+                launch_session_with(rt, &admin, &workspaces[target], &d.ca, capabilities)
+                    .with_context(|| format!("session {i}"))?;
+            ids.push(id.clone());
+            let mut first = Some(first);
+            for k in 0..c.viewers_per_session {
+                let viewer = match first.take() {
+                    Some(v) => v,
+                    None => join_session(rt, &admin, &id, &d.ca, capabilities)
+                        .with_context(|| format!("viewer {k} of session {i}"))?,
+                };
+                let shared = Arc::new(Shared::default());
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let task = rt.spawn(session::drive(viewer, shared.clone(), stop.clone(), rx));
+                sessions.push(Session {
+                    id: id.clone(),
+                    session: i,
+                    viewer: k,
+                    target,
+                    shared,
+                    snapshots: tx,
+                    task,
+                });
+            }
         }
         say(&format!(
-            "{} session(s) connected in {:.1} s",
+            "{} session(s), {} viewer(s), connected in {:.1} s",
             c.sessions,
+            sessions.len(),
             started.elapsed().as_secs_f64()
         ));
         anyhow::Ok(())
     })();
-    let result = launched.and_then(|()| window(rt, c, oriel_pid, targets, &sessions));
+    let result = launched.and_then(|()| window(rt, c, oriel_pid, targets, &sessions, &metrics));
     stop.store(true, Ordering::Relaxed);
     let mut errors = Vec::new();
-    let ids: Vec<String> = sessions.iter().map(|s| s.id.clone()).collect();
-    for (i, s) in sessions.into_iter().enumerate() {
+    for s in sessions {
+        let who = format!("viewer {} of session {}", s.viewer, s.session);
         match rt.block_on(s.task) {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => errors.push(format!("viewer {i}: {e:#}")),
-            Err(e) => errors.push(format!("viewer {i}: task failed: {e}")),
+            Ok(Err(e)) => errors.push(format!("{who}: {e:#}")),
+            Err(e) => errors.push(format!("{who}: task failed: {e}")),
         }
     }
     errors.extend(end_sessions(&admin, &ids));
@@ -372,9 +513,11 @@ fn window(
     oriel_pid: u32,
     targets: &mut Targets,
     sessions: &[Session],
+    metrics: &Client,
 ) -> anyhow::Result<Measured> {
     std::thread::sleep(c.warmup);
     let mut errors = Vec::new();
+    let tiles_before = gateway_tiles(metrics);
     let mut ticks = vec![tick(oriel_pid, targets, sessions)?];
     let t0 = ticks[0].at;
     let end = t0 + c.duration;
@@ -411,6 +554,7 @@ fn window(
     if ticks.last().is_some_and(|t| t.at < end) {
         ticks.push(tick(oriel_pid, targets, sessions)?);
     }
+    let tiles_after = gateway_tiles(metrics);
     if let Err(e) = targets.ensure_running() {
         errors.push(format!("target: {e:#}"));
     }
@@ -462,7 +606,9 @@ fn window(
     }
     Ok(Measured {
         config: c.clone(),
+        viewers: sessions.iter().map(|s| (s.session, s.viewer)).collect(),
         session_targets: sessions.iter().map(|s| targets.name(s.target)).collect(),
+        tiles: tiles_before.zip(tiles_after),
         ticks,
         latencies,
         samples,
@@ -496,6 +642,9 @@ mod tests {
     #[test]
     fn defaults() {
         let c = Config::resolve(&args(&[]), Scenario::default()).unwrap();
+        assert_eq!(c.len(), 1);
+        let c = &c[0];
+        assert_eq!((c.viewers_per_session, c.webp), (1, false));
         assert_eq!(c.workload, Workload::Office);
         assert_eq!((c.sessions, c.displays), (1, 1));
         assert_eq!(c.duration, Duration::from_secs(30));
@@ -514,8 +663,9 @@ mod tests {
             "#,
         )
         .unwrap();
-        let c =
-            Config::resolve(&args(&["--sessions", "4", "--duration", "10s"]), scenario).unwrap();
+        let c = Config::resolve(&args(&["--sessions", "4", "--duration", "10s"]), scenario)
+            .unwrap()
+            .remove(0);
         assert_eq!(c.workload, Workload::Video720);
         assert_eq!((c.sessions, c.displays), (4, 2));
         assert_eq!(c.duration, Duration::from_secs(10));
@@ -529,6 +679,10 @@ mod tests {
         let s: Scenario = toml::from_str("duration = \"soon\"").unwrap();
         assert!(Config::resolve(&args(&[]), s).is_err());
         assert!(Config::resolve(&args(&["--sessions", "0"]), Scenario::default()).is_err());
+        assert!(Config::resolve(&args(&["--sessions", "1,0"]), Scenario::default()).is_err());
+        assert!(
+            Config::resolve(&args(&["--viewers-per-session", "0"]), Scenario::default()).is_err()
+        );
         assert!(Config::resolve(&args(&["--targets", "nohost"]), Scenario::default()).is_err());
         let c = Config::resolve(
             &args(&[
@@ -539,8 +693,52 @@ mod tests {
             ]),
             Scenario::default(),
         )
-        .unwrap();
+        .unwrap()
+        .remove(0);
         assert_eq!(c.displays, 2);
         assert_eq!(c.targets[1], ("127.0.0.1".to_owned(), 5902));
+    }
+
+    #[test]
+    fn sweeps_viewers_and_webp() {
+        let c = Config::resolve(
+            &args(&[
+                "--sessions",
+                "1,5,10",
+                "--viewers-per-session",
+                "2",
+                "--webp",
+            ]),
+            Scenario::default(),
+        )
+        .unwrap();
+        let counts: Vec<(usize, usize)> = c.iter().map(|c| (c.sessions, c.displays)).collect();
+        assert_eq!(counts, vec![(1, 1), (5, 5), (10, 10)]);
+        assert!(c.iter().all(|c| c.viewers_per_session == 2 && c.webp));
+        let c = Config::resolve(
+            &args(&["--sessions", "2,8", "--displays", "4"]),
+            Scenario::default(),
+        )
+        .unwrap();
+        assert_eq!((c[0].displays, c[1].displays), (2, 4));
+        let scenario: Scenario =
+            toml::from_str("sessions = [1, 3]\nviewers_per_session = 3\nwebp = true").unwrap();
+        let c = Config::resolve(&args(&[]), scenario).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(
+            (c[1].sessions, c[1].viewers_per_session, c[1].webp),
+            (3, 3, true)
+        );
+    }
+
+    #[test]
+    fn tiles_from_metrics() {
+        let text = "# HELP oriel_gateway_tiles_total Tiles sent\n\
+            oriel_gateway_tiles_total{encoding=\"jpeg\"} 120\n\
+            oriel_gateway_tiles_total{encoding=\"shared\"} 7\n\
+            oriel_gateway_frames_sent_total 9\n";
+        let t = parse_tiles(text);
+        assert_eq!(t.len(), 2);
+        assert_eq!((t["jpeg"], t["shared"]), (120.0, 7.0));
     }
 }

@@ -123,6 +123,70 @@ fn stream_office_smoke() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `--viewers-per-session 2`: one session read by two viewers, both
+/// measured, both exact after the freeze, and the gateway's counter of
+/// images encoded once for both read from `/metrics`.
+#[test]
+fn stream_two_viewers_of_one_session() {
+    let oriel = oriel_binary();
+    let dir = tempfile_dir();
+    let json = dir.join("stream.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_oriel-loadtest"))
+        .args([
+            "stream",
+            "--workload",
+            "video",
+            "--sessions",
+            "1",
+            "--viewers-per-session",
+            "2",
+            "--warmup",
+            "2s",
+            "--duration",
+            "4s",
+            "--samples",
+            "1",
+            "--settle-timeout",
+            "30s",
+        ])
+        .arg("--oriel")
+        .arg(&oriel)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("run oriel-loadtest");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "oriel-loadtest stream failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    eprintln!("{stdout}");
+    let r: Value = serde_json::from_slice(&std::fs::read(&json).expect("read the JSON"))
+        .expect("the JSON parses");
+    assert_eq!(r["errors"].as_array().map(Vec::len), Some(0), "{r:#}");
+    assert_eq!(
+        (&r["sessions"], &r["viewers"]),
+        (&Value::from(1), &Value::from(2))
+    );
+    let viewers = r["per_session"].as_array().expect("per_session");
+    assert_eq!(viewers.len(), 2);
+    for (k, v) in viewers.iter().enumerate() {
+        assert_eq!(
+            (&v["session"], &v["viewer"]),
+            (&Value::from(0), &Value::from(k))
+        );
+        assert!(number(&v["frames_per_second"], "fps") > 0.0, "{v}");
+        assert_eq!(v["settle"]["exact"], true, "not exact after settle: {v}");
+    }
+    let shared = number(&r["gateway_tiles"]["shared"], "shared tiles");
+    assert!(
+        shared > 0.0,
+        "no image encoded once for both viewers: {r:#}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A fresh directory under the system's temporary directory.
 fn tempfile_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!(

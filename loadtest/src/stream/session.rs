@@ -1,6 +1,7 @@
-//! One measured session: a task keeps its [`StreamViewer`] reading (every
-//! tile decoded, every frame acknowledged), records each frame's latency
-//! and hands out copies of the viewer's framebuffer on request.
+//! One measured viewer of a session: a task keeps its [`StreamViewer`]
+//! reading (every tile decoded, every frame acknowledged), records each
+//! frame's latency and hands out copies of the viewer's framebuffer on
+//! request.
 
 use anyhow::bail;
 use oriel_testkit::{RgbImage, StreamViewer, ViewerEvent};
@@ -23,14 +24,18 @@ pub struct Arrival {
 pub struct Shared {
     pub frames: AtomicU64,
     pub bytes: AtomicU64,
+    /// WebP images decoded.
+    pub webp: AtomicU64,
     pub arrivals: Mutex<Vec<Arrival>>,
 }
 
 impl Shared {
-    pub fn counters(&self) -> (u64, u64) {
+    /// Frames, bytes and WebP images so far.
+    pub fn counters(&self) -> (u64, u64, u64) {
         (
             self.frames.load(Ordering::Relaxed),
             self.bytes.load(Ordering::Relaxed),
+            self.webp.load(Ordering::Relaxed),
         )
     }
 
@@ -48,9 +53,14 @@ impl Shared {
 /// A request for a copy of the viewer's framebuffer.
 pub type SnapshotRequest = oneshot::Sender<RgbImage>;
 
-/// The handle of a running session.
+/// The handle of a running viewer (one of `--viewers-per-session` on a
+/// session).
 pub struct Session {
+    /// The session's id.
     pub id: String,
+    /// Index of the session, and of this viewer among the session's.
+    pub session: usize,
+    pub viewer: usize,
     /// Index of the target (display) it views.
     pub target: usize,
     pub shared: Arc<Shared>,
@@ -100,6 +110,7 @@ pub async fn drive(
         }
         shared.frames.store(v.frames, Ordering::Relaxed);
         shared.bytes.store(v.bytes, Ordering::Relaxed);
+        shared.webp.store(v.webp_images, Ordering::Relaxed);
         while let Ok(reply) = requests.try_recv() {
             let _ = reply.send(v.image());
         }
