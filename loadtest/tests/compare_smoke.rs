@@ -6,26 +6,12 @@
 //! speed. Skipped, with the reason printed, only when noVNC, websockify or
 //! Chromium is not installed (`./x deps-test` installs them).
 
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-/// The `oriel` binary beside the load tester, built here when missing.
-fn oriel_binary() -> PathBuf {
-    let loadtest = PathBuf::from(env!("CARGO_BIN_EXE_oriel-loadtest"));
-    let oriel = loadtest.with_file_name("oriel");
-    if !oriel.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "oriel"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build -p oriel");
-        assert!(status.success(), "cargo build -p oriel failed");
-    }
-    assert!(oriel.exists(), "no oriel binary at {}", oriel.display());
-    oriel
-}
+use common::{number, oriel_binary};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
 
 /// Why the peers are missing, if they are.
 fn missing() -> Option<String> {
@@ -40,11 +26,6 @@ fn missing() -> Option<String> {
         why.push("chromium");
     }
     (!why.is_empty()).then(|| format!("not installed: {}", why.join(", ")))
-}
-
-fn number(v: &Value, what: &str) -> f64 {
-    v.as_f64()
-        .unwrap_or_else(|| panic!("{what} is not a number: {v}"))
 }
 
 #[test]

@@ -4,37 +4,16 @@
 //! fidelity, the exact match after the screen settles). No wall-clock
 //! performance threshold: CI machines are shared.
 
+mod common;
+
+use common::{number, oriel_binary, scratch_dir};
 use serde_json::Value;
-use std::path::PathBuf;
 use std::process::Command;
-
-/// The `oriel` binary beside the load tester (`target/debug/oriel`); built
-/// here when missing (`cargo nextest run --workspace` builds it anyway).
-fn oriel_binary() -> PathBuf {
-    let loadtest = PathBuf::from(env!("CARGO_BIN_EXE_oriel-loadtest"));
-    let oriel = loadtest.with_file_name("oriel");
-    if !oriel.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "oriel"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build -p oriel");
-        assert!(status.success(), "cargo build -p oriel failed");
-    }
-    assert!(oriel.exists(), "no oriel binary at {}", oriel.display());
-    oriel
-}
-
-fn number(v: &Value, what: &str) -> f64 {
-    v.as_f64()
-        .unwrap_or_else(|| panic!("{what} is not a number: {v}"))
-}
 
 #[test]
 fn stream_office_smoke() {
     let oriel = oriel_binary();
-    let dir = tempfile_dir();
+    let dir = scratch_dir("stream-smoke");
     let json = dir.join("stream.json");
     let plots = dir.join("plots");
     let out = Command::new(env!("CARGO_BIN_EXE_oriel-loadtest"))
@@ -129,7 +108,7 @@ fn stream_office_smoke() {
 #[test]
 fn stream_two_viewers_of_one_session() {
     let oriel = oriel_binary();
-    let dir = tempfile_dir();
+    let dir = scratch_dir("stream-smoke");
     let json = dir.join("stream.json");
     let out = Command::new(env!("CARGO_BIN_EXE_oriel-loadtest"))
         .args([
@@ -185,17 +164,4 @@ fn stream_two_viewers_of_one_session() {
         "no image encoded once for both viewers: {r:#}"
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A fresh directory under the system's temporary directory.
-fn tempfile_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "oriel-stream-smoke-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }
