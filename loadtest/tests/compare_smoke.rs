@@ -8,10 +8,9 @@
 
 mod common;
 
-use common::{number, oriel_binary};
+use common::{number, run_json, scratch_dir};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 
 /// Why the peers are missing, if they are.
 fn missing() -> Option<String> {
@@ -34,16 +33,9 @@ fn compare_novnc_smoke() {
         eprintln!("skipped: noVNC comparison peers {why} (./x deps-test)");
         return;
     }
-    let oriel = oriel_binary();
-    let json = std::env::temp_dir().join(format!(
-        "oriel-compare-smoke-{}-{}.json",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    let out = Command::new(env!("CARGO_BIN_EXE_oriel-loadtest"))
-        .args([
+    let dir = scratch_dir("compare-smoke");
+    let r = run_json(
+        &[
             "stream",
             "--compare",
             "novnc",
@@ -57,23 +49,10 @@ fn compare_novnc_smoke() {
             "3s",
             "--rounds",
             "1",
-        ])
-        .arg("--oriel")
-        .arg(&oriel)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .expect("run oriel-loadtest");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "oriel-loadtest stream --compare failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        ],
+        &dir,
     );
-    eprintln!("{stdout}");
-    let r: Value = serde_json::from_slice(&std::fs::read(&json).expect("read the JSON"))
-        .expect("the JSON parses");
-    let _ = std::fs::remove_file(&json);
+    let _ = std::fs::remove_dir_all(&dir);
 
     assert_eq!(r["errors"].as_array().map(Vec::len), Some(0), "{r:#}");
     assert_eq!(r["workload"], "video");

@@ -6,18 +6,15 @@
 
 mod common;
 
-use common::{number, oriel_binary, scratch_dir};
+use common::{number, run_json, scratch_dir};
 use serde_json::Value;
-use std::process::Command;
 
 #[test]
 fn stream_office_smoke() {
-    let oriel = oriel_binary();
     let dir = scratch_dir("stream-smoke");
-    let json = dir.join("stream.json");
     let plots = dir.join("plots");
-    let out = Command::new(env!("CARGO_BIN_EXE_oriel-loadtest"))
-        .args([
+    let r = run_json(
+        &[
             "stream",
             "--workload",
             "office",
@@ -33,24 +30,11 @@ fn stream_office_smoke() {
             "1",
             "--settle-timeout",
             "30s",
-        ])
-        .arg("--oriel")
-        .arg(&oriel)
-        .arg("--json")
-        .arg(&json)
-        .arg("--plot")
-        .arg(&plots)
-        .output()
-        .expect("run oriel-loadtest");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "oriel-loadtest stream failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+            "--plot",
+            plots.to_str().expect("utf-8 path"),
+        ],
+        &dir,
     );
-    eprintln!("{stdout}");
-    let r: Value = serde_json::from_slice(&std::fs::read(&json).expect("read the JSON"))
-        .expect("the JSON parses");
 
     assert_eq!(r["errors"].as_array().map(Vec::len), Some(0), "{r:#}");
     assert_eq!(r["workload"], "office");
@@ -107,11 +91,9 @@ fn stream_office_smoke() {
 /// images encoded once for both read from `/metrics`.
 #[test]
 fn stream_two_viewers_of_one_session() {
-    let oriel = oriel_binary();
     let dir = scratch_dir("stream-smoke");
-    let json = dir.join("stream.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_oriel-loadtest"))
-        .args([
+    let r = run_json(
+        &[
             "stream",
             "--workload",
             "video",
@@ -127,22 +109,9 @@ fn stream_two_viewers_of_one_session() {
             "1",
             "--settle-timeout",
             "30s",
-        ])
-        .arg("--oriel")
-        .arg(&oriel)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .expect("run oriel-loadtest");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "oriel-loadtest stream failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        ],
+        &dir,
     );
-    eprintln!("{stdout}");
-    let r: Value = serde_json::from_slice(&std::fs::read(&json).expect("read the JSON"))
-        .expect("the JSON parses");
     assert_eq!(r["errors"].as_array().map(Vec::len), Some(0), "{r:#}");
     assert_eq!(
         (&r["sessions"], &r["viewers"]),
