@@ -30,6 +30,10 @@ pub enum CodecError {
     /// The encode pool is gone (shutting down).
     #[error("encode pool stopped")]
     PoolStopped,
+    /// A codec panicked while encoding a frame on the caller's task (the
+    /// caller's stream ends with an internal error; the pool goes on).
+    #[error("a codec panicked")]
+    Panicked,
 }
 
 fn check_len(rgb: &[u8], width: u16, height: u16, bpp: usize) -> Result<(), CodecError> {

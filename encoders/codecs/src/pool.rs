@@ -192,7 +192,7 @@ impl EncodePool {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     encode_tiles(tiles, lossy)
                 }))
-                .map_err(|_| CodecError::PoolStopped),
+                .map_err(|_| CodecError::Panicked),
             ]
         } else {
             let batches = self.handle.threads.min(n_tiles).max(1);
