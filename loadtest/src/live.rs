@@ -307,14 +307,10 @@ pub fn spread(v: impl Iterator<Item = f64>) -> (f64, f64, f64) {
     (mean, min, max)
 }
 
-pub fn round(x: f64, digits: i32) -> f64 {
-    let m = 10f64.powi(digits);
-    (x * m).round() / m
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::round;
 
     #[test]
     fn spread_and_round() {

@@ -34,7 +34,7 @@ mod report;
 
 use crate::deploy::{Database, Deployment};
 use crate::say;
-use crate::stats::{load_average, process_tree, processes_cpu};
+use crate::stats::{load_average, package_version, process_tree, processes_cpu, round};
 use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use far::FarServers;
@@ -44,7 +44,6 @@ use oriel_core_wire::SUBPROTOCOL;
 use oriel_testkit::ScratchDir;
 use peers::{NginxOptions, PeerRelay};
 use phases::Env;
-use report::round;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -334,7 +333,7 @@ async fn measure(
     {
         say("relay: could not pin oriel");
     }
-    let tls = client::tls_connector(&[&far.cert_pem, &deployment.ca])?;
+    let tls = oriel_testkit::tls_connector_trusting(&[&far.cert_pem, &deployment.ca])?;
     let mut versions = serde_json::Map::new();
     for kind in &kinds {
         match kind {
@@ -375,7 +374,7 @@ async fn measure(
                 );
                 run._peer = Some(peer);
                 runs.push(run);
-                versions.insert("nginx".into(), json!(peers::package_version("nginx-light")));
+                versions.insert("nginx".into(), json!(package_version("nginx-light")));
             }
             PathKind::Websockify => {
                 let Some(ws) = peers::which("websockify") else {
@@ -394,10 +393,7 @@ async fn measure(
                 );
                 run._peer = Some(peer);
                 runs.push(run);
-                versions.insert(
-                    "websockify".into(),
-                    json!(peers::package_version("websockify")),
-                );
+                versions.insert("websockify".into(), json!(package_version("websockify")));
             }
         }
     }

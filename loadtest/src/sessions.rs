@@ -28,11 +28,11 @@
 use crate::deploy::{Database, Deployment};
 use crate::live::{
     LINE_LOOP, RunningWorkload, Workload, create_workspace, end_sessions, idle_rss_mib,
-    launch_session, round, rss_mib, spread,
+    launch_session, rss_mib, spread,
 };
 use crate::say;
 use crate::stats::{
-    find_processes, load_average, machine_cpu, process_cpu, process_tree, processes_cpu,
+    find_processes, load_average, machine_cpu, process_cpu, process_tree, processes_cpu, round,
 };
 use anyhow::{Context as _, bail};
 use oriel_core_wire::ClientMessage;

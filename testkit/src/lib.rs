@@ -54,7 +54,9 @@ pub use process::{
 };
 pub use rfb::{SECURITY_NONE, SECURITY_VNC_AUTH, read_rfb_banner, rfb_security_types};
 pub use users::{TEST_PASSWORD, TEST_USER, ensure_test_user};
-pub use viewer::{StreamViewer, ViewerEvent, handshake_status, tls_connector};
+pub use viewer::{
+    StreamViewer, ViewerEvent, handshake_status, tls_connector, tls_connector_trusting,
+};
 pub use xwd::parse_xwd;
 
 /// Deterministic pseudo-random bytes (xorshift), different per `seed`: file

@@ -97,11 +97,17 @@ fn unix_time_us() -> u64 {
 
 /// A TLS client trusting the certificates in `ca_pem_file`.
 pub fn tls_connector(ca_pem_file: &Path) -> anyhow::Result<TlsConnector> {
-    let pem =
-        std::fs::read(ca_pem_file).with_context(|| format!("read {}", ca_pem_file.display()))?;
+    tls_connector_trusting(&[ca_pem_file])
+}
+
+/// A TLS client trusting every certificate in these PEM files.
+pub fn tls_connector_trusting(ca_pem_files: &[&Path]) -> anyhow::Result<TlsConnector> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
-        roots.add(cert?)?;
+    for file in ca_pem_files {
+        let pem = std::fs::read(file).with_context(|| format!("read {}", file.display()))?;
+        for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+            roots.add(cert?)?;
+        }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)

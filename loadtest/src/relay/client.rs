@@ -8,8 +8,6 @@ use anyhow::{Context as _, anyhow, bail};
 use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
 use rustls::pki_types::ServerName;
-use rustls::pki_types::pem::PemObject as _;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -19,24 +17,6 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 pub type Ws = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
-
-/// A TLS client trusting every certificate in these PEM files.
-pub fn tls_connector(ca_files: &[&Path]) -> anyhow::Result<TlsConnector> {
-    let mut roots = rustls::RootCertStore::empty();
-    for file in ca_files {
-        for cert in rustls::pki_types::CertificateDer::pem_file_iter(file)
-            .with_context(|| format!("cannot read {}", file.display()))?
-        {
-            roots.add(cert?)?;
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(TlsConnector::from(Arc::new(config)))
-}
 
 /// Opens `url` (`wss://127.0.0.1:PORT/…`) offering `subprotocol`.
 pub async fn connect(tls: &TlsConnector, url: &str, subprotocol: &str) -> anyhow::Result<Ws> {

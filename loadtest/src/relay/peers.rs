@@ -178,14 +178,3 @@ async fn ready(guard: &mut ChildGuard, port: u16, log: &Path) -> anyhow::Result<
     }
     Ok(())
 }
-
-/// The installed version of a Debian package, for the report.
-pub fn package_version(package: &str) -> String {
-    Command::new("dpkg-query")
-        .args(["-W", "-f", "${Version}", package])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_else(|| "unknown".to_owned())
-}

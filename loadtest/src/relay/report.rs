@@ -3,25 +3,8 @@
 use super::host::Pinning;
 use super::{Args, Direction, Echo, Idle, PathKind, PathRun, Rate};
 use crate::say;
+use crate::stats::{median, round};
 use serde_json::{Value, json};
-
-pub(super) fn round(x: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (x * f).round() / f
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
-}
 
 /// The median over rounds of `f`.
 fn med<T: Copy>(rounds: &[Option<T>], f: impl Fn(&T) -> Option<f64>) -> Option<f64> {

@@ -36,8 +36,10 @@ use super::targets::Targets;
 use crate::deploy::{Database, Deployment};
 use crate::live::create_workspace;
 use crate::say;
-use crate::stats::processes_cpu;
-use crate::stats::{find_processes, load_average, machine_cpu, process_cpu, process_tree};
+use crate::stats::{
+    find_processes, load_average, machine_cpu, package_version, process_cpu, process_tree,
+    processes_cpu,
+};
 use anyhow::{Context as _, bail};
 use oriel_testkit::{
     Browser, BrowserOptions, ChildGuard, Page, ScratchDir, free_port, wait_for_port,
@@ -169,17 +171,6 @@ fn which(program: &str) -> Option<PathBuf> {
         .chain(["/usr/bin", "/usr/sbin"].iter().map(PathBuf::from))
         .map(|dir| dir.join(program))
         .find(|p| p.is_file())
-}
-
-/// The installed version of a Debian package, for the report.
-fn package_version(package: &str) -> String {
-    Command::new("dpkg-query")
-        .args(["-W", "-f", "${Version}", package])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// websockify serving noVNC and relaying to one display.

@@ -18,7 +18,7 @@
 //! (lossy tiles are sent again losslessly once still).
 
 use super::session::Session;
-use crate::live::round;
+use crate::stats::round;
 use oriel_testkit::{RgbImage, VncDisplay};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

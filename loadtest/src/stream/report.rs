@@ -3,8 +3,9 @@
 use super::Config;
 use super::fidelity::{Sample, Settle, psnr_json};
 use super::plot;
-use crate::live::{round, spread};
+use crate::live::spread;
 use crate::stats::Latencies;
+use crate::stats::{median, round};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -85,19 +86,6 @@ fn latency_summary(us: &[i64]) -> (Latencies, usize) {
 
 fn ms(d: Duration) -> f64 {
     round(d.as_secs_f64() * 1000.0, 2)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
 }
 
 /// Prints a progress line (on stderr, so the report on stdout stays clean).
@@ -223,7 +211,7 @@ impl Measured {
         let (total_latency, negative) = latency_summary(&all);
         let (fps, fps_min, fps_max) = spread(r.iter().map(|x| x.0));
         let (bps, bps_min, bps_max) = spread(r.iter().map(|x| x.1));
-        let mbit_median = median(r.iter().map(|x| x.1 * 8.0 / 1e6).collect());
+        let mbit_median = median(r.iter().map(|x| x.1 * 8.0 / 1e6).collect()).unwrap_or(0.0);
         let targets = match (a.targets, b.targets) {
             (Some((s0, w0)), Some((s1, w1))) => json!({
                 "vnc_server_cores": round(cores(s0, s1, secs), 3),
@@ -665,9 +653,9 @@ mod tests {
         );
         assert_eq!(rates(&a, &b), vec![(10.0, 1000.0), (5.0, 250.0)]);
         assert_eq!(cores(a.oriel_cpu, b.oriel_cpu, 2.0), 0.5);
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert_eq!(median(Vec::new()), 0.0);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(Vec::new()), None);
         let (l, negative) = latency_summary(&[1000, 2000, -5]);
         assert_eq!((l.len(), negative), (3, 1));
         assert_eq!(l.percentile(100.0), Duration::from_millis(2));

@@ -3,7 +3,7 @@
 //! and JSON.
 
 use super::{Phase, Side};
-use crate::live::round;
+use crate::stats::{median, round};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -185,20 +185,6 @@ fn novnc_encodings(p: &Phase) -> Value {
         "tight_subencodings": tight,
         "quality_level": quality,
         "compression_level": compression,
-    })
-}
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    v.retain(|x| x.is_finite());
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
     })
 }
 
