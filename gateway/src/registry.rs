@@ -8,7 +8,7 @@ use oriel_encoders_codecs::EncodeCache;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::watch;
 
 /// Why a live stream is being told to stop.
@@ -24,12 +24,34 @@ type Stream = (u64, watch::Sender<Option<StopReason>>);
 /// Encoded images a session's viewers share while it has two or more.
 const SHARED_ENCODES_BYTES: usize = 4 << 20;
 
+/// What the live streams of one session share, reachable from each
+/// stream's guard without the registry's lock (it is read on every frame).
+#[derive(Debug, Default)]
+struct SessionShare {
+    /// Live streams of the session.
+    viewers: AtomicUsize,
+    /// While there are two or more: what one of them encoded, for the others.
+    cache: Mutex<Option<Arc<EncodeCache>>>,
+}
+
+impl SessionShare {
+    fn set_viewers(&self, n: usize) {
+        self.viewers.store(n, Ordering::Relaxed);
+        if n < 2 {
+            *self.cache.lock() = None;
+        }
+    }
+}
+
+#[derive(Default)]
+struct Live {
+    streams: Vec<Stream>,
+    share: Arc<SessionShare>,
+}
+
 #[derive(Default)]
 struct Inner {
-    live: HashMap<String, Vec<Stream>>,
-    /// Sessions with two or more live streams: what one of them encoded,
-    /// for the others.
-    caches: HashMap<String, Arc<EncodeCache>>,
+    live: HashMap<String, Live>,
     /// Session id → Unix seconds until which its tokens are refused.
     ended: HashMap<String, u64>,
 }
@@ -57,6 +79,7 @@ pub struct StreamGuard {
     registry: SessionRegistry,
     session_id: String,
     id: u64,
+    share: Arc<SessionShare>,
     /// Changes to `Some` when the stream must stop.
     pub stop: watch::Receiver<Option<StopReason>>,
 }
@@ -64,14 +87,11 @@ pub struct StreamGuard {
 impl Drop for StreamGuard {
     fn drop(&mut self) {
         let mut inner = self.registry.inner.lock();
-        if let Some(streams) = inner.live.get_mut(&self.session_id) {
-            streams.retain(|(id, _)| *id != self.id);
-            let left = streams.len();
-            if left == 0 {
+        if let Some(live) = inner.live.get_mut(&self.session_id) {
+            live.streams.retain(|(id, _)| *id != self.id);
+            live.share.set_viewers(live.streams.len());
+            if live.streams.is_empty() {
                 inner.live.remove(&self.session_id);
-            }
-            if left < 2 {
-                inner.caches.remove(&self.session_id);
             }
         }
     }
@@ -82,17 +102,12 @@ impl StreamGuard {
     /// its session, while there are any (encode once for several viewers);
     /// `None` for a session's only stream, which would gain nothing from one.
     pub fn encode_cache(&self) -> Option<Arc<EncodeCache>> {
-        let mut inner = self.registry.inner.lock();
-        let viewers = inner.live.get(&self.session_id).map_or(0, Vec::len);
-        if viewers < 2 {
+        if self.share.viewers.load(Ordering::Relaxed) < 2 {
             return None;
         }
-        Some(Arc::clone(
-            inner
-                .caches
-                .entry(self.session_id.clone())
-                .or_insert_with(|| Arc::new(EncodeCache::new(SHARED_ENCODES_BYTES))),
-        ))
+        Some(Arc::clone(self.share.cache.lock().get_or_insert_with(
+            || Arc::new(EncodeCache::new(SHARED_ENCODES_BYTES)),
+        )))
     }
 }
 
@@ -112,15 +127,14 @@ impl SessionRegistry {
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = watch::channel(None);
-        inner
-            .live
-            .entry(session_id.to_owned())
-            .or_default()
-            .push((id, tx));
+        let live = inner.live.entry(session_id.to_owned()).or_default();
+        live.streams.push((id, tx));
+        live.share.set_viewers(live.streams.len());
         Ok(StreamGuard {
             registry: self.clone(),
             session_id: session_id.to_owned(),
             id,
+            share: Arc::clone(&live.share),
             stop: rx,
         })
     }
@@ -131,8 +145,8 @@ impl SessionRegistry {
         let mut inner = self.inner.lock();
         let entry = inner.ended.entry(session_id.to_owned()).or_insert(until);
         *entry = (*entry).max(until);
-        let streams = inner.live.remove(session_id).unwrap_or_default();
-        inner.caches.remove(session_id);
+        let Live { streams, share } = inner.live.remove(session_id).unwrap_or_default();
+        share.set_viewers(0);
         for (_, tx) in &streams {
             let _ = tx.send(Some(StopReason::Ended));
         }
@@ -146,7 +160,12 @@ impl SessionRegistry {
 
     /// Live streams.
     pub fn active_streams(&self) -> usize {
-        self.inner.lock().live.values().map(Vec::len).sum()
+        self.inner
+            .lock()
+            .live
+            .values()
+            .map(|l| l.streams.len())
+            .sum()
     }
 }
 
@@ -167,7 +186,7 @@ mod tests {
         drop(b);
         assert!(a.encode_cache().is_none());
         assert!(
-            r.inner.lock().caches.is_empty(),
+            a.share.cache.lock().is_none(),
             "dropped with the second viewer"
         );
     }

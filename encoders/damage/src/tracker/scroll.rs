@@ -1,9 +1,9 @@
 //! Scroll detection: changed content the viewer already holds a few rows
 //! higher or lower is sent as a copy instead of as pixels.
 //!
-//! Targets that scroll by repainting (a web browser on a VNC desktop, RDP
-//! without screen-to-screen orders, our own SSH terminal) would otherwise
-//! resend every tile of the scrolled area. The tracker keeps, for every
+//! Targets that scroll by repainting rather than by a copy order (a web
+//! browser scrolling a page, a terminal rendered on the gateway) would
+//! otherwise resend every tile of the scrolled area. The tracker keeps, for every
 //! pixel row of every tile column, the hash of what the viewer holds there
 //! ([`UNKNOWN`] when it does not know). When a run of changed tiles in a
 //! column is planned, the new rows are hashed, a few distinctive ones are
