@@ -14,6 +14,21 @@ fn agent_reg(id: &str, zone: &str, max: i64, memory_mb: i64) -> AgentRegistratio
     }
 }
 
+/// A container session of `user_id` requested at `now`, to be placed.
+fn requested(user_id: &str, now: i64, placement: Placement) -> NewSession<'_> {
+    NewSession {
+        user_id,
+        workspace_id: "w",
+        workspace_name: "desk",
+        state: SessionState::Requested,
+        token_expires_at: now + 1000,
+        deadline: None,
+        source: None,
+        max_per_user: None,
+        placement: Some(placement),
+    }
+}
+
 both!(
     placements_never_exceed_capacity_under_races,
     |db: Ctx| async move {
@@ -48,17 +63,7 @@ both!(
                 .await
                 .unwrap();
             tasks.push(tokio::spawn(async move {
-                let n = NewSession {
-                    user_id: &u.id,
-                    workspace_id: "w",
-                    workspace_name: "desk",
-                    state: SessionState::Requested,
-                    token_expires_at: now + 1000,
-                    deadline: None,
-                    source: None,
-                    max_per_user: None,
-                    placement: Some(p),
-                };
+                let n = requested(&u.id, now, p);
                 s.launch_session(&n, now + i).await.unwrap()
             }));
         }
@@ -124,20 +129,14 @@ both!(
             .await
             .unwrap();
         let u = s.create_user("mem", "h", Role::User, 1).await.unwrap();
-        let n = NewSession {
-            user_id: &u.id,
-            workspace_id: "w",
-            workspace_name: "desk",
-            state: SessionState::Requested,
-            token_expires_at: now + 1000,
-            deadline: None,
-            source: None,
-            max_per_user: None,
-            placement: Some(Placement {
+        let n = requested(
+            &u.id,
+            now,
+            Placement {
                 zone: "m".into(),
                 ..placement.clone()
-            }),
-        };
+            },
+        );
         assert!(matches!(
             s.launch_session(&n, now).await.unwrap(),
             Launch::Launched(_)
