@@ -61,6 +61,9 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/agent/register"),
     ("post", "/api/v1/agent/poll"),
     ("post", "/api/v1/agent/report"),
+    ("get", "/api/v1/keys"),
+    ("get", "/api/v1/revocations"),
+    ("post", "/api/v1/revocations"),
     ("get", "/api/v1/openapi.json"),
 ];
 
@@ -116,6 +119,11 @@ pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/api/v1/agent/register", post(crate::agents::register))
         .route("/api/v1/agent/poll", post(crate::agents::poll))
         .route("/api/v1/agent/report", post(crate::agents::report))
+        .route("/api/v1/keys", get(crate::revocations::keys))
+        .route(
+            "/api/v1/revocations",
+            get(crate::revocations::list).post(crate::revocations::revoke),
+        )
         .route("/api/v1/openapi.json", get(crate::openapi::document))
         .fallback(|| async { ApiError::not_found("endpoint").into_response() })
         .method_not_allowed_fallback(|| async {

@@ -1,5 +1,6 @@
-//! How the control plane tells gateways to end a session: in process (in
-//! `oriel up`), or with a signed command POSTed to each configured gateway.
+//! How the control plane tells gateways to end a session and what is
+//! revoked: in process (in `oriel up`), or with signed commands and lists
+//! POSTed to each configured gateway (which also fetch the list themselves).
 
 use oriel_core_token::{CLAIMS_VERSION, Command, CommandClaims, TokenSigner};
 use oriel_gateway_http::BoxFuture;
@@ -9,6 +10,8 @@ use tracing::warn;
 
 /// Path of the gateways' command endpoint.
 pub const COMMAND_PATH: &str = "/gateway/v1/commands";
+/// Path of the gateways' revocation list endpoint.
+pub const REVOCATIONS_PATH: &str = "/gateway/v1/revocations";
 
 /// A way to reach the gateways.
 pub trait GatewayLink: Send + Sync + 'static {
@@ -19,13 +22,18 @@ pub trait GatewayLink: Send + Sync + 'static {
         session_id: &str,
         until_unix: u64,
     ) -> BoxFuture<'_, Result<usize, String>>;
+
+    /// Hands the gateways a signed revocation list (`rv1.…`).
+    fn push_revocations(&self, list: &str) -> BoxFuture<'_, Result<(), String>>;
 }
 
 type EndFn = Box<dyn Fn(&str, u64) -> usize + Send + Sync>;
+type RevocationsFn = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
 /// The gateway of this very process.
 pub struct InProcessGateway {
     end: EndFn,
+    revocations: Option<RevocationsFn>,
 }
 
 impl std::fmt::Debug for InProcessGateway {
@@ -37,7 +45,19 @@ impl std::fmt::Debug for InProcessGateway {
 impl InProcessGateway {
     /// A link calling `end(session_id, until)` directly.
     pub fn new(end: impl Fn(&str, u64) -> usize + Send + Sync + 'static) -> Self {
-        InProcessGateway { end: Box::new(end) }
+        InProcessGateway {
+            end: Box::new(end),
+            revocations: None,
+        }
+    }
+
+    /// Also hands revocation lists to `apply`.
+    pub fn with_revocations(
+        mut self,
+        apply: impl Fn(&str) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        self.revocations = Some(Box::new(apply));
+        self
     }
 }
 
@@ -49,6 +69,11 @@ impl GatewayLink for InProcessGateway {
     ) -> BoxFuture<'_, Result<usize, String>> {
         let n = (self.end)(session_id, until_unix);
         Box::pin(async move { Ok(n) })
+    }
+
+    fn push_revocations(&self, list: &str) -> BoxFuture<'_, Result<(), String>> {
+        let applied = self.revocations.as_ref().map_or(Ok(()), |f| f(list));
+        Box::pin(async move { applied })
     }
 }
 
@@ -114,6 +139,7 @@ impl GatewayLink for RemoteGateways {
             iat: now,
             nbf: now,
             exp: now + 60,
+            aud: None,
             cmd: Command::EndSession {
                 sid: session_id.to_owned(),
                 until: until_unix,
@@ -147,6 +173,32 @@ impl GatewayLink for RemoteGateways {
                 }
                 if failures.is_empty() {
                     Ok(closed)
+                } else {
+                    Err(failures.join("; "))
+                }
+            })
+            .await
+            .map_err(|e| e.to_string())?
+        })
+    }
+
+    fn push_revocations(&self, list: &str) -> BoxFuture<'_, Result<(), String>> {
+        let (urls, agent, list) = (self.urls.clone(), self.agent.clone(), list.to_owned());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let mut failures = Vec::new();
+                for url in urls {
+                    let endpoint = format!("{}{REVOCATIONS_PATH}", url.trim_end_matches('/'));
+                    if let Err(e) = agent
+                        .post(&endpoint)
+                        .header("content-type", "text/plain")
+                        .send(list.as_str())
+                    {
+                        failures.push(format!("{url}: {e}"));
+                    }
+                }
+                if failures.is_empty() {
+                    Ok(())
                 } else {
                     Err(failures.join("; "))
                 }

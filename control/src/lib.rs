@@ -21,6 +21,7 @@ mod gateway_link;
 mod openapi;
 mod policy;
 mod reports;
+mod revocations;
 mod time;
 
 pub use agents::{
@@ -68,6 +69,10 @@ pub struct ControlSettings {
     pub container_start_timeout: Duration,
     /// How browsers reach the gateway of another node.
     pub agent_streams: AgentStreams,
+    /// Reconnection rules written in session tokens: after its first use a
+    /// token may be presented again from the same address, this long, this
+    /// many times (a viewer reconnects even while the control plane is away).
+    pub reconnect: oriel_core_token::Reuse,
 }
 
 /// The agents' join token (never printed).
@@ -101,6 +106,10 @@ impl Default for ControlSettings {
             agent_lost_after: Duration::from_secs(30),
             container_start_timeout: Duration::from_secs(120),
             agent_streams: AgentStreams::Direct,
+            reconnect: oriel_core_token::Reuse {
+                window: 300,
+                max: 20,
+            },
         }
     }
 }
@@ -114,6 +123,9 @@ pub struct ControlKeys {
     pub gateway_sealing: SealingPublicKey,
     /// Encrypts secrets at rest.
     pub data: DataKey,
+    /// Public keys of retired signing keys, still published to gateways
+    /// while tokens they signed may be alive (key rotation).
+    pub retired_public: Vec<[u8; 32]>,
 }
 
 /// The control plane's shared state.

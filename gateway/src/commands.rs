@@ -1,8 +1,14 @@
-//! Signed commands from the control plane: `POST /gateway/v1/commands` with
-//! a `c1.` token as the body (see `oriel_core_token`). Only the holder of the
-//! control plane's signing key can issue them; the gateway needs no session
-//! state or database to check them. Every command is idempotent, so a
-//! replayed command changes nothing.
+//! Signed requests from the control plane, under `/gateway/v1/`:
+//!
+//! - `POST /gateway/v1/commands` with a `c1.` token as the body: end a
+//!   session, list the sessions with live streams. Only the holder of the
+//!   control plane's signing key can issue them, and a command addressed to
+//!   another gateway (`aud`) is refused; every command is idempotent, so a
+//!   replayed command changes nothing.
+//! - `POST /gateway/v1/revocations` with an `rv1.` revocation list as the
+//!   body: applied if newer than the one held.
+//!
+//! The gateway needs no database to check either.
 
 use crate::{Gateway, now_secs};
 use bytes::Bytes;
@@ -13,6 +19,8 @@ use tracing::{info, warn};
 
 /// Path of the command endpoint.
 pub const COMMAND_PATH: &str = "/gateway/v1/commands";
+/// Path of the revocation list endpoint.
+pub const REVOCATIONS_PATH: &str = "/gateway/v1/revocations";
 
 /// The HTTP handler of [`COMMAND_PATH`].
 #[derive(Debug)]
@@ -55,15 +63,25 @@ impl HttpHandler for CommandEndpoint {
         ctx: RequestContext,
     ) -> BoxFuture<'_, http::Response<Bytes>> {
         Box::pin(async move {
-            if req.uri().path() != COMMAND_PATH {
+            let path = req.uri().path();
+            if path != COMMAND_PATH && path != REVOCATIONS_PATH {
                 return error(404, "not_found", "no such endpoint");
             }
             if req.method() != http::Method::POST {
                 return error(405, "method_not_allowed", "use POST");
             }
             let Ok(token) = std::str::from_utf8(req.body()) else {
-                return error(400, "bad_request", "the body must be a command token");
+                return error(400, "bad_request", "the body must be a signed token");
             };
+            if path == REVOCATIONS_PATH {
+                return match self.gateway.apply_revocations(token.trim()) {
+                    Ok(seq) => reply(200, serde_json::json!({ "seq": seq })),
+                    Err(e) => {
+                        warn!(error = %e, peer = ?ctx.peer, "revocation list refused");
+                        error(401, "unauthorized", &e.to_string())
+                    }
+                };
+            }
             let claims: CommandClaims =
                 match self.gateway.keys.verifier.verify(token.trim(), now_secs()) {
                     Ok(c) => c,
@@ -72,12 +90,26 @@ impl HttpHandler for CommandEndpoint {
                         return error(401, "unauthorized", &e.to_string());
                     }
                 };
+            let me = &self.gateway.settings.identity.id;
+            if claims.aud.as_ref().is_some_and(|aud| aud != me) {
+                warn!(command_id = %claims.jti, aud = ?claims.aud, "command for another gateway refused");
+                return error(403, "forbidden", "the command is for another gateway");
+            }
             match claims.cmd {
                 Command::EndSession { sid, until } => {
                     let streams = self.gateway.end_session(&sid, until);
                     info!(session_id = %sid, streams, command_id = %claims.jti, "session ended by command");
                     reply(200, serde_json::json!({ "streams_closed": streams }))
                 }
+                Command::ListSessions => reply(
+                    200,
+                    serde_json::json!({
+                        "gateway": me,
+                        "zone": self.gateway.settings.identity.zone,
+                        "sessions": self.gateway.registry.session_ids(),
+                        "revocations_seq": self.gateway.revocations_seq(),
+                    }),
+                ),
             }
         })
     }

@@ -11,19 +11,24 @@
 //! Invariant: nothing here touches a database or Docker; everything a stream
 //! needs arrives in its token or in a signed command ([`commands`]).
 
+mod admission;
 pub mod commands;
 mod metrics;
+mod proxy;
 mod registry;
 mod relay;
 mod report;
 mod stream;
+mod sync;
 
+pub use admission::{DEFAULT_REUSE, GatewayIdentity, GatewayRole, KeyRing, RevocationsError};
 pub use metrics::GatewayMetrics;
-pub use registry::{SessionRegistry, StopReason};
+pub use registry::{SessionRegistry, StopReason, TokenRef};
 pub use relay::RELAY_PATH;
 pub use report::{HttpReporter, NoReports, REPORT_PATH, ReportFn, SessionReporter};
+pub use sync::{ControlSync, KEYS_PATH, REVOCATIONS_API_PATH, cached_keys};
 
-use oriel_core_token::{SealingKey, TokenVerifier};
+use oriel_core_token::{Reuse, SealingKey, TokenVerifier};
 use oriel_core_wire::{MAX_CLIENT_MESSAGE, SUBPROTOCOL};
 use oriel_encoders_codecs::EncodePool;
 use oriel_encoders_damage::PlanSettings;
@@ -53,6 +58,12 @@ pub struct GatewaySettings {
     pub origins: OriginPolicy,
     /// The codec of lossy tiles.
     pub lossy_codec: LossyCodec,
+    /// This gateway's id, zone and role, as tokens name them.
+    pub identity: GatewayIdentity,
+    /// Reconnection rules for tokens that carry none.
+    pub reuse: Reuse,
+    /// Most token ids the replay cache remembers at once.
+    pub replay_entries: usize,
 }
 
 /// The codec of lossy tiles. WebP is only sent to viewers that offer it.
@@ -82,6 +93,9 @@ impl Default for GatewaySettings {
             max_coalesce: Duration::from_millis(16),
             origins: OriginPolicy::SameHost,
             lossy_codec: LossyCodec::Auto { cpu_budget: 0.02 },
+            identity: GatewayIdentity::default(),
+            reuse: DEFAULT_REUSE,
+            replay_entries: 100_000,
         }
     }
 }
@@ -90,8 +104,8 @@ impl Default for GatewaySettings {
 /// sealing key for target credentials.
 #[derive(Debug)]
 pub struct GatewayKeys {
-    /// Verifies session tokens and commands.
-    pub verifier: TokenVerifier,
+    /// Verifies session tokens and commands (keys replaceable while running).
+    pub verifier: KeyRing,
     /// Opens credentials sealed to this gateway.
     pub sealing: SealingKey,
 }
@@ -106,6 +120,17 @@ pub struct Gateway {
     pub(crate) registry: SessionRegistry,
     pub(crate) metrics: GatewayMetrics,
     pub(crate) reporter: Arc<dyn SessionReporter>,
+    pub(crate) admission: admission::AdmissionState,
+}
+
+impl GatewayKeys {
+    /// Keys trusting `verifier`'s public keys and opening with `sealing`.
+    pub fn new(verifier: TokenVerifier, sealing: SealingKey) -> Self {
+        GatewayKeys {
+            verifier: KeyRing::new(verifier),
+            sealing,
+        }
+    }
 }
 
 impl Gateway {
@@ -120,6 +145,7 @@ impl Gateway {
         registry: &prometheus::Registry,
     ) -> prometheus::Result<Arc<Self>> {
         Ok(Arc::new(Gateway {
+            admission: admission::AdmissionState::new(settings.replay_entries),
             settings,
             keys,
             connectors,
@@ -130,16 +156,26 @@ impl Gateway {
         }))
     }
 
-    /// The `/stream` WebSocket route for the HTTPS front.
+    /// The `/stream` WebSocket route for the HTTPS front: sessions served
+    /// here, or, on a dedicated proxy, passed on to the gateway each
+    /// token names.
     pub fn stream_route(self: &Arc<Self>) -> WsRoute {
+        let handler: Arc<dyn oriel_gateway_http::WebSocketHandler> =
+            if self.settings.identity.role == GatewayRole::DedicatedProxy {
+                Arc::new(proxy::ProxyEndpoint {
+                    gateway: Arc::clone(self),
+                })
+            } else {
+                Arc::new(stream::StreamEndpoint {
+                    gateway: Arc::clone(self),
+                })
+            };
         WsRoute {
             path: "/stream".into(),
             subprotocol: Some(SUBPROTOCOL.into()),
             max_message_size: MAX_CLIENT_MESSAGE,
             origins: self.settings.origins.clone(),
-            handler: Arc::new(stream::StreamEndpoint {
-                gateway: Arc::clone(self),
-            }),
+            handler,
         }
     }
 

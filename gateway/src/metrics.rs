@@ -16,6 +16,9 @@ pub struct GatewayMetrics {
     pub(crate) clipboard: IntCounterVec,
     pub(crate) file_transfers: IntCounterVec,
     pub(crate) file_bytes: IntCounterVec,
+    pub(crate) token_refusals: IntCounterVec,
+    pub(crate) revocation_seq: IntGauge,
+    pub(crate) relayed_streams: IntGauge,
 }
 
 impl GatewayMetrics {
@@ -88,6 +91,22 @@ impl GatewayMetrics {
             ),
             &["direction"],
         )?;
+        let token_refusals = IntCounterVec::new(
+            Opts::new(
+                "oriel_gateway_token_refusals_total",
+                "Session tokens refused, by reason (bad_signature, unknown_key, expired, \
+                 replay_address, replay_window, replay_limit, revoked, wrong_zone, wrong_gateway, …)",
+            ),
+            &["reason"],
+        )?;
+        let revocation_seq = IntGauge::new(
+            "oriel_gateway_revocation_list_seq",
+            "Sequence number of the revocation list held (0: none yet)",
+        )?;
+        let relayed_streams = IntGauge::new(
+            "oriel_gateway_relayed_streams",
+            "Streams passed on to another gateway right now (relay and dedicated proxy)",
+        )?;
         for c in [
             Box::new(sessions_active.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(websocket_connections.clone()),
@@ -100,6 +119,9 @@ impl GatewayMetrics {
             Box::new(file_transfers.clone()),
             Box::new(file_bytes.clone()),
             Box::new(clipboard.clone()),
+            Box::new(token_refusals.clone()),
+            Box::new(revocation_seq.clone()),
+            Box::new(relayed_streams.clone()),
         ] {
             registry.register(c)?;
         }
@@ -115,6 +137,9 @@ impl GatewayMetrics {
             clipboard,
             file_transfers,
             file_bytes,
+            token_refusals,
+            revocation_seq,
+            relayed_streams,
         })
     }
 }

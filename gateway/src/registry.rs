@@ -4,6 +4,7 @@
 //! from signed commands of the control plane and lives here, in memory, only
 //! until the last token of the session would have expired anyway.
 
+use oriel_core_token::{Revocation, RevocationList};
 use oriel_encoders_codecs::EncodeCache;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -16,10 +17,44 @@ use tokio::sync::watch;
 pub enum StopReason {
     /// The session was ended by the control plane.
     Ended,
+    /// The stream's token, session or user was revoked.
+    Revoked(Revocation),
 }
 
-/// Stream id and its stop signal.
-type Stream = (u64, watch::Sender<Option<StopReason>>);
+/// The error a stopped stream ends with.
+pub(crate) fn stop_error(why: StopReason) -> oriel_core_model::SessionError {
+    use oriel_core_model::{SessionError, SessionErrorKind};
+    match why {
+        StopReason::Ended | StopReason::Revoked(Revocation::Session) => {
+            SessionError::new(SessionErrorKind::Ended, "ended by the control plane")
+        }
+        StopReason::Revoked(Revocation::Token) => {
+            SessionError::new(SessionErrorKind::Forbidden, "the token has been revoked")
+        }
+        StopReason::Revoked(Revocation::User) => SessionError::new(
+            SessionErrorKind::Forbidden,
+            "the user's access has been revoked",
+        ),
+    }
+}
+
+/// The token a stream was admitted with, as revocations name it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenRef {
+    /// Token id.
+    pub jti: String,
+    /// User id.
+    pub sub: String,
+    /// Issued at, Unix seconds.
+    pub iat: u64,
+}
+
+/// One live stream: its id, stop signal and token.
+struct Stream {
+    id: u64,
+    stop: watch::Sender<Option<StopReason>>,
+    token: TokenRef,
+}
 
 /// Encoded images a session's viewers share while it has two or more.
 const SHARED_ENCODES_BYTES: usize = 4 << 20;
@@ -88,7 +123,7 @@ impl Drop for StreamGuard {
     fn drop(&mut self) {
         let mut inner = self.registry.inner.lock();
         if let Some(live) = inner.live.get_mut(&self.session_id) {
-            live.streams.retain(|(id, _)| *id != self.id);
+            live.streams.retain(|s| s.id != self.id);
             live.share.set_viewers(live.streams.len());
             if live.streams.is_empty() {
                 inner.live.remove(&self.session_id);
@@ -119,7 +154,12 @@ impl SessionRegistry {
 
     /// Registers a stream of `session_id` at `now` (Unix seconds), unless the
     /// session was ended.
-    pub fn register(&self, session_id: &str, now: u64) -> Result<StreamGuard, StopReason> {
+    pub fn register(
+        &self,
+        session_id: &str,
+        token: TokenRef,
+        now: u64,
+    ) -> Result<StreamGuard, StopReason> {
         let mut inner = self.inner.lock();
         inner.ended.retain(|_, until| *until > now);
         if inner.ended.contains_key(session_id) {
@@ -128,7 +168,11 @@ impl SessionRegistry {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = watch::channel(None);
         let live = inner.live.entry(session_id.to_owned()).or_default();
-        live.streams.push((id, tx));
+        live.streams.push(Stream {
+            id,
+            stop: tx,
+            token,
+        });
         live.share.set_viewers(live.streams.len());
         Ok(StreamGuard {
             registry: self.clone(),
@@ -147,10 +191,38 @@ impl SessionRegistry {
         *entry = (*entry).max(until);
         let Live { streams, share } = inner.live.remove(session_id).unwrap_or_default();
         share.set_viewers(0);
-        for (_, tx) in &streams {
-            let _ = tx.send(Some(StopReason::Ended));
+        for s in &streams {
+            let _ = s.stop.send(Some(StopReason::Ended));
         }
         streams.len()
+    }
+
+    /// Stops the live streams that `list` revokes. Returns how many.
+    pub fn end_revoked(&self, list: &RevocationList) -> usize {
+        let mut inner = self.inner.lock();
+        let mut stopped = 0;
+        inner.live.retain(|sid, live| {
+            live.streams.retain(|s| {
+                match list.check_ids(&s.token.jti, sid, &s.token.sub, s.token.iat) {
+                    Some(why) => {
+                        let _ = s.stop.send(Some(StopReason::Revoked(why)));
+                        stopped += 1;
+                        false
+                    }
+                    None => true,
+                }
+            });
+            live.share.set_viewers(live.streams.len());
+            !live.streams.is_empty()
+        });
+        stopped
+    }
+
+    /// The sessions with at least one live stream, sorted.
+    pub fn session_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.inner.lock().live.keys().cloned().collect();
+        ids.sort();
+        ids
     }
 
     /// Sessions with at least one live stream.
@@ -176,10 +248,10 @@ mod tests {
     #[test]
     fn viewers_of_one_session_share_an_encode_cache_only_while_two_or_more() {
         let r = SessionRegistry::new();
-        let a = r.register("s1", 100).unwrap();
-        let other = r.register("s2", 100).unwrap();
+        let a = r.register("s1", TokenRef::default(), 100).unwrap();
+        let other = r.register("s2", TokenRef::default(), 100).unwrap();
         assert!(a.encode_cache().is_none(), "a lone viewer");
-        let b = r.register("s1", 100).unwrap();
+        let b = r.register("s1", TokenRef::default(), 100).unwrap();
         let (ca, cb) = (a.encode_cache().unwrap(), b.encode_cache().unwrap());
         assert!(Arc::ptr_eq(&ca, &cb), "one cache per session");
         assert!(other.encode_cache().is_none(), "never across sessions");
@@ -194,17 +266,20 @@ mod tests {
     #[test]
     fn ending_stops_streams_and_refuses_new_ones_until_expiry() {
         let r = SessionRegistry::new();
-        let a = r.register("s1", 100).unwrap();
-        let b = r.register("s1", 100).unwrap();
-        let _c = r.register("s2", 100).unwrap();
+        let a = r.register("s1", TokenRef::default(), 100).unwrap();
+        let b = r.register("s1", TokenRef::default(), 100).unwrap();
+        let _c = r.register("s2", TokenRef::default(), 100).unwrap();
         assert_eq!(r.active_sessions(), 2);
         assert_eq!(r.active_streams(), 3);
         assert_eq!(r.end("s1", 200), 2);
         assert_eq!(*a.stop.borrow(), Some(StopReason::Ended));
         assert_eq!(*b.stop.borrow(), Some(StopReason::Ended));
-        assert_eq!(r.register("s1", 150).unwrap_err(), StopReason::Ended);
+        assert_eq!(
+            r.register("s1", TokenRef::default(), 150).unwrap_err(),
+            StopReason::Ended
+        );
         assert!(
-            r.register("s1", 200).is_ok(),
+            r.register("s1", TokenRef::default(), 200).is_ok(),
             "refusal lapses with the tokens"
         );
         // The ended streams were already removed; dropping them changes nothing.
@@ -214,9 +289,42 @@ mod tests {
     }
 
     #[test]
+    fn a_revocation_list_stops_the_streams_it_names() {
+        let r = SessionRegistry::new();
+        let token = |jti: &str, sub: &str| TokenRef {
+            jti: jti.into(),
+            sub: sub.into(),
+            iat: 100,
+        };
+        let a = r.register("s1", token("t1", "alice"), 100).unwrap();
+        let b = r.register("s2", token("t2", "bob"), 100).unwrap();
+        let c = r.register("s3", token("t3", "alice"), 100).unwrap();
+        let mut list = oriel_core_token::RevocationClaims {
+            seq: 1,
+            exp: 1000,
+            ..oriel_core_token::RevocationClaims::empty()
+        };
+        list.users.push(oriel_core_token::Revoked {
+            id: "alice".into(),
+            at: 100,
+            until: 1000,
+        });
+        let mut held = RevocationList::new();
+        held.apply(&list, 100).unwrap();
+        assert_eq!(r.end_revoked(&held), 2);
+        assert_eq!(
+            *a.stop.borrow(),
+            Some(StopReason::Revoked(Revocation::User))
+        );
+        assert_eq!(*c.stop.borrow(), *a.stop.borrow());
+        assert_eq!(*b.stop.borrow(), None);
+        assert_eq!(r.session_ids(), vec!["s2".to_owned()]);
+    }
+
+    #[test]
     fn guards_unregister_on_drop() {
         let r = SessionRegistry::new();
-        let g = r.register("s", 0).unwrap();
+        let g = r.register("s", TokenRef::default(), 0).unwrap();
         assert_eq!(r.active_streams(), 1);
         drop(g);
         assert_eq!(r.active_streams(), 0);

@@ -61,15 +61,37 @@ impl WebSocketHandler for RelayEndpoint {
 
 /// Why a route could not be followed: the close code (docs/protocol.md)
 /// and a reason for the viewer.
-struct Refusal(u16, &'static str);
+pub(crate) struct Refusal(pub(crate) u16, pub(crate) &'static str);
 
 /// Sends a close frame (server to client: unmasked) and ends the connection.
-async fn close(mut io: RawStream, Refusal(code, reason): Refusal) {
-    let reason = &reason.as_bytes()[..reason.len().min(123)];
-    let mut frame = vec![0x88, (2 + reason.len()) as u8];
-    frame.extend_from_slice(&code.to_be_bytes());
-    frame.extend_from_slice(reason);
-    let _ = io.write_all(&frame).await;
+pub(crate) async fn close(io: RawStream, Refusal(code, reason): Refusal) {
+    close_with(io, None, code, reason).await;
+}
+
+/// Sends `message` (a protocol message, e.g. END) if any, then a close
+/// frame with `code` and `reason`, and ends the connection.
+pub(crate) async fn close_with(mut io: RawStream, message: Option<&[u8]>, code: u16, reason: &str) {
+    let reason = oriel_core_wire::truncate_utf8(reason, 123).as_bytes();
+    let mut frames = Vec::with_capacity(16 + reason.len() + message.map_or(0, <[u8]>::len));
+    if let Some(m) = message {
+        frames.push(0x82);
+        match m.len() {
+            n @ 0..=125 => frames.push(n as u8),
+            n @ 126..=0xffff => {
+                frames.push(126);
+                frames.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                frames.push(127);
+                frames.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        frames.extend_from_slice(m);
+    }
+    frames.extend_from_slice(&[0x88, (2 + reason.len()) as u8]);
+    frames.extend_from_slice(&code.to_be_bytes());
+    frames.extend_from_slice(reason);
+    let _ = io.write_all(&frames).await;
     let _ = io.flush().await;
     let _ = io.shutdown().await;
 }
@@ -91,7 +113,7 @@ async fn relay(gateway: Arc<Gateway>, mut io: RawStream, ctx: UpgradeContext) {
     };
     let (mut far, early) = match tokio::time::timeout(
         gateway.settings.connect_timeout,
-        connect(&route, ctx.origin.as_deref()),
+        connect(&route.to, &route.cert_sha256, ctx.origin.as_deref()),
     )
     .await
     {
@@ -116,9 +138,10 @@ async fn relay(gateway: Arc<Gateway>, mut io: RawStream, ctx: UpgradeContext) {
     if !early.is_empty() && io.write_all(&early).await.is_err() {
         return;
     }
+    gateway.metrics.relayed_streams.inc();
     let mut shutdown = ctx.shutdown.clone();
     tokio::select! {
-        copied = tokio::io::copy_bidirectional_with_sizes(&mut io, &mut far, COPY_BUFFER, COPY_BUFFER) => {
+        copied = copy_both_ways(&mut io, &mut far) => {
             match copied {
                 Ok((up, down)) => debug!(session_id = %route.sid, up, down, "relay done"),
                 Err(e) => debug!(session_id = %route.sid, error = %e, "relay ended"),
@@ -126,17 +149,30 @@ async fn relay(gateway: Arc<Gateway>, mut io: RawStream, ctx: UpgradeContext) {
         }
         _ = shutdown.changed() => {}
     }
+    gateway.metrics.relayed_streams.dec();
 }
 
-type Far = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+/// Copies bytes both ways until either side closes.
+pub(crate) async fn copy_both_ways(
+    io: &mut RawStream,
+    far: &mut Far,
+) -> std::io::Result<(u64, u64)> {
+    tokio::io::copy_bidirectional_with_sizes(io, far, COPY_BUFFER, COPY_BUFFER).await
+}
+
+pub(crate) type Far = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 
 /// Opens the route's WebSocket: TLS with the pinned certificate, then the
 /// opening handshake (RFC 6455 §4.1) written and checked here, so that what
 /// follows is the far gateway's frames as bytes. Returns the connection and
 /// any bytes read past the response head.
-async fn connect(route: &RouteClaims, origin: Option<&str>) -> Result<(Far, Vec<u8>), Refusal> {
+pub(crate) async fn connect(
+    to: &str,
+    cert_sha256: &str,
+    origin: Option<&str>,
+) -> Result<(Far, Vec<u8>), Refusal> {
     let bad = || Refusal(4010, "the route names no usable gateway");
-    let uri: http::Uri = route.to.parse().map_err(|_| bad())?;
+    let uri: http::Uri = to.parse().map_err(|_| bad())?;
     if uri.scheme_str() != Some("wss") {
         return Err(bad());
     }
@@ -155,7 +191,7 @@ async fn connect(route: &RouteClaims, origin: Option<&str>) -> Result<(Far, Vec<
     let _ = tcp.set_nodelay(true);
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = Arc::new(PinnedCert {
-        sha256: route.cert_sha256.to_ascii_lowercase(),
+        sha256: cert_sha256.to_ascii_lowercase(),
         provider: Arc::clone(&provider),
     });
     let config = rustls::ClientConfig::builder_with_provider(provider)

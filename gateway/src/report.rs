@@ -64,25 +64,7 @@ impl HttpReporter {
     /// Reports to `control_url` (`https://…`), whose certificate must chain
     /// to `ca_pem`; signed with `signer`. Starts one background thread.
     pub fn new(control_url: &str, ca_pem: &[u8], signer: Arc<TokenSigner>) -> Result<Self, String> {
-        let mut roots = Vec::new();
-        for item in ureq::tls::parse_pem(ca_pem) {
-            if let ureq::tls::PemItem::Certificate(c) = item.map_err(|e| e.to_string())? {
-                roots.push(c);
-            }
-        }
-        if roots.is_empty() {
-            return Err("no certificate found for the control plane's CA".into());
-        }
-        let tls = ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::Rustls)
-            .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
-            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .build();
-        let agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .new_agent();
+        let agent = control_agent(ca_pem)?;
         let url = format!("{}{REPORT_PATH}", control_url.trim_end_matches('/'));
         let (queue, rx) = std::sync::mpsc::sync_channel::<Report>(1024);
         std::thread::Builder::new()
@@ -97,13 +79,38 @@ impl HttpReporter {
     }
 }
 
+/// An HTTPS client for the control plane, whose certificate must chain to
+/// `ca_pem`.
+pub(crate) fn control_agent(ca_pem: &[u8]) -> Result<ureq::Agent, String> {
+    let mut roots = Vec::new();
+    for item in ureq::tls::parse_pem(ca_pem) {
+        if let ureq::tls::PemItem::Certificate(c) = item.map_err(|e| e.to_string())? {
+            roots.push(c);
+        }
+    }
+    if roots.is_empty() {
+        return Err("no certificate found for the control plane's CA".into());
+    }
+    let tls = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .build();
+    let agent = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .new_agent();
+    Ok(agent)
+}
+
 fn send_with_retries(agent: &ureq::Agent, url: &str, signer: &TokenSigner, report: &Report) {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let claims = ReportClaims {
         v: CLAIMS_VERSION,
-        jti: format!("{now}-{}", report.session_id()),
+        jti: format!("{now}-{}", report.session_id().unwrap_or("sessions")),
         iat: now,
         nbf: now,
         exp: now + 300,
@@ -120,7 +127,10 @@ fn send_with_retries(agent: &ureq::Agent, url: &str, signer: &TokenSigner, repor
             .send(token.as_str())
         {
             Ok(_) => {
-                debug!(session_id = report.session_id(), "report delivered");
+                debug!(
+                    session_id = report.session_id().unwrap_or("-"),
+                    "report delivered"
+                );
                 return;
             }
             Err(e) => {

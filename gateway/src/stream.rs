@@ -7,7 +7,7 @@ mod shared;
 use crate::{Gateway, now_secs};
 use futures_util::{SinkExt as _, StreamExt as _};
 use oriel_core_model::{ErrorClass, SessionError, SessionErrorKind, Size};
-use oriel_core_token::{Credentials, Report, SealError, SessionClaims};
+use oriel_core_token::{Credentials, Report, SealError};
 use oriel_core_wire::{ClientHello, ClientMessage, End, ServerMessage, VERSION, close_code};
 use oriel_gateway_http::{BoxFuture, UpgradeContext, WebSocketHandler, WsStream};
 use oriel_protocols_session::{ConnectRequest, TargetTrust};
@@ -126,9 +126,17 @@ async fn serve(gw: Arc<Gateway>, ws: WsStream, ctx: UpgradeContext) {
 
 /// The END message for an error: the public message, plus the detail when
 /// it describes the user's own server (never ours).
-fn end_of(e: &SessionError) -> End {
+pub(crate) fn end_of(e: &SessionError) -> End {
     let mut message = e.kind.public_message().to_owned();
-    if e.class() == ErrorClass::Target && !e.detail.is_empty() {
+    // The detail of a target's failure describes the user's own server; a
+    // refused token's, what was wrong with it. Neither tells of ours.
+    let token_refusal = matches!(
+        e.kind,
+        SessionErrorKind::TokenInvalid
+            | SessionErrorKind::TokenExpired
+            | SessionErrorKind::Forbidden
+    );
+    if (e.class() == ErrorClass::Target || token_refusal) && !e.detail.is_empty() {
         message.push_str(": ");
         message.push_str(oriel_core_wire::truncate_utf8(&e.detail, 200));
     }
@@ -228,19 +236,18 @@ async fn run(
             None => return Ok(Ending::ClientClosed),
         },
     };
-    let claims: SessionClaims = gw
-        .keys
-        .verifier
-        .verify(&hello.token, now_secs())
-        .map_err(|e| SessionError::new(e.kind(), e.to_string()))?;
+    let (claims, token) = gw.admit(&hello.token, ctx.peer.map(|p| p.ip()))?;
     let span = tracing::Span::current();
     span.record("session_id", claims.sid.as_str());
     span.record("user", claims.name.as_str());
     span.record("protocol", claims.target.kind.as_str());
 
-    let guard = gw.registry.register(&claims.sid, now_secs()).map_err(|_| {
-        SessionError::new(SessionErrorKind::Forbidden, "the session has been ended")
-    })?;
+    let guard = gw
+        .registry
+        .register(&claims.sid, token, now_secs())
+        .map_err(|_| {
+            SessionError::new(SessionErrorKind::Forbidden, "the session has been ended")
+        })?;
     if claims.deadline.is_some_and(|d| d <= now_secs()) {
         return Err(SessionError::new(
             SessionErrorKind::SessionExpired,

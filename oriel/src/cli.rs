@@ -13,6 +13,8 @@ pub struct Cli {
 }
 
 /// What the binary is asked to do: run roles, or a one-off tool.
+// Parsed once at start: the size of the role variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Invocation {
     #[command(flatten)]
@@ -48,8 +50,9 @@ pub enum Command {
     Up(Common),
     /// Run the control plane alone (REST API, database, web UI).
     Control(ControlArgs),
-    /// Run the gateway alone (session plane: no database).
-    Gateway(Common),
+    /// Run the gateway alone (session plane: no database), as a serving
+    /// gateway, a connection proxy or a dedicated proxy.
+    Gateway(GatewayArgs),
     /// Run an agent: container sessions on this host's Docker engine, with
     /// a gateway for them. Connects out to the control plane.
     Agent(AgentArgs),
@@ -58,7 +61,8 @@ pub enum Command {
 impl Command {
     pub fn common(&self) -> &Common {
         match self {
-            Command::Up(c) | Command::Gateway(c) => c,
+            Command::Up(c) => c,
+            Command::Gateway(g) => &g.common,
             Command::Control(c) => &c.common,
             Command::Agent(a) => &a.common,
         }
@@ -99,6 +103,27 @@ pub struct ControlArgs {
     /// Database URL: sqlite://PATH or postgres://USER@HOST/DB.
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// gateway, connection-proxy or dedicated-proxy.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// This gateway's id (tokens name the gateways that may serve a session).
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Its zone.
+    #[arg(long, value_name = "ZONE")]
+    pub zone: Option<String>,
+    /// The control plane's URL: keys, revocations, reports.
+    #[arg(long = "control", value_name = "URL")]
+    pub control_url: Option<String>,
+    /// PEM certificate (or CA) of the control plane.
+    #[arg(long, value_name = "FILE")]
+    pub control_ca: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +172,19 @@ impl Command {
         }) = self
         {
             raw.control.database.clone_from(db);
+        }
+        if let Command::Gateway(g) = self {
+            for (flag, key) in [
+                (&g.role, &mut raw.gateway.role),
+                (&g.id, &mut raw.gateway.id),
+                (&g.zone, &mut raw.gateway.zone),
+                (&g.control_url, &mut raw.gateway.control_url),
+                (&g.control_ca, &mut raw.gateway.control_ca),
+            ] {
+                if let Some(v) = flag {
+                    key.clone_from(v);
+                }
+            }
         }
         if let Command::Agent(a) = self {
             for (flag, key) in [

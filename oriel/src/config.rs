@@ -72,6 +72,14 @@ pub struct Control {
     /// How browsers reach the gateway of an agent's node: `direct` (its
     /// public URL) or `relay` (through this node's gateway, undecoded).
     pub agent_streams: String,
+    /// How long after its first use a session token may be presented again
+    /// (reconnection, from the same address); written in every token.
+    pub reconnect_window: String,
+    /// How many more times.
+    pub reconnect_max: u16,
+    /// Public keys (files) of retired signing keys, still published at
+    /// `/api/v1/keys` while tokens they signed may be alive.
+    pub retired_public_keys: Vec<String>,
     /// Single sign-on (`[control.oidc]`); off while `issuer` is empty.
     pub oidc: Oidc,
 }
@@ -183,6 +191,25 @@ impl Default for Oidc {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Gateway {
+    /// `gateway` (serves sessions), `connection-proxy` (serves the sessions
+    /// placed on it, for targets of its network) or `dedicated-proxy`
+    /// (passes streams on to the gateway each token names).
+    pub role: String,
+    /// This gateway's id as tokens name it (empty: the host name).
+    pub id: String,
+    /// Its zone.
+    pub zone: String,
+    /// How long after its first use a session token may be presented again
+    /// (reconnection), from the same address, unless the token says.
+    pub reconnect_window: String,
+    /// How many more times, unless the token says.
+    pub reconnect_max: u16,
+    /// How often the control plane's key set is fetched (with control_url).
+    pub keys_refresh: String,
+    /// How often the revocation list is fetched (with control_url).
+    pub revocations_refresh: String,
+    /// How often the list of live sessions is reported (with control_url).
+    pub sessions_report: String,
     pub control_public_keys: Vec<String>,
     pub control_url: String,
     pub control_ca: String,
@@ -269,6 +296,9 @@ impl Default for Control {
             agent_lost_after: "30s".into(),
             container_start_timeout: "2m".into(),
             agent_streams: "direct".into(),
+            reconnect_window: "5m".into(),
+            reconnect_max: 20,
+            retired_public_keys: Vec::new(),
             oidc: Oidc::default(),
         }
     }
@@ -277,6 +307,14 @@ impl Default for Control {
 impl Default for Gateway {
     fn default() -> Self {
         Gateway {
+            role: "gateway".into(),
+            id: String::new(),
+            zone: "default".into(),
+            reconnect_window: "5m".into(),
+            reconnect_max: 20,
+            keys_refresh: "5m".into(),
+            revocations_refresh: "5s".into(),
+            sessions_report: "30s".into(),
             control_public_keys: Vec::new(),
             control_url: String::new(),
             control_ca: String::new(),

@@ -185,9 +185,16 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
     let kinds = connectors.kinds().into_iter().map(str::to_owned).collect();
     let gw = gateway::build(&p, reporter, connectors)?;
     let gw_for_link = Arc::clone(&gw);
-    let link = Arc::new(oriel_control::InProcessGateway::new(move |sid, until| {
-        gw_for_link.end_session(sid, until)
-    }));
+    let gw_for_lists = Arc::clone(&gw);
+    let link = Arc::new(
+        oriel_control::InProcessGateway::new(move |sid, until| gw_for_link.end_session(sid, until))
+            .with_revocations(move |list| {
+                gw_for_lists
+                    .apply_revocations(list)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }),
+    );
     let cp = control::build(&p, control_keys, link, None, kinds).await?;
     let _ = control_cell.set(Arc::clone(&cp));
     start_local_agent(&p, &cp, local);

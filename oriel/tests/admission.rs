@@ -105,6 +105,10 @@ fn claims(sid: &str, port: u16, nbf: u64, exp: u64) -> SessionClaims {
         policy: Policy::default(),
         creds: None,
         deadline: None,
+        zones: Vec::new(),
+        gws: Vec::new(),
+        via: None,
+        reuse: None,
     }
 }
 

@@ -392,8 +392,9 @@ async fn ending_the_session_closes_the_stream_within_a_second() {
     .await
     .unwrap();
     again.hello(&token, Duration::from_secs(10)).await.unwrap();
+    // Revoked with its session: refused as ended.
     let (_, code) = again.wait_closed(Duration::from_secs(5)).await.unwrap();
-    assert_eq!(code, Some(4003));
+    assert_eq!(code, Some(4000));
     let path = format!("/api/v1/sessions/{id}/token");
     let r = blocking(move || api.call("POST", &path, None, &[]).unwrap()).await;
     assert_eq!(r.status, 409, "{r:?}");

@@ -134,13 +134,39 @@ impl StreamViewer {
         ca_pem_file: &Path,
         origin: Option<&str>,
     ) -> anyhow::Result<Self> {
+        Self::connect_from(stream_url, ca_pem_file, origin, None).await
+    }
+
+    /// Like [`Self::connect`], from the local address `source` (e.g.
+    /// 127.0.0.2, to be another client address on loopback).
+    pub async fn connect_from(
+        stream_url: &str,
+        ca_pem_file: &Path,
+        origin: Option<&str>,
+        source: Option<std::net::IpAddr>,
+    ) -> anyhow::Result<Self> {
         let url: http::Uri = stream_url.parse().context("stream url")?;
         let host = url
             .host()
             .ok_or_else(|| anyhow!("stream url without host"))?
             .to_owned();
         let port = url.port_u16().unwrap_or(443);
-        let tcp = TcpStream::connect((host.as_str(), port)).await?;
+        let tcp = match source {
+            None => TcpStream::connect((host.as_str(), port)).await?,
+            Some(ip) => {
+                let target = tokio::net::lookup_host((host.as_str(), port))
+                    .await?
+                    .find(|a| a.is_ipv4() == ip.is_ipv4())
+                    .ok_or_else(|| anyhow!("{host} has no address of the source's family"))?;
+                let socket = if ip.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()?
+                } else {
+                    tokio::net::TcpSocket::new_v6()?
+                };
+                socket.bind(std::net::SocketAddr::new(ip, 0))?;
+                socket.connect(target).await?
+            }
+        };
         let name = ServerName::try_from(if host == "127.0.0.1" {
             "localhost".to_owned()
         } else {

@@ -218,6 +218,10 @@ fn mint(
         policy: policy.clone(),
         creds: sealed,
         deadline: deadline.map(|d| (d / 1000) as u64),
+        zones: Vec::new(),
+        gws: Vec::new(),
+        via: None,
+        reuse: Some(cp.settings.reconnect),
     };
     cp.keys
         .signer
@@ -480,8 +484,21 @@ impl ControlPlane {
         if s.agent_id.is_some() {
             self.agents_changed();
         }
+        // Revoked for every gateway (reconnections included), then the
+        // gateways told to close its streams now.
+        let revoked_until = self.revocation_until(s.token_expires_at);
+        if let Err(e) = self
+            .revoke(
+                oriel_control_store::RevocationKind::Session,
+                &s.id,
+                revoked_until,
+            )
+            .await
+        {
+            warn!(session_id = %s.id, error = %e.message, "cannot revoke an ended session");
+        }
         // Refuse its tokens a little past their expiry, to cover clock skew.
-        let until = (s.token_expires_at / 1000) as u64 + oriel_core_token::DEFAULT_LEEWAY_SECS + 60;
+        let until = (revoked_until / 1000) as u64;
         match self.gateways.end_session(&s.id, until).await {
             Ok(streams) => {
                 if ending.is_some() || s.state == SessionState::Ending {

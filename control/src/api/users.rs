@@ -265,6 +265,9 @@ pub(crate) async fn update(
     if logins_end {
         cp.store.delete_logins_of_user(&id).await?;
     }
+    if body.disabled && !current.user.disabled {
+        cut_off(&cp, &id).await?;
+    }
     cp.audit(
         Audit::by(&auth, "user.update")
             .on("user", &id, Some(&user.username))
@@ -281,6 +284,31 @@ pub(crate) async fn update(
     Ok(Json(user_with_groups(&cp, &user).await?))
 }
 
+/// A disabled or deleted user's sessions end, and every token issued to
+/// them until now is revoked at every gateway (streams stop, reconnections
+/// are refused), even one the end commands do not reach.
+async fn cut_off(cp: &ControlPlane, user_id: &str) -> Result<(), ApiError> {
+    let now = now_ms();
+    let until = cp.revocation_until(now + cp.settings.token_ttl.as_millis() as i64);
+    cp.revoke(oriel_control_store::RevocationKind::User, user_id, until)
+        .await?;
+    let active = cp
+        .store
+        .list_sessions(
+            &oriel_control_store::SessionFilter {
+                user_id: Some(user_id),
+                active_only: true,
+                before: None,
+            },
+            1000,
+        )
+        .await?;
+    for s in active {
+        cp.end_session(&s, "user disabled").await?;
+    }
+    Ok(())
+}
+
 /// `DELETE /api/v1/users/{id}`.
 pub(crate) async fn delete(
     State(cp): State<Arc<ControlPlane>>,
@@ -294,6 +322,7 @@ pub(crate) async fn delete(
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
     keep_an_admin(&cp, &current.user, false).await?;
+    cut_off(&cp, &id).await?;
     cp.store.delete_user(&id).await?;
     cp.audit(Audit::by(&auth, "user.delete").on("user", &id, Some(&current.user.username)))
         .await;

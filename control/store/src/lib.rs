@@ -12,6 +12,7 @@ mod audit;
 mod data_key;
 mod groups;
 mod identities;
+mod revocations;
 mod sessions;
 mod throttle;
 mod tokens;
@@ -23,6 +24,7 @@ pub use audit::{AuditEntry, AuditFilter, NewAudit};
 pub use data_key::{DataKey, DataKeyError};
 pub use groups::GroupRecord;
 pub use identities::{ExternalIdentity, ExternalLogin, OIDC_ORIGIN};
+pub use revocations::{RevocationKind, RevocationRecord};
 pub use sessions::{Launch, NewSession, SessionFilter, SessionRecord, SessionState, SessionTarget};
 pub use throttle::ThrottleRule;
 pub use tokens::ApiTokenRecord;
@@ -120,6 +122,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "agents",
         include_str!("../migrations/common_0004_agents.sql"),
         include_str!("../migrations/common_0004_agents.sql"),
+    ),
+    (
+        5,
+        "revocations",
+        include_str!("../migrations/common_0005_revocations.sql"),
+        include_str!("../migrations/common_0005_revocations.sql"),
     ),
 ];
 

@@ -1,18 +1,21 @@
 //! Signing and verification of `<prefix>.<kid>.<payload>.<signature>` tokens.
 
-use crate::{CLAIMS_VERSION, Claims, DEFAULT_LEEWAY_SECS, MAX_LIFETIME_SECS, MAX_TOKEN_LEN};
+use crate::{CLAIMS_VERSION, Claims, DEFAULT_LEEWAY_SECS, MAX_LIFETIME_SECS};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use oriel_core_model::SessionErrorKind;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
 use std::collections::HashMap;
 
+/// Prefixes of the token kinds this crate knows.
+const KNOWN_PREFIXES: &[&str] = &["s1", "c1", "r1", "rt1", "rv1"];
+
 /// Why a token was refused. Every variant is a clear, loggable reason that
 /// reveals nothing secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TokenError {
-    /// Longer than [`MAX_TOKEN_LEN`].
+    /// Longer than the kind's limit ([`crate::MAX_TOKEN_LEN`] for session tokens).
     #[error("token of {0} bytes exceeds the limit")]
     Oversized(usize),
     /// Not of the `prefix.kid.payload.signature` shape, or not base64url.
@@ -71,6 +74,17 @@ impl Kid {
             s.push_str(&format!("{b:02x}"));
         }
         Kid(s)
+    }
+
+    /// A key id as written in tokens (16 lowercase hex digits), if it is one.
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.len() == 16 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Kid(s.to_owned()))
+    }
+
+    /// The key id a token names, without checking anything else.
+    pub fn of_token(token: &str) -> Option<Self> {
+        token.split('.').nth(1).and_then(Self::parse)
     }
 
     /// The id as text.
@@ -134,7 +148,7 @@ impl TokenSigner {
         let sig = self.key.sign(token.as_bytes());
         token.push('.');
         token.push_str(&B64.encode(sig.as_ref()));
-        if token.len() > MAX_TOKEN_LEN {
+        if token.len() > C::MAX_LEN {
             return Err(TokenError::Oversized(token.len()));
         }
         Ok(token)
@@ -166,6 +180,16 @@ impl TokenVerifier {
         }
     }
 
+    /// Whether a key of this id is known.
+    pub fn knows(&self, kid: &Kid) -> bool {
+        self.keys.contains_key(kid)
+    }
+
+    /// The public keys trusted, by id.
+    pub fn keys(&self) -> impl Iterator<Item = (&Kid, &[u8; 32])> {
+        self.keys.iter()
+    }
+
     /// Sets the clock skew tolerated on both ends of the validity window.
     pub fn with_leeway(mut self, secs: u64) -> Self {
         self.leeway_secs = secs;
@@ -177,7 +201,21 @@ impl TokenVerifier {
     /// Order of checks: size, shape, kind, key, signature, claims, version,
     /// lifetime, time window. Nothing is parsed before the signature holds.
     pub fn verify<C: Claims>(&self, token: &str, now: u64) -> Result<C, TokenError> {
-        if token.len() > MAX_TOKEN_LEN {
+        match self.verify_allowing_expired(token, now)? {
+            (_, true) => Err(TokenError::Expired),
+            (claims, false) => Ok(claims),
+        }
+    }
+
+    /// Like [`Self::verify`], but a token past its expiry (and otherwise
+    /// valid) is returned with `true`: the caller decides whether its
+    /// reconnection window still admits it ([`crate::ReplayCache`]).
+    pub fn verify_allowing_expired<C: Claims>(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<(C, bool), TokenError> {
+        if token.len() > C::MAX_LEN {
             return Err(TokenError::Oversized(token.len()));
         }
         let (signed, sig_b64) = token
@@ -190,7 +228,7 @@ impl TokenVerifier {
             return Err(TokenError::Malformed("expected four dot-separated parts"));
         };
         if prefix != C::PREFIX {
-            return Err(if prefix.len() == 2 && prefix.is_ascii() {
+            return Err(if KNOWN_PREFIXES.contains(&prefix) {
                 TokenError::WrongKind
             } else {
                 TokenError::Malformed("unknown prefix")
@@ -221,9 +259,7 @@ impl TokenVerifier {
         if now.saturating_add(self.leeway_secs) < nbf {
             return Err(TokenError::NotYetValid);
         }
-        if now >= exp.saturating_add(self.leeway_secs) {
-            return Err(TokenError::Expired);
-        }
-        Ok(claims)
+        let expired = now >= exp.saturating_add(self.leeway_secs);
+        Ok((claims, expired))
     }
 }

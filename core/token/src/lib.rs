@@ -7,18 +7,27 @@
 //! gateway's X25519 key ([`sealed`]), so only a gateway can read them.
 //!
 //! Wire format: `<prefix>.<kid>.<payload>.<signature>` where `prefix` is
-//! `s1` for session tokens and `c1` for control commands (domain separation:
-//! one can never be replayed as the other), `kid` identifies the signing key,
+//! `s1` for session tokens, `c1` for control commands, `r1` for gateway
+//! reports, `rt1` for relay routes and `rv1` for revocation lists (domain
+//! separation: one can never be replayed as another), `kid` identifies the signing key,
 //! `payload` is the claims as JSON and both it and `signature` are base64url
 //! without padding. The signature covers `<prefix>.<kid>.<payload>`.
 
 mod envelope;
+mod jwk;
 mod policy;
+mod replay;
+mod revocation;
 pub mod sealed;
 
 pub use envelope::{Kid, TokenError, TokenSigner, TokenVerifier};
+pub use jwk::{Jwk, JwkSet};
 pub use policy::{
     ClipboardDecision, DEFAULT_TRANSFER_MAX_BYTES, Policy, PolicyOverrides, TransferDecision,
+};
+pub use replay::{ReplayCache, ReplayError};
+pub use revocation::{
+    MAX_REVOCATION_LIST_LEN, Revocation, RevocationClaims, RevocationList, Revoked, Stale,
 };
 pub use sealed::{Credentials, SealError, SealingKey, SealingPublicKey};
 
@@ -85,6 +94,44 @@ pub struct SessionClaims {
     /// The session ends at this time (maximum session length), Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<u64>,
+    /// Zones whose gateways may take the token (entry proxies and the
+    /// serving gateway alike); empty: any zone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<String>,
+    /// Ids of the gateways that may serve (translate) the session; empty:
+    /// any gateway that holds the keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gws: Vec<String>,
+    /// Where a dedicated proxy passes the stream on, undecoded: the
+    /// gateway that serves the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Upstream>,
+    /// How the token may be presented again after its first use
+    /// (reconnection); absent: the gateway's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse: Option<Reuse>,
+}
+
+/// A gateway a stream is passed on to, and the only certificate accepted there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// `wss://host:port/stream` of the gateway.
+    pub to: String,
+    /// SHA-256 of its TLS certificate (hex, lowercase).
+    pub cert_sha256: String,
+}
+
+/// Reconnection rules of a session token: after its first use it may be
+/// presented again only from the same client address, for `window` seconds
+/// after that first use (even past its expiry), at most `max` more times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reuse {
+    /// Seconds after the first use during which the token may be used again.
+    pub window: u32,
+    /// How many more times it may be used.
+    pub max: u16,
 }
 
 impl std::fmt::Debug for SessionClaims {
@@ -101,6 +148,10 @@ impl std::fmt::Debug for SessionClaims {
             .field("policy", &self.policy)
             .field("creds", &self.creds.as_ref().map(|_| "<sealed>"))
             .field("deadline", &self.deadline)
+            .field("zones", &self.zones)
+            .field("gws", &self.gws)
+            .field("via", &self.via)
+            .field("reuse", &self.reuse)
             .finish()
     }
 }
@@ -119,6 +170,10 @@ pub struct CommandClaims {
     pub nbf: u64,
     /// Expires at, Unix seconds (exclusive).
     pub exp: u64,
+    /// The id of the gateway the command is for; a gateway refuses a
+    /// command addressed to another (absent: any gateway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
     /// What to do.
     pub cmd: Command,
 }
@@ -135,6 +190,8 @@ pub enum Command {
         /// (the latest expiry of any token issued for it).
         until: u64,
     },
+    /// Answer with the sessions that have live streams here.
+    ListSessions,
 }
 
 /// A gateway's report to the control plane (prefix `r1`), signed with the
@@ -180,13 +237,20 @@ pub enum Report {
         /// Who failed: `client`, `target`, `policy`, `internal`, or `none`.
         class: String,
     },
+    /// Every session with live streams on the gateway, sent periodically
+    /// so that the control plane reconciles after a partition.
+    Sessions {
+        /// Session ids.
+        sids: Vec<String>,
+    },
 }
 
 impl Report {
-    /// The session the report is about.
-    pub fn session_id(&self) -> &str {
+    /// The session the report is about, if it is about one.
+    pub fn session_id(&self) -> Option<&str> {
         match self {
-            Report::StreamStarted { sid, .. } | Report::StreamEnded { sid, .. } => sid,
+            Report::StreamStarted { sid, .. } | Report::StreamEnded { sid, .. } => Some(sid),
+            Report::Sessions { .. } => None,
         }
     }
 }
@@ -201,6 +265,8 @@ pub trait Claims: Serialize + serde::de::DeserializeOwned {
     fn nbf(&self) -> u64;
     /// Expiry, Unix seconds.
     fn exp(&self) -> u64;
+    /// Largest token of this kind accepted, in bytes.
+    const MAX_LEN: usize = MAX_TOKEN_LEN;
 }
 
 /// `Claims` for a claims struct with `v`, `nbf` and `exp` fields.
@@ -227,6 +293,20 @@ claims!(
     CommandClaims => "c1",
     RouteClaims => "rt1",
 );
+
+impl Claims for RevocationClaims {
+    const PREFIX: &'static str = "rv1";
+    const MAX_LEN: usize = MAX_REVOCATION_LIST_LEN;
+    fn version(&self) -> u8 {
+        self.v
+    }
+    fn nbf(&self) -> u64 {
+        self.nbf
+    }
+    fn exp(&self) -> u64 {
+        self.exp
+    }
+}
 
 /// A route through a relaying gateway (prefix `rt1`): the control plane
 /// tells the gateway the browser reached to pass the stream on, untouched,

@@ -29,6 +29,10 @@ fn claims() -> SessionClaims {
         policy: Policy::default(),
         creds: None,
         deadline: None,
+        zones: Vec::new(),
+        gws: Vec::new(),
+        via: None,
+        reuse: None,
     }
 }
 
@@ -199,6 +203,7 @@ fn a_command_is_not_a_session_token() {
         iat: NOW,
         nbf: NOW,
         exp: NOW + 60,
+        aud: None,
         cmd: Command::EndSession {
             sid: "sess-1".into(),
             until: NOW + 300,
@@ -294,4 +299,101 @@ proptest! {
         let v = TokenVerifier::new([s.public_key()]);
         prop_assert_eq!(v.verify::<SessionClaims>(&token, NOW).unwrap(), c);
     }
+}
+
+#[test]
+fn an_expired_token_is_told_apart_only_after_its_signature_holds() {
+    let s = signer(1);
+    let token = s.sign(&claims()).unwrap();
+    let v = TokenVerifier::new([s.public_key()]).with_leeway(0);
+    let (got, expired) = v
+        .verify_allowing_expired::<SessionClaims>(&token, NOW + 300)
+        .unwrap();
+    assert!(expired);
+    assert_eq!(got, claims());
+    assert_eq!(
+        v.verify::<SessionClaims>(&token, NOW + 300).unwrap_err(),
+        TokenError::Expired
+    );
+    let other = TokenVerifier::new([signer(2).public_key()]);
+    assert_eq!(
+        other
+            .verify_allowing_expired::<SessionClaims>(&token, NOW + 300)
+            .unwrap_err(),
+        TokenError::UnknownKey
+    );
+    assert_eq!(Kid::of_token(&token).as_ref(), Some(s.kid()));
+}
+
+#[test]
+fn revocations_refuse_a_token_by_id_session_or_user_issued_before() {
+    let s = signer(1);
+    let mut list = RevocationClaims {
+        seq: 1,
+        iat: NOW,
+        nbf: NOW,
+        exp: NOW + 3600,
+        ..RevocationClaims::empty()
+    };
+    let entry = |id: &str, at: u64| Revoked {
+        id: id.into(),
+        at,
+        until: NOW + 600,
+    };
+    list.users.push(entry("user-1", NOW));
+    let token = s.sign(&list).unwrap();
+    assert!(token.starts_with("rv1."));
+    let v = TokenVerifier::new([s.public_key()]);
+    assert_eq!(
+        v.verify::<SessionClaims>(&token, NOW).unwrap_err(),
+        TokenError::WrongKind
+    );
+    let verified: RevocationClaims = v.verify(&token, NOW).unwrap();
+    let mut held = RevocationList::new();
+    held.apply(&verified, NOW).unwrap();
+    let c = claims();
+    assert_eq!(held.check(&c), Some(Revocation::User));
+    // A token issued to the user after the revocation is not refused.
+    let later = SessionClaims {
+        iat: NOW + 1,
+        ..claims()
+    };
+    assert_eq!(held.check(&later), None);
+
+    let mut list = RevocationClaims { seq: 2, ..verified };
+    list.users.clear();
+    list.sessions.push(entry("sess-1", NOW));
+    held.apply(&list, NOW).unwrap();
+    assert_eq!(held.check(&later), Some(Revocation::Session));
+    list.seq = 3;
+    list.sessions.clear();
+    list.tokens.push(entry("tok-1", NOW));
+    held.apply(&list, NOW).unwrap();
+    assert_eq!(held.check(&later), Some(Revocation::Token));
+    let other_token = SessionClaims {
+        jti: "tok-2".into(),
+        ..later
+    };
+    assert_eq!(held.check(&other_token), None);
+}
+
+#[test]
+fn a_session_token_with_routing_and_reuse_round_trips() {
+    let s = signer(1);
+    let c = SessionClaims {
+        zones: vec!["eu".into()],
+        gws: vec!["node-1".into()],
+        via: Some(Upstream {
+            to: "wss://node-1:8443/stream".into(),
+            cert_sha256: "ab".repeat(32),
+        }),
+        reuse: Some(Reuse {
+            window: 300,
+            max: 20,
+        }),
+        ..claims()
+    };
+    let token = s.sign(&c).unwrap();
+    let v = TokenVerifier::new([s.public_key()]);
+    assert_eq!(v.verify::<SessionClaims>(&token, NOW).unwrap(), c);
 }

@@ -188,11 +188,8 @@ impl<'a> Pipeline<'a> {
             };
             match wake {
                 Wake::Stop => {
-                    if guard.stop.borrow().is_some() {
-                        return Err(SessionError::new(
-                            SessionErrorKind::Ended,
-                            "ended by the control plane",
-                        ));
+                    if let Some(why) = *guard.stop.borrow() {
+                        return Err(crate::registry::stop_error(why));
                     }
                 }
                 Wake::Shutdown => {

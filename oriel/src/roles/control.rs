@@ -53,10 +53,18 @@ pub(super) fn keys(
             sealing_path.display()
         )
     })?;
+    let mut retired_public = Vec::new();
+    for path in &raw.control.retired_public_keys {
+        retired_public.push(
+            *keys::read32(std::path::Path::new(path))
+                .with_context(|| format!("control.retired_public_keys: cannot read {path}"))?,
+        );
+    }
     Ok(ControlKeys {
         signer,
         gateway_sealing: SealingPublicKey(*gateway_sealing),
         data: DataKey::from_bytes(data.as_ref())?,
+        retired_public,
     })
 }
 
@@ -101,6 +109,11 @@ impl GatewayLink for NoGateways {
         _: u64,
     ) -> oriel_gateway_http::BoxFuture<'_, Result<usize, String>> {
         Box::pin(async { Err("no gateway configured (control.gateway_urls)".into()) })
+    }
+
+    fn push_revocations(&self, _: &str) -> oriel_gateway_http::BoxFuture<'_, Result<(), String>> {
+        // Gateways fetch the list themselves.
+        Box::pin(async { Ok(()) })
     }
 }
 
@@ -157,6 +170,12 @@ pub(super) async fn build(
             "direct" => oriel_control::AgentStreams::Direct,
             "relay" => oriel_control::AgentStreams::Relay,
             other => bail!("control.agent_streams must be direct or relay, not {other:?}"),
+        },
+        reconnect: oriel_core_token::Reuse {
+            window: duration("control.reconnect_window", &raw.control.reconnect_window)?
+                .as_secs()
+                .min(u64::from(u32::MAX)) as u32,
+            max: raw.control.reconnect_max,
         },
     };
     if let Some(o) = &settings.oidc {

@@ -4,11 +4,13 @@ use super::{Process, keys_dir};
 use crate::config::duration;
 use crate::keys;
 use anyhow::{Context as _, bail};
+use oriel_core_token::Reuse;
 use oriel_core_token::{SealingKey, TokenVerifier};
 use oriel_encoders_codecs::EncodePool;
 use oriel_encoders_damage::PlanSettings;
 use oriel_gateway::{
-    Gateway, GatewayKeys, GatewaySettings, HttpReporter, LossyCodec, NoReports, SessionReporter,
+    ControlSync, Gateway, GatewayIdentity, GatewayKeys, GatewayRole, GatewaySettings, HttpReporter,
+    LossyCodec, NoReports, SessionReporter,
 };
 use oriel_gateway_http::OriginPolicy;
 use oriel_protocols_rdp::{RdpConnector, RdpSettings};
@@ -30,28 +32,87 @@ fn sealing_key(p: &Process) -> anyhow::Result<SealingKey> {
     Ok(SealingKey::from_bytes(*bytes))
 }
 
-fn verifier(p: &Process) -> anyhow::Result<TokenVerifier> {
-    let paths: Vec<PathBuf> = if p.raw.gateway.control_public_keys.is_empty() {
-        vec![keys_dir(&p.raw).join("signing.pub")]
-    } else {
+/// Key files always trusted: `gateway.control_public_keys`, or else this
+/// data directory's `signing.pub` (required unless keys are fetched from
+/// `gateway.control_url`).
+fn static_keys(p: &Process) -> anyhow::Result<Vec<[u8; 32]>> {
+    let fetched = !p.raw.gateway.control_url.is_empty();
+    let default = keys_dir(&p.raw).join("signing.pub");
+    let paths: Vec<PathBuf> = if !p.raw.gateway.control_public_keys.is_empty() {
         p.raw
             .gateway
             .control_public_keys
             .iter()
             .map(PathBuf::from)
             .collect()
+    } else if fetched && !default.exists() {
+        Vec::new()
+    } else {
+        vec![default]
     };
     let mut keys = Vec::new();
     for path in &paths {
         let key: Zeroizing<[u8; 32]> = keys::read32(path).with_context(|| {
             format!(
-                "the gateway needs the control plane's public key (signing.pub): copy it to {} or set gateway.control_public_keys",
+                "the gateway needs the control plane's public key (signing.pub): copy it to {}, set gateway.control_public_keys, or set gateway.control_url to fetch it",
                 path.display()
             )
         })?;
         keys.push(*key);
     }
-    Ok(TokenVerifier::new(keys))
+    Ok(keys)
+}
+
+/// Fetching keys and revocations from, and reporting session lists to, a
+/// remote control plane (`gateway.control_url`).
+fn control_sync(p: &Process) -> anyhow::Result<Option<ControlSync>> {
+    let g = &p.raw.gateway;
+    if g.control_url.is_empty() {
+        return Ok(None);
+    }
+    let ca_pem = std::fs::read(&g.control_ca).with_context(|| {
+        format!(
+            "gateway.control_ca must name the control plane's PEM certificate (or CA), got {:?}",
+            g.control_ca
+        )
+    })?;
+    Ok(Some(ControlSync {
+        control_url: g.control_url.clone(),
+        ca_pem,
+        static_keys: static_keys(p)?,
+        cache_dir: keys_dir(&p.raw),
+        keys_every: duration("gateway.keys_refresh", &g.keys_refresh)?,
+        revocations_every: duration("gateway.revocations_refresh", &g.revocations_refresh)?,
+        sessions_every: duration("gateway.sessions_report", &g.sessions_report)?,
+    }))
+}
+
+/// Who this gateway is: role, id (default: the host name) and zone.
+fn identity(p: &Process) -> anyhow::Result<GatewayIdentity> {
+    let g = &p.raw.gateway;
+    let role = GatewayRole::parse(&g.role).with_context(|| {
+        format!(
+            "gateway.role must be gateway, connection-proxy or dedicated-proxy, not {:?}",
+            g.role
+        )
+    })?;
+    let id = if g.id.is_empty() {
+        std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "gateway".into())
+    } else {
+        g.id.clone()
+    };
+    if g.zone.is_empty() {
+        bail!("gateway.zone must not be empty");
+    }
+    Ok(GatewayIdentity {
+        id,
+        zone: g.zone.clone(),
+        role,
+    })
 }
 
 /// The protocol adapters compiled in.
@@ -145,6 +206,13 @@ fn settings(p: &Process) -> anyhow::Result<GatewaySettings> {
         connect_timeout: duration("gateway.connect_timeout", &g.connect_timeout)?,
         origins,
         lossy_codec,
+        identity: identity(p)?,
+        reuse: Reuse {
+            window: duration("gateway.reconnect_window", &g.reconnect_window)?
+                .as_secs()
+                .min(u64::from(u32::MAX)) as u32,
+            max: g.reconnect_max,
+        },
         ..GatewaySettings::default()
     })
 }
@@ -167,6 +235,10 @@ fn signing_key(p: &Process) -> anyhow::Result<oriel_core_token::TokenSigner> {
 /// Where a stand-alone gateway reports stream starts and ends.
 pub(super) fn remote_reporter(p: &Process) -> anyhow::Result<Arc<dyn SessionReporter>> {
     let g = &p.raw.gateway;
+    if g.role == GatewayRole::DedicatedProxy.as_str() {
+        // The gateway each stream is passed on to reports it.
+        return Ok(Arc::new(NoReports));
+    }
     if g.control_url.is_empty() {
         tracing::warn!(
             "gateway.control_url is empty: the control plane will not hear when streams start and end"
@@ -195,10 +267,17 @@ pub(super) fn build(
     // The sealing key first: a first run that stops for lack of the control
     // plane's key still leaves gateway-sealing.pub for the operator to copy.
     let sealing = sealing_key(p)?;
-    let keys = GatewayKeys {
-        verifier: verifier(p)?,
-        sealing,
+    let sync = control_sync(p)?;
+    let trusted = match &sync {
+        Some(sync) => sync.initial_keys(),
+        None => static_keys(p)?,
     };
+    if trusted.is_empty() {
+        tracing::warn!(
+            "no control plane key yet: every token is refused until the key set is fetched from gateway.control_url"
+        );
+    }
+    let keys = GatewayKeys::new(TokenVerifier::new(trusted), sealing);
     let threads = match p.raw.gateway.encode_threads {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
@@ -209,7 +288,13 @@ pub(super) fn build(
     };
     let pool = EncodePool::new(threads, queue).context("cannot start the encode pool")?;
     info!(threads, queue, kinds = ?connectors.kinds(), "gateway ready");
-    let gw = Gateway::new(settings(p)?, keys, connectors, pool, reporter, &p.registry)?;
+    let settings = settings(p)?;
+    let identity = settings.identity.clone();
+    let gw = Gateway::new(settings, keys, connectors, pool, reporter, &p.registry)?;
+    if let Some(sync) = sync {
+        sync.start(Arc::clone(&gw)).map_err(anyhow::Error::msg)?;
+    }
+    info!(role = identity.role.as_str(), id = %identity.id, zone = %identity.zone, "gateway identity");
     p.health.register("gateway").set(true);
     Ok(gw)
 }

@@ -1,0 +1,160 @@
+//! What gateways need from the control plane without a database of their
+//! own: its public keys and the signed revocation list.
+//!
+//! - `GET /api/v1/keys`: the JWK set of the keys tokens are signed with
+//!   (the current key and retired ones still trusted), with key ids, so a
+//!   dedicated proxy needs only this URL and the control plane's CA.
+//! - `GET /api/v1/revocations`: the revocation list (`rv1.…`), signed,
+//!   numbered; gateways fetch it every few seconds and keep the newest.
+//! - `POST /api/v1/revocations` (admins): revoke a token id, a session or a
+//!   user now; the list is pushed to the gateways this control plane knows.
+//!
+//! Ending a session and disabling or deleting a user revoke them too, so a
+//! gateway refuses their tokens (reconnections included) and stops their
+//! streams even when the end command does not reach it.
+
+use crate::ControlPlane;
+use crate::audit::Audit;
+use crate::auth::Authed;
+use crate::error::{ApiError, json_rejection};
+use crate::time::now_ms;
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::response::{IntoResponse, Response};
+use oriel_control_store::{RevocationKind, RevocationRecord};
+use oriel_core_token::{CLAIMS_VERSION, DEFAULT_LEEWAY_SECS, JwkSet, RevocationClaims, Revoked};
+use serde::Deserialize;
+use std::sync::Arc;
+use tracing::{info, warn};
+
+/// How long a published list is accepted by a gateway that receives it.
+const LIST_LIFETIME_SECS: u64 = 3600;
+
+impl ControlPlane {
+    /// How long after `latest_token_exp_ms` a revocation must last: every
+    /// token it refuses is dead by then, reconnection window and clock
+    /// skew included.
+    pub(crate) fn revocation_until(&self, latest_token_exp_ms: i64) -> i64 {
+        latest_token_exp_ms
+            + i64::from(self.settings.reconnect.window) * 1000
+            + DEFAULT_LEEWAY_SECS as i64 * 1000
+    }
+
+    /// Revokes `subject` now and tells the gateways. A failure to tell them
+    /// is logged: they fetch the list themselves within seconds.
+    pub(crate) async fn revoke(
+        &self,
+        kind: RevocationKind,
+        subject: &str,
+        until_ms: i64,
+    ) -> Result<i64, ApiError> {
+        let now = now_ms();
+        let seq = self.store.revoke(kind, subject, now, until_ms).await?;
+        info!(kind = kind.as_str(), subject, seq, "revoked");
+        match self.revocation_list().await {
+            Ok(list) => {
+                if let Err(e) = self.gateways.push_revocations(&list).await {
+                    warn!(error = %e, seq, "the revocation list did not reach every gateway (they fetch it themselves)");
+                }
+            }
+            Err(e) => warn!(error = %e.message, "cannot sign the revocation list"),
+        }
+        Ok(seq)
+    }
+
+    /// The current revocation list, signed.
+    pub(crate) async fn revocation_list(&self) -> Result<String, ApiError> {
+        let now = now_ms();
+        let (seq, records) = self.store.revocations(now).await?;
+        let secs = (now / 1000) as u64;
+        let entry = |r: &RevocationRecord| Revoked {
+            id: r.subject.clone(),
+            at: (r.revoked_at / 1000) as u64,
+            until: (r.until_at as u64).div_ceil(1000),
+        };
+        let pick = |kind| {
+            records
+                .iter()
+                .filter(|r| r.kind == kind)
+                .map(entry)
+                .collect()
+        };
+        let claims = RevocationClaims {
+            v: CLAIMS_VERSION,
+            seq: seq as u64,
+            iat: secs,
+            nbf: secs,
+            exp: secs + LIST_LIFETIME_SECS,
+            tokens: pick(RevocationKind::Token),
+            sessions: pick(RevocationKind::Session),
+            users: pick(RevocationKind::User),
+        };
+        self.keys
+            .signer
+            .sign(&claims)
+            .map_err(|e| ApiError::internal(&e))
+    }
+
+    /// The public keys gateways trust, as a JWK set.
+    pub(crate) fn key_set(&self) -> JwkSet {
+        let mut keys = vec![self.keys.signer.public_key()];
+        keys.extend(self.keys.retired_public.iter().copied());
+        JwkSet::of(keys)
+    }
+}
+
+/// `GET /api/v1/keys`: public, like any public key.
+pub(crate) async fn keys(State(cp): State<Arc<ControlPlane>>) -> Response {
+    Json(cp.key_set()).into_response()
+}
+
+/// `GET /api/v1/revocations`: the signed list. Public: it is signed, and
+/// names only opaque ids.
+pub(crate) async fn list(State(cp): State<Arc<ControlPlane>>) -> Result<Response, ApiError> {
+    let list = cp.revocation_list().await?;
+    Ok((
+        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        list,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RevokeBody {
+    /// `token`, `session` or `user`.
+    kind: String,
+    /// Token id, session id or user id.
+    id: String,
+}
+
+/// `POST /api/v1/revocations` (admins).
+pub(crate) async fn revoke(
+    State(cp): State<Arc<ControlPlane>>,
+    auth: Authed,
+    body: Result<Json<RevokeBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    auth.require_admin()?;
+    let Json(body) = body.map_err(json_rejection)?;
+    let kind = RevocationKind::parse(&body.kind)
+        .ok_or_else(|| ApiError::invalid_field("kind", "must be token, session or user"))?;
+    if body.id.is_empty() || body.id.len() > 200 {
+        return Err(ApiError::invalid_field("id", "must be 1-200 characters"));
+    }
+    let now = now_ms();
+    // Tokens issued until now expire within the token lifetime.
+    let until = cp.revocation_until(now + cp.settings.token_ttl.as_millis() as i64);
+    let seq = cp.revoke(kind, &body.id, until).await?;
+    cp.audit(
+        Audit::by(&auth, "revocation.create")
+            .on(kind.as_str(), &body.id, None)
+            .details(serde_json::json!({ "seq": seq })),
+    )
+    .await;
+    Ok((
+        http::StatusCode::CREATED,
+        Json(serde_json::json!({ "seq": seq })),
+    )
+        .into_response())
+}
