@@ -289,10 +289,11 @@ paths = {
         {"200": {"description": "One AuditEntry JSON object per line, newest first (at most 100 000).", "content": {"application/x-ndjson": {"schema": S}}}, **errs(400, 401, 403, 422)},
         params=audit_params)},
     "/api/v1/gateway/reports": {"post": {
-        "operationId": "gatewayReport", "summary": "A remote gateway reports a stream starting or ending", "tags": ["gateway"],
+        "operationId": "gatewayReport", "summary": "A remote gateway reports a stream starting or ending, or the sessions it streams", "tags": ["gateway"],
         "description": "The body is a report token (`r1.…`) signed with the gateway's key, whose public half is configured in `control.gateway_report_keys`.",
         "requestBody": {"required": True, "content": {"text/plain": {"schema": S}}},
-        "responses": {"204": {"description": "Applied."}, "400": E[400], "401": E[401], "404": E[404]}}},
+        "responses": {"204": {"description": "Applied."}, "400": E[400], "401": E[401], "404": E[404],
+                      "503": {"description": "Not applied now (the database is away): send it again.", **body(ref("Error"))}}}},
     "/api/v1/agents": {"get": op("listAgents", "Agents with their zone, capacity and load, by id (admins and auditors)", "agents",
         {"200": ok("A page of agents.", ref("AgentList")), **errs(400, 401, 403, 422)}, params=PAGE)},
     "/api/v1/agent/register": {"post": {

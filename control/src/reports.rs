@@ -121,9 +121,47 @@ impl ControlPlane {
                     .await;
                 }
             }
-            // Reconciliation after a partition: not applied yet (see
-            // docs/design/proxies-and-zones.md).
-            Report::Sessions { .. } => {}
+            Report::Sessions { sids } => self.reconcile(sids).await?,
+        }
+        Ok(())
+    }
+
+    /// A gateway's list of the sessions it streams, after a partition or
+    /// periodically: a session still `starting` here is running there (its
+    /// start report was lost); a session over here but streamed there (its
+    /// end did not reach the gateway) is ended there again. The revocation
+    /// list, which the gateway fetches, says the same.
+    async fn reconcile(&self, sids: &[String]) -> Result<(), ApiError> {
+        let now = now_ms();
+        for sid in sids.iter().take(10_000) {
+            let Some(s) = self.store.session(sid).await? else {
+                warn!(session_id = %sid, "a gateway streams a session this control plane does not know");
+                continue;
+            };
+            match s.state {
+                SessionState::Starting => {
+                    if self
+                        .store
+                        .transition(sid, SessionState::Running, now, None)
+                        .await?
+                        .is_some()
+                    {
+                        info!(session_id = %sid, "reconciled: the session is running");
+                    }
+                }
+                SessionState::Ended | SessionState::Failed | SessionState::Ending => {
+                    let until = (self.revocation_until(s.token_expires_at) / 1000) as u64;
+                    match self.gateways.end_session(sid, until).await {
+                        Ok(n) => {
+                            info!(session_id = %sid, streams = n, "reconciled: a gateway still streamed an ended session")
+                        }
+                        Err(e) => {
+                            warn!(session_id = %sid, error = %e, "reconciled: cannot end a session a gateway still streams")
+                        }
+                    }
+                }
+                SessionState::Requested | SessionState::Running => {}
+            }
         }
         Ok(())
     }
@@ -246,6 +284,15 @@ pub(crate) async fn receive(
             }
         },
     };
-    cp.on_report(&claims.report).await;
+    // A report that cannot be applied now (the database is away) is
+    // answered 503: the gateway sends it again.
+    if let Err(e) = cp.apply_report(&claims.report).await {
+        warn!(error = %e.message, session_id = claims.report.session_id().unwrap_or("-"), "cannot apply a gateway report now");
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the report cannot be applied now; send it again",
+        ));
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,13 +2,14 @@
 //! sessions through their state machine): in process under `oriel up`, or
 //! as reports signed with the gateway's own key and POSTed over HTTPS.
 //! Reporting never blocks or fails a stream: reports go through a bounded
-//! queue and are retried a few times, then dropped with a warning (the
-//! control plane's reaper copes with a missing report).
+//! queue, in order, each retried until the control plane takes it (it may
+//! be away for a while: reports sent after a partition are how it learns
+//! what ended meanwhile).
 
 use oriel_core_token::{CLAIMS_VERSION, Report, ReportClaims, TokenSigner};
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 /// Receives the gateway's reports.
 pub trait SessionReporter: Send + Sync + std::fmt::Debug + 'static {
@@ -104,38 +105,70 @@ pub(crate) fn control_agent(ca_pem: &[u8]) -> Result<ureq::Agent, String> {
     Ok(agent)
 }
 
+/// Longest wait between two attempts to deliver a report.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+/// Delivers one report, retrying (signed afresh each time) until the
+/// control plane takes it: a report must survive the control plane being
+/// away (a partition, a restart), or the sessions it ends stay open there.
+/// Only a refusal that retrying cannot fix (a 4xx other than 408 and 429:
+/// an unknown gateway key, a malformed report) drops it.
 fn send_with_retries(agent: &ureq::Agent, url: &str, signer: &TokenSigner, report: &Report) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let claims = ReportClaims {
-        v: CLAIMS_VERSION,
-        jti: format!("{now}-{}", report.session_id().unwrap_or("sessions")),
-        iat: now,
-        nbf: now,
-        exp: now + 300,
-        report: report.clone(),
-    };
-    let Ok(token) = signer.sign(&claims) else {
-        warn!("cannot sign a report");
-        return;
-    };
-    for attempt in 0..5u32 {
+    let mut backoff = Duration::from_millis(500);
+    let mut failing_since: Option<std::time::Instant> = None;
+    for attempt in 0u64.. {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let claims = ReportClaims {
+            v: CLAIMS_VERSION,
+            jti: format!(
+                "{now}-{attempt}-{}",
+                report.session_id().unwrap_or("sessions")
+            ),
+            iat: now,
+            nbf: now,
+            exp: now + 300,
+            report: report.clone(),
+        };
+        let Ok(token) = signer.sign(&claims) else {
+            warn!("cannot sign a report");
+            return;
+        };
         match agent
             .post(url)
             .header("content-type", "text/plain")
             .send(token.as_str())
         {
             Ok(_) => {
+                if let Some(since) = failing_since {
+                    info!(
+                        after_secs = since.elapsed().as_secs(),
+                        attempts = attempt + 1,
+                        "a report reached the control plane again"
+                    );
+                }
                 debug!(
                     session_id = report.session_id().unwrap_or("-"),
                     "report delivered"
                 );
                 return;
             }
+            Err(ureq::Error::StatusCode(code))
+                if (400..500).contains(&code) && code != 408 && code != 429 =>
+            {
+                warn!(status = code, "the control plane refused a report; dropped");
+                return;
+            }
             Err(e) => {
-                warn!(error = %e, attempt, "cannot deliver a report to the control plane");
-                std::thread::sleep(Duration::from_millis(500 << attempt));
+                if failing_since.is_none() {
+                    warn!(error = %e, "cannot deliver a report to the control plane; retrying until it answers");
+                    failing_since = Some(std::time::Instant::now());
+                } else {
+                    debug!(error = %e, attempt, "still cannot deliver a report");
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
     }
