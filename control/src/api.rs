@@ -5,6 +5,7 @@ pub(crate) mod sessions;
 mod tokens;
 mod users;
 mod workspaces;
+pub(crate) mod zones;
 
 use crate::ControlPlane;
 use crate::auth::{enroll, login, oidc};
@@ -61,6 +62,11 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/agent/register"),
     ("post", "/api/v1/agent/poll"),
     ("post", "/api/v1/agent/report"),
+    ("get", "/api/v1/zones"),
+    ("post", "/api/v1/zones"),
+    ("get", "/api/v1/zones/{name}"),
+    ("put", "/api/v1/zones/{name}"),
+    ("delete", "/api/v1/zones/{name}"),
     ("get", "/api/v1/keys"),
     ("get", "/api/v1/revocations"),
     ("post", "/api/v1/revocations"),
@@ -119,6 +125,11 @@ pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/api/v1/agent/register", post(crate::agents::register))
         .route("/api/v1/agent/poll", post(crate::agents::poll))
         .route("/api/v1/agent/report", post(crate::agents::report))
+        .route("/api/v1/zones", get(zones::list).post(zones::create))
+        .route(
+            "/api/v1/zones/{name}",
+            get(zones::get).put(zones::update).delete(zones::delete),
+        )
         .route("/api/v1/keys", get(crate::revocations::keys))
         .route(
             "/api/v1/revocations",

@@ -68,6 +68,10 @@ pub(crate) struct GroupSettings {
     /// Adjustments of the policy of the workspaces this group grants.
     #[serde(default)]
     pub policy: PolicyOverrides,
+    /// The zone of the group's members (the first group by name that
+    /// names one decides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
 }
 
 impl GroupSettings {

@@ -195,7 +195,9 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
                     .map_err(|e| e.to_string())
             }),
     );
-    let cp = control::build(&p, control_keys, link, None, kinds).await?;
+    // Stand-alone gateways (connection proxies) may report here too.
+    let report_verifier = control::report_verifier(&p.raw)?;
+    let cp = control::build(&p, control_keys, link, report_verifier, kinds).await?;
     let _ = control_cell.set(Arc::clone(&cp));
     start_local_agent(&p, &cp, local);
     let front = p
@@ -372,6 +374,13 @@ async fn agent_only(raw: RawConfig) -> anyhow::Result<()> {
     }
     if p.raw.gateway.control_ca.is_empty() {
         p.raw.gateway.control_ca = p.raw.agent.control_ca.clone();
+    }
+    // Tokens name the node's gateway by the agent's id, in its zone.
+    if p.raw.gateway.id.is_empty() {
+        p.raw.gateway.id = hello.id.clone();
+    }
+    if p.raw.gateway.zone == "default" {
+        p.raw.gateway.zone = hello.zone.clone();
     }
     let reporter = gateway::remote_reporter(&p)?;
     let connectors = gateway::connectors(&p)?.with(agent::ContainerConnector::new(

@@ -129,6 +129,9 @@ pub(crate) async fn create(
     auth.require_admin()?;
     let Json(body) = body.map_err(json_rejection)?;
     let settings = check(&body)?;
+    if let Some(zone) = &body.settings.zone {
+        super::zones::require_zone(&cp, "settings.zone", zone).await?;
+    }
     let g = cp
         .store
         .create_group(&body.name, &body.description, &settings, now_ms())
@@ -172,6 +175,9 @@ pub(crate) async fn replace(
     auth.require_admin()?;
     let Json(body) = body.map_err(json_rejection)?;
     let settings = check(&body)?;
+    if let Some(zone) = &body.settings.zone {
+        super::zones::require_zone(&cp, "settings.zone", zone).await?;
+    }
     let g = cp
         .store
         .update_group(&id, &body.name, &body.description, &settings, now_ms())

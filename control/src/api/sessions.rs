@@ -18,7 +18,7 @@ use oriel_control_store::{
     WorkspaceRecord,
 };
 use oriel_core_token::{
-    CLAIMS_VERSION, Policy, RouteClaims, SealingPublicKey, SessionClaims, TargetClaims,
+    CLAIMS_VERSION, Policy, RouteClaims, SealingPublicKey, SessionClaims, TargetClaims, Upstream,
 };
 use serde::Deserialize;
 use std::sync::Arc;
@@ -29,6 +29,10 @@ use tracing::{info, warn};
 pub(crate) struct LaunchInput {
     /// Workspace id or name.
     workspace: String,
+    /// Admins: the zone to place a container session in, instead of the
+    /// user's.
+    #[serde(default)]
+    zone: Option<String>,
 }
 
 /// Base URL of the web UI for this request.
@@ -66,65 +70,161 @@ fn stream_url(cp: &ControlPlane, parts: &Parts) -> String {
     format!("{}/stream", ws_url(&base))
 }
 
-/// Where a session's stream goes, and whom its credentials are sealed to.
+/// Where a session's stream goes, whom its credentials are sealed to, and
+/// what its tokens say of zones and gateways.
 struct StreamRoute {
     stream_url: String,
     seal_to: SealingPublicKey,
+    routing: Routing,
 }
 
-/// The control plane's gateway, unless the session runs on an agent whose
-/// node has its own: then that gateway, reached directly or relayed by
-/// ours (`control.agent_streams`).
+/// The token claims that route a stream (`SessionClaims::zones`, `gws`, `via`).
+#[derive(Default)]
+struct Routing {
+    zones: Vec<String>,
+    gws: Vec<String>,
+    via: Option<Upstream>,
+}
+
+/// The gateway that serves a session when it is not the control plane's
+/// own: an agent's node gateway or a zone's connection proxy.
+struct Serving {
+    id: String,
+    zone: String,
+    upstream: Upstream,
+    seal_to: SealingPublicKey,
+}
+
+/// The serving gateway of a session: its agent's node gateway, else the
+/// connection proxy of the zone its target is in, else `None` (ours).
+async fn serving_gateway(
+    cp: &ControlPlane,
+    w: &WorkspaceRecord,
+    agent_id: Option<&str>,
+) -> Result<Option<Serving>, ApiError> {
+    if let Some(agent_id) = agent_id {
+        let Some(agent) = cp.store.agent(agent_id).await? else {
+            return Ok(None);
+        };
+        let Some(g) = &agent.registration.gateway else {
+            return Ok(None);
+        };
+        let seal_to = SealingPublicKey(
+            crate::agents::sealing_key_of(g)
+                .ok_or_else(|| ApiError::internal(&"an agent's gateway key is not valid"))?,
+        );
+        return Ok(Some(Serving {
+            id: agent.registration.id.clone(),
+            zone: agent.registration.zone.clone(),
+            upstream: Upstream {
+                to: format!("{}/stream", ws_url(&g.url)),
+                cert_sha256: g.cert_sha256.clone(),
+            },
+            seal_to,
+        }));
+    }
+    let Some(zone) = w.spec.get("zone").and_then(|z| z.as_str()) else {
+        return Ok(None);
+    };
+    let z = cp.store.zone(zone).await?.ok_or_else(|| {
+        ApiError::conflict(
+            "zone_gone",
+            format!("the workspace's zone {zone:?} no longer exists"),
+        )
+    })?;
+    let Some(p) = &z.connection_proxy else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_connection_proxy",
+            format!("zone {zone:?} has no connection proxy to reach this workspace"),
+        ));
+    };
+    let key = super::zones::sealing_key(p)
+        .ok_or_else(|| ApiError::internal(&"a connection proxy's sealing key is not valid"))?;
+    Ok(Some(Serving {
+        id: p.id.clone(),
+        zone: zone.to_owned(),
+        upstream: Upstream {
+            to: format!("{}/stream", ws_url(&p.url)),
+            cert_sha256: p.cert_sha256.clone(),
+        },
+        seal_to: SealingPublicKey(key),
+    }))
+}
+
+/// How a session's stream is reached. The serving gateway is the control
+/// plane's own, the agent's node gateway (reached directly or relayed by
+/// ours, `control.agent_streams`) or the connection proxy of the target's
+/// zone. When the user's zone has a dedicated proxy and the serving
+/// gateway is another, the stream enters through that proxy, which passes
+/// it on (`via`); the token names the zones and gateway allowed.
 async fn route_of(
     cp: &ControlPlane,
     parts: &Parts,
-    s: &SessionRecord,
+    (sid, agent_id, w): (&str, Option<&str>, &WorkspaceRecord),
+    user_zone: &str,
     exp_ms: i64,
 ) -> Result<StreamRoute, ApiError> {
-    let ours = StreamRoute {
-        stream_url: stream_url(cp, parts),
-        seal_to: cp.keys.gateway_sealing,
+    let Some(serving) = serving_gateway(cp, w, agent_id).await? else {
+        return Ok(StreamRoute {
+            stream_url: stream_url(cp, parts),
+            seal_to: cp.keys.gateway_sealing,
+            routing: Routing::default(),
+        });
     };
-    let Some(agent_id) = &s.agent_id else {
-        return Ok(ours);
-    };
-    let Some(agent) = cp.store.agent(agent_id).await? else {
-        return Ok(ours);
-    };
-    let Some(g) = &agent.registration.gateway else {
-        return Ok(ours);
-    };
-    let seal_to = SealingPublicKey(
-        crate::agents::sealing_key_of(g)
-            .ok_or_else(|| ApiError::internal(&"an agent's gateway key is not valid"))?,
-    );
-    let node_stream = format!("{}/stream", ws_url(&g.url));
-    let stream_url = match cp.settings.agent_streams {
-        crate::AgentStreams::Direct => node_stream,
-        crate::AgentStreams::Relay => {
+    let entry = cp
+        .store
+        .zone(user_zone)
+        .await?
+        .and_then(|z| z.proxy_url)
+        .map(|url| format!("{}/stream", ws_url(&url)));
+    let mut zones = vec![serving.zone.clone()];
+    if let Some(proxy) = entry {
+        if user_zone != serving.zone {
+            zones.insert(0, user_zone.to_owned());
+        }
+        return Ok(StreamRoute {
+            stream_url: proxy,
+            seal_to: serving.seal_to,
+            routing: Routing {
+                zones,
+                gws: vec![serving.id],
+                via: Some(serving.upstream),
+            },
+        });
+    }
+    let direct = serving.upstream.to.clone();
+    let stream_url = match (agent_id.is_some(), cp.settings.agent_streams) {
+        (true, crate::AgentStreams::Relay) => {
             let now = (now_ms() / 1000) as u64;
             let claims = RouteClaims {
                 v: CLAIMS_VERSION,
-                sid: s.id.clone(),
+                sid: sid.to_owned(),
                 iat: now,
                 nbf: now,
                 exp: (exp_ms / 1000) as u64,
-                to: node_stream,
-                cert_sha256: g.cert_sha256.clone(),
+                to: direct,
+                cert_sha256: serving.upstream.cert_sha256.clone(),
             };
             let route = cp
                 .keys
                 .signer
                 .sign(&claims)
                 .map_err(|e| ApiError::internal(&e))?;
-            let ours = ours.stream_url;
+            let ours = stream_url(cp, parts);
             let base = ours.strip_suffix("/stream").unwrap_or(&ours);
             format!("{base}/relay/{route}")
         }
+        _ => direct,
     };
     Ok(StreamRoute {
         stream_url,
-        seal_to,
+        seal_to: serving.seal_to,
+        routing: Routing {
+            zones,
+            gws: vec![serving.id],
+            via: None,
+        },
     })
 }
 
@@ -153,15 +253,16 @@ fn session_json(s: &SessionRecord, parts: &Parts, cp: &ControlPlane) -> serde_js
 fn mint(
     cp: &ControlPlane,
     // Id, deadline, (container sessions) where its desktop is, and the
-    // gateway the credentials are sealed to.
-    session: (&str, Option<i64>, Option<&SessionTarget>, &SealingPublicKey),
+    // stream's route (the gateway the credentials are sealed to).
+    session: (&str, Option<i64>, Option<&SessionTarget>, &StreamRoute),
     user: &User,
     w: &WorkspaceRecord,
     policy: &Policy,
     now_ms: i64,
     exp_ms: i64,
 ) -> Result<String, ApiError> {
-    let (session_id, deadline, container_target, seal_to) = session;
+    let (session_id, deadline, container_target, route) = session;
+    let seal_to = &route.seal_to;
     // A container session's desktop is where its agent said, with the
     // per-session password; other kinds go to the workspace's target.
     let (target, creds) = match (&container_target, w.kind.as_str()) {
@@ -218,9 +319,9 @@ fn mint(
         policy: policy.clone(),
         creds: sealed,
         deadline: deadline.map(|d| (d / 1000) as u64),
-        zones: Vec::new(),
-        gws: Vec::new(),
-        via: None,
+        zones: route.routing.zones.clone(),
+        gws: route.routing.gws.clone(),
+        via: route.routing.via.clone(),
         reuse: Some(cp.settings.reconnect),
     };
     cp.keys
@@ -263,6 +364,17 @@ pub(crate) async fn create(
     auth.require_launcher()?;
     let Json(input) = body.map_err(json_rejection)?;
     let (w, policy) = launchable(&cp, &auth.user, &input.workspace).await?;
+    let user_zone = super::zones::zone_of(&cp, &auth.user).await?;
+    // Where a container session is placed: the user's zone, or one an
+    // admin names for this launch.
+    let zone = match input.zone {
+        None => user_zone.clone(),
+        Some(z) => {
+            auth.require_admin()?;
+            super::zones::require_zone(&cp, "zone", &z).await?;
+            z
+        }
+    };
     let now = now_ms();
     let placement = if w.kind == "container" {
         if !cp.agents_enabled() {
@@ -274,8 +386,20 @@ pub(crate) async fn create(
         }
         let spec: crate::agents::ContainerSettings = serde_json::from_value(w.spec.clone())
             .map_err(|_| ApiError::internal(&"a container workspace has no valid settings"))?;
+        let fallback = match cp.store.zone(&zone).await? {
+            Some(z) if z.fallback => cp
+                .store
+                .zones()
+                .await?
+                .into_iter()
+                .map(|z| z.name)
+                .filter(|n| *n != zone)
+                .collect(),
+            _ => Vec::new(),
+        };
         Some(Placement {
-            zone: auth.user.zone.clone(),
+            zone: zone.clone(),
+            fallback,
             memory_mb: i64::from(spec.memory_mb),
             seen_since: now - cp.settings.agent_lost_after.as_millis() as i64,
         })
@@ -356,19 +480,21 @@ pub(crate) async fn create(
     };
     // A container session gets its token once its agent reports the
     // desktop ready (`POST /sessions/{id}/token` answers 202 until then).
-    let token = if placement.is_some() {
+    let (token, stream) = if placement.is_some() {
         cp.agents_changed();
-        None
+        (None, None)
     } else {
-        Some(mint(
+        let route = route_of(&cp, &parts, (&id, None, &w), &user_zone, exp).await?;
+        let token = mint(
             &cp,
-            (&id, deadline, None, &cp.keys.gateway_sealing),
+            (&id, deadline, None, &route),
             &auth.user,
             &w,
             &policy,
             now,
             exp,
-        )?)
+        )?;
+        (Some(token), Some(route.stream_url))
     };
     info!(session_id = %id, user = %auth.user.username, workspace = %w.name, "session launched");
     cp.audit(
@@ -382,7 +508,7 @@ pub(crate) async fn create(
         "workspace_id": w.id,
         "viewer_url": format!("{}/viewer.html?session={id}", public_base(&cp, &parts)),
         "state": if token.is_some() { "starting" } else { "requested" },
-        "stream_url": token.is_some().then(|| stream_url(&cp, &parts)),
+        "stream_url": stream,
         "token": token,
         "expires_at": rfc3339(exp),
     });
@@ -600,13 +726,21 @@ pub(crate) async fn token(
         return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
     }
     let exp = token_expiry(&cp, now, s.deadline);
-    let route = route_of(&cp, &parts, &s, exp).await?;
+    let user_zone = super::zones::zone_of(&cp, &auth.user).await?;
+    let route = route_of(
+        &cp,
+        &parts,
+        (&s.id, s.agent_id.as_deref(), &w),
+        &user_zone,
+        exp,
+    )
+    .await?;
     if !cp.store.extend_session_tokens(&s.id, exp).await? {
         return Err(ApiError::conflict("session_ended", "the session has ended"));
     }
     let token = mint(
         &cp,
-        (&s.id, s.deadline, s.target.as_ref(), &route.seal_to),
+        (&s.id, s.deadline, s.target.as_ref(), &route),
         &auth.user,
         &w,
         &policy,

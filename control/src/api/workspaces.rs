@@ -25,6 +25,10 @@ pub(crate) const KINDS: &[&str] = &["vnc", "rdp", "ssh", "container"];
 pub(crate) struct TargetInput {
     host: String,
     port: u32,
+    /// The zone whose network the target is in: its connection proxy
+    /// serves the workspace. Absent: the control plane's own gateway.
+    #[serde(default)]
+    zone: Option<String>,
 }
 
 /// Settings of a `container` workspace.
@@ -115,7 +119,8 @@ pub(crate) fn workspace_json(w: &WorkspaceRecord) -> serde_json::Value {
     if w.kind == "container" {
         json["container"] = w.spec.clone();
     } else {
-        json["target"] = serde_json::json!({ "host": w.host, "port": w.port });
+        json["target"] =
+            serde_json::json!({ "host": w.host, "port": w.port, "zone": w.spec.get("zone") });
     }
     json
 }
@@ -215,7 +220,11 @@ fn validate(cp: &ControlPlane, input: &WorkspaceInput) -> Result<NewWorkspace, A
             .ok()
             .filter(|p| *p > 0)
             .ok_or_else(|| ApiError::invalid("target.port must be between 1 and 65535"))?;
-        (t.host.clone(), port, serde_json::json!({}))
+        let spec = match &t.zone {
+            Some(z) => serde_json::json!({ "zone": z }),
+            None => serde_json::json!({}),
+        };
+        (t.host.clone(), port, spec)
     };
     crate::policy::validate_policy(&input.policy, "policy")?;
     if let Some(fp) = &input.identity
@@ -284,6 +293,9 @@ pub(crate) async fn create(
     auth.require_admin()?;
     let Json(input) = body.map_err(json_rejection)?;
     let new = validate(&cp, &input)?;
+    if let Some(zone) = input.target.as_ref().and_then(|t| t.zone.as_deref()) {
+        super::zones::require_zone(&cp, "target.zone", zone).await?;
+    }
     let creds = input.credentials.flatten();
     let w = cp
         .store
@@ -330,6 +342,9 @@ pub(crate) async fn replace(
     auth.require_admin()?;
     let Json(input) = body.map_err(json_rejection)?;
     let new = validate(&cp, &input)?;
+    if let Some(zone) = input.target.as_ref().and_then(|t| t.zone.as_deref()) {
+        super::zones::require_zone(&cp, "target.zone", zone).await?;
+    }
     let update = match input.credentials {
         None => CredentialsUpdate::Keep,
         Some(None) => CredentialsUpdate::Clear,

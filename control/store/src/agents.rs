@@ -67,8 +67,10 @@ pub struct AgentRecord {
 /// Where to place a container session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
-    /// The user's zone.
+    /// The user's zone: preferred.
     pub zone: String,
+    /// Zones to fall back to, when the user's has no room (its `fallback`).
+    pub fallback: Vec<String>,
     /// The workspace's memory limit, MiB (reserved on the agent).
     pub memory_mb: i64,
     /// Only agents heard from at or after this time (Unix ms) are live.
@@ -147,30 +149,49 @@ async fn load(conn: &mut sqlx::AnyConnection, agent_id: &str) -> Result<(i64, i6
 }
 
 /// Places a session inside a launch transaction: the chosen agent's id, or
-/// the number of live agents in the zone when none has room.
+/// the number of live agents in the zones considered when none has room.
+/// The user's zone is preferred; other zones (`fallback`) only when it has
+/// no room.
 pub(crate) async fn place(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     p: &Placement,
 ) -> Result<Result<String, usize>, StoreError> {
-    let ids: Vec<String> = sqlx::query(
-        "SELECT id FROM agents WHERE zone = $1 AND state = 'online' AND last_seen_at >= $2 ORDER BY id",
-    )
-    .bind(&p.zone)
-    .bind(p.seen_since)
-    .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(|r| r.try_get("id"))
-    .collect::<Result<_, _>>()?;
-    // Lock them all, in id order, before counting anything.
-    for id in &ids {
+    let zones: Vec<&str> = std::iter::once(p.zone.as_str())
+        .chain(
+            p.fallback
+                .iter()
+                .map(String::as_str)
+                .filter(|z| *z != p.zone),
+        )
+        .collect();
+    let marks: Vec<String> = (0..zones.len()).map(|i| format!("${}", i + 2)).collect();
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT id, zone FROM agents WHERE state = 'online' AND last_seen_at >= $1 \
+         AND zone IN ({}) ORDER BY id",
+        marks.join(", ")
+    )))
+    .bind(p.seen_since);
+    for z in &zones {
+        q = q.bind(*z);
+    }
+    let agents: Vec<(String, String)> = q
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("zone")?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    // Lock them all, in id order (whatever their zone: concurrent launches
+    // with other preferences cannot deadlock), before counting anything.
+    for (id, _) in &agents {
         sqlx::query("UPDATE agents SET placements = placements + 1 WHERE id = $1")
             .bind(id)
             .execute(&mut **tx)
             .await?;
     }
-    let mut best: Option<(f64, i64, String)> = None;
-    for id in &ids {
+    // The least loaded with room: in the user's zone if any, else anywhere
+    // allowed.
+    let mut best: Option<(bool, f64, i64, String)> = None;
+    for (id, zone) in &agents {
         let row = sqlx::query("SELECT max_sessions, memory_mb FROM agents WHERE id = $1")
             .bind(id)
             .fetch_one(&mut **tx)
@@ -181,15 +202,16 @@ pub(crate) async fn place(
         if active >= max || reserved + p.memory_mb > memory {
             continue;
         }
+        let away = *zone != p.zone;
         let ratio = active as f64 / max.max(1) as f64;
-        let better = best
-            .as_ref()
-            .is_none_or(|(r, a, _)| ratio < *r || (ratio == *r && active < *a));
+        let better = best.as_ref().is_none_or(|(b_away, r, a, _)| {
+            (!away && *b_away) || (away == *b_away && (ratio < *r || (ratio == *r && active < *a)))
+        });
         if better {
-            best = Some((ratio, active, id.clone()));
+            best = Some((away, ratio, active, id.clone()));
         }
     }
-    Ok(best.map(|(_, _, id)| id).ok_or(ids.len()))
+    Ok(best.map(|(_, _, _, id)| id).ok_or(agents.len()))
 }
 
 impl Store {

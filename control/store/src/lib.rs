@@ -18,6 +18,7 @@ mod throttle;
 mod tokens;
 mod users;
 mod workspaces;
+mod zones;
 
 pub use agents::{AgentRecord, AgentRegistration, DesiredSession, NodeGateway, Placement};
 pub use audit::{AuditEntry, AuditFilter, NewAudit};
@@ -30,6 +31,7 @@ pub use throttle::ThrottleRule;
 pub use tokens::ApiTokenRecord;
 pub use users::{DEFAULT_ZONE, LoginSession, LoginStage, Role, User, UserRecord};
 pub use workspaces::{CredentialsUpdate, NewWorkspace, WorkspaceRecord};
+pub use zones::{ConnectionProxy, ZoneRecord};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
@@ -128,6 +130,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "revocations",
         include_str!("../migrations/common_0005_revocations.sql"),
         include_str!("../migrations/common_0005_revocations.sql"),
+    ),
+    (
+        6,
+        "zones",
+        include_str!("../migrations/common_0006_zones.sql"),
+        include_str!("../migrations/common_0006_zones.sql"),
     ),
 ];
 

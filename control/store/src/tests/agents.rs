@@ -49,6 +49,7 @@ both!(
             .unwrap();
         let placement = Placement {
             zone: "z".into(),
+            fallback: Vec::new(),
             memory_mb: 512,
             seen_since: now - 30_000,
         };
@@ -145,6 +146,44 @@ both!(
             s.launch_session(&n, now).await.unwrap(),
             Launch::NoCapacity { .. }
         ));
+        // Where the zone allows it, a full zone falls back to another —
+        // and the user's own zone is still preferred when it has room.
+        let elsewhere = Placement {
+            zone: "m".into(),
+            fallback: vec!["y".into()],
+            ..placement.clone()
+        };
+        let Launch::Launched(id) = s
+            .launch_session(&requested(&u.id, now, elsewhere.clone()), now)
+            .await
+            .unwrap()
+        else {
+            panic!("no fallback placement");
+        };
+        assert_eq!(
+            s.session(&id).await.unwrap().unwrap().agent_id.as_deref(),
+            Some("other-zone")
+        );
+        s.register_agent(&agent_reg("spare", "q", 100, 100_000), now)
+            .await
+            .unwrap();
+        let home = Placement {
+            zone: "y".into(),
+            // Emptier than the user's zone, still not chosen.
+            fallback: vec!["q".into()],
+            ..placement.clone()
+        };
+        let Launch::Launched(id) = s
+            .launch_session(&requested(&u.id, now, home), now)
+            .await
+            .unwrap()
+        else {
+            panic!("not placed at home");
+        };
+        assert_eq!(
+            s.session(&id).await.unwrap().unwrap().agent_id.as_deref(),
+            Some("other-zone")
+        );
 
         // Silent agents are lost once; their sessions are listed to fail.
         assert!(s.agent_seen("a", now + 100).await.unwrap());
@@ -156,7 +195,8 @@ both!(
                 "b".to_owned(),
                 "other-zone".to_owned(),
                 "silent".to_owned(),
-                "small".to_owned()
+                "small".to_owned(),
+                "spare".to_owned()
             ]
         );
         assert!(s.lose_agents(now + 50).await.unwrap().is_empty());
@@ -165,7 +205,7 @@ both!(
         // A heartbeat brings it back.
         assert!(s.agent_seen("b", now + 200).await.unwrap());
         assert_eq!(s.agent("b").await.unwrap().unwrap().state, "online");
-        assert_eq!(s.list_agents("", 10).await.unwrap().len(), 5);
-        assert_eq!(s.list_agents("b", 10).await.unwrap().len(), 3);
+        assert_eq!(s.list_agents("", 10).await.unwrap().len(), 6);
+        assert_eq!(s.list_agents("b", 10).await.unwrap().len(), 4);
     }
 );

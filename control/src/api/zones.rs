@@ -1,0 +1,274 @@
+//! `/api/v1/zones`: where sessions run and how users reach them (admins
+//! write; auditors read). A zone holds agents (by their `agent.zone`), an
+//! optional dedicated proxy (its `proxy_url`: the zone's users stream
+//! through it) and an optional connection proxy (the gateway reaching
+//! targets inside the zone's network: workspaces whose `target.zone` is
+//! the zone are served by it, their credentials sealed to its key). Users
+//! belong to the zone of their groups (`settings.zone`, the first group by
+//! name that has one), else their own `zone`.
+
+use crate::ControlPlane;
+use crate::audit::Audit;
+use crate::auth::Authed;
+use crate::error::{ApiError, json_rejection};
+use crate::policy::GroupSettings;
+use crate::time::{now_ms, rfc3339};
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use http::StatusCode;
+use oriel_control_store::{ConnectionProxy, User, ZoneRecord};
+use serde::Deserialize;
+use std::sync::Arc;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ZoneBody {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    fallback: bool,
+    #[serde(default)]
+    proxy_url: Option<String>,
+    #[serde(default)]
+    connection_proxy: Option<ConnectionProxy>,
+}
+
+/// Zone names: what agents, groups and workspaces name.
+pub(crate) fn valid_zone_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn https_url(url: &str) -> bool {
+    url.strip_prefix("https://")
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
+        && url.len() <= 512
+}
+
+fn check(body: &ZoneBody) -> Result<(), ApiError> {
+    if !valid_zone_name(&body.name) {
+        return Err(ApiError::invalid_field(
+            "name",
+            "a zone name is 1-64 letters, digits, dots, dashes or underscores",
+        ));
+    }
+    if body.description.len() > 1000 {
+        return Err(ApiError::invalid_field("description", "at most 1000 bytes"));
+    }
+    if let Some(url) = &body.proxy_url
+        && !https_url(url)
+    {
+        return Err(ApiError::invalid_field(
+            "proxy_url",
+            "the dedicated proxy's https:// URL",
+        ));
+    }
+    if let Some(p) = &body.connection_proxy {
+        if p.id.is_empty() || p.id.len() > 128 {
+            return Err(ApiError::invalid_field(
+                "connection_proxy.id",
+                "the connection proxy's gateway id (gateway.id), 1-128 bytes",
+            ));
+        }
+        if !https_url(&p.url) {
+            return Err(ApiError::invalid_field(
+                "connection_proxy.url",
+                "the connection proxy's https:// URL",
+            ));
+        }
+        if p.cert_sha256.len() != 64 || !p.cert_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ApiError::invalid_field(
+                "connection_proxy.cert_sha256",
+                "the SHA-256 of its TLS certificate, 64 hex digits",
+            ));
+        }
+        if sealing_key(p).is_none() {
+            return Err(ApiError::invalid_field(
+                "connection_proxy.sealing_key",
+                "the base64 of its gateway-sealing.pub (32 bytes)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The connection proxy's public sealing key.
+pub(crate) fn sealing_key(p: &ConnectionProxy) -> Option<[u8; 32]> {
+    base64::engine::general_purpose::STANDARD
+        .decode(p.sealing_key.trim())
+        .ok()?
+        .try_into()
+        .ok()
+}
+
+fn zone_json(z: &ZoneRecord) -> serde_json::Value {
+    serde_json::json!({
+        "name": z.name,
+        "description": z.description,
+        "fallback": z.fallback,
+        "proxy_url": z.proxy_url,
+        "connection_proxy": z.connection_proxy,
+        "created_at": rfc3339(z.created_at),
+        "updated_at": rfc3339(z.updated_at),
+    })
+}
+
+fn record(body: ZoneBody, now: i64) -> ZoneRecord {
+    ZoneRecord {
+        name: body.name,
+        description: body.description,
+        fallback: body.fallback,
+        proxy_url: body.proxy_url.map(|u| u.trim_end_matches('/').to_owned()),
+        connection_proxy: body.connection_proxy.map(|p| ConnectionProxy {
+            url: p.url.trim_end_matches('/').to_owned(),
+            cert_sha256: p.cert_sha256.to_ascii_lowercase(),
+            ..p
+        }),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// `GET /api/v1/zones`.
+pub(crate) async fn list(
+    State(cp): State<Arc<ControlPlane>>,
+    auth: Authed,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    auth.require_reader()?;
+    let zones = cp.store.zones().await?;
+    Ok(Json(serde_json::json!({
+        "items": zones.iter().map(zone_json).collect::<Vec<_>>(),
+        "next": null,
+    })))
+}
+
+/// `GET /api/v1/zones/{name}`.
+pub(crate) async fn get(
+    State(cp): State<Arc<ControlPlane>>,
+    auth: Authed,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    auth.require_reader()?;
+    let z = cp
+        .store
+        .zone(&name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("zone"))?;
+    Ok(Json(zone_json(&z)))
+}
+
+/// `POST /api/v1/zones`.
+pub(crate) async fn create(
+    State(cp): State<Arc<ControlPlane>>,
+    auth: Authed,
+    body: Result<Json<ZoneBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    auth.require_admin()?;
+    let Json(body) = body.map_err(json_rejection)?;
+    check(&body)?;
+    let z = record(body, now_ms());
+    cp.store.create_zone(&z).await?;
+    cp.audit(
+        Audit::by(&auth, "zone.create")
+            .on("zone", &z.name, Some(&z.name))
+            .details(zone_json(&z)),
+    )
+    .await;
+    Ok((StatusCode::CREATED, Json(zone_json(&z))).into_response())
+}
+
+/// `PUT /api/v1/zones/{name}`: the name in the body must be the path's.
+pub(crate) async fn update(
+    State(cp): State<Arc<ControlPlane>>,
+    auth: Authed,
+    Path(name): Path<String>,
+    body: Result<Json<ZoneBody>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    auth.require_admin()?;
+    let Json(body) = body.map_err(json_rejection)?;
+    check(&body)?;
+    if body.name != name {
+        return Err(ApiError::invalid_field(
+            "name",
+            "a zone cannot be renamed (agents and groups name it)",
+        ));
+    }
+    let old = cp
+        .store
+        .zone(&name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("zone"))?;
+    let z = ZoneRecord {
+        created_at: old.created_at,
+        ..record(body, now_ms())
+    };
+    cp.store.update_zone(&z).await?;
+    cp.audit(
+        Audit::by(&auth, "zone.update")
+            .on("zone", &z.name, Some(&z.name))
+            .details(zone_json(&z)),
+    )
+    .await;
+    Ok(Json(zone_json(&z)))
+}
+
+/// `DELETE /api/v1/zones/{name}`: not `default`, nor a zone agents or
+/// users are in.
+pub(crate) async fn delete(
+    State(cp): State<Arc<ControlPlane>>,
+    auth: Authed,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    auth.require_admin()?;
+    if name == oriel_control_store::DEFAULT_ZONE {
+        return Err(ApiError::conflict(
+            "zone_in_use",
+            "the default zone cannot be deleted",
+        ));
+    }
+    let (agents, users) = cp.store.zone_members(&name).await?;
+    if agents + users > 0 {
+        return Err(ApiError::conflict(
+            "zone_in_use",
+            format!("{agents} agents and {users} users are in this zone; move them first"),
+        ));
+    }
+    if !cp.store.delete_zone(&name).await? {
+        return Err(ApiError::not_found("zone"));
+    }
+    cp.audit(Audit::by(&auth, "zone.delete").on("zone", &name, Some(&name)))
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Fails unless `zone` exists (what groups and workspaces may name).
+pub(crate) async fn require_zone(
+    cp: &ControlPlane,
+    field: &str,
+    zone: &str,
+) -> Result<(), ApiError> {
+    if cp.store.zone(zone).await?.is_none() {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("there is no zone {zone:?} (see /api/v1/zones)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The zone a user belongs to: that of their first group (by name) that
+/// names one, else their own.
+pub(crate) async fn zone_of(cp: &ControlPlane, user: &User) -> Result<String, ApiError> {
+    let mut groups = cp.store.groups_of_user(&user.id).await?;
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(groups
+        .iter()
+        .find_map(|g| GroupSettings::of(g).zone)
+        .unwrap_or_else(|| user.zone.clone()))
+}
