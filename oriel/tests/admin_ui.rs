@@ -30,6 +30,12 @@
 //!   form), set up and remove a second factor, revoke a token.
 //! - `an_auditor_gets_read_only_sessions_and_audit`: and everyone's API
 //!   tokens, none of others' to revoke.
+//! - `an_admin_sets_up_zones_and_a_groups_zone`: a zone with a dedicated
+//!   proxy and a connection proxy through the form (a bad URL and a half
+//!   filled connection proxy are refused at their fields), fallback turned
+//!   on by editing, a group's zone chosen in the group form, the API reads
+//!   back what was saved; a zone a group names cannot be deleted, `default`
+//!   has no Delete button.
 //!
 //! Everything waits for DOM conditions with a timeout; nothing sleeps.
 
@@ -54,6 +60,7 @@ on_both_databases!(
     the_policy_forms_set_upload_and_download_limits_apart,
     row_actions_and_the_account_page_work,
     an_auditor_gets_read_only_sessions_and_audit,
+    an_admin_sets_up_zones_and_a_groups_zone,
 );
 
 /// How long a page may take to show what an action changes.
@@ -1861,5 +1868,172 @@ async fn an_auditor_gets_read_only_sessions_and_audit(backend: Backend) {
         .unwrap(),
         403
     );
+    assert_no_js_errors(page);
+}
+
+async fn an_admin_sets_up_zones_and_a_groups_zone(backend: Backend) {
+    let oriel = Deployment::start(backend, &[]).await;
+    let api = admin_api(&oriel).await;
+    let browser = Browser::launch().await.unwrap();
+    let page = browser.new_page().await.unwrap();
+    let page = &page;
+    log_in(page, &oriel, "admin", ADMIN_PASSWORD).await.unwrap();
+    expect_logged_in(page, "admin").await.unwrap();
+
+    open_view(page, "zones").await.unwrap();
+    wait_shown(page, "#zones-list tr[data-zone-name=default]")
+        .await
+        .unwrap();
+    assert_eq!(
+        page.eval("document.querySelectorAll('#zones-list tr[data-zone-name=default] button.delete').length")
+            .await
+            .unwrap(),
+        0,
+        "the default zone cannot be deleted"
+    );
+    click(page, "#zone-new").await.unwrap();
+    let form = "#zone-create-form";
+    fill(page, &format!("{form} [data-field=name] input"), "eu")
+        .await
+        .unwrap();
+    fill(
+        page,
+        &format!("{form} [data-field=proxy_url] input"),
+        "http://proxy.eu.example.com",
+    )
+    .await
+    .unwrap();
+    fill(
+        page,
+        &format!("{form} [data-field='connection_proxy.id'] input"),
+        "site-gw",
+    )
+    .await
+    .unwrap();
+    // Half a connection proxy: refused in the page, at the first missing field.
+    click(page, &format!("{form} button[type=submit]"))
+        .await
+        .unwrap();
+    wait_shown(
+        page,
+        &format!("{form} [data-field='connection_proxy.url'] .field-error"),
+    )
+    .await
+    .unwrap();
+    for (field, value) in [
+        ("connection_proxy.url", "https://gw.site.example.com"),
+        ("connection_proxy.cert_sha256", &"ab".repeat(32)),
+        (
+            "connection_proxy.sealing_key",
+            "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        ),
+    ] {
+        fill(page, &format!("{form} [data-field='{field}'] input"), value)
+            .await
+            .unwrap();
+    }
+    // An http:// proxy: refused by the API, shown at its field.
+    click(page, &format!("{form} button[type=submit]"))
+        .await
+        .unwrap();
+    wait_shown(page, &format!("{form} [data-field=proxy_url] .field-error"))
+        .await
+        .unwrap();
+    page.eval(&format!(
+        "document.querySelector({}).value = ''",
+        js(&format!("{form} [data-field=proxy_url] input"))
+    ))
+    .await
+    .unwrap();
+    fill(
+        page,
+        &format!("{form} [data-field=proxy_url] input"),
+        "https://proxy.eu.example.com",
+    )
+    .await
+    .unwrap();
+    click(page, &format!("{form} button[type=submit]"))
+        .await
+        .unwrap();
+    let row = "#zones-list tr[data-zone-name=eu]";
+    wait_text(
+        page,
+        &format!("{row} td.proxy"),
+        "https://proxy.eu.example.com",
+    )
+    .await
+    .unwrap();
+    wait_text(
+        page,
+        &format!("{row} td.connection-proxy"),
+        "site-gw https://gw.site.example.com",
+    )
+    .await
+    .unwrap();
+    // Edit: fallback on.
+    click(page, &format!("{row} button.edit")).await.unwrap();
+    set_checked(page, "#zone-edit-form [data-field=fallback] input", true)
+        .await
+        .unwrap();
+    click(page, "#zone-edit-form button[type=submit]")
+        .await
+        .unwrap();
+    wait_text(page, &format!("{row} td.fallback"), "to other zones")
+        .await
+        .unwrap();
+
+    // A group of zone eu.
+    open_view(page, "groups").await.unwrap();
+    click(page, "#group-new").await.unwrap();
+    let gform = "#group-create-form";
+    fill(
+        page,
+        &format!("{gform} [data-field=name] input"),
+        "europeans",
+    )
+    .await
+    .unwrap();
+    choose(page, &format!("{gform} [data-field=zone] select"), "eu")
+        .await
+        .unwrap();
+    click(page, &format!("{gform} button[type=submit]"))
+        .await
+        .unwrap();
+    wait_text(
+        page,
+        "#groups-list tr[data-group-name=europeans] td.zone",
+        "eu",
+    )
+    .await
+    .unwrap();
+
+    let (zone, groups) = {
+        let api = api.clone();
+        blocking(move || {
+            (
+                api.call("GET", "/api/v1/zones/eu", None, &[]).unwrap().body,
+                api.call("GET", "/api/v1/groups", None, &[]).unwrap().body,
+            )
+        })
+        .await
+    };
+    assert_eq!(zone["fallback"], true);
+    assert_eq!(zone["proxy_url"], "https://proxy.eu.example.com");
+    assert_eq!(zone["connection_proxy"]["id"], "site-gw");
+    let g = groups["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "europeans")
+        .unwrap();
+    assert_eq!(g["settings"]["zone"], "eu");
+
+    // A zone a group names cannot be deleted.
+    open_view(page, "zones").await.unwrap();
+    confirm_row_action(page, row, "delete").await.unwrap();
+    wait_shown(page, "#app-view .form-error:not(:empty)")
+        .await
+        .unwrap();
+    wait_shown(page, row).await.unwrap();
     assert_no_js_errors(page);
 }

@@ -236,7 +236,9 @@ pub(crate) async fn delete(
     if agents + users > 0 {
         return Err(ApiError::conflict(
             "zone_in_use",
-            format!("{agents} agents and {users} users are in this zone; move them first"),
+            format!(
+                "{agents} agents and {users} users, groups or workspaces are in this zone; move them first"
+            ),
         ));
     }
     if !cp.store.delete_zone(&name).await? {

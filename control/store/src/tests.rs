@@ -865,3 +865,4 @@ both!(failed_logins_back_off, |db: Ctx| async move {
 
 mod agents;
 mod revocations;
+mod zones;

@@ -130,7 +130,8 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// How many agents and users are in a zone (what deleting it would strand).
+    /// How many agents, users, groups and workspaces name a zone (what
+    /// deleting it would strand).
     pub async fn zone_members(&self, name: &str) -> Result<(i64, i64), StoreError> {
         let agents: i64 = sqlx::query("SELECT COUNT(*) AS n FROM agents WHERE zone = $1")
             .bind(name)
@@ -142,6 +143,17 @@ impl Store {
             .fetch_one(self.pool())
             .await?
             .try_get("n")?;
-        Ok((agents, users))
+        // Groups and workspaces name it in their JSON settings, written
+        // compactly by serde_json (`"zone":"<name>"`); `_` is a LIKE wildcard.
+        let pattern = format!("%\"zone\":\"{}\"%", name.replace('_', "\\_"));
+        let named: i64 = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM groups WHERE settings LIKE $1 ESCAPE '\\') \
+             + (SELECT COUNT(*) FROM workspaces WHERE spec LIKE $1 ESCAPE '\\') AS n",
+        )
+        .bind(&pattern)
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?;
+        Ok((agents, users + named))
     }
 }

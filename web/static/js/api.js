@@ -192,6 +192,12 @@ export const api = {
   updateGroup: (id, body) => request('PUT', `/groups/${enc(id)}`, body),
   deleteGroup: (id) => request('DELETE', `/groups/${enc(id)}`),
 
+  /** `{items: [zone], next: null}`: every zone, by name. */
+  listZones: () => request('GET', '/zones'),
+  createZone: (body) => request('POST', '/zones', body),
+  updateZone: (name, body) => request('PUT', `/zones/${enc(name)}`, body),
+  deleteZone: (name) => request('DELETE', `/zones/${enc(name)}`),
+
   /** `{items: [workspace], next}`: all of them for admins and auditors, else those granted. */
   listWorkspaces: (params) => request('GET', `/workspaces${query(params)}`),
   createWorkspace: (body) => request('POST', '/workspaces', body),

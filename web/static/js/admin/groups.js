@@ -5,7 +5,7 @@
 
 import { api, listAll } from '../api.js';
 import { el, showMessage } from '../ui/dom.js';
-import { Editor, InputError, checkList, checkbox, confirmButton, editorForm, field, formError } from '../ui/form.js';
+import { Editor, InputError, checkList, checkbox, confirmButton, editorForm, field, formError, select } from '../ui/form.js';
 import { Pager } from '../ui/pager.js';
 import { actions, table } from '../ui/table.js';
 import { overridesFieldset, policySummary } from './policy.js';
@@ -34,8 +34,9 @@ export function render(container, ctx) {
   async function openEditor(group) {
     let users;
     let workspaces;
+    let zones;
     try {
-      [users, workspaces] = await Promise.all([listAll('/users'), listAll('/workspaces')]);
+      [users, workspaces, zones] = await Promise.all([listAll('/users'), listAll('/workspaces'), api.listZones()]);
     } catch (err) {
       ctx.handleError(err, listError);
       return;
@@ -48,6 +49,10 @@ export function render(container, ctx) {
     const description = field({ label: 'Description', name: 'description', value: g.description, attrs: { maxlength: 1024 } });
     const requireTotp = checkbox({ label: 'Members must use two-factor authentication', name: 'require_totp',
       checked: Boolean(settings.require_totp), hint: 'Members without it are asked to set it up at their next login.' });
+    const zoneNames = (Array.isArray(zones.items) ? zones.items : []).map((z) => z.name);
+    const zone = select({ label: 'Zone of the members', name: 'zone', value: settings.zone || '',
+      options: [['', '– (each user\'s own)'], ...zoneNames.map((n) => [n, n])],
+      hint: 'Where their container sessions run and which proxy their streams enter by. The first group by name with a zone decides.' });
     const members = checkList({
       legend: 'Members', name: 'members',
       items: users.map((u) => ({ value: u.id, label: u.username })),
@@ -63,7 +68,7 @@ export function render(container, ctx) {
     const overrides = overridesFieldset(settings.policy || {});
     const form = editorForm({
       id: group ? 'group-edit-form' : 'group-create-form',
-      rows: [name.row, description.row, requireTotp.row, members.row, grants.row, overrides.row],
+      rows: [name.row, description.row, requireTotp.row, zone.row, members.row, grants.row, overrides.row],
       submitLabel: group ? 'Save' : 'Create group',
       handleError: ctx.handleError,
       onCancel: () => editor.close(),
@@ -73,7 +78,8 @@ export function render(container, ctx) {
         const body = {
           name: groupName,
           description: description.input.value.trim(),
-          settings: { require_totp: requireTotp.input.checked, policy: overrides.value() },
+          settings: { require_totp: requireTotp.input.checked, policy: overrides.value(),
+            ...(zone.input.value ? { zone: zone.input.value } : {}) },
           members: members.values(),
           workspaces: grants.values(),
         };
@@ -112,6 +118,7 @@ export function render(container, ctx) {
         { label: 'Name', className: 'name', cell: (g) => g.name },
         { label: 'Description', cell: (g) => g.description || '–' },
         { label: 'Two-factor', cell: (g) => (g.settings && g.settings.require_totp ? 'required' : '–') },
+        { label: 'Zone', className: 'zone', cell: (g) => (g.settings && g.settings.zone) || '–' },
         { label: 'Members', className: 'members', cell: (g) => names(g.members, 'username') },
         { label: 'Workspaces', className: 'grants', cell: (g) => names(g.workspaces, 'name') },
         { label: 'Overrides', cell: (g) => policySummary((g.settings && g.settings.policy) || {}, { overrides: true }) },

@@ -26,8 +26,11 @@ function workspaceFields(w) {
     hint: 'Host name or IP address of the target, as the gateway reaches it.', attrs: { maxlength: 253, autocapitalize: 'none' } });
   const port = field({ label: 'Port', name: 'port', value: (w.target && w.target.port) || DEFAULT_PORTS[w.kind || 'vnc'],
     required: true, attrs: { inputmode: 'numeric' } });
+  const zone = field({ label: 'Zone', name: 'target.zone', value: (w.target && w.target.zone) || '',
+    hint: 'The zone whose network the target is in: its connection proxy serves it. Empty: this installation\'s gateway.',
+    attrs: { maxlength: 64, autocapitalize: 'none' } });
   const target = el('fieldset', { className: 'field-group', 'data-field': 'target' },
-    el('legend', { text: 'Target' }), el('div', { className: 'field-grid' }, host.row, port.row));
+    el('legend', { text: 'Target' }), el('div', { className: 'field-grid' }, host.row, port.row, zone.row));
 
   const credUser = field({ label: 'Username', name: 'cred.username', autocomplete: 'off', attrs: { maxlength: 256, autocapitalize: 'none' } });
   const credPassword = field({ label: 'Password', name: 'cred.password', type: 'password', autocomplete: 'new-password', attrs: { maxlength: 1024 } });
@@ -103,6 +106,7 @@ function workspaceFields(w) {
     if (!host.input.value.trim()) throw new InputError('Enter the target host.', 'host');
     if (portNumber === null) throw new InputError('Enter the target port.', 'port');
     out.target = { host: host.input.value.trim(), port: portNumber };
+    if (zone.input.value.trim()) out.target.zone = zone.input.value.trim();
     if ((k === 'rdp' || k === 'ssh') && identity.input.value.trim()) out.identity = identity.input.value.trim();
     const creds = {};
     const add = (key, input, used) => {
