@@ -40,6 +40,10 @@ pub struct Http {
     pub public_url: String,
     pub tls_cert: String,
     pub tls_key: String,
+    /// Extra names (DNS names or IP addresses) of the self-signed
+    /// certificate made when `tls_cert` is unset, besides the public URL's
+    /// host and the host name: how other hosts reach this one.
+    pub tls_names: Vec<String>,
     pub max_body_bytes: usize,
 }
 
@@ -272,6 +276,7 @@ impl Default for Http {
             public_url: String::new(),
             tls_cert: String::new(),
             tls_key: String::new(),
+            tls_names: Vec::new(),
             max_body_bytes: 1 << 20,
         }
     }

@@ -97,6 +97,7 @@ impl Process {
         if let Ok(h) = std::fs::read_to_string("/etc/hostname") {
             names.push(h.trim().to_owned());
         }
+        names.extend(self.raw.http.tls_names.iter().cloned());
         Ok(oriel_gateway_http::ensure_self_signed(&dir, &names)?)
     }
 
@@ -323,6 +324,7 @@ async fn control_only(_raw: RawConfig) -> anyhow::Result<()> {
 #[cfg(feature = "gateway")]
 async fn gateway_only(raw: RawConfig) -> anyhow::Result<()> {
     let p = Process::new(raw)?;
+    gateway::ensure_keys(&p)?;
     let reporter = gateway::remote_reporter(&p)?;
     let gw = gateway::build(&p, reporter, gateway::connectors(&p)?)?;
     let front = p

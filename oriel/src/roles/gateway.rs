@@ -232,6 +232,15 @@ fn signing_key(p: &Process) -> anyhow::Result<oriel_core_token::TokenSigner> {
     Ok(oriel_core_token::TokenSigner::from_seed(&seed)?)
 }
 
+/// Makes the gateway's own keys if missing, before anything that may stop
+/// a first start (a missing control plane certificate, say): an operator
+/// copies their public halves to the control plane meanwhile.
+pub(super) fn ensure_keys(p: &Process) -> anyhow::Result<()> {
+    signing_key(p)?;
+    sealing_key(p)?;
+    Ok(())
+}
+
 /// Where a stand-alone gateway reports stream starts and ends.
 pub(super) fn remote_reporter(p: &Process) -> anyhow::Result<Arc<dyn SessionReporter>> {
     let g = &p.raw.gateway;

@@ -1,0 +1,440 @@
+//! Deployment topologies from `deploy/compose/`, brought up on the real
+//! Docker engine with images built here (`deploy/images/`), every host a
+//! container of the test's own Compose project on networks it creates.
+//!
+//! - `ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping`:
+//!   RA4 (`deploy/compose/ra4.yml`): the central control plane on a WAN; a
+//!   remote zone with its dedicated proxy, its connection proxy and a
+//!   desktop. The admin sets the zone up through the API; a user of the
+//!   zone launches the zone's desktop: the stream enters at the zone's
+//!   proxy and is served by the connection proxy, the password sealed to
+//!   it. 100 ms of round trip are added on the WAN (a delaying relay on the
+//!   way from the proxies to the control plane: this kernel has no netem):
+//!   the stream, which never crosses the WAN, keeps streaming (frame counts
+//!   reported). Then the control plane is stopped for
+//!   `ORIEL_RA4_OUTAGE_SECS` (600 s by default: ten minutes): the session
+//!   keeps streaming (the user types, the desktop echoes) with no drop.
+//!   When it comes back, the session is still running there, and ending it
+//!   closes the stream as ended.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use oriel_core_wire::ClientMessage;
+use oriel_testkit::{ScratchDir, StreamViewer, ViewerEvent, wait_until};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use support::{ADMIN_PASSWORD, Api, blocking};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+const COMPOSE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/compose/ra4.yml");
+const IMAGE_SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../deploy/images/oriel/build.sh"
+);
+const VNC_PASSWORD: &str = "remote1";
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A Compose project of this test: brought down (containers, networks)
+/// when dropped.
+struct Project {
+    name: String,
+    env: Vec<(String, String)>,
+}
+
+impl Project {
+    fn compose(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("docker-compose");
+        c.args(["-p", &self.name, "-f", COMPOSE]).args(args);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn logs(&self, service: &str) -> String {
+        let out = self
+            .compose(&["logs", "--no-color", "--tail=30", service])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = self
+            .compose(&["down", "--volumes", "--remove-orphans", "--timeout", "5"])
+            .output();
+    }
+}
+
+/// The WAN between the zone and the centre, as the proxies see it: a TCP
+/// relay on the host that holds every chunk `delay_ms` before passing it
+/// on, each way. (`tc netem` would do this in the kernel; this machine's
+/// kernel has no `sch_netem`.)
+struct Wan {
+    port: u16,
+    delay_ms: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Wan {
+    async fn to(target: SocketAddr) -> Wan {
+        let listener = TcpListener::bind("0.0.0.0:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let delay = Arc::clone(&delay_ms);
+        let task = tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let delay = Arc::clone(&delay);
+                tokio::spawn(async move {
+                    let Ok(outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let (ri, wi) = inbound.into_split();
+                    let (ro, wo) = outbound.into_split();
+                    tokio::join!(
+                        delayed_copy(ri, wo, Arc::clone(&delay)),
+                        delayed_copy(ro, wi, delay)
+                    );
+                });
+            }
+        });
+        Wan {
+            port,
+            delay_ms,
+            task,
+        }
+    }
+
+    /// One-way delay each way (the round trip grows by twice this).
+    fn set_delay(&self, ms: u64) {
+        self.delay_ms.store(ms, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Wan {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Copies `from` to `to`, each chunk written `delay` after it was read
+/// (chunks stay in order; a reader is never held up by the delay).
+async fn delayed_copy(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: Arc<AtomicU64>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let writer = async move {
+        while let Some((due, chunk)) = rx.recv().await {
+            tokio::time::sleep_until(due.into()).await;
+            if to.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = to.shutdown().await;
+    };
+    let reader = async move {
+        let mut buf = vec![0u8; 16 << 10];
+        loop {
+            match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    let due = Instant::now() + Duration::from_millis(delay.load(Ordering::SeqCst));
+                    if tx.send((due, buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    };
+    tokio::join!(reader, writer);
+}
+
+/// Waits until `https://…/healthz` of a node answers 200, trusting `cert`
+/// (which the node writes at its first start).
+async fn healthy(project: &Project, service: &str, base: &str, cert: PathBuf) {
+    let ok = wait_until(Duration::from_secs(120), service, || {
+        let (base, cert) = (base.to_owned(), cert.clone());
+        async move {
+            if !cert.exists() {
+                return false;
+            }
+            blocking(move || {
+                Api::new(&base, &cert)
+                    .call("GET", "/healthz", None, &[])
+                    .is_ok_and(|r| r.status == 200)
+            })
+            .await
+        }
+    })
+    .await;
+    assert!(
+        ok.is_ok(),
+        "{service} never became healthy:\n{}",
+        project.logs(service)
+    );
+}
+
+fn cert_sha256(cert: &Path) -> String {
+    let out = run(Command::new("sh").arg("-c").arg(format!(
+        "openssl x509 -in '{}' -outform der | sha256sum",
+        cert.display()
+    )));
+    out.split_whitespace().next().unwrap().to_owned()
+}
+
+async fn call(api: &Api, method: &'static str, path: &str, body: Option<Value>) -> Value {
+    let (api, owned) = (api.clone(), path.to_owned());
+    let r = blocking(move || api.call(method, &owned, body.as_ref(), &[]).unwrap()).await;
+    assert!(r.status < 300, "{method} {path}: {r:?}");
+    r.body
+}
+
+/// Frames received in `secs` seconds while typing a key every 200 ms (the
+/// desktop's terminal echoes it). Panics if the stream closes.
+async fn frames_while_typing(v: &mut StreamViewer, secs: u64) -> u64 {
+    let before = v.frames;
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut n = 0u32;
+    while Instant::now() < deadline {
+        let keysym = 0x61 + (n % 26); // a..z
+        n += 1;
+        for down in [true, false] {
+            v.send(ClientMessage::Key {
+                down,
+                keysym,
+                scancode: 0,
+            })
+            .await
+            .unwrap();
+        }
+        let step = Instant::now() + Duration::from_millis(200);
+        while Instant::now() < step {
+            if let Some(ViewerEvent::Closed(end, code)) = v.next(step).await.unwrap() {
+                panic!("the stream closed: {end:?} {code:?}");
+            }
+        }
+    }
+    v.frames - before
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping() {
+    let outage = Duration::from_secs(
+        std::env::var("ORIEL_RA4_OUTAGE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(600),
+    );
+    let image = run(Command::new(IMAGE_SCRIPT).arg(env!("CARGO_BIN_EXE_oriel")));
+    let image = image.lines().last().unwrap().trim().to_owned();
+    let desktop = oriel_testkit::images::desktop_image().await.unwrap();
+    let dir = ScratchDir::new("ra4").unwrap();
+    for node in ["control", "proxy", "connproxy"] {
+        std::fs::create_dir_all(dir.path().join(node)).unwrap();
+    }
+    // Networks of our own, in a range Docker is unlikely to use.
+    let octet = 180 + std::process::id() % 70;
+    let (wan, zone) = (format!("10.{octet}.1"), format!("10.{octet}.2"));
+    let suffix: String = support::web::unique_suffix()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_lowercase();
+    let wan_link = Wan::to(format!("{wan}.10:8443").parse().unwrap()).await;
+    let project = Project {
+        name: format!("orielra4{}", &suffix[suffix.len().saturating_sub(8)..]),
+        env: vec![
+            ("RA4_DIR".into(), dir.path().display().to_string()),
+            ("RA4_WAN".into(), wan.clone()),
+            ("RA4_ZONE".into(), zone.clone()),
+            ("RA4_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
+            ("RA4_VNC_PASSWORD".into(), VNC_PASSWORD.into()),
+            (
+                "RA4_CONTROL_URL".into(),
+                format!("https://{wan}.1:{}", wan_link.port),
+            ),
+            ("ORIEL_IMAGE".into(), image),
+            ("ORIEL_DESKTOP_IMAGE".into(), desktop),
+        ],
+    };
+    run(&mut project.compose(&["up", "-d"]));
+
+    let control_url = format!("https://{wan}.10:8443");
+    let control_cert = dir.path().join("control/tls/tls.crt");
+    healthy(&project, "control", &control_url, control_cert.clone()).await;
+    let conn_url = format!("https://{zone}.30:8443");
+    let conn_cert = dir.path().join("connproxy/tls/tls.crt");
+    healthy(&project, "connproxy", &conn_url, conn_cert.clone()).await;
+    let proxy_url = format!("https://{zone}.20:8443");
+    let proxy_cert = dir.path().join("proxy/tls/tls.crt");
+    healthy(&project, "proxy", &proxy_url, proxy_cert.clone()).await;
+    // Both proxies fetch the control plane's keys across the WAN.
+    for node in ["proxy", "connproxy"] {
+        let file = dir.path().join(node).join("keys/control-keys.json");
+        let fetched = wait_until(Duration::from_secs(60), "the keys", || {
+            let ok = file.exists();
+            async move { ok }
+        })
+        .await;
+        assert!(
+            fetched.is_ok(),
+            "{node} has no keys:\n{}",
+            project.logs(node)
+        );
+    }
+
+    // The admin sets up the remote zone, its desktop and its users.
+    let mut admin = Api::new(&control_url, &control_cert);
+    let admin = blocking(move || {
+        admin.login_admin().unwrap();
+        admin
+    })
+    .await;
+    let sealing =
+        std::fs::read_to_string(dir.path().join("connproxy/keys/gateway-sealing.pub")).unwrap();
+    call(
+        &admin,
+        "POST",
+        "/api/v1/zones",
+        Some(json!({
+            "name": "remote",
+            "proxy_url": proxy_url,
+            "connection_proxy": {
+                "id": "connproxy",
+                "url": conn_url,
+                "cert_sha256": cert_sha256(&conn_cert),
+                "sealing_key": sealing.trim(),
+            },
+        })),
+    )
+    .await;
+    let ws = call(
+        &admin,
+        "POST",
+        "/api/v1/workspaces",
+        Some(json!({
+            "name": "remote-desk",
+            "kind": "vnc",
+            "target": {"host": format!("{zone}.40"), "port": 5900, "zone": "remote"},
+            "credentials": {"password": VNC_PASSWORD},
+        })),
+    )
+    .await;
+    let user = call(
+        &admin,
+        "POST",
+        "/api/v1/users",
+        Some(json!({"username": "rosa", "password": "quartz-lantern-774"})),
+    )
+    .await;
+    call(
+        &admin,
+        "POST",
+        "/api/v1/groups",
+        Some(
+            json!({"name": "remote-users", "settings": {"zone": "remote"},
+                    "members": [user["id"]], "workspaces": [ws["id"]]}),
+        ),
+    )
+    .await;
+    let mut rosa = Api::new(&control_url, &control_cert);
+    let rosa = blocking(move || {
+        assert_eq!(
+            rosa.login("rosa", "quartz-lantern-774").unwrap().status,
+            200
+        );
+        rosa
+    })
+    .await;
+    let launched = call(
+        &rosa,
+        "POST",
+        "/api/v1/sessions",
+        Some(json!({"workspace": "remote-desk"})),
+    )
+    .await;
+    let stream_url = launched["stream_url"].as_str().unwrap();
+    assert_eq!(stream_url, format!("wss://{zone}.20:8443/stream"));
+    let mut v = StreamViewer::connect(stream_url, &proxy_cert, Some(&control_url))
+        .await
+        .unwrap();
+    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(
+        v.hello.is_some(),
+        "{:?}\nproxy:\n{}\nconnproxy:\n{}",
+        v.end,
+        project.logs("proxy"),
+        project.logs("connproxy")
+    );
+    let sid = launched["id"].as_str().unwrap().to_owned();
+    let before = frames_while_typing(&mut v, 5).await;
+    assert!(before > 0, "no frames while typing");
+
+    // 100 ms more round trip on the WAN: only control-plane traffic
+    // (keys, revocation lists, reports) crosses it, not the stream.
+    wan_link.set_delay(50);
+    let delayed = frames_while_typing(&mut v, 5).await;
+    eprintln!(
+        "ra4: frames in 5 s while typing: {before} without WAN latency, {delayed} with 100 ms more round trip"
+    );
+    assert!(delayed > 0, "no frames with WAN latency");
+    let state = call(&admin, "GET", &format!("/api/v1/sessions/{sid}"), None).await;
+    assert_eq!(state["state"], "running", "{state}");
+
+    // The control plane (and its database) stops.
+    run(&mut project.compose(&["stop", "--timeout", "5", "control"]));
+    let started = Instant::now();
+    let mut windows = 0u64;
+    while started.elapsed() < outage {
+        let n = frames_while_typing(&mut v, 10).await;
+        assert!(n > 0, "no frames {:?} into the outage", started.elapsed());
+        windows += 1;
+    }
+    eprintln!(
+        "ra4: streamed through a {outage:?} control-plane outage ({windows} windows of 10 s, each with frames)"
+    );
+
+    // It comes back: the session is running there, and ending it closes
+    // the stream at the proxy as ended.
+    run(&mut project.compose(&["start", "control"]));
+    healthy(&project, "control", &control_url, control_cert.clone()).await;
+    let state = call(&rosa, "GET", &format!("/api/v1/sessions/{sid}"), None).await;
+    assert_eq!(state["state"], "running", "{state}");
+    let end = {
+        let rosa = rosa.clone();
+        let path = format!("/api/v1/sessions/{sid}");
+        blocking(move || rosa.call("DELETE", &path, None, &[]).unwrap().status).await
+    };
+    assert_eq!(end, 204);
+    let closed = v
+        .wait_for(Duration::from_secs(20), "the end", |e| {
+            matches!(e, ViewerEvent::Closed(..))
+        })
+        .await;
+    assert!(closed.is_ok(), "{}", project.logs("connproxy"));
+    assert_eq!(v.close_code, Some(4000));
+}
