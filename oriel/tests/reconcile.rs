@@ -6,18 +6,24 @@
 //! control plane is back (same data, same address), the report arrives: the
 //! ended session is recorded ended, the other is still running and still
 //! streaming — nothing was lost and nothing is left open.
+//!
+//! And in a real Chromium: when the gateway restarts while the control
+//! plane is away, the web viewer reconnects with the token it holds (the
+//! gateway admits it from the same address within its window).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
+use oriel_testkit::Browser;
 use oriel_testkit::{
     ScratchDir, StreamViewer, ViewerEvent, VncDisplay, VncOptions, free_port, wait_for_value,
 };
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use support::{Api, Oriel, blocking};
+use support::web::{assert_no_js_errors, launch_workspace, log_in, viewer_state, wait_connected};
+use support::{ADMIN_PASSWORD, Api, Oriel, blocking};
 
 struct Control {
     dir: ScratchDir,
@@ -65,20 +71,19 @@ async fn streaming(v: &mut StreamViewer, frames: u64) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sessions_outlive_the_control_plane_and_their_ends_are_recorded_after() {
-    let mut desks = Vec::new();
-    for _ in 0..2 {
-        let d = VncDisplay::start(VncOptions::new(480, 320)).await.unwrap();
-        let x = d
-            .start_xterm(oriel_testkit::XtermOptions {
-                command: Some("while :; do date +%N; sleep 0.05; done".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        desks.push((d, x));
-    }
+/// The roles apart: a control plane and a stand-alone gateway that fetches
+/// its keys, as an operator sets them up (docs/configuration.md).
+struct Apart {
+    control: Control,
+    cp: Oriel,
+    gateway: Oriel,
+    gdir: ScratchDir,
+    gdata: PathBuf,
+    gateway_port: u16,
+    control_url: String,
+}
+
+async fn apart() -> Apart {
     let gdir = ScratchDir::new("gateway").unwrap();
     let cdir = ScratchDir::new("control").unwrap();
     let gdata = gdir.path().join("data");
@@ -132,28 +137,9 @@ async fn sessions_outlive_the_control_plane_and_their_ends_are_recorded_after() 
         .unwrap(),
     );
     // The gateway fetches the keys from the control plane: no key file copied.
-    let gateway = Oriel::start_at(
-        "gateway",
-        &[
-            "--control",
-            &control_url,
-            "--control-ca",
-            cdata.join("tls/tls.crt").to_str().unwrap(),
-        ],
-        &[
-            (
-                "ORIEL_GATEWAY__ALLOWED_ORIGINS",
-                &format!("[\"{control_url}\"]"),
-            ),
-            ("ORIEL_GATEWAY__SESSIONS_REPORT", "2s"),
-            ("ORIEL_GATEWAY__REVOCATIONS_REFRESH", "500ms"),
-        ],
-        gdir.clone(),
-        gdata.clone(),
-        &format!("127.0.0.1:{gateway_port}"),
-    )
-    .await
-    .unwrap();
+    let gateway = start_gateway(&control_url, &cdata, &gdir, gateway_port)
+        .await
+        .unwrap();
     let cp = control.start().await;
     let keys = gdata.join("keys/control-keys.json");
     oriel_testkit::wait_until(
@@ -166,6 +152,70 @@ async fn sessions_outlive_the_control_plane_and_their_ends_are_recorded_after() 
     )
     .await
     .unwrap();
+
+    Apart {
+        control,
+        cp,
+        gateway,
+        gdir,
+        gdata,
+        gateway_port,
+        control_url,
+    }
+}
+
+/// The stand-alone gateway, on `port`, with its data in `gdir`.
+async fn start_gateway(
+    control_url: &str,
+    cdata: &Path,
+    gdir: &ScratchDir,
+    port: u16,
+) -> anyhow::Result<Oriel> {
+    Oriel::start_at(
+        "gateway",
+        &[
+            "--control",
+            control_url,
+            "--control-ca",
+            cdata.join("tls/tls.crt").to_str().unwrap(),
+        ],
+        &[
+            (
+                "ORIEL_GATEWAY__ALLOWED_ORIGINS",
+                &format!("[\"{control_url}\"]"),
+            ),
+            ("ORIEL_GATEWAY__SESSIONS_REPORT", "2s"),
+            ("ORIEL_GATEWAY__REVOCATIONS_REFRESH", "500ms"),
+        ],
+        gdir.clone(),
+        gdir.path().join("data"),
+        &format!("127.0.0.1:{port}"),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_outlive_the_control_plane_and_their_ends_are_recorded_after() {
+    let mut desks = Vec::new();
+    for _ in 0..2 {
+        let d = VncDisplay::start(VncOptions::new(480, 320)).await.unwrap();
+        let x = d
+            .start_xterm(oriel_testkit::XtermOptions {
+                command: Some("while :; do date +%N; sleep 0.05; done".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        desks.push((d, x));
+    }
+    let Apart {
+        control,
+        cp,
+        gateway,
+        gdata,
+        control_url,
+        ..
+    } = apart().await;
 
     let mut api = cp.api();
     let ports: Vec<u16> = desks.iter().map(|(d, _)| d.rfb_port()).collect();
@@ -273,4 +323,63 @@ async fn sessions_outlive_the_control_plane_and_their_ends_are_recorded_after() 
         .await;
     assert!(closed.is_ok());
     assert_eq!(first.close_code, Some(4000));
+}
+
+/// The gateway a viewer streams from restarts while the control plane is
+/// away: the browser's viewer cannot get a fresh token, presents the one it
+/// holds, and the gateway admits the reconnection (same address, within
+/// the window): the user is back on the desktop without the control plane.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_reconnects_with_its_token_while_the_control_plane_is_away() {
+    let desk = VncDisplay::start(VncOptions::new(640, 400)).await.unwrap();
+    let _xterm = desk
+        .start_xterm(oriel_testkit::XtermOptions::default())
+        .await
+        .unwrap();
+    let Apart {
+        control,
+        cp,
+        gateway,
+        gdir,
+        gateway_port,
+        control_url,
+        ..
+    } = apart().await;
+    let mut api = cp.api();
+    let port = desk.rfb_port();
+    blocking(move || {
+        api.login_admin().unwrap();
+        api.vnc_workspace("desk", port, None, json!({})).unwrap();
+    })
+    .await;
+    let browser = Browser::launch().await.unwrap();
+    let page = browser.new_page().await.unwrap();
+    log_in(&page, &cp, "admin", ADMIN_PASSWORD).await.unwrap();
+    launch_workspace(&page, "desk").await.unwrap();
+    let first = wait_connected(&page, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(first["connectCount"], 1, "{first}");
+
+    // The control plane dies; then the gateway restarts (the stream drops).
+    let Oriel { guard, .. } = cp;
+    std::process::Command::new("kill")
+        .args(["-9", &guard.id().to_string()])
+        .status()
+        .unwrap();
+    drop(guard);
+    drop(gateway);
+    // It starts on its cached keys (the control plane is away).
+    let _gateway = start_gateway(&control_url, &control.data, &gdir, gateway_port)
+        .await
+        .unwrap();
+    let back = page
+        .wait_for(
+            "window.orielViewer && orielViewer.state === 'connected' && orielViewer.connectCount >= 2",
+            Duration::from_secs(60),
+        )
+        .await;
+    let state = viewer_state(&page).await.unwrap();
+    assert!(back.is_ok(), "the viewer did not come back: {state}");
+    assert_no_js_errors(&page);
 }

@@ -3,7 +3,8 @@
 //! container of the test's own Compose project on networks it creates.
 //!
 //! - `ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping`:
-//!   RA4 (`deploy/compose/ra4.yml`): the central control plane on a WAN; a
+//!   RA4 (`deploy/compose/ra4.yml`): the central control plane on a WAN,
+//!   its PostgreSQL (`deploy/images/postgres`) on the central network; a
 //!   remote zone with its dedicated proxy, its connection proxy and a
 //!   desktop. The admin sets the zone up through the API; a user of the
 //!   zone launches the zone's desktop: the stream enters at the zone's
@@ -11,7 +12,7 @@
 //!   it. 100 ms of round trip are added on the WAN (a delaying relay on the
 //!   way from the proxies to the control plane: this kernel has no netem):
 //!   the stream, which never crosses the WAN, keeps streaming (frame counts
-//!   reported). Then the control plane is stopped for
+//!   reported). Then the control plane and its database are stopped for
 //!   `ORIEL_RA4_OUTAGE_SECS` (600 s by default: ten minutes): the session
 //!   keeps streaming (the user types, the desktop echoes) with no drop.
 //!   When it comes back, the session is still running there, and ending it
@@ -250,8 +251,13 @@ async fn ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping() {
     let image = run(Command::new(IMAGE_SCRIPT).arg(env!("CARGO_BIN_EXE_oriel")));
     let image = image.lines().last().unwrap().trim().to_owned();
     let desktop = oriel_testkit::images::desktop_image().await.unwrap();
+    let postgres = run(&mut Command::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/images/postgres/build.sh"
+    )));
+    let postgres = postgres.lines().last().unwrap().trim().to_owned();
     let dir = ScratchDir::new("ra4").unwrap();
-    for node in ["control", "proxy", "connproxy"] {
+    for node in ["control", "db", "proxy", "connproxy"] {
         std::fs::create_dir_all(dir.path().join(node)).unwrap();
     }
     // Networks of our own, in a range Docker is unlikely to use.
@@ -277,6 +283,7 @@ async fn ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping() {
             ),
             ("ORIEL_IMAGE".into(), image),
             ("ORIEL_DESKTOP_IMAGE".into(), desktop),
+            ("ORIEL_POSTGRES_IMAGE".into(), postgres),
         ],
     };
     run(&mut project.compose(&["up", "-d"]));
@@ -405,8 +412,8 @@ async fn ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping() {
     let state = call(&admin, "GET", &format!("/api/v1/sessions/{sid}"), None).await;
     assert_eq!(state["state"], "running", "{state}");
 
-    // The control plane (and its database) stops.
-    run(&mut project.compose(&["stop", "--timeout", "5", "control"]));
+    // The control plane and its database stop.
+    run(&mut project.compose(&["stop", "--timeout", "5", "control", "db"]));
     let started = Instant::now();
     let mut windows = 0u64;
     while started.elapsed() < outage {
@@ -420,7 +427,7 @@ async fn ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping() {
 
     // It comes back: the session is running there, and ending it closes
     // the stream at the proxy as ended.
-    run(&mut project.compose(&["start", "control"]));
+    run(&mut project.compose(&["start", "db", "control"]));
     healthy(&project, "control", &control_url, control_cert.clone()).await;
     let state = call(&rosa, "GET", &format!("/api/v1/sessions/{sid}"), None).await;
     assert_eq!(state["state"], "running", "{state}");

@@ -369,7 +369,14 @@ impl HttpServerApp for Front {
             let body = match self.read_body(&mut session).await {
                 Ok(b) => b,
                 Err(status) => {
-                    let resp = body_error(&path, status, self.max_body);
+                    // The connection is closed after this answer (what is
+                    // left of the body is not read): say so, or a client
+                    // would send its next request on it and meet a reset.
+                    let mut resp = body_error(&path, status, self.max_body);
+                    resp.headers_mut().insert(
+                        http::header::CONNECTION,
+                        http::HeaderValue::from_static("close"),
+                    );
                     self.observe("body", status, started);
                     let _ = write_response(&mut session, resp).await;
                     return None;

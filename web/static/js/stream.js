@@ -15,7 +15,12 @@
  *   end(info)               {code, klass, retryable, message}: END, or an
  *                           equivalent for a close without END or a client error
  *   unauthorized()          the control plane answered 401 (login expired)
- * The token is used only to build HELLO; it is never stored on the object.
+ * The token of a connection the gateway admitted is kept in memory (never
+ * stored) for one purpose: when the control plane cannot be reached (a
+ * network error or a 5xx) a reconnection presents it again — the gateway
+ * admits it only from this address, within its reconnection window and a
+ * bounded number of times (docs/protocol.md §5) — so a viewer comes back
+ * while the control plane is away. A refusal of it forgets it.
  */
 
 import {
@@ -28,6 +33,8 @@ import { closeBitmaps } from './render.js';
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 8000;
 const GIVE_UP_AFTER_MS = 60000;
+/** How long after its first use a held token is tried again (the gateway's window decides). */
+const HELD_TOKEN_MS = 5 * 60000;
 const PING_INTERVAL_MS = 5000;
 const CLOSE_WAIT_MS = 5000;
 const CLIENT_ERROR_CODE = 4008;
@@ -67,6 +74,8 @@ export class StreamSession {
     this.pingNonce = 0;
     this.pings = new Map();
     this.queue = Promise.resolve();
+    /** The admitted token, for reconnecting while the control plane is away. */
+    this.held = null;
   }
 
   emit(name, ...args) {
@@ -102,8 +111,11 @@ export class StreamSession {
       grant = await this.fetchToken();
     } catch (err) {
       if (attempt !== this.attemptId || this.stopped) return;
-      this.tokenFailed(err);
-      return;
+      grant = this.heldGrant(err);
+      if (!grant) {
+        this.tokenFailed(err);
+        return;
+      }
     }
     if (attempt !== this.attemptId || this.stopped) return;
     let ws;
@@ -116,6 +128,7 @@ export class StreamSession {
     ws.binaryType = 'arraybuffer';
     const conn = { ws, hello: null, end: null, closeTimer: 0 };
     const helloBytes = this.buildHello(grant.token, conn);
+    conn.grant = { token: grant.token, stream_url: grant.stream_url, since: grant.since || 0 };
     grant = null;
     this.conn = conn;
     this.queue = Promise.resolve();
@@ -144,6 +157,18 @@ export class StreamSession {
       queueMicrotask(() => this.clientError(conn, `cannot say hello: ${err.message}`));
       return null;
     }
+  }
+
+  /**
+   * The held token, when the control plane is away (no answer, or 5xx) and
+   * the token was first admitted recently; else null.
+   */
+  heldGrant(err) {
+    // No answer at all (the API client says status 0) or a 5xx.
+    const status = err && typeof err.status === 'number' ? err.status : 0;
+    const away = status <= 0 || status >= 500;
+    if (!away || !this.held || Date.now() - this.held.since > HELD_TOKEN_MS) return null;
+    return { ...this.held };
   }
 
   tokenFailed(err) {
@@ -236,6 +261,12 @@ export class StreamSession {
     }
     conn.hello = hello;
     this.retry = null;
+    // Admitted: held for reconnecting while the control plane is away, since
+    // its first admission.
+    if (!this.held || this.held.token !== conn.grant.token) {
+      this.held = { token: conn.grant.token, stream_url: conn.grant.stream_url, since: Date.now() };
+    }
+    conn.grant = null;
     this.enqueue(conn, () => {
       this.framebuffer.reset(hello.width, hello.height);
       this.emit('resized', hello.width, hello.height);
@@ -282,6 +313,10 @@ export class StreamSession {
     this.stopPings();
     if (this.stopped) return;
     const end = conn.end;
+    // A refused token (invalid, expired or its window passed, not to be
+    // used here) is not presented again.
+    const refused = end ? end.code : event.code;
+    if (refused >= 4001 && refused <= 4003) this.held = null;
     if (end) {
       const message = end.message || (CLOSE_CODES[end.code] || {}).message || `The stream ended (code ${end.code}).`;
       if (end.retryable) this.retryLater(message);
