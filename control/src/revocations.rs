@@ -63,6 +63,11 @@ impl ControlPlane {
         Ok(seq)
     }
 
+    /// The current revocation list, signed (`rv1.…`): what gateways hold.
+    pub async fn signed_revocation_list(&self) -> Result<String, String> {
+        self.revocation_list().await.map_err(|e| e.message)
+    }
+
     /// The current revocation list, signed.
     pub(crate) async fn revocation_list(&self) -> Result<String, ApiError> {
         let now = now_ms();

@@ -200,6 +200,28 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
     let report_verifier = control::report_verifier(&p.raw)?;
     let cp = control::build(&p, control_keys, link, report_verifier, kinds).await?;
     let _ = control_cell.set(Arc::clone(&cp));
+    // Several `oriel up` on one database: what another node revoked reaches
+    // this node's gateway from the database, as remote gateways poll theirs.
+    let every = crate::config::duration(
+        "gateway.revocations_refresh",
+        &p.raw.gateway.revocations_refresh,
+    )?;
+    let (cp_lists, gw_lists) = (Arc::clone(&cp), Arc::clone(&gw));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
+        loop {
+            tick.tick().await;
+            match cp_lists.signed_revocation_list().await {
+                Ok(list) => {
+                    if let Err(e) = gw_lists.apply_revocations(&list) {
+                        tracing::warn!(error = %e, "the revocation list was not applied");
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot read the revocation list"),
+            }
+            gw_lists.prune_admission();
+        }
+    });
     start_local_agent(&p, &cp, local);
     let front = p
         .front()

@@ -17,6 +17,11 @@
 //!   keeps streaming (the user types, the desktop echoes) with no drop.
 //!   When it comes back, the session is still running there, and ending it
 //!   closes the stream as ended.
+//! - `ra3_one_web_node_killed_the_other_carries_on`: RA3
+//!   (`deploy/compose/ra3.yml`): PostgreSQL on its own host, two web nodes
+//!   behind nginx (TCP, TLS passed through), a desktop; one node killed:
+//!   its streams drop and come back through the balancer with their
+//!   tokens, the other node's go on, logins and launches go on.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -35,7 +40,8 @@ use support::{ADMIN_PASSWORD, Api, blocking};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-const COMPOSE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/compose/ra4.yml");
+const RA4: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/compose/ra4.yml");
+const RA3: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/compose/ra3.yml");
 const IMAGE_SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../deploy/images/oriel/build.sh"
@@ -56,6 +62,7 @@ fn run(cmd: &mut Command) -> String {
 /// A Compose project of this test: brought down (containers, networks)
 /// when dropped.
 struct Project {
+    file: &'static str,
     name: String,
     env: Vec<(String, String)>,
 }
@@ -63,7 +70,7 @@ struct Project {
 impl Project {
     fn compose(&self, args: &[&str]) -> Command {
         let mut c = Command::new("docker-compose");
-        c.args(["-p", &self.name, "-f", COMPOSE]).args(args);
+        c.args(["-p", &self.name, "-f", self.file]).args(args);
         for (k, v) in &self.env {
             c.env(k, v);
         }
@@ -270,6 +277,7 @@ async fn ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping() {
         .to_lowercase();
     let wan_link = Wan::to(format!("{wan}.10:8443").parse().unwrap()).await;
     let project = Project {
+        file: RA4,
         name: format!("orielra4{}", &suffix[suffix.len().saturating_sub(8)..]),
         env: vec![
             ("RA4_DIR".into(), dir.path().display().to_string()),
@@ -444,4 +452,230 @@ async fn ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping() {
         .await;
     assert!(closed.is_ok(), "{}", project.logs("connproxy"));
     assert_eq!(v.close_code, Some(4000));
+}
+
+/// The last line a build script printed: the image reference.
+fn built(script: &str, args: &[&str]) -> String {
+    let out = run(Command::new(script).args(args));
+    out.lines().last().unwrap().trim().to_owned()
+}
+
+/// A unique Compose project name and a /24 prefix of our own.
+fn names(tag: &str, third: u32) -> (String, String) {
+    let suffix: String = support::web::unique_suffix()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_lowercase();
+    let octet = 180 + (std::process::id() + third) % 70;
+    (
+        format!("oriel{tag}{}", &suffix[suffix.len().saturating_sub(8)..]),
+        format!("10.{octet}.{third}"),
+    )
+}
+
+/// `oriel_gateway_sessions_active` of one web node, reached directly.
+async fn sessions_on(base: &str, cert: &Path) -> u64 {
+    let (base, cert) = (base.to_owned(), cert.to_owned());
+    blocking(move || {
+        let m = Api::new(&base, &cert)
+            .call("GET", "/metrics", None, &[])
+            .unwrap();
+        m.body
+            .as_str()
+            .unwrap_or("")
+            .lines()
+            .find(|l| l.starts_with("oriel_gateway_sessions_active "))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+            .unwrap_or(0)
+    })
+    .await
+}
+
+/// RA3 (`deploy/compose/ra3.yml`): PostgreSQL on its own host, two web
+/// nodes (`oriel up`) sharing it behind an nginx TCP load balancer, a
+/// desktop. A user's streams land on both nodes; one node is killed: the
+/// streams on the other go on, the dropped one reconnects through the
+/// balancer with the token it holds (the other node admits it), and
+/// logins and launches go on through the balancer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ra3_one_web_node_killed_the_other_carries_on() {
+    let image = built(IMAGE_SCRIPT, &[env!("CARGO_BIN_EXE_oriel")]);
+    let postgres = built(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/images/postgres/build.sh"
+        ),
+        &[],
+    );
+    let nginx = built(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/images/nginx/build.sh"
+        ),
+        &[],
+    );
+    let desktop = oriel_testkit::images::desktop_image().await.unwrap();
+    let dir = ScratchDir::new("ra3").unwrap();
+    for node in ["db", "web1", "web2"] {
+        std::fs::create_dir_all(dir.path().join(node)).unwrap();
+    }
+    let (name, net) = names("ra3", 3);
+    let project = Project {
+        file: RA3,
+        name,
+        env: vec![
+            ("RA3_DIR".into(), dir.path().display().to_string()),
+            ("RA3_NET".into(), net.clone()),
+            ("RA3_ADMIN_PASSWORD".into(), ADMIN_PASSWORD.into()),
+            ("RA3_VNC_PASSWORD".into(), VNC_PASSWORD.into()),
+            ("ORIEL_IMAGE".into(), image),
+            ("ORIEL_POSTGRES_IMAGE".into(), postgres),
+            ("ORIEL_NGINX_IMAGE".into(), nginx),
+            ("ORIEL_DESKTOP_IMAGE".into(), desktop),
+        ],
+    };
+    // web1 first: it makes the keys and the certificate both nodes share.
+    run(&mut project.compose(&["up", "-d", "db", "web1"]));
+    let cert = dir.path().join("web1/tls/tls.crt");
+    let web1 = format!("https://{net}.11:8443");
+    healthy(&project, "web1", &web1, cert.clone()).await;
+    for sub in ["keys", "tls"] {
+        let (from, to) = (
+            dir.path().join("web1").join(sub),
+            dir.path().join("web2").join(sub),
+        );
+        std::fs::create_dir_all(&to).unwrap();
+        for f in std::fs::read_dir(&from).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+        }
+    }
+    run(&mut project.compose(&["up", "-d"]));
+    let web2 = format!("https://{net}.12:8443");
+    healthy(&project, "web2", &web2, cert.clone()).await;
+    let lb = format!("https://{net}.10:8443");
+    healthy(&project, "lb", &lb, cert.clone()).await;
+
+    // Set up through the balancer.
+    let mut admin = Api::new(&lb, &cert);
+    let admin = blocking(move || {
+        admin.login_admin().unwrap();
+        admin
+    })
+    .await;
+    let ws = call(
+        &admin,
+        "POST",
+        "/api/v1/workspaces",
+        Some(json!({"name": "lan-desk", "kind": "vnc",
+                    "target": {"host": format!("{net}.40"), "port": 5900},
+                    "credentials": {"password": VNC_PASSWORD}})),
+    )
+    .await;
+    let user = call(
+        &admin,
+        "POST",
+        "/api/v1/users",
+        Some(json!({"username": "lena", "password": "meadow-copper-512"})),
+    )
+    .await;
+    call(
+        &admin,
+        "POST",
+        "/api/v1/groups",
+        Some(json!({"name": "lan", "members": [user["id"]], "workspaces": [ws["id"]]})),
+    )
+    .await;
+    let login = |api: Api| async move {
+        blocking(move || {
+            let mut api = api;
+            let r = api.login("lena", "meadow-copper-512").unwrap();
+            assert_eq!(r.status, 200, "{r:?}");
+            api
+        })
+        .await
+    };
+    let lena = login(Api::new(&lb, &cert)).await;
+
+    // Streams through the balancer until both nodes serve one.
+    let mut streams = Vec::new();
+    for _ in 0..6 {
+        let l = call(
+            &lena,
+            "POST",
+            "/api/v1/sessions",
+            Some(json!({"workspace": "lan-desk"})),
+        )
+        .await;
+        let token = l["token"].as_str().unwrap().to_owned();
+        let mut v = StreamViewer::connect(l["stream_url"].as_str().unwrap(), &cert, Some(&lb))
+            .await
+            .unwrap();
+        v.hello(&token, Duration::from_secs(30)).await.unwrap();
+        assert!(v.hello.is_some(), "{:?}", v.end);
+        assert!(frames_while_typing(&mut v, 2).await > 0);
+        streams.push((v, token, l["stream_url"].as_str().unwrap().to_owned()));
+        if sessions_on(&web1, &cert).await > 0 && sessions_on(&web2, &cert).await > 0 {
+            break;
+        }
+    }
+    let on_web1 = sessions_on(&web1, &cert).await;
+    assert!(
+        on_web1 > 0 && sessions_on(&web2, &cert).await > 0,
+        "the balancer used one node only"
+    );
+
+    // web1 dies.
+    run(&mut project.compose(&["kill", "web1"]));
+    let mut dropped = Vec::new();
+    let mut alive = 0;
+    for (mut v, token, url) in streams {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut closed = false;
+        while Instant::now() < deadline {
+            if let Some(ViewerEvent::Closed(..)) = v.next(deadline).await.unwrap() {
+                closed = true;
+                break;
+            }
+        }
+        if closed {
+            dropped.push((token, url));
+        } else {
+            assert!(
+                frames_while_typing(&mut v, 3).await > 0,
+                "a stream on web2 stopped"
+            );
+            alive += 1;
+        }
+    }
+    assert!(
+        alive > 0 && !dropped.is_empty(),
+        "alive {alive}, dropped {}",
+        dropped.len()
+    );
+    // The dropped streams come back through the balancer with their tokens.
+    for (token, url) in &dropped {
+        let mut v = StreamViewer::connect(url, &cert, Some(&lb)).await.unwrap();
+        v.hello(token, Duration::from_secs(30)).await.unwrap();
+        assert!(v.hello.is_some(), "reconnection refused: {:?}", v.end);
+        assert!(frames_while_typing(&mut v, 2).await > 0);
+    }
+    // Logins and launches go on through the balancer.
+    let again = login(Api::new(&lb, &cert)).await;
+    let l = call(
+        &again,
+        "POST",
+        "/api/v1/sessions",
+        Some(json!({"workspace": "lan-desk"})),
+    )
+    .await;
+    let mut v = StreamViewer::connect(l["stream_url"].as_str().unwrap(), &cert, Some(&lb))
+        .await
+        .unwrap();
+    v.hello(l["token"].as_str().unwrap(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(v.hello.is_some(), "{:?}", v.end);
+    assert!(frames_while_typing(&mut v, 2).await > 0);
 }

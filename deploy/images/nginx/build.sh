@@ -1,0 +1,52 @@
+#!/bin/sh
+# Builds the `oriel/nginx` image for the multi-server topologies
+# (deploy/compose): FROM scratch, this machine's nginx (Debian's nginx-light
+# with libnginx-mod-stream) and the libraries it links. The configuration
+# comes from the deployment (mounted at /etc/nginx/nginx.conf); the image
+# only adds the stream module's `load_module` line in /etc/nginx/modules.conf
+# for it to include.
+#
+#   deploy/images/nginx/build.sh
+#
+# Prints the image reference as its last line: oriel/nginx:<hash>.
+set -eu
+
+nginx=$(command -v nginx) || { echo "build.sh: nginx is needed (apt-get install nginx-light libnginx-mod-stream)" >&2; exit 69; }
+module=/usr/lib/nginx/modules/ngx_stream_module.so
+[ -f "$module" ] || { echo "build.sh: the stream module is needed (apt-get install libnginx-mod-stream)" >&2; exit 69; }
+
+hash=$(cat "$nginx" "$module" "$0" | sha256sum | cut -c1-16)
+tag="oriel/nginx:$hash"
+if docker image inspect "$tag" >/dev/null 2>&1; then
+  echo "$tag"
+  exit 0
+fi
+
+ctx=$(mktemp -d)
+trap 'rm -rf "$ctx"' EXIT
+root=$ctx/root
+mkdir -p "$root/usr/sbin" "$root/usr/lib/nginx/modules" "$root/etc/nginx" "$root/var/lib/nginx" "$root/var/log/nginx" "$root/run" "$root/tmp"
+cp "$nginx" "$root/usr/sbin/nginx"
+cp "$module" "$root/usr/lib/nginx/modules/"
+for f in "$nginx" "$module"; do ldd "$f"; done | awk '/=> \// { print $3 } /^[ \t]*\// { print $1 }' | sort -u | while read -r lib; do
+  mkdir -p "$root$(dirname "$lib")"
+  cp -L "$lib" "$root$lib"
+done
+echo "load_module $module;" > "$root/etc/nginx/modules.conf"
+cat > "$root/etc/passwd" <<'PASSWD'
+root:x:0:0:root:/:/usr/sbin/nginx
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nginx
+PASSWD
+echo "nogroup:x:65534:" > "$root/etc/group"
+chmod 1777 "$root/tmp"
+cat > "$ctx/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY root/ /
+ENTRYPOINT ["/usr/sbin/nginx", "-g", "daemon off;"]
+DOCKERFILE
+if ! out=$(DOCKER_BUILDKIT=0 docker build --quiet --tag "$tag" "$ctx" 2>&1); then
+  echo "$out" >&2
+  exit 1
+fi
+docker tag "$tag" oriel/nginx:latest
+echo "$tag"
