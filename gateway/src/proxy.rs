@@ -59,7 +59,8 @@ impl WebSocketHandler for ProxyEndpoint {
     }
 }
 
-/// The viewer's first frame: its bytes as received and its unmasked payload.
+/// The viewer's first frame: the bytes received so far (the frame and
+/// anything behind it) and its unmasked payload.
 struct FirstFrame {
     raw: Vec<u8>,
     payload: Vec<u8>,
@@ -95,10 +96,7 @@ async fn read_first_frame(io: &mut RawStream) -> Result<Option<FirstFrame>, Sess
                     .enumerate()
                     .map(|(i, b)| b ^ mask[i % 4])
                     .collect();
-                if buf.len() > total {
-                    // The viewer says nothing more before the gateway's HELLO.
-                    return Err(bad("messages sent before the gateway's HELLO"));
-                }
+                // Whatever the viewer sent right behind HELLO goes on with it.
                 return Ok(Some(FirstFrame { raw: buf, payload }));
             }
         }

@@ -29,7 +29,7 @@ fn relay_moves_bytes_through_every_path() {
         "no oriel binary at {} (cargo build -p oriel first)",
         oriel.display()
     );
-    let mut paths = vec!["direct", "oriel"];
+    let mut paths = vec!["direct", "oriel", "proxy"];
     for peer in ["nginx", "websockify"] {
         if installed(peer) {
             paths.push(peer);
@@ -84,6 +84,10 @@ fn relay_moves_bytes_through_every_path() {
     }
     assert!(
         stdout.contains("oriel / nginx") || !paths.contains(&"nginx"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("proxy / nginx") || !paths.contains(&"nginx"),
         "{stdout}"
     );
 }

@@ -454,6 +454,34 @@ async fn ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping() {
     assert_eq!(v.close_code, Some(4000));
 }
 
+/// Like [`frames_while_typing`], but `None` when the stream closes.
+async fn frames_unless_closed(v: &mut StreamViewer, secs: u64) -> Option<u64> {
+    let before = v.frames;
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut n = 0u32;
+    while Instant::now() < deadline {
+        for down in [true, false] {
+            let key = ClientMessage::Key {
+                down,
+                keysym: 0x61 + (n % 26),
+                scancode: 0,
+            };
+            if v.send(key).await.is_err() {
+                return None;
+            }
+        }
+        n += 1;
+        let step = Instant::now() + Duration::from_millis(200);
+        while Instant::now() < step {
+            match v.next(step).await {
+                Ok(Some(ViewerEvent::Closed(..))) | Err(_) => return None,
+                _ => {}
+            }
+        }
+    }
+    Some(v.frames - before)
+}
+
 /// The last line a build script printed: the image reference.
 fn built(script: &str, args: &[&str]) -> String {
     let out = run(Command::new(script).args(args));
@@ -626,27 +654,26 @@ async fn ra3_one_web_node_killed_the_other_carries_on() {
         "the balancer used one node only"
     );
 
+    eprintln!(
+        "ra3: streams on web1 {}, on web2 {}",
+        sessions_on(&web1, &cert).await,
+        sessions_on(&web2, &cert).await
+    );
     // web1 dies.
     run(&mut project.compose(&["kill", "web1"]));
     let mut dropped = Vec::new();
     let mut alive = 0;
     for (mut v, token, url) in streams {
-        let deadline = Instant::now() + Duration::from_secs(3);
-        let mut closed = false;
-        while Instant::now() < deadline {
-            if let Some(ViewerEvent::Closed(..)) = v.next(deadline).await.unwrap() {
-                closed = true;
-                break;
-            }
-        }
-        if closed {
-            dropped.push((token, url));
-        } else {
-            assert!(
-                frames_while_typing(&mut v, 3).await > 0,
-                "a stream on web2 stopped"
-            );
-            alive += 1;
+        // A stream on web1 closes, or (its node gone without a word)
+        // carries nothing more; one on web2 goes on — after a pause: the
+        // desktop's Xtigervnc waits up to 20 s (its ClientWaitTimeMillis)
+        // on the dead node's VNC connection, which vanished without a FIN,
+        // before it serves its other clients again.
+        let got = frames_unless_closed(&mut v, 30).await;
+        eprintln!("ra3: after web1 was killed, a stream got {got:?} frames");
+        match got {
+            Some(n) if n > 0 => alive += 1,
+            _ => dropped.push((token, url)),
         }
     }
     assert!(

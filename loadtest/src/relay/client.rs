@@ -18,8 +18,14 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 pub type Ws = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<TcpStream>>;
 
-/// Opens `url` (`wss://127.0.0.1:PORT/…`) offering `subprotocol`.
-pub async fn connect(tls: &TlsConnector, url: &str, subprotocol: &str) -> anyhow::Result<Ws> {
+/// Opens `url` (`wss://127.0.0.1:PORT/…`) offering `subprotocol`, and
+/// sends `hello` first when given (a dedicated proxy reads HELLO first).
+pub async fn connect(
+    tls: &TlsConnector,
+    url: &str,
+    subprotocol: &str,
+    hello: Option<Vec<u8>>,
+) -> anyhow::Result<Ws> {
     let mut request = url.into_client_request().context("bad url")?;
     let uri = request.uri().clone();
     let host = uri.host().ok_or_else(|| anyhow!("url without host"))?;
@@ -35,10 +41,13 @@ pub async fn connect(tls: &TlsConnector, url: &str, subprotocol: &str) -> anyhow
     // Every certificate here names localhost (and 127.0.0.1).
     let name = ServerName::try_from("localhost")?;
     let stream = tls.connect(name, tcp).await.context("TLS handshake")?;
-    let (ws, _) =
+    let (mut ws, _) =
         tokio_tungstenite::client_async_with_config(request, stream, Some(far::ws_config()))
             .await
             .context("WebSocket handshake")?;
+    if let Some(hello) = hello {
+        ws.send(Message::binary(hello)).await?;
+    }
     Ok(ws)
 }
 

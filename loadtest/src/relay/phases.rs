@@ -29,7 +29,7 @@ async fn connect_many(env: &Env, run: &PathRun, n: usize) -> (Vec<Ws>, Option<St
     let mut out = Vec::with_capacity(n);
     let mut first_error = None;
     let mut attempts = futures_util::stream::iter(0..n)
-        .map(|_| client::connect(&env.tls, &run.url, run.subprotocol))
+        .map(|_| client::connect(&env.tls, &run.url, run.subprotocol, run.hello()))
         .buffer_unordered(64);
     let mut done = 0usize;
     while let Some(r) = attempts.next().await {
@@ -122,7 +122,7 @@ pub(super) async fn echo(
     count: usize,
     size: usize,
 ) -> anyhow::Result<Echo> {
-    let mut ws = client::connect(&env.tls, &run.url, run.subprotocol).await?;
+    let mut ws = client::connect(&env.tls, &run.url, run.subprotocol, run.hello()).await?;
     client::start(&mut ws, Mode::Echo).await?;
     let timeout = Duration::from_secs(5);
     client::echo_round_trips(&mut ws, 100, size, timeout).await?;

@@ -170,12 +170,16 @@ pub(super) fn report(
             "* websockify relays WebSocket → plain TCP (re-framed byte stream), one process per connection: another shape",
         );
     }
-    if let (Some(o), Some(n)) = (find(PathKind::Oriel), nginx) {
+    for (o, n) in [PathKind::Oriel, PathKind::Proxy]
+        .into_iter()
+        .filter_map(|k| Some((find(k)?, nginx?)))
+    {
         let r = |a: &[Option<Rate>], b: &[Option<Rate>], f: fn(&Rate) -> Option<f64>| {
             fmt(ratio(a, b, f), 2)
         };
         say(&format!(
-            "oriel / nginx (median of per-round ratios): 1 stream ×{} (per core ×{}), {} streams ×{} (per core ×{}), added p50 latency ×{}, idle memory ×{}",
+            "{} / nginx (median of per-round ratios): 1 stream ×{} (per core ×{}), {} streams ×{} (per core ×{}), added p50 latency ×{}, idle memory ×{}",
+            o.kind.name(),
             r(&o.rounds_one, &n.rounds_one, |x| Some(x.gbps)),
             r(&o.rounds_one, &n.rounds_one, Rate::per_core),
             args.streams,
