@@ -652,6 +652,7 @@ async fn ra3_one_web_node_killed_the_other_carries_on() {
         v.hello(&token, Duration::from_secs(30)).await.unwrap();
         assert!(v.hello.is_some(), "{:?}", v.end);
         assert!(frames_while_typing(&mut v, 2).await > 0);
+        eprintln!("ra3: stream {} is session {}", streams.len(), l["id"]);
         streams.push((v, token, l["stream_url"].as_str().unwrap().to_owned()));
         if sessions_on(&web1, &cert).await > 0 && sessions_on(&web2, &cert).await > 0 {
             break;
