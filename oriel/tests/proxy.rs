@@ -28,7 +28,7 @@ use oriel_core_token::{
 use oriel_testkit::{ScratchDir, StreamViewer, VncDisplay, VncOptions, free_port, wait_until};
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -51,25 +51,6 @@ fn signer(central: &Oriel) -> TokenSigner {
         .try_into()
         .unwrap();
     TokenSigner::from_seed(&seed).unwrap()
-}
-
-/// SHA-256 (hex) of a PEM certificate.
-fn cert_sha256(cert: &Path) -> String {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "openssl x509 -in '{}' -outform der | sha256sum",
-            cert.display()
-        ))
-        .output()
-        .unwrap();
-    let hex = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-    assert_eq!(hex.len(), 64, "{hex}");
-    hex
 }
 
 /// A session token as the control plane would issue it for a user of zone
@@ -188,7 +169,7 @@ async fn central() -> Central {
         signer: signer(&oriel),
         via: Upstream {
             to: oriel.stream_url(),
-            cert_sha256: cert_sha256(&oriel.cert()),
+            cert_sha256: support::cert_sha256(&oriel.cert()),
         },
         vnc_port: display.rfb_port(),
     };

@@ -40,25 +40,6 @@ fn route(oriel: &Oriel, to: &str, cert_sha256: &str, exp_offset: i64) -> String 
         .unwrap()
 }
 
-/// SHA-256 (hex) of the deployment's TLS certificate.
-fn cert_sha256(oriel: &Oriel) -> String {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "openssl x509 -in '{}' -outform der | sha256sum",
-            oriel.cert().display()
-        ))
-        .output()
-        .unwrap();
-    let hex = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-    assert_eq!(hex.len(), 64, "{hex}");
-    hex
-}
-
 /// Opens `/relay/<route>` and returns the close code it ends with, after
 /// sending HELLO with `token` when given.
 async fn close_code(oriel: &Oriel, route: &str, token: Option<&str>) -> Option<u16> {
@@ -76,7 +57,7 @@ async fn close_code(oriel: &Oriel, route: &str, token: Option<&str>) -> Option<u
 async fn relay_refusals_carry_their_close_codes() {
     let oriel = Oriel::up(&[]).await.unwrap();
     let own = oriel.stream_url();
-    let sha = cert_sha256(&oriel);
+    let sha = support::cert_sha256(&oriel.cert());
     // A port nothing listens on: bound, then closed.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_port = closed.local_addr().unwrap().port();

@@ -205,14 +205,6 @@ async fn healthy(project: &Project, service: &str, base: &str, cert: PathBuf) {
     );
 }
 
-fn cert_sha256(cert: &Path) -> String {
-    let out = run(Command::new("sh").arg("-c").arg(format!(
-        "openssl x509 -in '{}' -outform der | sha256sum",
-        cert.display()
-    )));
-    out.split_whitespace().next().unwrap().to_owned()
-}
-
 async fn call(api: &Api, method: &'static str, path: &str, body: Option<Value>) -> Value {
     let (api, owned) = (api.clone(), path.to_owned());
     let r = blocking(move || api.call(method, &owned, body.as_ref(), &[]).unwrap()).await;
@@ -340,7 +332,7 @@ async fn ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping() {
             "connection_proxy": {
                 "id": "connproxy",
                 "url": conn_url,
-                "cert_sha256": cert_sha256(&conn_cert),
+                "cert_sha256": support::cert_sha256(&conn_cert),
                 "sealing_key": sealing.trim(),
             },
         })),

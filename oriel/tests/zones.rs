@@ -26,23 +26,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use support::{Api, Oriel, blocking};
 
-/// SHA-256 (hex) of a PEM certificate.
-fn cert_sha256(cert: &Path) -> String {
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "openssl x509 -in '{}' -outform der | sha256sum",
-            cert.display()
-        ))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
 /// A stand-alone gateway of `role` on `port`, trusting the central
 /// control plane (keys fetched), allowing browsers of its web UI.
 async fn gateway(
@@ -191,7 +174,7 @@ async fn zones_route_streams_through_their_proxies() {
             "connection_proxy": {
                 "id": "site-gw",
                 "url": format!("https://localhost:{cp_port}"),
-                "cert_sha256": cert_sha256(&conn.cert()),
+                "cert_sha256": support::cert_sha256(&conn.cert()),
                 "sealing_key": sealing.trim(),
             },
         })),

@@ -306,3 +306,22 @@ impl Api {
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.expect("blocking task")
 }
+
+/// SHA-256 (hex) of a PEM certificate, as routes, tokens and zones pin it.
+pub fn cert_sha256(cert: &std::path::Path) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl x509 -in '{}' -outform der | sha256sum",
+            cert.display()
+        ))
+        .output()
+        .expect("openssl");
+    let hex = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(hex.len(), 64, "no certificate in {}", cert.display());
+    hex
+}
