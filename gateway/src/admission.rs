@@ -183,8 +183,8 @@ impl Gateway {
                 &format!("the token is not for zone {:?}", me.zone),
             ));
         }
-        match me.role {
-            GatewayRole::DedicatedProxy if claims.via.is_none() => {
+        if me.role == GatewayRole::DedicatedProxy {
+            if claims.via.is_none() {
                 return Err(refuse(
                     self,
                     "no_route",
@@ -192,24 +192,17 @@ impl Gateway {
                     "this proxy serves no session itself and the token names no gateway to pass it on to",
                 ));
             }
-            GatewayRole::DedicatedProxy => {}
-            GatewayRole::ConnectionProxy if !claims.gws.contains(&me.id) => {
+        } else {
+            // A connection proxy serves only the sessions placed on it; a
+            // gateway, those of tokens that name it or no gateway at all.
+            let must_be_named = me.role == GatewayRole::ConnectionProxy || !claims.gws.is_empty();
+            if must_be_named && !claims.gws.contains(&me.id) {
                 return Err(refuse(
                     self,
                     "wrong_gateway",
                     Forbidden,
                     "the session is served by another gateway",
                 ));
-            }
-            GatewayRole::Gateway | GatewayRole::ConnectionProxy => {
-                if !claims.gws.is_empty() && !claims.gws.contains(&me.id) {
-                    return Err(refuse(
-                        self,
-                        "wrong_gateway",
-                        Forbidden,
-                        "the session is served by another gateway",
-                    ));
-                }
             }
         }
         if let Some(why) = self.admission.revocations.read().check(&claims) {

@@ -30,22 +30,22 @@ mod far;
 mod host;
 mod peers;
 mod phases;
+mod proxy;
 mod report;
 
 use crate::deploy::{Database, Deployment};
 use crate::say;
 use crate::stats::{load_average, package_version, process_tree, processes_cpu, round};
 use anyhow::{Context as _, bail};
-use base64::Engine as _;
 use far::FarServers;
 use host::Pinning;
-use oriel_core_token::{CLAIMS_VERSION, RouteClaims, TokenSigner};
+use oriel_core_token::{CLAIMS_VERSION, RouteClaims};
 use oriel_core_wire::SUBPROTOCOL;
 use oriel_testkit::ScratchDir;
 use peers::{NginxOptions, PeerRelay};
 use phases::Env;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -372,8 +372,8 @@ async fn measure(
                 versions.insert("oriel".into(), json!(binary.display().to_string()));
             }
             PathKind::Proxy => {
-                let signer = Arc::new(deployment_signer(&deployment)?);
-                let (guard, url) = start_proxy(&binary, &deployment, &scratch).await?;
+                let signer = Arc::new(proxy::deployment_signer(&deployment)?);
+                let (guard, url) = proxy::start_proxy(&binary, &deployment, &scratch).await?;
                 if let Some(p) = &pinning
                     && !host::taskset(&p.relay, guard.id())
                 {
@@ -382,7 +382,7 @@ async fn measure(
                 let mut run = PathRun::new(*kind, url, SUBPROTOCOL, Some(guard.id()));
                 let to = format!("wss://127.0.0.1:{}/stream", far.ws.port());
                 let cert = far.cert_sha256.clone();
-                run.hello = Some(Arc::new(move || proxy_hello(&signer, &to, &cert)));
+                run.hello = Some(Arc::new(move || proxy::proxy_hello(&signer, &to, &cert)));
                 run._proxy = Some(guard);
                 runs.push(run);
             }
@@ -605,129 +605,8 @@ fn record(
 
 /// Signs a route to the far server with the deployment's signing key,
 /// read as `oriel` reads it (`<data>/keys/signing.key`, base64 seed).
-/// Starts `oriel gateway --role dedicated-proxy` trusting the deployment's
-/// key file; returns it and its `wss://…/stream`.
-async fn start_proxy(
-    binary: &Path,
-    deployment: &Deployment,
-    scratch: &ScratchDir,
-) -> anyhow::Result<(oriel_testkit::ChildGuard, String)> {
-    let data = deployment
-        .ca
-        .parent()
-        .and_then(Path::parent)
-        .context("no data directory")?;
-    let key = data.join("keys").join("signing.pub");
-    let mut cmd = std::process::Command::new(binary);
-    cmd.args([
-        "gateway",
-        "--role",
-        "dedicated-proxy",
-        "--zone",
-        "bench",
-        "--id",
-        "bench-proxy",
-    ])
-    .arg("--data-dir")
-    .arg(scratch.path().join("proxy"))
-    .args(["--listen", "127.0.0.1:0"])
-    // The deployment's certificate, which the clients trust already.
-    .arg("--tls-cert")
-    .arg(&deployment.ca)
-    .arg("--tls-key")
-    .arg(data.join("tls").join("tls.key"))
-    .env(
-        "ORIEL_GATEWAY__CONTROL_PUBLIC_KEYS",
-        format!("[\"{}\"]", key.display()),
-    )
-    .env("RUST_LOG", "warn,oriel=info");
-    let mut guard = oriel_testkit::ChildGuard::spawn(cmd, "oriel-proxy", scratch)?;
-    let started = std::time::Instant::now();
-    loop {
-        if let Some(base) = guard.log().lines().find_map(|l| {
-            l.split(" ready at ")
-                .nth(1)
-                .map(|u| u.trim().trim_end_matches('/').to_owned())
-        }) {
-            let url = format!("{}/stream", base.replacen("https://", "wss://", 1));
-            return Ok((guard, url));
-        }
-        if !guard.is_running() || started.elapsed() > Duration::from_secs(30) {
-            bail!("the dedicated proxy did not start:\n{}", guard.log_tail(20));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A HELLO with a fresh session token (its own id) naming the far server
-/// as the gateway the proxy passes the stream on to.
-fn proxy_hello(signer: &TokenSigner, to: &str, cert_sha256: &str) -> Vec<u8> {
-    use oriel_core_token::{Policy, Reuse, SessionClaims, TargetClaims, Upstream};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let claims = SessionClaims {
-        v: CLAIMS_VERSION,
-        sid: format!("loadtest-proxy-{n}"),
-        jti: format!("loadtest-proxy-{}-{n}", std::process::id()),
-        sub: "loadtest".into(),
-        name: "loadtest".into(),
-        ws: "relay".into(),
-        iat: now,
-        nbf: now,
-        exp: now + 3600,
-        target: TargetClaims {
-            kind: "vnc".into(),
-            host: "127.0.0.1".into(),
-            port: 1,
-            identity: None,
-        },
-        policy: Policy::default(),
-        creds: None,
-        deadline: None,
-        zones: vec!["bench".into()],
-        gws: Vec::new(),
-        via: Some(Upstream {
-            to: to.to_owned(),
-            cert_sha256: cert_sha256.to_owned(),
-        }),
-        reuse: Some(Reuse { window: 60, max: 0 }),
-    };
-    let token = signer.sign(&claims).unwrap_or_default();
-    oriel_core_wire::ClientMessage::Hello(oriel_core_wire::ClientHello {
-        version: oriel_core_wire::VERSION,
-        capabilities: 0,
-        viewport: oriel_core_model::Size::new(0, 0),
-        token,
-    })
-    .to_bytes()
-}
-
-/// The deployment's own signing key.
-fn deployment_signer(deployment: &Deployment) -> anyhow::Result<TokenSigner> {
-    let data = deployment
-        .ca
-        .parent()
-        .and_then(Path::parent)
-        .context("no data directory")?;
-    let key_file = data.join("keys").join("signing.key");
-    let text = std::fs::read_to_string(&key_file)
-        .with_context(|| format!("cannot read {}", key_file.display()))?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .with_context(|| format!("{} is not base64", key_file.display()))?;
-    let seed: [u8; 32] = bytes
-        .as_slice()
-        .try_into()
-        .with_context(|| format!("{} must hold 32 bytes", key_file.display()))?;
-    Ok(TokenSigner::from_seed(&seed)?)
-}
-
 fn mint_route(deployment: &Deployment, far: &FarServers) -> anyhow::Result<String> {
-    let signer = deployment_signer(deployment)?;
+    let signer = proxy::deployment_signer(deployment)?;
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)?
         .as_secs();

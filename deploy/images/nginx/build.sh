@@ -10,6 +10,7 @@
 #
 # Prints the image reference as its last line: oriel/nginx:<hash>.
 set -eu
+. "$(dirname "$0")/../scratch.sh"
 
 nginx=$(command -v nginx) || { echo "build.sh: nginx is needed (apt-get install nginx-light libnginx-mod-stream)" >&2; exit 69; }
 module=/usr/lib/nginx/modules/ngx_stream_module.so
@@ -28,10 +29,7 @@ root=$ctx/root
 mkdir -p "$root/usr/sbin" "$root/usr/lib/nginx/modules" "$root/etc/nginx" "$root/var/lib/nginx" "$root/var/log/nginx" "$root/run" "$root/tmp"
 cp "$nginx" "$root/usr/sbin/nginx"
 cp "$module" "$root/usr/lib/nginx/modules/"
-for f in "$nginx" "$module"; do ldd "$f"; done | awk '/=> \// { print $3 } /^[ \t]*\// { print $1 }' | sort -u | while read -r lib; do
-  mkdir -p "$root$(dirname "$lib")"
-  cp -L "$lib" "$root$lib"
-done
+copy_linked "$root" "$nginx" "$module"
 echo "load_module $module;" > "$root/etc/nginx/modules.conf"
 cat > "$root/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/:/usr/sbin/nginx
@@ -44,9 +42,4 @@ FROM scratch
 COPY root/ /
 ENTRYPOINT ["/usr/sbin/nginx", "-g", "daemon off;"]
 DOCKERFILE
-if ! out=$(DOCKER_BUILDKIT=0 docker build --quiet --tag "$tag" "$ctx" 2>&1); then
-  echo "$out" >&2
-  exit 1
-fi
-docker tag "$tag" oriel/nginx:latest
-echo "$tag"
+build_scratch_image "$ctx" "$tag" oriel/nginx:latest

@@ -9,6 +9,7 @@
 # Prints the image reference as its last line: oriel/oriel:<first 16 hex
 # digits of the binary's SHA-256>. Builds nothing when that tag exists.
 set -eu
+. "$(dirname "$0")/../scratch.sh"
 
 bin=${1:-target/release/oriel}
 [ -x "$bin" ] || { echo "build.sh: no executable at $bin (cargo build --release -p oriel)" >&2; exit 64; }
@@ -26,10 +27,7 @@ trap 'rm -rf "$ctx"' EXIT
 mkdir -p "$ctx/root/tmp" "$ctx/root/data" "$ctx/root/etc"
 strip -o "$ctx/root/oriel" "$bin"
 # The loader and every library the binary links, at their own paths.
-ldd "$bin" | awk '/=> \// { print $3 } /^[ \t]*\// { print $1 }' | while read -r lib; do
-  mkdir -p "$ctx/root$(dirname "$lib")"
-  cp -L "$lib" "$ctx/root$lib"
-done
+copy_linked "$ctx/root" "$bin"
 echo "root:x:0:0:root:/data:/oriel" > "$ctx/root/etc/passwd"
 echo "oriel" > "$ctx/root/etc/hostname"
 cat > "$ctx/Dockerfile" <<'DOCKERFILE'
@@ -40,9 +38,4 @@ VOLUME /data
 ENTRYPOINT ["/oriel"]
 DOCKERFILE
 chmod 1777 "$ctx/root/tmp"
-if ! out=$(DOCKER_BUILDKIT=0 docker build --quiet --tag "$tag" "$ctx" 2>&1); then
-  echo "$out" >&2
-  exit 1
-fi
-docker tag "$tag" oriel/oriel:latest
-echo "$tag"
+build_scratch_image "$ctx" "$tag" oriel/oriel:latest

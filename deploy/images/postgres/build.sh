@@ -12,6 +12,7 @@
 # Prints the image reference as its last line: oriel/postgres:<hash of the
 # server binary and this script>.
 set -eu
+. "$(dirname "$0")/../scratch.sh"
 
 pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$pgbin" ] && [ -x "$pgbin/postgres" ] || { echo "build.sh: no PostgreSQL server (apt-get install postgresql)" >&2; exit 69; }
@@ -40,10 +41,7 @@ cp -r /usr/share/zoneinfo "$root/usr/share/zoneinfo"
 # Libraries the server and initdb link, and the server's own modules.
 libdir=/usr/lib/postgresql/$version/lib
 [ -d "$libdir" ] && mkdir -p "$root$libdir" && cp -r "$libdir/." "$root$libdir/"
-for b in postgres initdb; do ldd "$pgbin/$b"; done | awk '/=> \// { print $3 } /^[ \t]*\// { print $1 }' | sort -u | while read -r lib; do
-  mkdir -p "$root$(dirname "$lib")"
-  cp -L "$lib" "$root$lib"
-done
+copy_linked "$root" "$pgbin/postgres" "$pgbin/initdb"
 # Locale-independent: C.UTF-8 needs no locale files.
 cat > "$root/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/:/bin/sh
@@ -77,9 +75,4 @@ VOLUME /data
 EXPOSE 5432
 ENTRYPOINT ["/entrypoint"]
 DOCKERFILE
-if ! out=$(DOCKER_BUILDKIT=0 docker build --quiet --tag "$tag" "$ctx" 2>&1); then
-  echo "$out" >&2
-  exit 1
-fi
-docker tag "$tag" oriel/postgres:latest
-echo "$tag"
+build_scratch_image "$ctx" "$tag" oriel/postgres:latest
