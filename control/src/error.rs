@@ -120,6 +120,17 @@ impl From<StoreError> for ApiError {
                 format!("a {what} with this name already exists"),
             ),
             StoreError::Missing(what) => ApiError::invalid(format!("no such {what}")),
+            // The control plane's database is away (stopped, partitioned):
+            // say so, and that running sessions are not affected.
+            other if other.is_unavailable() => {
+                tracing::warn!(error = %other, "the database cannot be reached");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the control plane cannot reach its database: sessions already running go on, \
+                     new logins and launches work again once it is back",
+                )
+            }
             other => ApiError::internal(&other),
         }
     }

@@ -144,6 +144,10 @@ pub struct ControlPlane {
     pub(crate) oidc: Option<auth::oidc::Oidc>,
     /// Bumped when agents should look again (a container launch or end).
     pub(crate) agent_changes: tokio::sync::watch::Sender<u64>,
+    /// Since when (Unix ms) this control plane has been up with its database
+    /// in reach: agents and gateways could not be heard before, so silence
+    /// from before then is no sign of trouble (see `ControlPlane::reap`).
+    pub(crate) hearing_since_ms: std::sync::atomic::AtomicI64,
 }
 
 impl std::fmt::Debug for ControlPlane {
@@ -205,6 +209,7 @@ impl ControlPlane {
             report_verifier,
             dummy_hash,
             agent_changes: tokio::sync::watch::Sender::new(0),
+            hearing_since_ms: std::sync::atomic::AtomicI64::new(time::now_ms()),
         });
         Ok((
             cp,

@@ -23,6 +23,7 @@ use http::StatusCode;
 use oriel_control_store::SessionState;
 use oriel_core_token::{Report, ReportClaims};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tracing::{info, warn};
 
@@ -166,16 +167,31 @@ impl ControlPlane {
         Ok(())
     }
 
-    /// One pass of the reaper.
+    /// Whether this control plane has been able to hear agents and
+    /// gateways for the last `window_ms`: silence over a shorter stretch
+    /// may only be its own absence (a restart, its database away), during
+    /// which their polls and reports could not land.
+    pub(crate) fn heard_for(&self, now: i64, window_ms: i64) -> bool {
+        self.hearing_since_ms.load(Ordering::Relaxed) <= now - window_ms
+    }
+
+    /// One pass of the reaper. Judgements made on silence (a lost agent, a
+    /// desktop that never became ready, a viewer that never connected) wait
+    /// until this control plane has been reachable for the whole window.
     pub async fn reap(&self) -> Result<(), ApiError> {
         let now = now_ms();
-        self.lose_silent_agents().await?;
+        if self.heard_for(now, self.settings.agent_lost_after.as_millis() as i64) {
+            self.lose_silent_agents().await?;
+        }
         let start_timeout = self.settings.container_start_timeout.as_millis() as i64;
-        for s in self
-            .store
-            .stale_sessions(SessionState::Requested, now - start_timeout)
-            .await?
-        {
+        let requested = if self.heard_for(now, start_timeout) {
+            self.store
+                .stale_sessions(SessionState::Requested, now - start_timeout)
+                .await?
+        } else {
+            Vec::new()
+        };
+        for s in requested {
             if self
                 .store
                 .transition(
@@ -205,11 +221,14 @@ impl ControlPlane {
             )
             .await;
         }
-        for s in self
-            .store
-            .stale_sessions(SessionState::Starting, now - CONNECT_GRACE_MS)
-            .await?
-        {
+        let starting = if self.heard_for(now, CONNECT_GRACE_MS) {
+            self.store
+                .stale_sessions(SessionState::Starting, now - CONNECT_GRACE_MS)
+                .await?
+        } else {
+            Vec::new()
+        };
+        for s in starting {
             if s.token_expires_at + CONNECT_GRACE_MS < now {
                 self.store
                     .transition(
@@ -243,10 +262,22 @@ impl ControlPlane {
         let cp = Arc::clone(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(every);
+            let mut failing = false;
             loop {
                 tick.tick().await;
-                if let Err(e) = cp.reap().await {
-                    warn!(error = %e.message, "session reaper failed");
+                match cp.reap().await {
+                    // Back after a pass that failed (the database away):
+                    // nobody could be heard meanwhile, start listening anew.
+                    Ok(()) if failing => {
+                        failing = false;
+                        cp.hearing_since_ms.store(now_ms(), Ordering::Relaxed);
+                        info!("the reaper runs again; silence is judged from now on");
+                    }
+                    Ok(()) => {}
+                    Err(e) => {
+                        failing = true;
+                        warn!(error = %e.message, "session reaper failed");
+                    }
                 }
                 if let Err(e) = cp.store.purge_logins(now_ms()).await {
                     warn!(error = %e, "cannot purge expired logins");
