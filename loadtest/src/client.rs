@@ -15,6 +15,12 @@ pub struct Client {
 
 impl Client {
     /// A client of `base` (`https://host:port`) trusting the PEM certificates in `ca`.
+    /// The control plane's URL: the origin of its web app, from which a
+    /// browser opens its streams.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     pub fn new(base: &str, ca: &Path) -> anyhow::Result<Client> {
         let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
         let roots: Vec<_> = ureq::tls::parse_pem(&pem)

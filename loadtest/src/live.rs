@@ -161,13 +161,13 @@ pub fn admin(d: &Deployment) -> anyhow::Result<Client> {
     Ok(admin)
 }
 
-/// Creates a workspace; returns its id.
+/// Creates a workspace (its target in `zone`, when given); returns its id.
 pub fn create_workspace(
     admin: &Client,
     name: &str,
     kind: &str,
-    host: &str,
-    port: u16,
+    (host, port): (&str, u16),
+    zone: Option<&str>,
     credentials: Option<Value>,
 ) -> anyhow::Result<String> {
     let mut body = json!({
@@ -175,11 +175,48 @@ pub fn create_workspace(
         "kind": kind,
         "target": {"host": host, "port": port},
     });
+    if let Some(z) = zone {
+        body["target"]["zone"] = json!(z);
+    }
     if let Some(c) = credentials {
         body["credentials"] = c;
     }
     let ws = admin.expect("POST", "/api/v1/workspaces", Some(&body), 201)?;
     Ok(ws["id"].as_str().context("workspace id")?.to_owned())
+}
+
+/// A user of `zone` made for this run (a group of the zone holding the
+/// user and `workspaces`), logged in: its sessions enter at the zone's
+/// dedicated proxy, as a user near it would.
+pub fn zone_user(
+    admin: &Client,
+    d: &Deployment,
+    zone: &str,
+    workspaces: &[String],
+) -> anyhow::Result<Client> {
+    let name = format!("lt{}-{zone}", std::process::id());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let password = format!("lt-{}-{nanos}-pw", std::process::id());
+    let user = admin.expect(
+        "POST",
+        "/api/v1/users",
+        Some(&json!({"username": name, "password": password})),
+        201,
+    )?;
+    admin.expect(
+        "POST",
+        "/api/v1/groups",
+        Some(&json!({"name": name, "settings": {"zone": zone},
+                     "members": [user["id"]], "workspaces": workspaces})),
+        201,
+    )?;
+    let mut client = Client::new(&d.base, &d.ca)?;
+    if client.login(&name, &password)? != 200 {
+        bail!("login of the zone's user {name} failed");
+    }
+    Ok(client)
 }
 
 /// Launches a session of `workspace` (`POST /api/v1/sessions`) and connects
@@ -210,7 +247,7 @@ pub fn launch_session_with(
         201,
     )?;
     let id = launched["id"].as_str().context("session id")?.to_owned();
-    let viewer = connect_viewer(rt, &launched, ca, capabilities)?;
+    let viewer = connect_viewer(rt, &launched, ca, admin.base(), capabilities)?;
     Ok((id, viewer))
 }
 
@@ -234,15 +271,19 @@ pub fn join_session(
             _ => bail!("token of session {id}: {status} {body}"),
         }
     };
-    connect_viewer(rt, &grant, ca, capabilities)
+    connect_viewer(rt, &grant, ca, admin.base(), capabilities)
 }
 
 /// Connects a viewer with a grant (`stream_url`, `token`) and waits for
 /// the gateway's HELLO.
+/// A viewer of a launch's (or a token's) stream, opened from `origin` (the
+/// web app's, as a browser does: the stream may enter elsewhere, at a
+/// node's gateway or a zone's proxy).
 fn connect_viewer(
     rt: &tokio::runtime::Runtime,
     grant: &Value,
     ca: &Path,
+    origin: &str,
     capabilities: u32,
 ) -> anyhow::Result<StreamViewer> {
     let url = grant["stream_url"]
@@ -250,10 +291,7 @@ fn connect_viewer(
         .context("stream_url")?
         .to_owned();
     let token = grant["token"].as_str().context("token")?.to_owned();
-    let origin = url
-        .replacen("wss://", "https://", 1)
-        .trim_end_matches("/stream")
-        .to_owned();
+    let origin = origin.to_owned();
     rt.block_on(async move {
         let mut v = StreamViewer::connect(&url, ca, Some(&origin)).await?;
         v.capabilities = capabilities;

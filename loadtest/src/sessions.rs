@@ -343,8 +343,8 @@ fn measure(
         &admin,
         &format!("lt{}-{}", std::process::id(), args.kind.name()),
         args.kind.name(),
-        "127.0.0.1",
-        target.port()?,
+        ("127.0.0.1", target.port()?),
+        None,
         credentials,
     )?;
     let rss_idle = idle_rss_mib(oriel_pid)?;

@@ -54,7 +54,7 @@ use crate::live::{
 use crate::say;
 use crate::stats::{load_average, machine_cpu, process_cpu};
 use anyhow::{Context as _, bail};
-pub use config::{Args, Config};
+pub use config::{Args, Config, Given};
 use config::{Scenario, read_scenario};
 use report::{Measured, Tick};
 use serde_json::{Value, json};
@@ -73,7 +73,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let configs = Config::resolve(&args, scenario)?;
     let binary = crate::deploy::oriel_binary(args.oriel.as_ref())?;
+    let given = args.given();
+    let target_host = args.target_host;
     if let Some(compare::Peer::Novnc) = args.compare {
+        if given.is_some() {
+            bail!("--compare starts its own deployment: it takes no --url");
+        }
         if configs.len() > 1 || configs[0].viewers_per_session > 1 || configs[0].webp {
             bail!("--compare takes one session count, one viewer per session and no --webp");
         }
@@ -86,7 +91,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     if configs.len() == 1 {
-        let measured = run_one(&configs[0], &binary, args.database)?;
+        let measured = run_one(
+            &configs[0],
+            &binary,
+            args.database,
+            given.as_ref(),
+            target_host,
+        )?;
         let report = measured.to_json();
         for line in measured.table() {
             say(&line);
@@ -101,7 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // fresh `oriel up` (idle RSS and the gateway's counters start clean).
     let mut runs = Vec::new();
     for c in &configs {
-        let measured = run_one(c, &binary, args.database)?;
+        let measured = run_one(c, &binary, args.database, given.as_ref(), target_host)?;
         for line in measured.table() {
             say(&line);
         }
@@ -128,8 +139,15 @@ fn write_json(path: Option<&Path>, report: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One run: its targets, its `oriel up`, the measurement.
-fn run_one(config: &Config, binary: &PathBuf, database: Database) -> anyhow::Result<Measured> {
+/// One run: its targets, its `oriel up` (or the deployment given), the
+/// measurement.
+fn run_one(
+    config: &Config,
+    binary: &PathBuf,
+    database: Database,
+    given: Option<&Given>,
+    target_host: Option<std::net::IpAddr>,
+) -> anyhow::Result<Measured> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -139,8 +157,14 @@ fn run_one(config: &Config, binary: &PathBuf, database: Database) -> anyhow::Res
     } else {
         Targets::Given(config.targets.clone())
     };
-    let deployment = rt.block_on(Deployment::start(binary, database))?;
-    let result = measure(&rt, config, &deployment, &mut targets);
+    if let Some(host) = target_host {
+        rt.block_on(targets.expose(host))?;
+    }
+    let deployment = match given {
+        Some(g) => Deployment::existing(g.url.clone(), g.ca.clone(), g.admin_password.clone())?,
+        None => rt.block_on(Deployment::start(binary, database))?,
+    };
+    let result = measure(&rt, config, &deployment, given, &mut targets);
     if result.is_err()
         && let Some(g) = &deployment.oriel
     {
@@ -194,13 +218,19 @@ fn measure(
     rt: &tokio::runtime::Runtime,
     c: &Config,
     d: &Deployment,
+    given: Option<&Given>,
     targets: &mut Targets,
 ) -> anyhow::Result<Measured> {
     let load_start = load_average();
-    let oriel_pid = d.oriel.as_ref().context("no oriel process")?.id();
+    let oriel_pid = match (&d.oriel, given) {
+        (Some(g), _) => g.id(),
+        (None, Some(g)) => g.oriel_pid,
+        (None, None) => bail!("no oriel process"),
+    };
     let admin = crate::live::admin(d)?;
     let metrics = Client::new(&d.base, &d.ca)?;
     let credentials = c.target_password.as_ref().map(|p| json!({ "password": p }));
+    let zone = given.and_then(|g| g.zone.as_deref());
     let mut workspaces = Vec::new();
     for i in 0..targets.len() {
         let (host, port) = targets.address(i);
@@ -208,11 +238,17 @@ fn measure(
             &admin,
             &format!("lt{}-stream-{i}", std::process::id()),
             "vnc",
-            &host,
-            port,
+            (&host, port),
+            zone,
             credentials.clone(),
         )?);
     }
+    // In a zone: the sessions are a user's of the zone (entering at its
+    // proxy); otherwise the admin's.
+    let launcher = match zone {
+        Some(z) => crate::live::zone_user(&admin, d, z, &workspaces)?,
+        None => admin.clone(),
+    };
     let rss_idle = idle_rss_mib(oriel_pid)?;
     say(&format!(
         "stream {}: {} session(s) × {} viewer(s){}; deployment: {}; targets: {}; oriel idle RSS {rss_idle:.1} MiB",
@@ -239,14 +275,14 @@ fn measure(
             std::thread::sleep(due.saturating_duration_since(Instant::now()));
             let target = i % targets.len();
             let (id, first) =
-                launch_session_with(rt, &admin, &workspaces[target], &d.ca, capabilities)
+                launch_session_with(rt, &launcher, &workspaces[target], &d.ca, capabilities)
                     .with_context(|| format!("session {i}"))?;
             ids.push(id.clone());
             let mut first = Some(first);
             for k in 0..c.viewers_per_session {
                 let viewer = match first.take() {
                     Some(v) => v,
-                    None => join_session(rt, &admin, &id, &d.ca, capabilities)
+                    None => join_session(rt, &launcher, &id, &d.ca, capabilities)
                         .with_context(|| format!("viewer {k} of session {i}"))?,
                 };
                 let shared = Arc::new(Shared::default());
@@ -282,7 +318,7 @@ fn measure(
             Err(e) => errors.push(format!("{who}: task failed: {e}")),
         }
     }
-    errors.extend(end_sessions(&admin, &ids));
+    errors.extend(end_sessions(&launcher, &ids));
     let mut m = result?;
     m.errors.extend(errors);
     m.rss_idle_mib = rss_idle;
@@ -358,7 +394,7 @@ fn window(
     // second), then the freeze for good: every viewer must converge to its
     // server exactly.
     let mut settles = Vec::new();
-    if matches!(targets, Targets::Started(_)) {
+    if !matches!(targets, Targets::Given(_)) {
         for j in 0..c.samples {
             let i = j % sessions.len();
             let s = &sessions[i];

@@ -347,8 +347,8 @@ fn compare(
             &admin,
             &format!("lt{}-compare-{i}", std::process::id()),
             "vnc",
-            &host,
-            port,
+            (&host, port),
+            None,
             None,
         )?);
     }

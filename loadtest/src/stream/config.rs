@@ -77,6 +77,54 @@ pub struct Args {
     /// Rounds of the comparison (each side once per round) [default: 3].
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// Measure a running deployment instead of starting `oriel up`
+    /// (`https://host:port` of its control plane).
+    #[arg(long, requires_all = ["ca", "admin_password", "oriel_pid"])]
+    pub url: Option<String>,
+    /// PEM certificates to trust: the control plane's and those of the
+    /// gateways or proxies the streams enter at.
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// The running deployment's admin password.
+    #[arg(long, env = "ORIEL_ADMIN_PASSWORD")]
+    pub admin_password: Option<String>,
+    /// The process whose CPU and memory are reported as oriel's (the
+    /// gateway that serves the streams) in a running deployment.
+    #[arg(long)]
+    pub oriel_pid: Option<u32>,
+    /// Workspaces target this zone (its connection proxy serves them) and
+    /// sessions are launched by a user of the zone (entering at its
+    /// dedicated proxy), made for the run.
+    #[arg(long, requires = "url")]
+    pub zone: Option<String>,
+    /// The address at which the serving gateway reaches the displays started
+    /// here (each is exposed there by a TCP forwarder) [default: 127.0.0.1,
+    /// the displays themselves].
+    #[arg(long)]
+    pub target_host: Option<std::net::IpAddr>,
+}
+
+/// A deployment somebody else runs (`--url`), and how to use it.
+#[derive(Debug, Clone)]
+pub struct Given {
+    pub url: String,
+    pub ca: PathBuf,
+    pub admin_password: String,
+    pub oriel_pid: u32,
+    pub zone: Option<String>,
+}
+
+impl Args {
+    /// The running deployment given by `--url`, if any.
+    pub fn given(&self) -> Option<Given> {
+        Some(Given {
+            url: self.url.clone()?,
+            ca: self.ca.clone()?,
+            admin_password: self.admin_password.clone()?,
+            oriel_pid: self.oriel_pid?,
+            zone: self.zone.clone(),
+        })
+    }
 }
 
 /// A scenario file: the same settings as the flags.

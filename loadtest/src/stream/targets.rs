@@ -24,6 +24,37 @@ pub enum Targets {
     Started(Vec<Started>),
     /// `host:port` of VNC servers somebody else runs.
     Given(Vec<(String, u16)>),
+    /// Displays started here, each exposed at another address (a gateway
+    /// in another network namespace cannot reach 127.0.0.1): the address of
+    /// each forwarder, in the order of the displays.
+    Exposed(
+        Vec<Started>,
+        Vec<(String, u16)>,
+        Vec<tokio::task::JoinHandle<()>>,
+    ),
+}
+
+impl Drop for Targets {
+    fn drop(&mut self) {
+        if let Targets::Exposed(_, _, forwarders) = self {
+            for f in forwarders {
+                f.abort();
+            }
+        }
+    }
+}
+
+/// Passes every connection to `listener` on to `to`, bytes unchanged.
+async fn forward(listener: tokio::net::TcpListener, to: std::net::SocketAddr) {
+    while let Ok((mut inbound, _)) = listener.accept().await {
+        tokio::spawn(async move {
+            if let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await {
+                let _ = inbound.set_nodelay(true);
+                let _ = outbound.set_nodelay(true);
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
 }
 
 /// Parses `host:port`.
@@ -65,35 +96,61 @@ impl Targets {
         Ok(Targets::Started(out))
     }
 
+    /// Exposes the displays started here at `host` (a TCP forwarder on
+    /// `host`:any port for each); given targets cannot be.
+    pub async fn expose(&mut self, host: std::net::IpAddr) -> anyhow::Result<()> {
+        let Targets::Started(started) = self else {
+            bail!("--target-host exposes displays started here, not given targets");
+        };
+        let started = std::mem::take(started);
+        let mut addresses = Vec::new();
+        let mut forwarders = Vec::new();
+        for t in &started {
+            let listener = tokio::net::TcpListener::bind((host, 0))
+                .await
+                .with_context(|| format!("cannot listen on {host} (--target-host)"))?;
+            let port = listener.local_addr()?.port();
+            let to = std::net::SocketAddr::from(([127, 0, 0, 1], t.display.rfb_port()));
+            forwarders.push(tokio::spawn(forward(listener, to)));
+            addresses.push((host.to_string(), port));
+        }
+        *self = Targets::Exposed(started, addresses, forwarders);
+        Ok(())
+    }
+
+    fn started(&self) -> Option<&[Started]> {
+        match self {
+            Targets::Started(s) | Targets::Exposed(s, ..) => Some(s),
+            Targets::Given(_) => None,
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
-            Targets::Started(s) => s.len(),
+            Targets::Started(s) | Targets::Exposed(s, ..) => s.len(),
             Targets::Given(g) => g.len(),
         }
     }
 
-    /// `(host, port)` of target `i`.
+    /// `(host, port)` of target `i`, as the serving gateway reaches it.
     pub fn address(&self, i: usize) -> (String, u16) {
         match self {
             Targets::Started(s) => ("127.0.0.1".to_owned(), s[i].display.rfb_port()),
-            Targets::Given(g) => g[i].clone(),
+            Targets::Given(g) | Targets::Exposed(_, g, _) => g[i].clone(),
         }
     }
 
     /// A short name of target `i`: the X display, or the address.
     pub fn name(&self, i: usize) -> String {
         match self {
-            Targets::Started(s) => s[i].display.display(),
+            Targets::Started(s) | Targets::Exposed(s, ..) => s[i].display.display(),
             Targets::Given(g) => format!("{}:{}", g[i].0, g[i].1),
         }
     }
 
     /// The display of target `i`, when we started it (fidelity needs it).
     pub fn display(&self, i: usize) -> Option<&VncDisplay> {
-        match self {
-            Targets::Started(s) => Some(&s[i].display),
-            Targets::Given(_) => None,
-        }
+        self.started().map(|s| &s[i].display)
     }
 
     pub fn describe(&self, workload: Workload) -> String {
@@ -102,6 +159,15 @@ impl Targets {
                 "{} Xtigervnc display(s) {WIDTH}x{HEIGHT} started here, {} workload on each",
                 s.len(),
                 workload.name()
+            ),
+            Targets::Exposed(s, at, _) => format!(
+                "{} Xtigervnc display(s) {WIDTH}x{HEIGHT} started here, {} workload on each, reached at {}",
+                s.len(),
+                workload.name(),
+                at.iter()
+                    .map(|(h, p)| format!("{h}:{p}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Targets::Given(g) => format!(
                 "given VNC server(s) {} (workload: whatever runs there)",
@@ -115,9 +181,7 @@ impl Targets {
 
     /// CPU seconds so far of the VNC servers and of the workloads (not ours).
     pub fn cpu(&self) -> Option<(f64, f64)> {
-        let Targets::Started(s) = self else {
-            return None;
-        };
+        let s = self.started()?;
         let servers = s.iter().map(|t| processes_cpu(&t.server_pids)).sum();
         let workloads = s
             .iter()
@@ -128,7 +192,7 @@ impl Targets {
 
     /// Freezes or thaws every workload (no-op for given targets).
     pub fn freeze(&self, freeze: bool) -> anyhow::Result<()> {
-        if let Targets::Started(s) = self {
+        if let Some(s) = self.started() {
             for t in s {
                 t.workload.signal(freeze)?;
             }
@@ -138,7 +202,7 @@ impl Targets {
 
     /// Fails when a server or a workload program has exited.
     pub fn ensure_running(&mut self) -> anyhow::Result<()> {
-        if let Targets::Started(s) = self {
+        if let Targets::Started(s) | Targets::Exposed(s, ..) = self {
             for t in s {
                 let n = t.display.display();
                 t.display

@@ -115,6 +115,46 @@ async fn ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping() {
         })),
     )
     .await;
+
+    // fps and latency of a user of the zone near its proxy, measured by
+    // oriel-loadtest, without and with 100 ms more round trip on the WAN.
+    let trust = dir.path().join("trust.pem");
+    let mut pem = std::fs::read(&control_cert).unwrap();
+    pem.extend(std::fs::read(&proxy_cert).unwrap());
+    std::fs::write(&trust, pem).unwrap();
+    let connproxy_pid = {
+        let id = run(&mut project.compose(&["ps", "-q", "connproxy"]));
+        run(Command::new("docker").args(["inspect", "-f", "{{.State.Pid}}", id.trim()]))
+            .trim()
+            .to_owned()
+    };
+    let mut measured = Vec::new();
+    for one_way_ms in [0, 50] {
+        wan_link.set_delay(one_way_ms);
+        let (json, url, trust, pid, zone) = (
+            dir.path().join(format!("loadtest-{one_way_ms}.json")),
+            control_url.clone(),
+            trust.clone(),
+            connproxy_pid.clone(),
+            zone.clone(),
+        );
+        measured.push(
+            blocking(move || stream_through_the_zone(&json, &url, &trust, &pid, &zone)).await,
+        );
+    }
+    wan_link.set_delay(0);
+    let [(fps0, p50_0), (fps1, p50_1)] = [measured[0], measured[1]];
+    eprintln!(
+        "ra4: oriel-loadtest stream (office, 1 session, near the zone's proxy): {fps0:.1} fps, p50 latency {p50_0:.1} ms without WAN latency; {fps1:.1} fps, {p50_1:.1} ms with 100 ms more round trip (fps ×{:.3}, latency ×{:.3})",
+        fps1 / fps0,
+        p50_1 / p50_0
+    );
+    // The stream does not cross the WAN: its latency does not take the
+    // 50 ms each way the WAN now adds.
+    assert!(
+        p50_1 < p50_0 + 50.0,
+        "the stream took the WAN's latency: {p50_0} → {p50_1} ms"
+    );
     let ws = call(
         &admin,
         "POST",
@@ -344,4 +384,55 @@ async fn ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping() {
     })
     .await;
     assert!(gone.is_ok(), "{}", project.logs("agent"));
+}
+
+/// One `oriel-loadtest stream` run as a user of zone `remote` (entering at
+/// its proxy, served by its connection proxy, which reaches a display
+/// started by the load tester through the zone's host address): total
+/// frames per second and median latency in ms.
+fn stream_through_the_zone(
+    json: &std::path::Path,
+    control_url: &str,
+    trust: &std::path::Path,
+    connproxy_pid: &str,
+    zone: &str,
+) -> (f64, f64) {
+    let loadtest =
+        std::path::Path::new(env!("CARGO_BIN_EXE_oriel")).with_file_name("oriel-loadtest");
+    assert!(
+        loadtest.exists(),
+        "{} is missing: cargo build -p oriel-loadtest",
+        loadtest.display()
+    );
+    run(Command::new(&loadtest).args([
+        "stream",
+        "--url",
+        control_url,
+        "--ca",
+        trust.to_str().unwrap(),
+        "--admin-password",
+        ADMIN_PASSWORD,
+        "--oriel-pid",
+        connproxy_pid,
+        "--zone",
+        "remote",
+        "--target-host",
+        &format!("{zone}.1"),
+        "--workload",
+        "office",
+        "--warmup",
+        "3s",
+        "--duration",
+        "15s",
+        "--samples",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
+    ]));
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap();
+    assert_eq!(report["errors"], serde_json::json!([]), "{report}");
+    (
+        report["total"]["frames_per_second"].as_f64().unwrap(),
+        report["total"]["latency"]["p50_ms"].as_f64().unwrap(),
+    )
 }
