@@ -184,8 +184,17 @@ async fn desktop_image_serves_vnc_auth_at_the_session_resolution() -> Result<()>
     );
 
     // The session runs as the unprivileged user, with a window manager and an
-    // xterm on the display.
-    let processes = docker(&["exec", &container.0, "ps", "-eo", "user:12,comm"])?;
+    // xterm on the display (openbox starts the xterm once it manages
+    // windows: a moment after the VNC server answers).
+    let mut processes = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while std::time::Instant::now() < deadline {
+        processes = docker(&["exec", &container.0, "ps", "-eo", "user:12,comm"])?;
+        if processes.contains("xterm") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     for process in ["Xtigervnc", "openbox", "xterm"] {
         assert!(
             processes.contains(process),
