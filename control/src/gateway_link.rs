@@ -27,6 +27,67 @@ pub trait GatewayLink: Send + Sync + 'static {
     fn push_revocations(&self, list: &str) -> BoxFuture<'_, Result<(), String>>;
 }
 
+/// Several links told the same thing: the gateway of this process and
+/// stand-alone ones (connection proxies) of an `oriel up`. An end counts the
+/// streams all of them closed; it fails if one of them could not be told
+/// (the reaper tells them again).
+pub struct AllGateways(Vec<Arc<dyn GatewayLink>>);
+
+impl std::fmt::Debug for AllGateways {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "AllGateways({} links)", self.0.len())
+    }
+}
+
+impl AllGateways {
+    /// Tells every one of `links`.
+    pub fn new(links: Vec<Arc<dyn GatewayLink>>) -> AllGateways {
+        AllGateways(links)
+    }
+}
+
+impl GatewayLink for AllGateways {
+    fn end_session(
+        &self,
+        session_id: &str,
+        until_unix: u64,
+    ) -> BoxFuture<'_, Result<usize, String>> {
+        let session_id = session_id.to_owned();
+        Box::pin(async move {
+            let mut closed = 0;
+            let mut failures = Vec::new();
+            for link in &self.0 {
+                match link.end_session(&session_id, until_unix).await {
+                    Ok(n) => closed += n,
+                    Err(e) => failures.push(e),
+                }
+            }
+            if failures.is_empty() {
+                Ok(closed)
+            } else {
+                Err(failures.join("; "))
+            }
+        })
+    }
+
+    fn push_revocations(&self, list: &str) -> BoxFuture<'_, Result<(), String>> {
+        let list = list.to_owned();
+        Box::pin(async move {
+            let mut failures = Vec::new();
+            for link in &self.0 {
+                if let Err(e) = link.push_revocations(&list).await {
+                    failures.push(e);
+                }
+            }
+            if failures.is_empty() {
+                Ok(())
+            } else {
+                Err(failures.join("; "))
+            }
+        })
+    }
+}
+
 type EndFn = Box<dyn Fn(&str, u64) -> usize + Send + Sync>;
 type RevocationsFn = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 

@@ -30,7 +30,7 @@ pub use agents::{
 };
 pub use auth::oidc::OidcSettings;
 pub use error::ApiError;
-pub use gateway_link::{GatewayLink, InProcessGateway, RemoteGateways};
+pub use gateway_link::{AllGateways, GatewayLink, InProcessGateway, RemoteGateways};
 
 use bytes::Bytes;
 use oriel_control_store::{DataKey, Role, Store, StoreError};

@@ -32,13 +32,18 @@ use tracing::{info, warn};
 const LIST_LIFETIME_SECS: u64 = 3600;
 
 impl ControlPlane {
-    /// How long after `latest_token_exp_ms` a revocation must last: every
-    /// token it refuses is dead by then, reconnection window and clock
-    /// skew included.
+    /// How long a revocation must last: until every token it refuses is
+    /// dead (`latest_token_exp_ms`, reconnection window and clock skew
+    /// included), and at least a list's lifetime from now. Live streams
+    /// outlive their tokens: a session ended after its token expired (a long
+    /// session, the end of an outage) must still reach every gateway through
+    /// the list, a partitioned one coming back within the hour included
+    /// (later ones learn it from reconciliation).
     pub(crate) fn revocation_until(&self, latest_token_exp_ms: i64) -> i64 {
-        latest_token_exp_ms
+        let tokens_dead = latest_token_exp_ms
             + i64::from(self.settings.reconnect.window) * 1000
-            + DEFAULT_LEEWAY_SECS as i64 * 1000
+            + DEFAULT_LEEWAY_SECS as i64 * 1000;
+        tokens_dead.max(now_ms() + LIST_LIFETIME_SECS as i64 * 1000)
     }
 
     /// Revokes `subject` now and tells the gateways. A failure to tell them

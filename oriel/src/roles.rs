@@ -187,7 +187,7 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
     let gw = gateway::build(&p, reporter, connectors)?;
     let gw_for_link = Arc::clone(&gw);
     let gw_for_lists = Arc::clone(&gw);
-    let link = Arc::new(
+    let in_process: Arc<dyn oriel_control::GatewayLink> = Arc::new(
         oriel_control::InProcessGateway::new(move |sid, until| gw_for_link.end_session(sid, until))
             .with_revocations(move |list| {
                 gw_for_lists
@@ -196,6 +196,16 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
                     .map_err(|e| e.to_string())
             }),
     );
+    // Stand-alone gateways of this deployment (connection proxies) are told
+    // too: the end of a session closes their streams at once.
+    let link: Arc<dyn oriel_control::GatewayLink> = if p.raw.control.gateway_urls.is_empty() {
+        in_process
+    } else {
+        Arc::new(oriel_control::AllGateways::new(vec![
+            in_process,
+            control::remote_gateways(&p.raw, &control_keys)?,
+        ]))
+    };
     // Stand-alone gateways (connection proxies) may report here too.
     let report_verifier = control::report_verifier(&p.raw)?;
     let cp = control::build(&p, control_keys, link, report_verifier, kinds).await?;
@@ -347,6 +357,9 @@ async fn control_only(_raw: RawConfig) -> anyhow::Result<()> {
 async fn gateway_only(raw: RawConfig) -> anyhow::Result<()> {
     let p = Process::new(raw)?;
     gateway::ensure_keys(&p)?;
+    // Its certificate too, before anything that may wait on the control
+    // plane: a control plane that commands this gateway reads it at start.
+    p.tls_files()?;
     let reporter = gateway::remote_reporter(&p)?;
     let gw = gateway::build(&p, reporter, gateway::connectors(&p)?)?;
     let front = p
