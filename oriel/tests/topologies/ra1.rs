@@ -30,10 +30,11 @@ fn admin_password_from_journal(project: &Project) -> Option<String> {
 
 /// RA1 (`deploy/compose/ra1.yml`): a Debian host with systemd
 /// (`deploy/images/host`) is installed as the unit file says
-/// (`deploy/systemd/oriel.service`, and on PostgreSQL its `postgresql.conf`
-/// drop-in and `/etc/oriel/oriel.env`). The unit passes `systemd-analyze
-/// verify`; the service starts under its sandbox (dynamic user, read-only
-/// system); the admin logs in with the password from the journal, creates
+/// (`deploy/systemd/oriel.service` with its `ORIEL_CONFIG` line uncommented
+/// and `/etc/oriel/oriel.toml`; on PostgreSQL also its `postgresql.conf`
+/// drop-in and the database URL in `/etc/oriel/oriel.env`, mode 0600). The
+/// unit passes `systemd-analyze verify`; the service starts under its
+/// sandbox (dynamic user, read-only system); the admin logs in with the password from the journal, creates
 /// a VNC workspace for the desktop beside the host, and a user's stream
 /// carries frames. systemd restarts the service when it is killed, and a
 /// restart keeps the state (same admin password, same workspace).
@@ -78,14 +79,18 @@ async fn single_server_under_systemd(postgres: bool) {
          cp /mnt/deploy/systemd/oriel.service /etc/systemd/system/
          systemd-analyze verify /etc/systemd/system/oriel.service",
     );
-    // Its public address (the certificate it makes names it).
+    // A configuration file with its public address (the certificate it
+    // makes names it), the unit's ORIEL_CONFIG line uncommented as its
+    // comment says; readable by the service's dynamic user.
     let base = format!("https://{net}.10:8443");
     on_host(
         &project,
         &format!(
-            "mkdir -p /etc/oriel
-             umask 077
-             echo 'ORIEL_HTTP__PUBLIC_URL={base}' > /etc/oriel/oriel.env"
+            "install -d -m 0755 /etc/oriel
+             printf '[http]\\npublic_url = \"{base}\"\\n' > /etc/oriel/oriel.toml
+             chmod 0644 /etc/oriel/oriel.toml
+             sed -i 's|^# Environment=ORIEL_CONFIG=|Environment=ORIEL_CONFIG=|' /etc/systemd/system/oriel.service
+             grep -q '^Environment=ORIEL_CONFIG=/etc/oriel/oriel.toml' /etc/systemd/system/oriel.service"
         ),
     );
     if postgres {
@@ -97,7 +102,8 @@ async fn single_server_under_systemd(postgres: bool) {
                  runuser -u postgres -- createdb -O oriel oriel
                  mkdir -p /etc/systemd/system/oriel.service.d
                  cp /mnt/deploy/systemd/postgresql.conf /etc/systemd/system/oriel.service.d/
-                 echo 'ORIEL_CONTROL__DATABASE=postgres://oriel:{DB_PASSWORD}@127.0.0.1/oriel' >> /etc/oriel/oriel.env"
+                 umask 077
+                 echo 'ORIEL_CONTROL__DATABASE=postgres://oriel:{DB_PASSWORD}@127.0.0.1/oriel' > /etc/oriel/oriel.env"
             ),
         );
     }

@@ -57,6 +57,11 @@ async fn ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping() {
                 "RA4_CONTROL_URL".into(),
                 format!("https://{wan}.1:{}", wan_link.port),
             ),
+            // Short-lived tokens: the sessions end long after theirs
+            // expired, however short the outage (their ends must still
+            // reach the zone's gateways).
+            ("RA4_TOKEN_TTL".into(), "20s".into()),
+            ("RA4_RECONNECT_WINDOW".into(), "5s".into()),
             ("RA4_AGENT".into(), agent_id.clone()),
             ("RA4_AGENT_PORT".into(), free_port().unwrap().to_string()),
             ("ORIEL_IMAGE".into(), image),
