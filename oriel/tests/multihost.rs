@@ -13,6 +13,10 @@
 //! - `relayed_streams_pass_through_the_web_node`: with `agent_streams =
 //!   relay` the browser talks only to the web node, whose gateway passes
 //!   the stream on undecoded; a tampered route is refused.
+//! - `a_web_node_down_longer_than_agent_lost_after_loses_no_agent`: the web
+//!   node killed for more than `agent_lost_after` and restarted on its
+//!   data: the agent's session streamed on and is still running, the agent
+//!   online (its silence fell in the web node's own absence).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -386,4 +390,86 @@ async fn relayed_streams_pass_through_the_web_node() {
     // Closed by the far gateway as ended, passed on by the relay.
     let (_, code) = v.wait_closed(Duration::from_secs(30)).await.unwrap();
     assert_eq!(code, Some(4000));
+}
+
+/// The web node (control plane) is down longer than `agent_lost_after`:
+/// the agent's session streams on meanwhile, and when the web node is back
+/// on its data its reaper does not take the agent for lost (it judges
+/// silence only over time it could hear): the session stays running and
+/// its container stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_node_down_longer_than_agent_lost_after_loses_no_agent() {
+    let image = oriel_testkit::images::desktop_image().await.unwrap();
+    let d_id = agent_id("d");
+    let _cleanup = AgentLeftovers(d_id.clone());
+    let env = [
+        ("ORIEL_AGENT__ENABLED", "false"),
+        ("ORIEL_CONTROL__AGENT_LOST_AFTER", "4s"),
+    ];
+    let web = Oriel::up(&env).await.unwrap();
+    let api = admin(&web).await;
+    let port = free_port().unwrap();
+    let agent = start_agent(&web, &d_id, port, None).await;
+    wait_agent(&api, &d_id, "online", &web).await;
+    let a = api.clone();
+    let (s, t) = blocking(move || {
+        create_workspace(&a, &image);
+        launch_ready(&a)
+    })
+    .await;
+    let mut v = viewer(
+        t["stream_url"].as_str().unwrap(),
+        t["token"].as_str().unwrap(),
+        &agent.cert(),
+        &web.origin(),
+    )
+    .await;
+    let sid = s["id"].as_str().unwrap().to_owned();
+    let running = wait_for_value(Duration::from_secs(15), "running", || async {
+        (session(&api, &sid).await["state"] == "running").then_some(())
+    })
+    .await;
+    assert!(running.is_ok(), "{}", session(&api, &sid).await);
+
+    // Down for 10 s, more than twice agent_lost_after; the stream goes on.
+    let Oriel {
+        guard,
+        dir,
+        port: web_port,
+        ..
+    } = web;
+    std::process::Command::new("kill")
+        .args(["-9", &guard.id().to_string()])
+        .status()
+        .unwrap();
+    drop(guard);
+    assert!(
+        !v.pump(Duration::from_secs(10)).await.unwrap(),
+        "the stream closed while the web node was down"
+    );
+    let data = dir.path().join("data");
+    let web = Oriel::start_at("up", &[], &env, dir, data, &format!("127.0.0.1:{web_port}"))
+        .await
+        .unwrap();
+    let api = admin(&web).await;
+    // Past two reaper passes and agent_lost_after: nothing was judged lost.
+    assert!(
+        !v.pump(Duration::from_secs(12)).await.unwrap(),
+        "the stream closed after the web node came back:\n{}",
+        web.log_tail(30)
+    );
+    assert_eq!(
+        agent_state(&api, &d_id).await.map(|a| a["state"].clone()),
+        Some(json!("online")),
+        "{}",
+        web.log_tail(30)
+    );
+    assert_eq!(session(&api, &sid).await["state"], "running");
+    assert_eq!(
+        containers(&format!("label=oriel.session={sid}"))
+            .await
+            .len(),
+        1
+    );
+    drop(agent);
 }
