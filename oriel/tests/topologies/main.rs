@@ -49,7 +49,7 @@ mod ra4;
 mod wan;
 
 use oriel_core_wire::ClientMessage;
-use oriel_testkit::{StreamViewer, ViewerEvent, wait_until};
+use oriel_testkit::{StreamViewer, ViewerEvent, wait_for_value, wait_until};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -210,6 +210,64 @@ async fn frames_unless_closed(v: &mut StreamViewer, secs: u64) -> Option<u64> {
         }
     }
     Some(v.frames - before)
+}
+
+/// An agent as `GET /api/v1/agents` lists it.
+async fn agent(api: &Api, id: &str) -> Option<Value> {
+    let (api, id) = (api.clone(), id.to_owned());
+    blocking(move || {
+        let r = api.call("GET", "/api/v1/agents", None, &[]).ok()?;
+        r.body["items"]
+            .as_array()?
+            .iter()
+            .find(|a| a["id"] == id.as_str())
+            .cloned()
+    })
+    .await
+}
+
+/// Waits (90 s at most) until agent `id` is in `state`; fails with the
+/// logs of its Compose `service`.
+async fn wait_agent(api: &Api, project: &Project, service: &str, id: &str, state: &str) {
+    let reached = wait_for_value(Duration::from_secs(90), "agent state", || async {
+        agent(api, id)
+            .await
+            .filter(|a| a["state"] == state)
+            .map(|_| ())
+    })
+    .await;
+    assert!(
+        reached.is_ok(),
+        "agent {id} never {state}: {:?}\n{}",
+        agent(api, id).await,
+        project.logs(service)
+    );
+}
+
+/// A viewer of a launch's (or a token grant's) stream, HELLO answered.
+async fn open_stream(grant: &Value, cert: &Path, origin: &str) -> StreamViewer {
+    let mut v = StreamViewer::connect(grant["stream_url"].as_str().unwrap(), cert, Some(origin))
+        .await
+        .unwrap();
+    v.hello(grant["token"].as_str().unwrap(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(v.hello.is_some(), "no HELLO: {:?}", v.end);
+    v
+}
+
+/// Launches a container workspace and waits (90 s at most) for its
+/// desktop: the session id and its token grant.
+async fn launch_ready(api: &Api, workspace: &str) -> (String, Value) {
+    let (api, workspace) = (api.clone(), workspace.to_owned());
+    blocking(move || {
+        let r = api.try_launch(&workspace).unwrap();
+        assert_eq!(r.status, 201, "{r:?}");
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let grant = api.wait_token(&id, Duration::from_secs(90)).unwrap();
+        (id, grant)
+    })
+    .await
 }
 
 /// The last line a build script printed: the image reference.

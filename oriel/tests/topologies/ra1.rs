@@ -1,8 +1,8 @@
 //! RA1: a single server, `oriel up` as a systemd service.
 
 use super::support::{Api, blocking};
-use super::{Project, RA1, built, call, frames_while_typing, healthy, names, run};
-use oriel_testkit::{ScratchDir, StreamViewer, wait_until};
+use super::{Project, RA1, built, call, frames_while_typing, healthy, names, open_stream, run};
+use oriel_testkit::{ScratchDir, wait_until};
 use serde_json::json;
 use std::time::Duration;
 
@@ -165,13 +165,7 @@ async fn single_server_under_systemd(postgres: bool) {
         Some(json!({"workspace": "lan-desk"})),
     )
     .await;
-    let mut v = StreamViewer::connect(launched["stream_url"].as_str().unwrap(), &cert, Some(&base))
-        .await
-        .unwrap();
-    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(30))
-        .await
-        .unwrap();
-    assert!(v.hello.is_some(), "{:?}", v.end);
+    let mut v = open_stream(&launched, &cert, &base).await;
     assert!(frames_while_typing(&mut v, 3).await > 0, "no frames");
     drop(v);
 

@@ -1,42 +1,16 @@
 //! RA2: a control plane and external agents in containers.
 
 use super::support::{ADMIN_PASSWORD, Api, blocking, web::unique_suffix};
-use super::{IMAGE_SCRIPT, Project, RA2, built, call, frames_while_typing, healthy, names, run};
+use super::{
+    IMAGE_SCRIPT, Project, RA2, built, call, frames_while_typing, healthy, launch_ready, names,
+    open_stream, run, wait_agent,
+};
 use oriel_testkit::docker::{AgentLeftovers, containers};
-use oriel_testkit::{ScratchDir, StreamViewer, free_port, wait_for_value};
+use oriel_testkit::{ScratchDir, free_port, wait_for_value};
 use serde_json::{Value, json};
-use std::path::Path;
 use std::time::Duration;
 
 const SITE_PASSWORD: &str = "site-pw1";
-const START: Duration = Duration::from_secs(90);
-
-async fn agent_state(api: &Api, id: &str) -> Option<String> {
-    let (api, id) = (api.clone(), id.to_owned());
-    blocking(move || {
-        let r = api.call("GET", "/api/v1/agents", None, &[]).ok()?;
-        r.body["items"]
-            .as_array()?
-            .iter()
-            .find(|a| a["id"] == id.as_str())
-            .and_then(|a| a["state"].as_str().map(str::to_owned))
-    })
-    .await
-}
-
-async fn wait_agent(api: &Api, project: &Project, service: &str, id: &str, state: &str) {
-    let reached = wait_for_value(START, "agent state", || async {
-        (agent_state(api, id).await.as_deref() == Some(state)).then_some(())
-    })
-    .await;
-    assert!(
-        reached.is_ok(),
-        "agent {id} never {state}: {:?}\n{}",
-        agent_state(api, id).await,
-        project.logs(service)
-    );
-}
-
 async fn session(api: &Api, id: &str) -> Value {
     let path = format!("/api/v1/sessions/{id}");
     call(api, "GET", &path, None).await
@@ -53,17 +27,6 @@ fn firewall_rules(agent: &str, sid: &str) -> usize {
         .lines()
         .filter(|l| l.contains(&comment))
         .count()
-}
-
-async fn stream(grant: &Value, cert: &Path, origin: &str) -> StreamViewer {
-    let mut v = StreamViewer::connect(grant["stream_url"].as_str().unwrap(), cert, Some(origin))
-        .await
-        .unwrap();
-    v.hello(grant["token"].as_str().unwrap(), Duration::from_secs(30))
-        .await
-        .unwrap();
-    assert!(v.hello.is_some(), "no HELLO: {:?}", v.end);
-    v
 }
 
 /// RA2 (`deploy/compose/ra2.yml`): the control plane in a container on a
@@ -144,19 +107,10 @@ async fn ra2_control_plane_with_agents_in_containers() {
         })),
     )
     .await;
-    let a = admin.clone();
-    let launched = blocking(move || {
-        (0..2)
-            .map(|_| {
-                let r = a.try_launch("Desk").unwrap();
-                assert_eq!(r.status, 201, "{r:?}");
-                let id = r.body["id"].as_str().unwrap().to_owned();
-                let grant = a.wait_token(&id, START).unwrap();
-                (id, grant)
-            })
-            .collect::<Vec<_>>()
-    })
-    .await;
+    let launched = [
+        launch_ready(&admin, "Desk").await,
+        launch_ready(&admin, "Desk").await,
+    ];
     let mut on = std::collections::HashMap::new();
     for (sid, grant) in launched {
         let s = session(&admin, &sid).await;
@@ -171,8 +125,8 @@ async fn ra2_control_plane_with_agents_in_containers() {
     );
     let a_cert = dir.path().join("agent1/tls/tls.crt");
     let b_cert = dir.path().join("agent2/tls/tls.crt");
-    let mut va = stream(&a_grant, &a_cert, &base).await;
-    let mut vb = stream(&b_grant, &b_cert, &base).await;
+    let mut va = open_stream(&a_grant, &a_cert, &base).await;
+    let mut vb = open_stream(&b_grant, &b_cert, &base).await;
     assert!(
         frames_while_typing(&mut va, 3).await > 0,
         "no frames on agent 1"
@@ -230,7 +184,7 @@ async fn ra2_control_plane_with_agents_in_containers() {
     )
     .await;
     assert_eq!(remote["stream_url"], format!("wss://{net}.30:8443/stream"));
-    let mut vs = stream(&remote, &conn_cert, &base).await;
+    let mut vs = open_stream(&remote, &conn_cert, &base).await;
     assert!(
         frames_while_typing(&mut vs, 3).await > 0,
         "no frames from the site:\n{}",

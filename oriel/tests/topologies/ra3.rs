@@ -3,7 +3,8 @@
 use super::support::{ADMIN_PASSWORD, Api, blocking, web::unique_suffix};
 use super::{
     IMAGE_SCRIPT, Project, RA3, VNC_PASSWORD, built, call, frames_unless_closed,
-    frames_while_typing, frames_while_typing_all, healthy, names, run, sessions_on,
+    frames_while_typing, frames_while_typing_all, healthy, launch_ready, names, open_stream, run,
+    sessions_on, wait_agent,
 };
 use oriel_testkit::docker::{AgentLeftovers, containers};
 use oriel_testkit::{ScratchDir, StreamViewer, free_port, wait_for_value};
@@ -25,28 +26,9 @@ async fn login(api: Api) -> Api {
 
 /// A stream of a launched (or re-granted) session: HELLO and frames.
 async fn open(grant: &Value, cert: &Path, origin: &str) -> StreamViewer {
-    let mut v = StreamViewer::connect(grant["stream_url"].as_str().unwrap(), cert, Some(origin))
-        .await
-        .unwrap();
-    v.hello(grant["token"].as_str().unwrap(), Duration::from_secs(30))
-        .await
-        .unwrap();
-    assert!(v.hello.is_some(), "{:?}", v.end);
+    let mut v = open_stream(grant, cert, origin).await;
     assert!(frames_while_typing(&mut v, 2).await > 0, "no frames");
     v
-}
-
-/// Launches a container session and waits for its desktop: (id, grant).
-async fn launch_box(api: &Api) -> (String, Value) {
-    let api = api.clone();
-    blocking(move || {
-        let r = api.try_launch("lan-box").unwrap();
-        assert_eq!(r.status, 201, "{r:?}");
-        let id = r.body["id"].as_str().unwrap().to_owned();
-        let grant = api.wait_token(&id, Duration::from_secs(90)).unwrap();
-        (id, grant)
-    })
-    .await
 }
 
 /// RA3 (`deploy/compose/ra3.yml`): PostgreSQL on its own host, two web
@@ -138,24 +120,7 @@ async fn ra3_one_web_node_killed_the_other_carries_on() {
     })
     .await;
     for (i, id) in agents.iter().enumerate() {
-        let online = wait_for_value(Duration::from_secs(90), "an agent", || {
-            let (admin, id) = (admin.clone(), id.clone());
-            async move {
-                let r =
-                    blocking(move || admin.call("GET", "/api/v1/agents", None, &[]).unwrap()).await;
-                r.body["items"]
-                    .as_array()?
-                    .iter()
-                    .any(|a| a["id"] == id.as_str() && a["state"] == "online")
-                    .then_some(())
-            }
-        })
-        .await;
-        assert!(
-            online.is_ok(),
-            "agent {id} never came online:\n{}",
-            project.logs(&format!("agent{}", i + 1))
-        );
+        wait_agent(&admin, &project, &format!("agent{}", i + 1), id, "online").await;
     }
     let mut ws_ids = Vec::new();
     for (i, host) in [40, 41].into_iter().enumerate() {
@@ -244,8 +209,8 @@ async fn ra3_one_web_node_killed_the_other_carries_on() {
     };
 
     // Two container sessions: one on each agent (least loaded first).
-    let (box_a, grant_a) = launch_box(&lena).await;
-    let (box_b, grant_b) = launch_box(&lena).await;
+    let (box_a, grant_a) = launch_ready(&lena, "lan-box").await;
+    let (box_b, grant_b) = launch_ready(&lena, "lan-box").await;
     let mut placed = Vec::new();
     for sid in [&box_a, &box_b] {
         let s = call(&admin, "GET", &format!("/api/v1/sessions/{sid}"), None).await;
@@ -314,7 +279,7 @@ async fn ra3_one_web_node_killed_the_other_carries_on() {
     )
     .await;
     drop(open(&l, &cert, &lb).await);
-    let (box_c, grant_c) = launch_box(&again).await;
+    let (box_c, grant_c) = launch_ready(&again, "lan-box").await;
     drop(open(&grant_c, &agent_cert(&grant_c), &lb).await);
 
     // Ending the container sessions removes their containers.

@@ -4,7 +4,7 @@ use super::support::{self, ADMIN_PASSWORD, Api, blocking};
 use super::wan::Wan;
 use super::{
     IMAGE_SCRIPT, Project, RA4, VNC_PASSWORD, call, frames_while_typing, frames_while_typing_all,
-    healthy, run,
+    healthy, launch_ready, run, wait_agent,
 };
 use oriel_testkit::docker::{AgentLeftovers, containers};
 use oriel_testkit::{ScratchDir, StreamViewer, ViewerEvent, free_port, wait_for_value, wait_until};
@@ -184,24 +184,9 @@ async fn ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping() {
         })),
     )
     .await;
-    let online = wait_for_value(Duration::from_secs(90), "the zone's agent", || {
-        let admin = admin.clone();
-        let id = agent_id.clone();
-        async move {
-            let r = blocking(move || admin.call("GET", "/api/v1/agents", None, &[]).unwrap()).await;
-            r.body["items"]
-                .as_array()?
-                .iter()
-                .any(|a| a["id"] == id.as_str() && a["state"] == "online" && a["zone"] == "remote")
-                .then_some(())
-        }
-    })
-    .await;
-    assert!(
-        online.is_ok(),
-        "the agent never came online:\n{}",
-        project.logs("agent")
-    );
+    wait_agent(&admin, &project, "agent", &agent_id, "online").await;
+    let registered = super::agent(&admin, &agent_id).await.unwrap();
+    assert_eq!(registered["zone"], "remote", "{registered}");
     let user = call(
         &admin,
         "POST",
@@ -256,15 +241,7 @@ async fn ra4_a_remote_zone_survives_latency_and_the_control_plane_stopping() {
 
     // A container session: placed on the zone's agent, entered at the
     // zone's proxy, which passes it on to the agent's node gateway.
-    let r = rosa.clone();
-    let (box_sid, grant) = blocking(move || {
-        let l = r.try_launch("remote-box").unwrap();
-        assert_eq!(l.status, 201, "{l:?}");
-        let id = l.body["id"].as_str().unwrap().to_owned();
-        let grant = r.wait_token(&id, Duration::from_secs(90)).unwrap();
-        (id, grant)
-    })
-    .await;
+    let (box_sid, grant) = launch_ready(&rosa, "remote-box").await;
     let placed = call(&admin, "GET", &format!("/api/v1/sessions/{box_sid}"), None).await;
     assert_eq!(placed["agent_id"], agent_id.as_str(), "{placed}");
     assert_eq!(grant["stream_url"], format!("wss://{zone}.20:8443/stream"));
