@@ -12,6 +12,23 @@ copy_linked() {
   done
 }
 
+# start_scratch_image REPO FILE...: sets $tag to REPO:<first 16 hex digits of
+# the SHA-256 of the FILEs, the calling recipe and this file>; when that
+# image exists, prints the tag and exits (nothing to build); otherwise sets
+# $ctx to a fresh build context, removed when the recipe exits.
+start_scratch_image() {
+  repo=$1
+  shift
+  hash=$(cat "$@" "$0" "$(dirname "$0")/../scratch.sh" | sha256sum | cut -c1-16)
+  tag="$repo:$hash"
+  if docker image inspect "$tag" >/dev/null 2>&1; then
+    echo "$tag"
+    exit 0
+  fi
+  ctx=$(mktemp -d)
+  trap 'rm -rf "$ctx"' EXIT
+}
+
 # build_scratch_image CTX TAG LATEST: builds CTX (its Dockerfile) as TAG,
 # tags it LATEST too, prints TAG; the build's output only when it fails.
 build_scratch_image() {

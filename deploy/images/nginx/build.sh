@@ -16,15 +16,7 @@ nginx=$(command -v nginx) || { echo "build.sh: nginx is needed (apt-get install 
 module=/usr/lib/nginx/modules/ngx_stream_module.so
 [ -f "$module" ] || { echo "build.sh: the stream module is needed (apt-get install libnginx-mod-stream)" >&2; exit 69; }
 
-hash=$(cat "$nginx" "$module" "$0" | sha256sum | cut -c1-16)
-tag="oriel/nginx:$hash"
-if docker image inspect "$tag" >/dev/null 2>&1; then
-  echo "$tag"
-  exit 0
-fi
-
-ctx=$(mktemp -d)
-trap 'rm -rf "$ctx"' EXIT
+start_scratch_image oriel/nginx "$nginx" "$module"
 root=$ctx/root
 mkdir -p "$root/usr/sbin" "$root/usr/lib/nginx/modules" "$root/etc/nginx" "$root/var/lib/nginx" "$root/var/log/nginx" "$root/run" "$root/tmp"
 cp "$nginx" "$root/usr/sbin/nginx"

@@ -17,15 +17,7 @@ bin=${1:-target/release/oriel}
 [ -x "$bin" ] || { echo "build.sh: no executable at $bin (cargo build --release -p oriel)" >&2; exit 64; }
 command -v docker >/dev/null || { echo "build.sh: docker is needed" >&2; exit 69; }
 
-hash=$(cat "$bin" "$0" "$(dirname "$0")/../scratch.sh" | sha256sum | cut -c1-16)
-tag="oriel/oriel:$hash"
-if docker image inspect "$tag" >/dev/null 2>&1; then
-  echo "$tag"
-  exit 0
-fi
-
-ctx=$(mktemp -d)
-trap 'rm -rf "$ctx"' EXIT
+start_scratch_image oriel/oriel "$bin"
 mkdir -p "$ctx/root/tmp" "$ctx/root/data" "$ctx/root/etc"
 strip -o "$ctx/root/oriel" "$bin"
 # The loader and every library the binary links, at their own paths.

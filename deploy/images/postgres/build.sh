@@ -20,15 +20,7 @@ version=$(basename "$(dirname "$pgbin")")
 share=/usr/share/postgresql/$version
 busybox=$(command -v busybox) || { echo "build.sh: busybox is needed (apt-get install busybox-static)" >&2; exit 69; }
 
-hash=$(cat "$pgbin/postgres" "$0" | sha256sum | cut -c1-16)
-tag="oriel/postgres:$hash"
-if docker image inspect "$tag" >/dev/null 2>&1; then
-  echo "$tag"
-  exit 0
-fi
-
-ctx=$(mktemp -d)
-trap 'rm -rf "$ctx"' EXIT
+start_scratch_image oriel/postgres "$pgbin/postgres"
 root=$ctx/root
 mkdir -p "$root/bin" "$root/tmp" "$root/data" "$root/etc" "$root/run/postgresql" "$root$pgbin" "$(dirname "$root$share")"
 cp "$busybox" "$root/bin/busybox"
