@@ -493,3 +493,127 @@ fn repainted_scrolls_become_copies_of_what_the_viewer_holds() {
     assert!(plan.copies.is_empty());
     assert_eq!(plan.tiles.len(), 80);
 }
+
+/// What happens to a second viewer in [`late_and_lagging_viewers_converge`].
+#[derive(Debug, Clone)]
+enum Second {
+    /// Applies the frame, like the first viewer.
+    InStep,
+    /// Misses the frame (its window was full).
+    Misses,
+    /// Gets a keyframe planned with the frame instead of it.
+    Keyframe,
+    /// A new connection: starts black and gets a keyframe without black tiles.
+    Joins,
+}
+
+fn arb_step() -> impl Strategy<Value = (Op, Second, bool)> {
+    let second = prop_oneof![
+        4 => Just(Second::InStep),
+        1 => Just(Second::Misses),
+        1 => Just(Second::Keyframe),
+        1 => Just(Second::Joins),
+    ];
+    // Some steps come after a pause long enough for lossy tiles to settle.
+    (arb_op(), second, prop::bool::weighted(0.2))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// A viewer that joins late or misses frames and then takes a keyframe
+    /// planned beside a frame holds what the others hold, takes the same
+    /// frames from then on, and ends exact once the screen settles.
+    #[test]
+    fn late_and_lagging_viewers_converge(steps in proptest::collection::vec(arb_step(), 0..40)) {
+        let mut tracker = DamageTracker::new(SIZE, 16, settings(2));
+        let (mut first, mut second) = (Viewer::new(SIZE), Viewer::new(SIZE));
+        // The second viewer missed a frame and may not take frames until a keyframe.
+        let mut behind = false;
+        let mut now = 0u64;
+        for (op, who, pause) in &steps {
+            now += if *pause { 2_000 } else { 10 };
+            match op {
+                Op::Noise(r, seed) => tracker
+                    .draw_pixels(*r, PixelLayout::Rgb24, &noise(*r, *seed), now)
+                    .unwrap(),
+                Op::Fill(r, c) => tracker.fill(*r, *c, now).unwrap(),
+                Op::Copy(src, dst) => tracker.copy(*src, *dst, now).unwrap(),
+                Op::Scroll(r, dy, seed) => {
+                    let px = scrolled(tracker.framebuffer(), *r, *dy, *seed);
+                    tracker.draw_pixels(*r, PixelLayout::Rgb24, &px, now).unwrap()
+                }
+                Op::Refresh => tracker.refresh_all(now),
+                Op::Plan => match who {
+                    Second::InStep | Second::Misses => {
+                        if let Some(plan) = tracker.plan(now) {
+                            first.apply(&plan);
+                            if behind || matches!(who, Second::Misses) {
+                                behind = true;
+                            } else {
+                                second.apply(&plan);
+                            }
+                        }
+                    }
+                    Second::Keyframe | Second::Joins => {
+                        let joins = matches!(who, Second::Joins);
+                        if joins {
+                            second = Viewer::new(SIZE);
+                        }
+                        let (frame, key) = tracker.plan_with_keyframe(now, joins);
+                        if let Some(frame) = frame {
+                            first.apply(&frame);
+                        }
+                        if let Some(key) = &key {
+                            prop_assert!(key.copies.is_empty());
+                            if joins {
+                                prop_assert!(key.tiles.iter().all(|t| t.content != TileContent::Solid([0, 0, 0])));
+                            }
+                            second.apply(key);
+                        }
+                        behind = false;
+                    }
+                },
+            }
+        }
+        // Bring the lagging viewer back, send what is pending, then settle.
+        let (frame, key) = tracker.plan_with_keyframe(now, false);
+        if let Some(frame) = frame {
+            first.apply(&frame);
+            if !behind {
+                second.apply(&frame);
+            }
+        }
+        if behind {
+            second.apply(&key.expect("a keyframe covers the whole desktop"));
+        }
+        let later = now + 10_000;
+        if let Some(plan) = tracker.plan(later) {
+            first.apply(&plan);
+            second.apply(&plan);
+        }
+        prop_assert!(first.fb == *tracker.framebuffer());
+        prop_assert!(second.fb == *tracker.framebuffer());
+    }
+}
+
+#[test]
+fn a_keyframe_for_a_new_viewer_leaves_out_black_and_one_for_a_black_desktop_is_empty() {
+    let mut t = DamageTracker::new(Size::new(64, 32), 32, settings(8));
+    let (frame, key) = t.plan_with_keyframe(1, true);
+    assert!(
+        frame.is_none() && key.is_none(),
+        "all black: nothing to send"
+    );
+    t.fill(Rect::new(32, 0, 32, 32), [9, 8, 7], 2).unwrap();
+    let (frame, key) = t.plan_with_keyframe(3, true);
+    assert_eq!(frame.unwrap().tiles.len(), 1);
+    let key = key.unwrap();
+    assert_eq!(key.tiles.len(), 1, "the black tile is left out");
+    assert_eq!(key.tiles[0].content, TileContent::Solid([9, 8, 7]));
+    assert_eq!(key.damage_time_us, 3);
+    // A viewer that fell behind gets the black tile too.
+    let (frame, key) = t.plan_with_keyframe(4, false);
+    assert!(frame.is_none());
+    assert_eq!(key.unwrap().tiles.len(), 2);
+}
