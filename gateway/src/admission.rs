@@ -3,17 +3,19 @@
 //! refreshed while the gateway runs), the replay cache and the revocation
 //! list.
 //!
-//! Every refusal is a [`SessionError`] whose kind picks the close code
-//! (docs/protocol.md) and whose detail is the clear reason the viewer and
-//! the log see; each is counted in `oriel_gateway_token_refusals_total` by
-//! reason.
+//! The decision itself is pure ([`decide`]): every refusal is a
+//! [`SessionError`] whose kind picks the close code (docs/protocol.md) and
+//! whose detail is the clear reason the viewer and the log see; the gateway
+//! counts each in `oriel_gateway_token_refusals_total` by reason.
+
+mod decide;
 
 use crate::registry::TokenRef;
 use crate::{Gateway, now_secs};
-use oriel_core_model::{SessionError, SessionErrorKind};
+use oriel_core_model::SessionError;
 use oriel_core_token::{
-    Claims, ReplayCache, ReplayError, Reuse, Revocation, RevocationClaims, RevocationList,
-    SessionClaims, Stale, TokenError, TokenVerifier,
+    Claims, ReplayCache, Reuse, RevocationClaims, RevocationList, SessionClaims, Stale, TokenError,
+    TokenVerifier,
 };
 use parking_lot::{Mutex, RwLock};
 use std::net::IpAddr;
@@ -139,104 +141,43 @@ impl AdmissionState {
     }
 }
 
-/// A refusal: the error for the viewer and the metric's reason label.
-fn refuse(
-    gw: &Gateway,
-    reason: &'static str,
-    kind: SessionErrorKind,
-    detail: &str,
-) -> SessionError {
-    gw.metrics.token_refusals.with_label_values(&[reason]).inc();
-    SessionError::new(kind, detail)
-}
-
 impl Gateway {
-    /// Admits a session token presented from `peer`: signature and key,
-    /// validity (an expired token only as a reconnection within its
-    /// window), zone, gateway, role, revocation, replay.
+    /// Admits a session token presented from `peer` ([`decide`]): signature
+    /// and key, validity (an expired token only as a reconnection within its
+    /// window), zone, gateway, role, revocation, replay. Refusals are
+    /// counted by reason.
     pub(crate) fn admit(
         &self,
         token: &str,
         peer: Option<IpAddr>,
     ) -> Result<(SessionClaims, TokenRef), SessionError> {
-        use SessionErrorKind::{Forbidden, TokenExpired};
         let now = now_secs();
-        let (claims, expired): (SessionClaims, bool) =
-            match self.keys.verifier.verify_allowing_expired(token, now) {
-                Ok(c) => c,
-                Err(e) => {
-                    let reason = match e {
-                        TokenError::UnknownKey => "unknown_key",
-                        TokenError::BadSignature => "bad_signature",
-                        TokenError::NotYetValid => "not_yet_valid",
-                        _ => "malformed",
-                    };
-                    return Err(refuse(self, reason, e.kind(), &e.to_string()));
-                }
-            };
-        let me = &self.settings.identity;
-        if !claims.zones.is_empty() && !claims.zones.contains(&me.zone) {
-            return Err(refuse(
-                self,
-                "wrong_zone",
-                Forbidden,
-                &format!("the token is not for zone {:?}", me.zone),
-            ));
-        }
-        if me.role == GatewayRole::DedicatedProxy {
-            if claims.via.is_none() {
-                return Err(refuse(
-                    self,
-                    "no_route",
-                    Forbidden,
-                    "this proxy serves no session itself and the token names no gateway to pass it on to",
-                ));
-            }
-        } else {
-            // A connection proxy serves only the sessions placed on it; a
-            // gateway, those of tokens that name it or no gateway at all.
-            let must_be_named = me.role == GatewayRole::ConnectionProxy || !claims.gws.is_empty();
-            if must_be_named && !claims.gws.contains(&me.id) {
-                return Err(refuse(
-                    self,
-                    "wrong_gateway",
-                    Forbidden,
-                    "the session is served by another gateway",
-                ));
+        let decision = self
+            .keys
+            .verifier
+            .verify_allowing_expired(token, now)
+            .map_err(|e| decide::refuse_token(&e))
+            .and_then(|(claims, expired)| {
+                decide::admit(
+                    decide::Verified { claims, expired },
+                    &self.settings.identity,
+                    &self.admission.revocations.read(),
+                    &mut self.admission.replay.lock(),
+                    self.settings.reuse,
+                    peer,
+                    now,
+                )
+            });
+        match decision {
+            Ok(admitted) => Ok((admitted.claims, admitted.token)),
+            Err(refusal) => {
+                self.metrics
+                    .token_refusals
+                    .with_label_values(&[refusal.reason])
+                    .inc();
+                Err(refusal.error)
             }
         }
-        if let Some(why) = self.admission.revocations.read().check(&claims) {
-            let (kind, detail) = match why {
-                Revocation::Session => (SessionErrorKind::Ended, "the session has been ended"),
-                Revocation::Token => (Forbidden, "the token has been revoked"),
-                Revocation::User => (Forbidden, "the user's access has been revoked"),
-            };
-            return Err(refuse(self, "revoked", kind, detail));
-        }
-        let reuse = claims.reuse.unwrap_or(self.settings.reuse);
-        // Without an address (not over TCP) every reuse counts as another's.
-        let addr = peer.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        let admitted =
-            self.admission
-                .replay
-                .lock()
-                .admit(&claims.jti, addr, now, claims.exp, expired, reuse);
-        if let Err(e) = admitted {
-            let (reason, kind) = match e {
-                ReplayError::Expired => ("expired", TokenExpired),
-                ReplayError::OtherAddress => ("replay_address", Forbidden),
-                ReplayError::WindowPassed => ("replay_window", TokenExpired),
-                ReplayError::TooManyUses => ("replay_limit", Forbidden),
-                ReplayError::Full => ("replay_full", SessionErrorKind::Internal),
-            };
-            return Err(refuse(self, reason, kind, &e.to_string()));
-        }
-        let token = TokenRef {
-            jti: claims.jti.clone(),
-            sub: claims.sub.clone(),
-            iat: claims.iat,
-        };
-        Ok((claims, token))
     }
 
     /// Applies a signed revocation list (`rv1.…`) if it is newer than the

@@ -18,7 +18,8 @@ mod proxy;
 mod registry;
 mod relay;
 mod report;
-mod stream;
+mod session;
+mod sinks;
 mod sync;
 
 pub use admission::{DEFAULT_REUSE, GatewayIdentity, GatewayRole, KeyRing, RevocationsError};
@@ -28,6 +29,8 @@ pub use relay::RELAY_PATH;
 pub use report::{HttpReporter, NoReports, REPORT_PATH, ReportFn, SessionReporter};
 pub use sync::{ControlSync, KEYS_PATH, REVOCATIONS_API_PATH, cached_keys};
 
+use oriel_core_stream::CoreSettings;
+pub use oriel_core_stream::LossyCodec;
 use oriel_core_token::{Reuse, SealingKey, TokenVerifier};
 use oriel_core_wire::{MAX_CLIENT_MESSAGE, SUBPROTOCOL};
 use oriel_encoders_codecs::EncodePool;
@@ -66,21 +69,6 @@ pub struct GatewaySettings {
     pub replay_entries: usize,
 }
 
-/// The codec of lossy tiles. WebP is only sent to viewers that offer it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LossyCodec {
-    /// Always JPEG.
-    Jpeg,
-    /// Always WebP (when the viewer decodes it).
-    Webp,
-    /// WebP while its measured cost fits this many cores per stream, JPEG
-    /// otherwise ([`oriel_encoders_codecs::LossyChooser`]).
-    Auto {
-        /// Cores (0.02 = 2 % of one core).
-        cpu_budget: f64,
-    },
-}
-
 impl Default for GatewaySettings {
     fn default() -> Self {
         GatewaySettings {
@@ -96,6 +84,22 @@ impl Default for GatewaySettings {
             identity: GatewayIdentity::default(),
             reuse: DEFAULT_REUSE,
             replay_entries: 100_000,
+        }
+    }
+}
+
+impl GatewaySettings {
+    /// The session core's settings.
+    pub(crate) fn core(&self) -> CoreSettings {
+        let defaults = CoreSettings::default();
+        CoreSettings {
+            max_frames_in_flight: self.max_frames_in_flight,
+            tile_size: self.tile_size,
+            plan: self.plan.clone(),
+            max_coalesce_us: self.max_coalesce.as_micros() as u64,
+            lossy_codec: self.lossy_codec,
+            silence_us: self.idle_client_timeout.as_micros() as u64,
+            ..defaults
         }
     }
 }
@@ -166,7 +170,7 @@ impl Gateway {
                     gateway: Arc::clone(self),
                 })
             } else {
-                Arc::new(stream::StreamEndpoint {
+                Arc::new(sinks::viewer::StreamEndpoint {
                     gateway: Arc::clone(self),
                 })
             };
@@ -206,6 +210,35 @@ impl Gateway {
     /// Live streams and sessions.
     pub fn sessions(&self) -> &SessionRegistry {
         &self.registry
+    }
+}
+
+/// A session's one clock: the wall clock (Unix µs) read once at its start,
+/// moved on by the monotonic clock, so that deadlines never jump and frame
+/// times stay comparable with viewers' clocks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    start: tokio::time::Instant,
+    start_us: u64,
+}
+
+impl Clock {
+    /// A clock starting now.
+    pub(crate) fn start() -> Self {
+        Clock {
+            start: tokio::time::Instant::now(),
+            start_us: now_us(),
+        }
+    }
+
+    /// Unix µs now.
+    pub(crate) fn now_us(&self) -> u64 {
+        self.start_us + self.start.elapsed().as_micros() as u64
+    }
+
+    /// The instant of Unix µs `at`.
+    pub(crate) fn instant(&self, at: u64) -> tokio::time::Instant {
+        self.start + Duration::from_micros(at.saturating_sub(self.start_us))
     }
 }
 

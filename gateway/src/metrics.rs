@@ -9,6 +9,10 @@ pub struct GatewayMetrics {
     pub(crate) websocket_connections: IntGauge,
     pub(crate) streams: IntCounterVec,
     pub(crate) frames_sent: IntCounter,
+    pub(crate) keyframes: IntCounter,
+    pub(crate) sinks_behind: IntCounter,
+    pub(crate) input_refused: IntCounter,
+    pub(crate) upstreams_active: IntGauge,
     pub(crate) bytes_sent: IntCounter,
     pub(crate) tiles: IntCounterVec,
     pub(crate) encode_seconds: Histogram,
@@ -41,6 +45,22 @@ impl GatewayMetrics {
         )?;
         let frames_sent =
             IntCounter::new("oriel_gateway_frames_sent_total", "FRAME messages sent")?;
+        let keyframes = IntCounter::new(
+            "oriel_gateway_keyframes_total",
+            "Keyframes sent: the whole picture for a viewer that joined a running session, fell behind or asked for a refresh",
+        )?;
+        let sinks_behind = IntCounter::new(
+            "oriel_gateway_sinks_behind_total",
+            "Times a viewer fell so far behind the others that its waiting frames were dropped for a keyframe",
+        )?;
+        let input_refused = IntCounter::new(
+            "oriel_gateway_input_refused_total",
+            "Input, clipboard or resize messages dropped because the viewer may only watch",
+        )?;
+        let upstreams_active = IntGauge::new(
+            "oriel_gateway_upstreams_active",
+            "Sessions whose target is connected on this gateway (one connection per session, whatever its viewers)",
+        )?;
         let bytes_sent = IntCounter::new(
             "oriel_gateway_bytes_sent_total",
             "Bytes of stream messages sent to viewers",
@@ -48,7 +68,7 @@ impl GatewayMetrics {
         let tiles = IntCounterVec::new(
             Opts::new(
                 "oriel_gateway_tiles_total",
-                "Tiles sent, by encoding (shared: encoded for another viewer of the session)",
+                "Tiles encoded, by encoding (once per session, whatever its viewers)",
             ),
             &["encoding"],
         )?;
@@ -112,6 +132,10 @@ impl GatewayMetrics {
             Box::new(websocket_connections.clone()),
             Box::new(streams.clone()),
             Box::new(frames_sent.clone()),
+            Box::new(keyframes.clone()),
+            Box::new(sinks_behind.clone()),
+            Box::new(input_refused.clone()),
+            Box::new(upstreams_active.clone()),
             Box::new(bytes_sent.clone()),
             Box::new(tiles.clone()),
             Box::new(encode_seconds.clone()),
@@ -130,6 +154,10 @@ impl GatewayMetrics {
             websocket_connections,
             streams,
             frames_sent,
+            keyframes,
+            sinks_behind,
+            input_refused,
+            upstreams_active,
             bytes_sent,
             tiles,
             encode_seconds,

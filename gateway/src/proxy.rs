@@ -16,7 +16,7 @@
 //! normally closes it first with its END message.
 
 use crate::relay::{Refusal, close, close_with, connect, copy_both_ways};
-use crate::stream::end_of;
+use crate::sinks::end_of;
 use crate::{Gateway, now_secs};
 use oriel_core_model::{SessionError, SessionErrorKind};
 use oriel_core_wire::{ClientMessage, ServerMessage, VERSION, close_code};

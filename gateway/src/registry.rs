@@ -4,12 +4,12 @@
 //! from signed commands of the control plane and lives here, in memory, only
 //! until the last token of the session would have expired anyway.
 
+use crate::session::SessionHandle;
 use oriel_core_token::{Revocation, RevocationList};
-use oriel_encoders_codecs::EncodeCache;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::watch;
 
 /// Why a live stream is being told to stop.
@@ -56,32 +56,14 @@ struct Stream {
     token: TokenRef,
 }
 
-/// Encoded images a session's viewers share while it has two or more.
-const SHARED_ENCODES_BYTES: usize = 4 << 20;
-
-/// What the live streams of one session share, reachable from each
-/// stream's guard without the registry's lock (it is read on every frame).
-#[derive(Debug, Default)]
-struct SessionShare {
-    /// Live streams of the session.
-    viewers: AtomicUsize,
-    /// While there are two or more: what one of them encoded, for the others.
-    cache: Mutex<Option<Arc<EncodeCache>>>,
-}
-
-impl SessionShare {
-    fn set_viewers(&self, n: usize) {
-        self.viewers.store(n, Ordering::Relaxed);
-        if n < 2 {
-            *self.cache.lock() = None;
-        }
-    }
-}
+/// The way into a session's running upstream, shared by its streams: the
+/// first connects the target and puts its handle here; the others join it.
+pub(crate) type UpstreamSlot = Arc<tokio::sync::Mutex<Option<SessionHandle>>>;
 
 #[derive(Default)]
 struct Live {
     streams: Vec<Stream>,
-    share: Arc<SessionShare>,
+    upstream: UpstreamSlot,
 }
 
 #[derive(Default)]
@@ -114,7 +96,7 @@ pub struct StreamGuard {
     registry: SessionRegistry,
     session_id: String,
     id: u64,
-    share: Arc<SessionShare>,
+    upstream: UpstreamSlot,
     /// Changes to `Some` when the stream must stop.
     pub stop: watch::Receiver<Option<StopReason>>,
 }
@@ -124,7 +106,6 @@ impl Drop for StreamGuard {
         let mut inner = self.registry.inner.lock();
         if let Some(live) = inner.live.get_mut(&self.session_id) {
             live.streams.retain(|s| s.id != self.id);
-            live.share.set_viewers(live.streams.len());
             if live.streams.is_empty() {
                 inner.live.remove(&self.session_id);
             }
@@ -133,16 +114,9 @@ impl Drop for StreamGuard {
 }
 
 impl StreamGuard {
-    /// The encode cache this stream shares with the other live streams of
-    /// its session, while there are any (encode once for several viewers);
-    /// `None` for a session's only stream, which would gain nothing from one.
-    pub fn encode_cache(&self) -> Option<Arc<EncodeCache>> {
-        if self.share.viewers.load(Ordering::Relaxed) < 2 {
-            return None;
-        }
-        Some(Arc::clone(self.share.cache.lock().get_or_insert_with(
-            || Arc::new(EncodeCache::new(SHARED_ENCODES_BYTES)),
-        )))
+    /// The session's upstream, shared with the other streams of the session.
+    pub(crate) fn upstream(&self) -> UpstreamSlot {
+        Arc::clone(&self.upstream)
     }
 }
 
@@ -173,12 +147,11 @@ impl SessionRegistry {
             stop: tx,
             token,
         });
-        live.share.set_viewers(live.streams.len());
         Ok(StreamGuard {
             registry: self.clone(),
             session_id: session_id.to_owned(),
             id,
-            share: Arc::clone(&live.share),
+            upstream: Arc::clone(&live.upstream),
             stop: rx,
         })
     }
@@ -189,8 +162,11 @@ impl SessionRegistry {
         let mut inner = self.inner.lock();
         let entry = inner.ended.entry(session_id.to_owned()).or_insert(until);
         *entry = (*entry).max(until);
-        let Live { streams, share } = inner.live.remove(session_id).unwrap_or_default();
-        share.set_viewers(0);
+        let streams = inner
+            .live
+            .remove(session_id)
+            .map(|l| l.streams)
+            .unwrap_or_default();
         for s in &streams {
             let _ = s.stop.send(Some(StopReason::Ended));
         }
@@ -212,7 +188,6 @@ impl SessionRegistry {
                     None => true,
                 }
             });
-            live.share.set_viewers(live.streams.len());
             !live.streams.is_empty()
         });
         stopped
@@ -246,20 +221,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn viewers_of_one_session_share_an_encode_cache_only_while_two_or_more() {
+    fn streams_of_one_session_share_one_upstream_slot() {
         let r = SessionRegistry::new();
         let a = r.register("s1", TokenRef::default(), 100).unwrap();
-        let other = r.register("s2", TokenRef::default(), 100).unwrap();
-        assert!(a.encode_cache().is_none(), "a lone viewer");
         let b = r.register("s1", TokenRef::default(), 100).unwrap();
-        let (ca, cb) = (a.encode_cache().unwrap(), b.encode_cache().unwrap());
-        assert!(Arc::ptr_eq(&ca, &cb), "one cache per session");
-        assert!(other.encode_cache().is_none(), "never across sessions");
-        drop(b);
-        assert!(a.encode_cache().is_none());
+        let other = r.register("s2", TokenRef::default(), 100).unwrap();
+        assert!(Arc::ptr_eq(&a.upstream(), &b.upstream()));
+        assert!(!Arc::ptr_eq(&a.upstream(), &other.upstream()));
+        drop((a, b));
+        let c = r.register("s1", TokenRef::default(), 100).unwrap();
         assert!(
-            a.share.cache.lock().is_none(),
-            "dropped with the second viewer"
+            c.upstream().try_lock().unwrap().is_none(),
+            "a new session, a new slot"
         );
     }
 

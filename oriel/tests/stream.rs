@@ -290,8 +290,20 @@ async fn webp_goes_only_to_viewers_that_offer_it_and_settles_exactly() {
     }
 }
 
+/// A gateway metric's value from `/metrics` (0 when absent).
+fn metric(api: &support::Api, name: &str) -> f64 {
+    let m = api.call("GET", "/metrics", None, &[]).unwrap();
+    m.body
+        .as_str()
+        .unwrap()
+        .lines()
+        .find(|l| l.split(' ').next() == Some(name))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_viewers_of_one_session_share_encoded_images() {
+async fn two_viewers_of_one_session_share_one_upstream() {
     let Setup {
         display,
         oriel,
@@ -299,20 +311,9 @@ async fn two_viewers_of_one_session_share_encoded_images() {
         launched,
         _xterm,
     } = setup(VncServer::Tigervnc, None, json!({})).await;
-    // A colourful picture, so that there are images to share.
     let _video = display.start_test_video("320x240").unwrap();
-    let shared = |api: &support::Api| -> f64 {
-        let m = api.call("GET", "/metrics", None, &[]).unwrap();
-        m.body
-            .as_str()
-            .unwrap()
-            .lines()
-            .find(|l| l.starts_with("oriel_gateway_tiles_total{encoding=\"shared\"}"))
-            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-            .unwrap_or(0.0)
-    };
-    let api2 = api.clone();
-    assert_eq!(blocking(move || shared(&api2)).await, 0.0);
+    let upstreams = |api: &support::Api| metric(api, "oriel_gateway_upstreams_active");
+    let keyframes = |api: &support::Api| metric(api, "oriel_gateway_keyframes_total");
     // A second viewer of the same session (the user's other screen): its
     // own token for the same session.
     let id = launched["id"].as_str().unwrap().to_owned();
@@ -328,30 +329,60 @@ async fn two_viewers_of_one_session_share_encoded_images() {
     })
     .await;
     let mut a = open_viewer(&oriel, &first, 0).await;
+    a.pump(Duration::from_secs(1)).await.unwrap();
+    let api2 = api.clone();
+    let (ups, keys) = blocking(move || (upstreams(&api2), keyframes(&api2))).await;
+    assert_eq!(ups, 1.0);
     let mut b = open_viewer(&oriel, &second, 0).await;
     let until = Instant::now() + Duration::from_secs(4);
     while Instant::now() < until {
         a.pump(Duration::from_millis(50)).await.unwrap();
         b.pump(Duration::from_millis(50)).await.unwrap();
     }
+    eprintln!("viewers got {} and {} frames", a.frames, b.frames);
+    assert!(a.frames > 0 && b.frames > 0);
     let api2 = api.clone();
-    let reused = blocking(move || shared(&api2)).await;
-    eprintln!(
-        "{reused} images shared; viewers got {} and {} frames",
-        a.frames, b.frames
+    let (ups, keys_after) = blocking(move || (upstreams(&api2), keyframes(&api2))).await;
+    assert_eq!(ups, 1.0, "one connection to the target for both viewers");
+    assert!(
+        keys_after > keys,
+        "the second viewer started from a keyframe"
     );
-    assert!(reused > 0.0, "no image was encoded once for both viewers");
-    // Shared or not, each picture ends up exactly the server's. One viewer
-    // at a time: TigerVNC draws the pointer into the picture of a
-    // connection whose pointer another one moved.
+    // Both pictures end up exactly the server's, at the same time: one
+    // connection, one pointer (TigerVNC draws the pointer into a
+    // connection's picture only where another one moved it).
     drop(_video);
     wait_until_exact(&mut a, &display, Duration::from_secs(30))
         .await
         .unwrap();
-    drop(a);
     wait_until_exact(&mut b, &display, Duration::from_secs(30))
         .await
         .unwrap();
+    let shot = display.screenshot().await.unwrap();
+    assert_eq!(a.image().compare(&shot).unwrap().differing_pixels, 0);
+    // One viewer leaves; the other streams on; the last one's leaving
+    // closes the target connection.
+    drop(a);
+    let _moving = display.start_test_video("160x120").unwrap();
+    let before = b.frames;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.frames == before && Instant::now() < deadline {
+        b.pump(Duration::from_millis(200)).await.unwrap();
+    }
+    assert!(b.frames > before, "the remaining viewer streams on");
+    drop(b);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let api2 = api.clone();
+        if blocking(move || upstreams(&api2)).await == 0.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the upstream outlived its viewers"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

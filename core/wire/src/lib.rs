@@ -8,6 +8,7 @@
 mod codec;
 mod files;
 mod flow;
+mod frame_bytes;
 mod messages;
 
 pub use codec::{WireError, truncate_utf8};
@@ -16,6 +17,7 @@ pub use files::{
     MAX_FILE_NAME, MAX_FILE_PATH, MAX_LISTING_ENTRIES,
 };
 pub use flow::{Acked, FlowControl, FlowError};
+pub use frame_bytes::FrameBytes;
 pub use messages::*;
 
 use oriel_core_model::SessionErrorKind;

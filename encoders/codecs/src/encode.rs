@@ -87,7 +87,7 @@ pub fn encode_jpeg(
 
 /// Lossy WebP of RGB pixels at `quality` (1–100), libwebp's fastest method
 /// (0): about 20–35 % smaller than JPEG at the same quality, about twice
-/// its time (docs/benchmarks.md). [`crate::LossyChooser`] decides when that
+/// its time (docs/benchmarks.md). `oriel_core_stream::LossyChooser` decides when that
 /// is worth it.
 pub fn encode_webp(
     rgb: &[u8],

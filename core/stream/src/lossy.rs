@@ -13,6 +13,32 @@
 
 use oriel_core_wire::Codec;
 
+/// The codec of lossy tiles. WebP is only sent to viewers that offer it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LossyCodec {
+    /// Always JPEG.
+    Jpeg,
+    /// Always WebP (when every viewer decodes it).
+    Webp,
+    /// WebP while its measured cost fits this many cores per session, JPEG
+    /// otherwise ([`LossyChooser`]).
+    Auto {
+        /// Cores (0.02 = 2 % of one core).
+        cpu_budget: f64,
+    },
+}
+
+impl LossyCodec {
+    /// The chooser for this setting; `None`: always JPEG.
+    pub(crate) fn chooser(self) -> Option<LossyChooser> {
+        match self {
+            LossyCodec::Jpeg => None,
+            LossyCodec::Webp => Some(LossyChooser::new(f64::INFINITY)),
+            LossyCodec::Auto { cpu_budget } => Some(LossyChooser::new(cpu_budget)),
+        }
+    }
+}
+
 /// Half-life (µs) of the lossy pixel rate estimate.
 const RATE_HALF_LIFE_US: f64 = 1_000_000.0;
 /// WebP's cost (µs per pixel) before any frame was measured: a little above
@@ -21,7 +47,7 @@ const WEBP_PRIOR_US_PER_PX: f64 = 0.025;
 /// Weight of a new measurement in the cost estimate.
 const COST_WEIGHT: f64 = 0.2;
 
-/// Per-stream lossy codec choice. Sans I/O: the caller passes the time.
+/// Per-session lossy codec choice. Sans I/O: the caller passes the time.
 #[derive(Debug, Clone)]
 pub struct LossyChooser {
     /// CPU time (µs) WebP may take per second of stream.

@@ -1,0 +1,722 @@
+//! [`SessionCore`]: the session's state, its inputs and outputs, frame
+//! scheduling and deadlines. Viewer messages are in [`crate::viewer`], a
+//! sink's window and backlog in [`crate::sink`].
+
+use crate::lossy::{LossyChooser, LossyCodec};
+use crate::sink::{Picture, Sink};
+use oriel_core_model::{InputEvent, SessionError, SessionErrorKind, SessionEvent, Size};
+use oriel_core_token::{ClipboardDecision, Policy};
+use oriel_core_wire::{
+    ClipboardText, Codec, CursorImage, FrameBytes, FrameOp, ServerMessage, caps,
+};
+use oriel_encoders_damage::{DamageTracker, FramePlan, PlanSettings, TileContent};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// Tunables of the session core.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    /// Frames a sink may have unacknowledged.
+    pub max_frames_in_flight: u8,
+    /// Tile side in pixels.
+    pub tile_size: u16,
+    /// Damage planning (JPEG quality, lossless threshold, settle time).
+    pub plan: PlanSettings,
+    /// Longest wait (µs) for the target to pause before a frame is planned.
+    pub max_coalesce_us: u64,
+    /// The codec of lossy tiles.
+    pub lossy_codec: LossyCodec,
+    /// Frames a sink without room may have waiting; one more and it has
+    /// fallen behind (it gets a keyframe instead).
+    pub backlog_frames: usize,
+    /// Bytes a sink may have waiting, the same way.
+    pub backlog_bytes: usize,
+    /// A sink is sent a liveness ping this often (µs).
+    pub ping_every_us: u64,
+    /// A sink silent this long (µs: no message, no pong) is closed.
+    pub silence_us: u64,
+}
+
+impl Default for CoreSettings {
+    fn default() -> Self {
+        CoreSettings {
+            max_frames_in_flight: 2,
+            tile_size: oriel_encoders_damage::DEFAULT_TILE,
+            plan: PlanSettings::default(),
+            max_coalesce_us: 16_000,
+            lossy_codec: LossyCodec::Auto { cpu_budget: 0.02 },
+            backlog_frames: 4,
+            backlog_bytes: 16 << 20,
+            ping_every_us: 15_000_000,
+            silence_us: 45_000_000,
+        }
+    }
+}
+
+/// What every sink is told about the session in HELLO.
+#[derive(Debug, Clone)]
+pub struct SessionStart {
+    /// The session's id.
+    pub session_id: String,
+    /// The desktop's name.
+    pub name: String,
+    /// The desktop's size when the target connected.
+    pub size: Size,
+    /// Whether the target can move files (the sinks' policies decide which
+    /// directions they may use).
+    pub files: bool,
+}
+
+/// A sink of one session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SinkId(pub(crate) u64);
+
+impl SinkId {
+    /// The number, for logs.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// What a sink brings when it joins.
+#[derive(Debug, Clone)]
+pub struct SinkSpec {
+    /// Capabilities from the viewer's HELLO.
+    pub capabilities: u32,
+    /// The policy of the token it was admitted with.
+    pub policy: Policy,
+    /// Whether its keyboard, pointer, clipboard and resize reach the target
+    /// (false: it only watches).
+    pub control: bool,
+    /// The session's end (maximum length) written in its token, Unix µs.
+    pub deadline_us: Option<u64>,
+}
+
+/// An encode job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JobId(u64);
+
+/// Work for the encoders: the next frame, a keyframe, or both, with the
+/// lossy codec chosen for them.
+#[derive(Debug)]
+pub struct EncodeJob {
+    /// Hand back with the result.
+    pub id: JobId,
+    /// The codec of lossy tiles.
+    pub codec: Codec,
+    /// The frame the sinks in step take.
+    pub frame: Option<FramePlan>,
+    /// The whole picture, for sinks that join or fell behind.
+    pub keyframe: Option<FramePlan>,
+}
+
+/// An encoded plan.
+#[derive(Debug, Clone, Default)]
+pub struct Encoded {
+    /// The frame's operations, COPYs first.
+    pub ops: Vec<FrameOp>,
+    /// Pixels of its lossy tiles.
+    pub lossy_px: u64,
+    /// Time spent encoding them, µs.
+    pub lossy_us: u64,
+}
+
+/// An encode job's result.
+#[derive(Debug, Default)]
+pub struct EncodedJob {
+    /// The frame, if the job had one.
+    pub frame: Option<Encoded>,
+    /// The keyframe, if the job had one.
+    pub keyframe: Option<Encoded>,
+}
+
+/// How a session ended for every sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// The target ended the session.
+    TargetClosed,
+    /// An error: the target failed, a deadline passed, or Oriel failed.
+    Failed(SessionError),
+}
+
+/// Something that happened, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observation {
+    /// A frame went to a sink.
+    FrameSent {
+        /// It was a keyframe.
+        keyframe: bool,
+    },
+    /// A sink acknowledged a frame.
+    FrameAcked {
+        /// Oldest damage in the frame → ACK, µs.
+        damage_to_ack_us: u64,
+    },
+    /// A clipboard text was checked against the policy.
+    Clipboard {
+        /// Viewer → target (`true`) or target → viewer.
+        up: bool,
+        /// The decision.
+        decision: ClipboardDecision,
+    },
+    /// A sink's backlog overflowed: it waits for a keyframe.
+    FellBehind,
+    /// Input from a sink that may only watch was dropped.
+    InputRefused,
+}
+
+/// What the shell must do.
+#[derive(Debug)]
+pub enum Output {
+    /// Send this message to the sink.
+    Send(SinkId, Vec<u8>),
+    /// Send the sink a transport-level liveness ping.
+    Ping(SinkId),
+    /// Pass this input to the target.
+    Input(InputEvent),
+    /// Encode this job and hand the result to [`SessionCore::handle_encoded`];
+    /// a job still running is no longer wanted.
+    Encode(EncodeJob),
+    /// The sink is closed (it broke the protocol or went silent); the
+    /// session goes on for the others.
+    Close(SinkId, SessionError),
+    /// The session is over for every sink; nothing more comes out.
+    End(Ending),
+    /// For metrics.
+    Observe(Observation),
+}
+
+/// The job being encoded and who takes its parts.
+#[derive(Debug)]
+struct Job {
+    id: JobId,
+    codec: Codec,
+    frame_to: Vec<SinkId>,
+    frame_damage_us: u64,
+    keyframe_to: Vec<SinkId>,
+    keyframe_damage_us: u64,
+}
+
+/// One session's logic. See the [crate] documentation.
+#[derive(Debug)]
+pub struct SessionCore {
+    pub(crate) settings: CoreSettings,
+    pub(crate) start: SessionStart,
+    pub(crate) tracker: DamageTracker,
+    pub(crate) sinks: Vec<Sink>,
+    next_sink: u64,
+    job: Option<Job>,
+    next_job: u64,
+    /// When the oldest change not yet planned arrived.
+    pub(crate) pending_since_us: Option<u64>,
+    chooser: Option<LossyChooser>,
+    /// Last input from a sink that controls the session (idle timeout).
+    pub(crate) last_input_us: u64,
+    /// The pointer's shape, for sinks that join later.
+    cursor: Option<Vec<u8>>,
+    out: VecDeque<Output>,
+    ended: bool,
+}
+
+impl SessionCore {
+    /// A session whose target just connected, at `now_us`, with no sink yet.
+    pub fn new(settings: CoreSettings, start: SessionStart, now_us: u64) -> Self {
+        SessionCore {
+            tracker: DamageTracker::new(start.size, settings.tile_size, settings.plan.clone()),
+            chooser: settings.lossy_codec.chooser(),
+            settings,
+            start,
+            sinks: Vec::new(),
+            next_sink: 1,
+            job: None,
+            next_job: 1,
+            pending_since_us: None,
+            last_input_us: now_us,
+            cursor: None,
+            out: VecDeque::new(),
+            ended: false,
+        }
+    }
+
+    /// The desktop's current size.
+    pub fn size(&self) -> Size {
+        self.tracker.size()
+    }
+
+    /// Sinks joined.
+    pub fn sinks(&self) -> usize {
+        self.sinks.len()
+    }
+
+    /// Whether the session is over.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The next action, if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    pub(crate) fn emit(&mut self, output: Output) {
+        self.out.push_back(output);
+    }
+
+    pub(crate) fn sink_mut(&mut self, id: SinkId) -> Option<&mut Sink> {
+        self.sinks.iter_mut().find(|s| s.id == id)
+    }
+
+    /// A sink joins at `now_us`: it is sent HELLO (and what files it may
+    /// move, and the pointer's shape), then the whole picture as soon as it
+    /// can take a frame.
+    pub fn add_sink(&mut self, spec: SinkSpec, now_us: u64) -> SinkId {
+        let id = SinkId(self.next_sink);
+        self.next_sink += 1;
+        let sink = Sink::new(id, spec, &self.settings, now_us);
+        let hello = sink.hello(&self.start, self.size(), &self.settings);
+        let files = self.start.files.then(|| sink.files()).flatten();
+        self.sinks.push(sink);
+        if self.ended {
+            return id;
+        }
+        self.emit(Output::Send(id, hello.to_bytes()));
+        if let Some(files) = files {
+            self.emit(Output::Send(id, files.to_bytes()));
+        }
+        if let Some(cursor) = &self.cursor {
+            let cursor = cursor.clone();
+            self.emit(Output::Send(id, cursor));
+        }
+        id
+    }
+
+    /// A sink left (its viewer closed, or the shell gave up on it).
+    pub fn remove_sink(&mut self, id: SinkId) {
+        self.sinks.retain(|s| s.id != id);
+    }
+
+    /// Closes a sink the shell cannot deliver to (it stopped reading).
+    pub fn close_sink(&mut self, id: SinkId, error: SessionError) {
+        if self.sinks.iter().any(|s| s.id == id) {
+            self.remove_sink(id);
+            self.emit(Output::Close(id, error));
+        }
+    }
+
+    /// Anything the sink sent (a message, a pong) at `now_us`; `at_work`
+    /// when it was the user at work (a file transfer message), which holds
+    /// off the idle timeout like input does.
+    pub fn heard(&mut self, id: SinkId, now_us: u64, at_work: bool) {
+        let Some(sink) = self.sink_mut(id) else {
+            return;
+        };
+        sink.last_heard_us = now_us;
+        if at_work && sink.spec.control {
+            self.last_input_us = now_us;
+        }
+    }
+
+    fn end(&mut self, ending: Ending) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        self.job = None;
+        self.out.clear();
+        self.emit(Output::End(ending));
+    }
+
+    /// The target closed the session.
+    pub fn target_closed(&mut self) {
+        self.end(Ending::TargetClosed);
+    }
+
+    /// The target (or its adapter) failed.
+    pub fn target_failed(&mut self, error: SessionError) {
+        self.end(Ending::Failed(error));
+    }
+
+    /// Oriel failed (e.g. the encoder).
+    pub fn internal_error(&mut self, detail: impl Into<String>) {
+        self.end(Ending::Failed(SessionError::new(
+            SessionErrorKind::Internal,
+            detail,
+        )));
+    }
+
+    fn broadcast(&mut self, msg: &ServerMessage) {
+        let bytes = msg.to_bytes();
+        let ids: Vec<SinkId> = self.sinks.iter().map(|s| s.id).collect();
+        for id in ids {
+            self.emit(Output::Send(id, bytes.clone()));
+        }
+    }
+
+    /// The pointer's shape changed (the shell turned the target's shape into
+    /// a PNG first).
+    pub fn handle_cursor(&mut self, cursor: CursorImage) {
+        if self.ended {
+            return;
+        }
+        let msg = ServerMessage::Cursor(cursor);
+        self.cursor = Some(msg.to_bytes());
+        self.broadcast(&msg);
+    }
+
+    /// An event from the target at `now_us`. Cursor shapes go through
+    /// [`handle_cursor`](Self::handle_cursor) instead.
+    pub fn handle_target(&mut self, event: SessionEvent, now_us: u64) {
+        if self.ended {
+            return;
+        }
+        let drawn = match event {
+            SessionEvent::Pixels { rect, layout, data } => {
+                self.tracker.draw_pixels(rect, layout, &data, now_us)
+            }
+            SessionEvent::Fill { rect, rgb } => self.tracker.fill(rect, rgb, now_us),
+            SessionEvent::Copy { src, dst } => self.tracker.copy(src, dst, now_us),
+            SessionEvent::DesktopSize(size) => return self.resize(size, now_us),
+            SessionEvent::Clipboard(text) => return self.clipboard_down(text),
+            SessionEvent::Bell => return self.broadcast(&ServerMessage::Bell),
+            SessionEvent::Cursor(_) => return,
+        };
+        match drawn {
+            Ok(()) => {
+                self.pending_since_us.get_or_insert(now_us);
+            }
+            Err(e) => self.target_failed(SessionError::new(
+                SessionErrorKind::TargetProtocol,
+                e.to_string(),
+            )),
+        }
+    }
+
+    fn resize(&mut self, size: Size, now_us: u64) {
+        if let Err(e) = oriel_core_model::validate_size(size) {
+            return self.target_failed(e);
+        }
+        self.tracker.resize(size, now_us);
+        // A job for the old size is dropped, never sent; every sink clears
+        // to black, which is what the tracker now holds: all are in step.
+        self.job = None;
+        self.pending_since_us = None;
+        for sink in &mut self.sinks {
+            sink.backlog.clear();
+            sink.picture = Picture::InStep;
+        }
+        self.broadcast(&ServerMessage::DesktopSize(size));
+    }
+
+    fn clipboard_down(&mut self, text: String) {
+        let mut decisions = Vec::with_capacity(self.sinks.len());
+        for sink in &self.sinks {
+            decisions.push((sink.id, sink.spec.policy.allows_clipboard_down(text.len())));
+        }
+        let msg = ServerMessage::Clipboard(ClipboardText(text)).to_bytes();
+        for (id, decision) in decisions {
+            self.emit(Output::Observe(Observation::Clipboard {
+                up: false,
+                decision,
+            }));
+            if decision == ClipboardDecision::Allowed {
+                self.emit(Output::Send(id, msg.clone()));
+            }
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) wants to be called
+    /// next, Unix µs; `None`: not before another event.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if self.ended {
+            return None;
+        }
+        let mut next: Option<u64> = None;
+        let mut at = |t: u64| next = Some(next.map_or(t, |n| n.min(t)));
+        for sink in &self.sinks {
+            at(sink.next_ping_us);
+            at(sink.last_heard_us.saturating_add(self.settings.silence_us));
+        }
+        if let Some(idle) = self.idle_timeout_us() {
+            at(self.last_input_us.saturating_add(idle));
+        }
+        if let Some(deadline) = self.deadline_us() {
+            at(deadline);
+        }
+        if self.job.is_none() && self.sinks.iter().any(|s| s.can_take_frame()) {
+            if let Some(since) = self.pending_since_us {
+                at(since.saturating_add(self.settings.max_coalesce_us));
+            }
+            if let Some(refresh) = self.tracker.next_refresh_at() {
+                at(refresh);
+            }
+        }
+        next
+    }
+
+    /// The strictest idle timeout of the sinks that control the session, µs.
+    fn idle_timeout_us(&self) -> Option<u64> {
+        self.sinks
+            .iter()
+            .filter(|s| s.spec.control && s.spec.policy.idle_timeout_secs > 0)
+            .map(|s| u64::from(s.spec.policy.idle_timeout_secs) * 1_000_000)
+            .min()
+    }
+
+    /// The session's end, Unix µs: the earliest its sinks' tokens name.
+    fn deadline_us(&self) -> Option<u64> {
+        self.sinks.iter().filter_map(|s| s.spec.deadline_us).min()
+    }
+
+    /// Time passed: deadlines, silent sinks, pings, a lossless refresh due.
+    pub fn handle_timeout(&mut self, now_us: u64) {
+        if self.ended {
+            return;
+        }
+        if self.deadline_us().is_some_and(|d| now_us >= d) {
+            return self.end(Ending::Failed(SessionError::new(
+                SessionErrorKind::SessionExpired,
+                "the session reached its maximum length",
+            )));
+        }
+        if self
+            .idle_timeout_us()
+            .is_some_and(|idle| now_us >= self.last_input_us.saturating_add(idle))
+        {
+            return self.end(Ending::Failed(SessionError::new(
+                SessionErrorKind::IdleTimeout,
+                "no input from the viewer for longer than the policy allows",
+            )));
+        }
+        let silence = self.settings.silence_us;
+        let silent: Vec<SinkId> = self
+            .sinks
+            .iter()
+            .filter(|s| now_us >= s.last_heard_us.saturating_add(silence))
+            .map(|s| s.id)
+            .collect();
+        for id in silent {
+            self.close_sink(
+                id,
+                SessionError::new(
+                    SessionErrorKind::ClientTimeout,
+                    "the viewer stopped answering",
+                ),
+            );
+        }
+        let every = self.settings.ping_every_us;
+        let mut pings = Vec::new();
+        for sink in &mut self.sinks {
+            if now_us >= sink.next_ping_us {
+                sink.next_ping_us = now_us.saturating_add(every);
+                pings.push(sink.id);
+            }
+        }
+        for id in pings {
+            self.emit(Output::Ping(id));
+        }
+        // A due refresh is planned like a change that waited long enough.
+        if self.pending_since_us.is_none()
+            && self.tracker.next_refresh_at().is_some_and(|t| t <= now_us)
+        {
+            self.pending_since_us = Some(now_us.saturating_sub(self.settings.max_coalesce_us));
+        }
+    }
+
+    /// Starts an encode job when one is due: a frame when a sink in step
+    /// can take it and the target paused (`target_quiet`) or the coalescing
+    /// deadline passed; a keyframe as soon as a sink that needs one has room
+    /// (with the frame, since a keyframe is only valid right after one).
+    /// Call after every batch of events.
+    pub fn schedule(&mut self, now_us: u64, target_quiet: bool) {
+        if self.ended || self.job.is_some() {
+            return;
+        }
+        let wants_keyframe: Vec<(SinkId, bool)> = self
+            .sinks
+            .iter()
+            .filter(|s| s.flow.can_send())
+            .filter_map(|s| match s.picture {
+                Picture::Behind { from_black } => Some((s.id, from_black)),
+                _ => None,
+            })
+            .collect();
+        let frame_due = self.pending_since_us.is_some_and(|since| {
+            target_quiet || now_us >= since.saturating_add(self.settings.max_coalesce_us)
+        }) && self
+            .sinks
+            .iter()
+            .any(|s| s.picture == Picture::InStep && s.can_take_frame());
+        if wants_keyframe.is_empty() && !frame_due {
+            return;
+        }
+        self.pending_since_us = None;
+        let (frame, keyframe) = if wants_keyframe.is_empty() {
+            (self.tracker.plan(now_us), None)
+        } else {
+            let from_black = wants_keyframe.iter().all(|&(_, black)| black);
+            self.tracker.plan_with_keyframe(now_us, from_black)
+        };
+        let frame_to: Vec<SinkId> = self
+            .sinks
+            .iter()
+            .filter(|s| s.picture == Picture::InStep)
+            .map(|s| s.id)
+            .collect();
+        let keyframe_to: Vec<SinkId> = wants_keyframe.iter().map(|&(id, _)| id).collect();
+        // Nobody in step: the frame only moves the model on.
+        let frame = frame.filter(|_| !frame_to.is_empty());
+        if keyframe.is_none() {
+            // Nothing but black to show: the joining sinks are in step.
+            for id in &keyframe_to {
+                if let Some(sink) = self.sink_mut(*id) {
+                    sink.picture = Picture::InStep;
+                }
+            }
+        }
+        if frame.is_none() && keyframe.is_none() {
+            return;
+        }
+        for id in &keyframe_to {
+            if let Some(sink) = self.sink_mut(*id) {
+                sink.picture = Picture::KeyframeComing;
+            }
+        }
+        let codec = self.codec(
+            now_us,
+            frame.as_ref(),
+            keyframe.as_ref(),
+            &frame_to,
+            &keyframe_to,
+        );
+        let id = JobId(self.next_job);
+        self.next_job += 1;
+        self.job = Some(Job {
+            id,
+            codec,
+            frame_damage_us: frame.as_ref().map_or(now_us, |f| f.damage_time_us),
+            keyframe_damage_us: keyframe.as_ref().map_or(now_us, |k| k.damage_time_us),
+            frame_to: if frame.is_some() {
+                frame_to
+            } else {
+                Vec::new()
+            },
+            keyframe_to: if keyframe.is_some() {
+                keyframe_to
+            } else {
+                Vec::new()
+            },
+        });
+        self.emit(Output::Encode(EncodeJob {
+            id,
+            codec,
+            frame,
+            keyframe,
+        }));
+    }
+
+    /// The lossy codec of a job: WebP only when every sink taking it
+    /// decodes WebP and the chooser allows it.
+    fn codec(
+        &mut self,
+        now_us: u64,
+        frame: Option<&FramePlan>,
+        keyframe: Option<&FramePlan>,
+        frame_to: &[SinkId],
+        keyframe_to: &[SinkId],
+    ) -> Codec {
+        let all_webp = frame_to.iter().chain(keyframe_to).all(|id| {
+            self.sinks
+                .iter()
+                .any(|s| s.id == *id && s.spec.capabilities & caps::WEBP != 0)
+        });
+        let Some(chooser) = self.chooser.as_mut().filter(|_| all_webp) else {
+            return Codec::Jpeg;
+        };
+        let lossy_px = frame
+            .into_iter()
+            .chain(keyframe)
+            .flat_map(|p| &p.tiles)
+            .filter(|t| matches!(t.content, TileContent::Lossy { .. }))
+            .map(|t| u64::from(t.rect.area()))
+            .sum();
+        chooser.choose(now_us, lossy_px)
+    }
+
+    /// The encoders finished job `id` at `now_us`.
+    pub fn handle_encoded(&mut self, id: JobId, result: EncodedJob, now_us: u64) {
+        if self.ended || self.job.as_ref().is_none_or(|j| j.id != id) {
+            // A job dropped by a resize, or the session is over.
+            return;
+        }
+        let Some(job) = self.job.take() else {
+            return;
+        };
+        if let (Some(chooser), Some(frame)) = (&mut self.chooser, &result.frame) {
+            chooser.observe(job.codec, frame.lossy_px, frame.lossy_us);
+        }
+        if let Some(encoded) = result.frame {
+            let frame = Arc::new(FrameBytes::new(job.frame_damage_us, encoded.ops));
+            for id in job.frame_to {
+                self.deliver(id, &frame, now_us, false);
+            }
+        }
+        if let Some(encoded) = result.keyframe {
+            let keyframe = Arc::new(FrameBytes::new(job.keyframe_damage_us, encoded.ops));
+            for id in job.keyframe_to {
+                if self
+                    .sink_mut(id)
+                    .is_some_and(|s| s.picture == Picture::KeyframeComing)
+                {
+                    self.deliver(id, &keyframe, now_us, true);
+                }
+            }
+        }
+    }
+
+    /// Hands a frame to a sink: sent now if its window has room and nothing
+    /// waits before it, else into its backlog; a backlog that overflows
+    /// means the sink fell behind.
+    fn deliver(&mut self, id: SinkId, frame: &Arc<FrameBytes>, now_us: u64, keyframe: bool) {
+        let (backlog_frames, backlog_bytes) =
+            (self.settings.backlog_frames, self.settings.backlog_bytes);
+        let Some(sink) = self.sink_mut(id) else {
+            return;
+        };
+        if keyframe {
+            sink.picture = Picture::InStep;
+        } else if sink.picture != Picture::InStep {
+            // It asked for the whole picture meanwhile (REFRESH).
+            return;
+        }
+        if sink.backlog.is_empty() && sink.flow.can_send() {
+            let msg = sink.send_frame(frame, now_us);
+            self.emit(Output::Send(id, msg));
+            self.emit(Output::Observe(Observation::FrameSent { keyframe }));
+        } else if sink.backlog.len() < backlog_frames
+            && sink.backlog_bytes() + frame.len() <= backlog_bytes
+        {
+            sink.backlog.push_back(Arc::clone(frame));
+        } else {
+            sink.backlog.clear();
+            sink.picture = Picture::Behind { from_black: false };
+            self.emit(Output::Observe(Observation::FellBehind));
+        }
+    }
+
+    /// Sends what waits in a sink's backlog while its window has room.
+    pub(crate) fn drain_backlog(&mut self, id: SinkId, now_us: u64) {
+        let mut sent = Vec::new();
+        if let Some(sink) = self.sink_mut(id) {
+            while sink.flow.can_send() {
+                let Some(frame) = sink.backlog.pop_front() else {
+                    break;
+                };
+                sent.push(sink.send_frame(&frame, now_us));
+            }
+        }
+        for msg in sent {
+            self.emit(Output::Send(id, msg));
+            self.emit(Output::Observe(Observation::FrameSent { keyframe: false }));
+        }
+    }
+}
