@@ -55,6 +55,7 @@ pub(crate) fn end_of(e: &SessionError) -> End {
         SessionErrorKind::TokenInvalid
             | SessionErrorKind::TokenExpired
             | SessionErrorKind::Forbidden
+            | SessionErrorKind::FeatureUnavailable
     );
     if (e.class() == ErrorClass::Target || token_refusal) && !e.detail.is_empty() {
         message.push_str(": ");

@@ -454,10 +454,10 @@ mod tests {
     fn tiles_from_metrics() {
         let text = "# HELP oriel_gateway_tiles_total Tiles sent\n\
             oriel_gateway_tiles_total{encoding=\"jpeg\"} 120\n\
-            oriel_gateway_tiles_total{encoding=\"shared\"} 7\n\
+            oriel_gateway_tiles_total{encoding=\"png\"} 7\n\
             oriel_gateway_frames_sent_total 9\n";
         let t = parse_tiles(text);
         assert_eq!(t.len(), 2);
-        assert_eq!((t["jpeg"], t["shared"]), (120.0, 7.0));
+        assert_eq!((t["jpeg"], t["png"]), (120.0, 7.0));
     }
 }

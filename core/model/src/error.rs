@@ -59,6 +59,9 @@ pub enum SessionErrorKind {
     TargetClosed,
     /// The workspace kind has no protocol adapter in this gateway.
     UnsupportedTarget,
+    /// The session's policy requires a control this server does not
+    /// provide (session recording, a watermark): it may not stream without it.
+    FeatureUnavailable,
     /// The gateway is shutting down.
     ShuttingDown,
     /// A bug or resource failure in Oriel.
@@ -71,7 +74,9 @@ impl SessionErrorKind {
         use SessionErrorKind::*;
         match self {
             TokenInvalid | TokenExpired | ClientProtocol | ClientTimeout => ErrorClass::Client,
-            Forbidden | Ended | IdleTimeout | SessionExpired => ErrorClass::Policy,
+            Forbidden | Ended | IdleTimeout | SessionExpired | FeatureUnavailable => {
+                ErrorClass::Policy
+            }
             TargetUnreachable | TargetTimeout | TargetAuthFailed | TargetIdentity
             | TargetProtocol | TargetClosed => ErrorClass::Target,
             UnsupportedTarget | ShuttingDown | Internal => ErrorClass::Internal,
@@ -106,6 +111,7 @@ impl SessionErrorKind {
             TargetProtocol => "target_protocol",
             TargetClosed => "target_closed",
             UnsupportedTarget => "unsupported_target",
+            FeatureUnavailable => "feature_unavailable",
             ShuttingDown => "shutting_down",
             Internal => "internal",
         }
@@ -132,6 +138,9 @@ impl SessionErrorKind {
             TargetProtocol => "the remote system sent data the gateway cannot accept",
             TargetClosed => "the remote system closed the connection",
             UnsupportedTarget => "this gateway cannot open this kind of workspace",
+            FeatureUnavailable => {
+                "this workspace's policy requires a session control this server does not provide yet"
+            }
             ShuttingDown => "the gateway is restarting",
             Internal => "the gateway hit an internal error",
         }

@@ -61,6 +61,7 @@ pub const fn close_code(kind: SessionErrorKind) -> u16 {
         TargetIdentity => 4014,
         IdleTimeout => 4015,
         SessionExpired => 4016,
+        FeatureUnavailable => 4017,
     }
 }
 
@@ -85,6 +86,7 @@ pub const fn kind_for_close_code(code: u16) -> Option<SessionErrorKind> {
         4014 => TargetIdentity,
         4015 => IdleTimeout,
         4016 => SessionExpired,
+        4017 => FeatureUnavailable,
         _ => return None,
     })
 }

@@ -395,7 +395,7 @@ fn frame_check_enforces_the_guarantees() {
 
 #[test]
 fn close_codes_round_trip() {
-    for code in 4000..=4016 {
+    for code in 4000..=4017 {
         let kind = kind_for_close_code(code).expect("defined code");
         assert_eq!(close_code(kind), code);
     }

@@ -7,7 +7,7 @@ use crate::admission::{GatewayIdentity, GatewayRole};
 use crate::registry::TokenRef;
 use oriel_core_model::{SessionError, SessionErrorKind};
 use oriel_core_token::{
-    ReplayCache, ReplayError, Reuse, Revocation, RevocationList, SessionClaims, TokenError,
+    Policy, ReplayCache, ReplayError, Reuse, Revocation, RevocationList, SessionClaims, TokenError,
 };
 use std::net::IpAddr;
 
@@ -49,6 +49,19 @@ pub(crate) fn refuse_token(e: &TokenError) -> Refusal {
         _ => "malformed",
     };
     Refusal::new(reason, e.kind(), e.to_string())
+}
+
+/// The session control a policy requires that this gateway does not
+/// provide, as the viewer is told. Session recording and the watermark are
+/// not built yet (docs/policy.md): a policy asking for either is refused.
+pub(crate) fn missing_control(policy: &Policy) -> Option<&'static str> {
+    if policy.recording {
+        Some("the workspace requires session recording, which this server does not provide yet")
+    } else if policy.watermark {
+        Some("the workspace requires a watermark, which this server does not provide yet")
+    } else {
+        None
+    }
 }
 
 /// A token whose signature and key are good.
@@ -99,6 +112,18 @@ pub(crate) fn admit(
                 "the session is served by another gateway",
             ));
         }
+    }
+    // Fail closed: a session whose policy requires a control this gateway
+    // cannot apply does not stream without it. A dedicated proxy applies
+    // none itself; the gateway serving the session refuses it.
+    if me.role != GatewayRole::DedicatedProxy
+        && let Some(detail) = missing_control(&claims.policy)
+    {
+        return Err(Refusal::new(
+            "feature_unavailable",
+            SessionErrorKind::FeatureUnavailable,
+            detail,
+        ));
     }
     if let Some(why) = revocations.check(&claims) {
         let (kind, detail) = match why {

@@ -175,7 +175,7 @@ impl Measured {
                     "before": before,
                     "after": after,
                     "delta": delta,
-                    "shared": delta.iter().find(|(k, _)| k.as_str() == "shared").map_or(0.0, |x| *x.1),
+                    "encoded": delta.values().sum::<f64>(),
                 })
             }
             None => Value::Null,
@@ -423,10 +423,9 @@ impl Measured {
             out.push("gateway tiles: /metrics not read".to_owned());
         } else {
             out.push(format!(
-                "gateway tiles in the window (oriel_gateway_tiles_total): {}; shared (encoded once for several viewers): {} → {}",
-                g["delta"],
-                f(&g["before"]["shared"]),
-                f(&g["after"]["shared"])
+                "gateway tiles encoded in the window (oriel_gateway_tiles_total, once per session whatever its viewers): {} ({})",
+                f(&g["encoded"]),
+                g["delta"]
             ));
         }
         out.push(format!("errors: {}", self.errors.len()));
@@ -478,7 +477,7 @@ pub struct SweepRow {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub webp_per_session: f64,
-    pub shared_tiles: f64,
+    pub tiles_encoded: f64,
     pub exact: String,
     pub busy: Option<f64>,
     pub errors: usize,
@@ -497,7 +496,7 @@ impl SweepRow {
             p50_ms: x(&j["total"]["latency"]["p50_ms"]),
             p99_ms: x(&j["total"]["latency"]["p99_ms"]),
             webp_per_session: x(&j["per_session_summary"]["webp_images_per_session"]),
-            shared_tiles: j["gateway_tiles"]["shared"].as_f64().unwrap_or(0.0),
+            tiles_encoded: j["gateway_tiles"]["encoded"].as_f64().unwrap_or(0.0),
             exact: match &j["fidelity"] {
                 fi if fi["measured"] == true => format!(
                     "{}/{}",
@@ -528,7 +527,7 @@ pub fn sweep_json(runs: &[Measured]) -> Value {
                 "latency_p50_ms": r.p50_ms,
                 "latency_p99_ms": r.p99_ms,
                 "webp_images_per_session": r.webp_per_session,
-                "shared_tiles": r.shared_tiles,
+                "tiles_encoded": r.tiles_encoded,
                 "settle_exact": r.exact,
                 "machine_busy_cores": r.busy,
                 "errors": r.errors,
@@ -555,7 +554,7 @@ pub fn sweep_table(runs: &[Measured]) -> Vec<String> {
         "p50 ms",
         "p99 ms",
         "exact",
-        "shared",
+        "tiles",
         "busy",
         "errors"
     )];
@@ -572,7 +571,7 @@ pub fn sweep_table(runs: &[Measured]) -> Vec<String> {
             r.p50_ms,
             r.p99_ms,
             r.exact,
-            r.shared_tiles,
+            r.tiles_encoded,
             r.busy.map_or("-".to_owned(), |b| b.to_string()),
             r.errors
         ));

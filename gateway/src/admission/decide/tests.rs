@@ -275,3 +275,43 @@ fn token_errors_have_their_reasons_and_codes() {
         assert_eq!(r.error.detail, e.to_string());
     }
 }
+
+#[test]
+fn a_policy_requiring_recording_or_a_watermark_is_refused_where_the_session_would_stream() {
+    let none = RevocationList::new();
+    for (recording, watermark) in [(true, false), (false, true), (true, true)] {
+        let c = SessionClaims {
+            policy: Policy {
+                recording,
+                watermark,
+                ..Policy::default()
+            },
+            via: Some(Upstream {
+                to: "wss://gw/stream".into(),
+                cert_sha256: "00".into(),
+            }),
+            ..claims()
+        };
+        let mut cache = ReplayCache::new(10);
+        let got = decide(
+            c.clone(),
+            false,
+            &gateway(GatewayRole::Gateway),
+            &none,
+            &mut cache,
+            HERE,
+            NOW,
+        );
+        let r = got.expect_err("refused");
+        assert_eq!(
+            (r.reason, close_code(r.error.kind)),
+            ("feature_unavailable", 4017)
+        );
+        let what = if recording { "recording" } else { "watermark" };
+        assert!(r.error.detail.contains(what), "{}", r.error.detail);
+        // A dedicated proxy passes it on; the serving gateway decides.
+        let mut cache = ReplayCache::new(10);
+        let proxy = gateway(GatewayRole::DedicatedProxy);
+        assert!(decide(c, false, &proxy, &none, &mut cache, HERE, NOW).is_ok());
+    }
+}

@@ -32,8 +32,10 @@ export const POLICY_FIELDS = [
   { key: 'upload_max_bytes', type: 'int', label: 'Largest upload (bytes, 0 = no limit)', max: Number.MAX_SAFE_INTEGER, fallback: DEFAULT_FILE_MAX, legacy: true },
   { key: 'download', type: 'bool', label: 'File download' },
   { key: 'download_max_bytes', type: 'int', label: 'Largest download (bytes, 0 = no limit)', max: Number.MAX_SAFE_INTEGER, fallback: DEFAULT_FILE_MAX, legacy: true },
-  { key: 'watermark', type: 'bool', label: 'Watermark (user name and time over the desktop)' },
-  { key: 'recording', type: 'bool', label: 'Record the session' },
+  // Not built yet: the server refuses to launch a workspace that asks for
+  // either (fail closed), and the forms say so.
+  { key: 'watermark', type: 'bool', label: 'Watermark (user name and time over the desktop) — not available yet: such a workspace cannot be launched' },
+  { key: 'recording', type: 'bool', label: 'Record the session — not available yet: such a workspace cannot be launched' },
   { key: 'idle_timeout_secs', type: 'int', label: 'Idle timeout (seconds, 0: none)', max: U32, fallback: 0 },
   { key: 'max_session_secs', type: 'int', label: 'Maximum session length (seconds, 0: none)', max: U32, fallback: 0 },
   { key: 'max_sessions_per_user', type: 'int', label: 'Sessions per user (0: no limit)', max: U32, fallback: 0 },
@@ -122,7 +124,8 @@ export function policySummary(policy = {}, { overrides = false } = {}) {
     if (limit === undefined || limit === null || !(overrides || on(dir))) continue;
     parts.push(limit === 0 ? `${dir}s unlimited` : `${dir}s ≤ ${formatBytes(limit)}`);
   }
-  for (const [key, yes, no] of [['watermark', 'watermark', 'no watermark'], ['recording', 'recorded', 'not recorded']]) {
+  for (const [key, yes, no] of [['watermark', 'watermark (not available: cannot launch)', 'no watermark'],
+    ['recording', 'recorded (not available: cannot launch)', 'not recorded']]) {
     if (on(key)) parts.push(yes);
     else if (overrides && policy[key] === false) parts.push(no);
   }
