@@ -53,6 +53,8 @@ pub struct BrowserOptions {
     /// (`Emulation.setDeviceMetricsOverride`). Without it the viewport is the
     /// window less headless Chromium's pretend browser UI: 1600×913 here.
     pub viewport: Option<(u32, u32)>,
+    /// How long a page's waits wait ([`Page::wait_timeout`]).
+    pub wait_timeout: Duration,
 }
 
 impl Default for BrowserOptions {
@@ -61,9 +63,14 @@ impl Default for BrowserOptions {
             extra_args: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             viewport: Some(DEFAULT_VIEWPORT),
+            wait_timeout: DEFAULT_WAIT,
         }
     }
 }
+
+/// The default wait timeout of new pages: how long a page may take to
+/// show what an action changes.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
 /// The default viewport of new pages, the same as the window size.
 pub const DEFAULT_VIEWPORT: (u32, u32) = (1600, 1000);
@@ -75,6 +82,7 @@ pub struct Browser {
     chromium: ChromiumProcess,
     dir: ScratchDir,
     viewport: Option<(u32, u32)>,
+    wait_timeout: Duration,
 }
 
 /// The browser process and its profile; dropping stops both.
@@ -182,6 +190,7 @@ impl Browser {
             chromium,
             dir,
             viewport: options.viewport,
+            wait_timeout: options.wait_timeout,
         })
     }
 
@@ -243,6 +252,8 @@ impl Browser {
             target_id,
             console_errors,
             collector,
+            wait_timeout: self.wait_timeout,
+            artefacts: self.dir.clone(),
         };
         page.call("Page.enable", json!({})).await?;
         page.call("Page.setLifecycleEventsEnabled", json!({ "enabled": true }))

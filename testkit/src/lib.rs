@@ -9,8 +9,9 @@
 //! - [`image`] and [`xwd`]: [`RgbImage`] with crop, compare and PNG output;
 //!   [`parse_xwd`] for X Window Dumps.
 //! - [`browser`], [`page`] and [`cdp`]: headless Chromium over the DevTools
-//!   protocol, with [`Page`] for navigation, JavaScript, real key and mouse
-//!   events and canvas pixels.
+//!   protocol, with [`Page`], the one page API of the browser tests:
+//!   navigation, JavaScript, elements by selector (wait, click, fill, read),
+//!   real key and mouse events, canvas pixels, a screenshot on failure.
 //! - [`oidc`]: [`OidcProvider`], a real OpenID Connect provider
 //!   (django-oidc-provider) with users, groups, a client and key rotation.
 //! - [`viewer`]: [`StreamViewer`], a verifying client of the stream protocol
@@ -41,7 +42,7 @@ pub mod users;
 pub mod viewer;
 pub mod xwd;
 
-pub use browser::{Browser, BrowserOptions, DEFAULT_TIMEOUT, DEFAULT_VIEWPORT};
+pub use browser::{Browser, BrowserOptions, DEFAULT_TIMEOUT, DEFAULT_VIEWPORT, DEFAULT_WAIT};
 pub use cdp::{CdpConnection, CdpEvent};
 pub use display::{VncDisplay, VncOptions, VncServer, Xterm, XtermOptions};
 pub use image::{ImageDiff, Rect, RgbImage};

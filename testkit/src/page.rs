@@ -1,66 +1,42 @@
-//! One browser tab: navigation, JavaScript, real input events and pixels.
+//! One browser tab, driven as a person would: the one page API of the
+//! browser tests.
 //!
-//! Input goes through `Input.dispatchKeyEvent` and `Input.dispatchMouseEvent`,
-//! so a canvas-based client sees the same `KeyboardEvent`s and `MouseEvent`s
-//! as from a person (keys with `key`, `code` and `keyCode`; mouse in CSS
-//! pixels of the viewport).
+//! - Navigation and JavaScript: [`Page::goto`], [`Page::eval`],
+//!   [`Page::wait`] and [`Page::wait_for`] (a JavaScript condition),
+//!   [`Page::add_init_script`], and [`Page::call`] for any DevTools call.
+//! - Elements by CSS selector (`page/dom.rs`): [`Page::wait_shown`],
+//!   [`Page::wait_gone`], [`Page::wait_text`], [`Page::click`],
+//!   [`Page::fill`], [`Page::set_checked`], [`Page::choose`],
+//!   [`Page::text`], [`Page::attrs`], [`Page::is_shown`], [`Page::fetch`].
+//! - Real input events (`page/input.rs`): keys, chords and text, the mouse.
+//! - Pixels (`page/canvas.rs`): a canvas read back exactly, screenshots.
+//! - Errors: JavaScript exceptions and `console.error` lines collected
+//!   since the tab opened ([`Page::js_errors`]).
+//!
+//! Every wait ends after the page's wait timeout ([`Page::wait_timeout`],
+//! 10 s unless [`crate::BrowserOptions`] says otherwise). When a test fails
+//! while a page is open, the page's screenshot is saved as
+//! `failure-page.png` in the browser's scratch directory (kept, with its
+//! path printed) as the tab closes.
 
+mod canvas;
+mod dom;
+mod input;
+
+pub use dom::CssRect;
+pub use input::MouseButton;
+
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail, ensure};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use anyhow::{Context, Result, anyhow, bail};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
+use crate::ScratchDir;
 use crate::browser::exception_text;
 use crate::cdp::CdpConnection;
-use crate::keys::{self, KeyDef, MOD_ALT, MOD_CTRL, MOD_META, MOD_SHIFT};
-use crate::{Rect, RgbImage};
-
-/// A mouse button for [`Page::mouse_click`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MouseButton {
-    Left,
-    Middle,
-    Right,
-}
-
-impl MouseButton {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Left => "left",
-            Self::Middle => "middle",
-            Self::Right => "right",
-        }
-    }
-
-    /// The `buttons` bit mask while pressed.
-    fn mask(self) -> u32 {
-        match self {
-            Self::Left => 1,
-            Self::Right => 2,
-            Self::Middle => 4,
-        }
-    }
-}
-
-/// An element's box in CSS pixels, relative to the viewport.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CssRect {
-    pub x: f64,
-    pub y: f64,
-    pub width: f64,
-    pub height: f64,
-}
-
-impl CssRect {
-    /// The centre point.
-    pub fn center(&self) -> (f64, f64) {
-        (self.x + self.width / 2.0, self.y + self.height / 2.0)
-    }
-}
 
 /// One tab. Closed when dropped.
 #[derive(Debug)]
@@ -70,10 +46,17 @@ pub struct Page {
     pub(crate) target_id: String,
     pub(crate) console_errors: Arc<Mutex<Vec<String>>>,
     pub(crate) collector: JoinHandle<()>,
+    /// How long waits wait.
+    pub(crate) wait_timeout: Duration,
+    /// Where a failing test's screenshot goes (the browser's scratch directory).
+    pub(crate) artefacts: ScratchDir,
 }
 
 impl Drop for Page {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.save_failure_screenshot();
+        }
         self.collector.abort();
         self.cdp.send_and_forget(
             None,
@@ -82,9 +65,6 @@ impl Drop for Page {
         );
     }
 }
-
-/// Bytes of canvas pixels per round trip (base64 makes it a third larger).
-const CANVAS_CHUNK: usize = 2 * 1024 * 1024;
 
 impl Page {
     /// A protocol call in this page's session.
@@ -97,6 +77,16 @@ impl Page {
         &self.session_id
     }
 
+    /// How long [`Page::wait`] and the element waits wait.
+    pub fn wait_timeout(&self) -> Duration {
+        self.wait_timeout
+    }
+
+    /// Changes how long [`Page::wait`] and the element waits wait.
+    pub fn set_wait_timeout(&mut self, timeout: Duration) {
+        self.wait_timeout = timeout;
+    }
+
     /// Sets the viewport to `width`×`height` CSS pixels at device scale factor 1.
     pub async fn set_viewport(&self, width: u32, height: u32) -> Result<()> {
         self.call(
@@ -105,6 +95,24 @@ impl Page {
         )
         .await
         .map(drop)
+    }
+
+    /// Runs `js` in every document this tab loads from now on, before the
+    /// document's own scripts (`Page.addScriptToEvaluateOnNewDocument`).
+    pub async fn add_init_script(&self, js: &str) -> Result<()> {
+        self.call(
+            "Page.addScriptToEvaluateOnNewDocument",
+            json!({ "source": js }),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Makes this tab the browser's front tab. Headless Chromium hardly
+    /// renders a background tab, and real input sent to one waits seconds
+    /// for its ack.
+    pub async fn bring_to_front(&self) -> Result<()> {
+        self.call("Page.bringToFront", json!({})).await.map(drop)
     }
 
     /// Navigates and waits for this navigation's load event (or returns at
@@ -173,6 +181,12 @@ impl Page {
         Ok(reply["result"]["value"].clone())
     }
 
+    /// Waits until the JavaScript expression is truthy, for the page's wait
+    /// timeout.
+    pub async fn wait(&self, js_bool_expr: &str) -> Result<()> {
+        self.wait_for(js_bool_expr, self.wait_timeout).await
+    }
+
     /// Waits until the JavaScript expression is truthy; fails after `timeout`
     /// with the last exception if it kept throwing.
     pub async fn wait_for(&self, js_bool_expr: &str, timeout: Duration) -> Result<()> {
@@ -195,275 +209,6 @@ impl Page {
         }
     }
 
-    /// The box of the first element matching `css`, scrolled into view.
-    pub async fn element_rect(&self, css: &str) -> Result<CssRect> {
-        let selector = serde_json::to_string(css)?;
-        let rect = self
-            .eval(&format!(
-                "(() => {{ const e = document.querySelector({selector}); if (!e) return null; \
-                 e.scrollIntoView({{block: 'center', inline: 'center'}}); \
-                 const r = e.getBoundingClientRect(); \
-                 return {{x: r.x, y: r.y, width: r.width, height: r.height}}; }})()"
-            ))
-            .await?;
-        ensure!(!rect.is_null(), "no element matches {css:?}");
-        let field = |name: &str| {
-            rect[name]
-                .as_f64()
-                .with_context(|| format!("bad rect {rect}"))
-        };
-        Ok(CssRect {
-            x: field("x")?,
-            y: field("y")?,
-            width: field("width")?,
-            height: field("height")?,
-        })
-    }
-
-    /// Clicks the centre of the first element matching `css` with real mouse events.
-    pub async fn click_selector(&self, css: &str) -> Result<()> {
-        let rect = self.element_rect(css).await?;
-        ensure!(
-            rect.width > 0.0 && rect.height > 0.0,
-            "element {css:?} has an empty box {rect:?}"
-        );
-        let (x, y) = rect.center();
-        self.mouse_click(x, y, MouseButton::Left).await
-    }
-
-    /// Moves the mouse to (`x`, `y`) in CSS pixels.
-    pub async fn mouse_move(&self, x: f64, y: f64) -> Result<()> {
-        self.mouse_event("mouseMoved", x, y, None, 0, 0).await
-    }
-
-    /// Presses `button` at (`x`, `y`).
-    pub async fn mouse_down(&self, x: f64, y: f64, button: MouseButton) -> Result<()> {
-        self.mouse_event("mousePressed", x, y, Some(button), button.mask(), 1)
-            .await
-    }
-
-    /// Releases `button` at (`x`, `y`).
-    pub async fn mouse_up(&self, x: f64, y: f64, button: MouseButton) -> Result<()> {
-        self.mouse_event("mouseReleased", x, y, Some(button), 0, 1)
-            .await
-    }
-
-    /// Moves to (`x`, `y`), presses and releases `button`.
-    pub async fn mouse_click(&self, x: f64, y: f64, button: MouseButton) -> Result<()> {
-        self.mouse_move(x, y).await?;
-        self.mouse_down(x, y, button).await?;
-        self.mouse_up(x, y, button).await
-    }
-
-    /// Turns the wheel at (`x`, `y`) by (`delta_x`, `delta_y`) CSS pixels.
-    pub async fn mouse_wheel(&self, x: f64, y: f64, delta_x: f64, delta_y: f64) -> Result<()> {
-        self.call(
-            "Input.dispatchMouseEvent",
-            json!({ "type": "mouseWheel", "x": x, "y": y, "deltaX": delta_x, "deltaY": delta_y }),
-        )
-        .await
-        .map(drop)
-    }
-
-    async fn mouse_event(
-        &self,
-        kind: &str,
-        x: f64,
-        y: f64,
-        button: Option<MouseButton>,
-        buttons: u32,
-        click_count: u32,
-    ) -> Result<()> {
-        self.call(
-            "Input.dispatchMouseEvent",
-            json!({
-                "type": kind,
-                "x": x,
-                "y": y,
-                "button": button.map_or("none", MouseButton::name),
-                "buttons": buttons,
-                "clickCount": click_count,
-            }),
-        )
-        .await
-        .map(drop)
-    }
-
-    /// Types `text` one key press at a time (keyDown/keyUp with `key`, `code`
-    /// and `keyCode`; Shift held around shifted characters), into whatever
-    /// has focus — an `<input>` or a canvas listening for key events.
-    pub async fn type_text(&self, text: &str) -> Result<()> {
-        for c in text.chars() {
-            let key = keys::key_for_char(c);
-            if key.shift {
-                self.press_with_modifiers(MOD_SHIFT, &key).await?;
-            } else {
-                self.key_down(&key, 0).await?;
-                self.key_up(&key, 0).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Presses and releases a named key (`"Enter"`, `"Backspace"`, `"Tab"`,
-    /// `"Escape"`, `"ArrowLeft"`, `"F5"`, a single character) or a chord such
-    /// as `"Control+KeyC"` or `"Control+Shift+v"`.
-    pub async fn press_key(&self, name: &str) -> Result<()> {
-        let (modifiers, key) = match keys::named_key(name) {
-            Some(key) => (0, key),
-            None => keys::parse_chord(name).with_context(|| format!("unknown key {name:?}"))?,
-        };
-        if modifiers == 0 && key.shift {
-            return self.press_with_modifiers(MOD_SHIFT, &key).await;
-        }
-        self.press_with_modifiers(modifiers, &key).await
-    }
-
-    async fn press_with_modifiers(&self, modifiers: u32, key: &KeyDef) -> Result<()> {
-        let order = [MOD_CTRL, MOD_ALT, MOD_META, MOD_SHIFT];
-        let mut held = 0;
-        for bit in order.into_iter().filter(|b| modifiers & b != 0) {
-            if let Some(modifier) = keys::modifier_key(bit) {
-                held |= bit;
-                self.key_down(&modifier, held).await?;
-            }
-        }
-        self.key_down(key, held).await?;
-        self.key_up(key, held).await?;
-        for bit in order.into_iter().rev().filter(|b| modifiers & b != 0) {
-            if let Some(modifier) = keys::modifier_key(bit) {
-                held &= !bit;
-                self.key_up(&modifier, held).await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn key_down(&self, key: &KeyDef, modifiers: u32) -> Result<()> {
-        // Chords with Control, Alt or Meta insert no text, as on a real keyboard.
-        let text = key
-            .text
-            .as_deref()
-            .filter(|_| modifiers & (MOD_CTRL | MOD_ALT | MOD_META) == 0);
-        let mut params = json!({
-            "type": if text.is_some() { "keyDown" } else { "rawKeyDown" },
-            "key": key.key,
-            "code": key.code,
-            "windowsVirtualKeyCode": key.key_code,
-            "nativeVirtualKeyCode": key.key_code,
-            "modifiers": modifiers,
-        });
-        if let Some(text) = text {
-            params["text"] = json!(text);
-            params["unmodifiedText"] = json!(text);
-        }
-        self.call("Input.dispatchKeyEvent", params).await.map(drop)
-    }
-
-    async fn key_up(&self, key: &KeyDef, modifiers: u32) -> Result<()> {
-        self.call(
-            "Input.dispatchKeyEvent",
-            json!({
-                "type": "keyUp",
-                "key": key.key,
-                "code": key.code,
-                "windowsVirtualKeyCode": key.key_code,
-                "nativeVirtualKeyCode": key.key_code,
-                "modifiers": modifiers,
-            }),
-        )
-        .await
-        .map(drop)
-    }
-
-    /// The pixels of the `<canvas>` matching `css` (a 2D canvas directly; any
-    /// other canvas through a 2D copy), read in chunks. Alpha is dropped.
-    pub async fn canvas_image(&self, css: &str) -> Result<RgbImage> {
-        self.read_canvas(css, None).await
-    }
-
-    /// Like [`Page::canvas_image`] for one rectangle of the canvas (cheaper
-    /// when polling a large canvas for a change).
-    pub async fn canvas_region(&self, css: &str, rect: Rect) -> Result<RgbImage> {
-        self.read_canvas(css, Some(rect)).await
-    }
-
-    async fn read_canvas(&self, css: &str, rect: Option<Rect>) -> Result<RgbImage> {
-        let selector = serde_json::to_string(css)?;
-        let key = format!(
-            "__orielTestkitCanvas{}",
-            crate::process::random_u64() % 1_000_000_000
-        );
-        let region = match rect {
-            Some(r) => format!("[{}, {}, {}, {}]", r.x, r.y, r.width, r.height),
-            None => "[0, 0, c.width, c.height]".to_owned(),
-        };
-        // Copies the pixels as packed RGB into window[key]; returns the size.
-        let size = self
-            .eval(&format!(
-                "(() => {{ const c = document.querySelector({selector}); \
-                 if (!c) throw new Error('no element matches ' + {selector}); \
-                 if (!(c instanceof HTMLCanvasElement)) throw new Error({selector} + ' is not a canvas'); \
-                 let ctx = c.getContext('2d', {{willReadFrequently: true}}); \
-                 if (!ctx) {{ const copy = document.createElement('canvas'); \
-                   copy.width = c.width; copy.height = c.height; \
-                   ctx = copy.getContext('2d'); ctx.drawImage(c, 0, 0); }} \
-                 const [x, y, w, h] = {region}; \
-                 if (x + w > c.width || y + h > c.height) \
-                   throw new Error(`region ${{[x, y, w, h]}} is outside the ${{c.width}}x${{c.height}} canvas`); \
-                 const rgba = w && h ? ctx.getImageData(x, y, w, h).data : new Uint8ClampedArray(0); \
-                 const rgb = new Uint8Array(w * h * 3); \
-                 for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {{ \
-                   rgb[j] = rgba[i]; rgb[j + 1] = rgba[i + 1]; rgb[j + 2] = rgba[i + 2]; }} \
-                 window[{key:?}] = rgb; \
-                 return {{width: w, height: h}}; }})()"
-            ))
-            .await?;
-        let width = u32::try_from(size["width"].as_u64().context("canvas width")?)?;
-        let height = u32::try_from(size["height"].as_u64().context("canvas height")?)?;
-        let total = width as usize * height as usize * 3;
-        let mut rgb = Vec::with_capacity(total);
-        let result = async {
-            while rgb.len() < total {
-                let end = (rgb.len() + CANVAS_CHUNK).min(total);
-                let chunk = self
-                    .eval(&format!(
-                        "(() => {{ const d = window[{key:?}].subarray({start}, {end}); \
-                         let s = ''; \
-                         for (let i = 0; i < d.length; i += 0x8000) \
-                           s += String.fromCharCode.apply(null, d.subarray(i, i + 0x8000)); \
-                         return btoa(s); }})()",
-                        start = rgb.len()
-                    ))
-                    .await?;
-                let chunk = chunk.as_str().context("canvas chunk is not a string")?;
-                let bytes = BASE64.decode(chunk).context("canvas chunk is not base64")?;
-                ensure!(!bytes.is_empty(), "empty canvas chunk");
-                rgb.extend_from_slice(&bytes);
-            }
-            Ok(())
-        }
-        .await;
-        // Free the copy whatever happened.
-        let _ = self.eval(&format!("delete window[{key:?}]")).await;
-        result?;
-        RgbImage::new(width, height, rgb)
-    }
-
-    /// A PNG screenshot of the viewport (`Page.captureScreenshot`).
-    pub async fn screenshot_png(&self) -> Result<Vec<u8>> {
-        let shot = self
-            .call("Page.captureScreenshot", json!({ "format": "png" }))
-            .await?;
-        let data = shot["data"].as_str().context("no screenshot data")?;
-        BASE64.decode(data).context("screenshot is not base64")
-    }
-
-    /// The viewport as an image.
-    pub async fn screenshot(&self) -> Result<RgbImage> {
-        RgbImage::from_png(&self.screenshot_png().await?)
-    }
-
     /// Uncaught exceptions and `console.error` messages since the page opened.
     pub fn console_errors(&self) -> Vec<String> {
         self.console_errors
@@ -471,4 +216,62 @@ impl Page {
             .map(|errors| errors.clone())
             .unwrap_or_default()
     }
+
+    /// [`Page::console_errors`] without the browser's own "Failed to load
+    /// resource" lines (a refused request the test provoked is not a bug).
+    pub fn js_errors(&self) -> Vec<String> {
+        self.console_errors()
+            .into_iter()
+            .filter(|e| !e.contains("Failed to load resource"))
+            .collect()
+    }
+
+    /// Panics when the page logged a JavaScript error.
+    pub fn assert_no_js_errors(&self) {
+        let errors = self.js_errors();
+        assert!(errors.is_empty(), "javascript errors: {errors:#?}");
+    }
+
+    /// Saves the page's screenshot for a failing test. The test's runtime
+    /// is unwinding and cannot be awaited on, so another thread asks for
+    /// the picture; the browser's answer is read by the connection's
+    /// reader task, which runs on a worker of a multi-threaded runtime (on
+    /// a current-thread runtime nothing could read it: no screenshot).
+    fn save_failure_screenshot(&self) {
+        let multi_thread = tokio::runtime::Handle::try_current().is_ok_and(|handle| {
+            handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        });
+        if !multi_thread {
+            return;
+        }
+        let cdp = self.cdp.clone();
+        let session = self.session_id.clone();
+        let path = self.artefacts.unique_path("failure-page", "png");
+        let saved = std::thread::spawn(move || capture_to(&cdp, &session, path)).join();
+        match saved {
+            Ok(Ok(path)) => {
+                self.artefacts.keep();
+                eprintln!("the page at the failure: {}", path.display());
+            }
+            Ok(Err(error)) => eprintln!("no screenshot of the failing page: {error:#}"),
+            Err(_) => eprintln!("no screenshot of the failing page"),
+        }
+    }
+}
+
+/// Captures `session`'s viewport into the PNG file `path` from a runtime of
+/// its own (see [`Page::save_failure_screenshot`]).
+fn capture_to(cdp: &CdpConnection, session: &str, path: PathBuf) -> Result<PathBuf> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    let shot = runtime.block_on(cdp.call_with_timeout(
+        Some(session),
+        "Page.captureScreenshot",
+        json!({ "format": "png" }),
+        Duration::from_secs(5),
+    ))?;
+    let png = canvas::screenshot_bytes(&shot)?;
+    std::fs::write(&path, png).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
 }

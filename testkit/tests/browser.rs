@@ -221,3 +221,78 @@ async fn navigation_errors_and_pages_are_independent() -> Result<()> {
     assert_eq!(a.eval("1 + 1").await?, json!(2));
     Ok(())
 }
+
+/// A small form whose parts appear, change and go as the tests' pages do.
+const FORM: &str = "<form id=f hidden onsubmit='event.preventDefault()'>
+       <input id=name>
+       <label><input id=ok type=checkbox> ok</label>
+       <select id=kind><option value=a>A</option><option value=b>B</option></select>
+       <button id=save type=button
+         onclick=\"document.getElementById('out').textContent = [
+           document.getElementById('name').value,
+           document.getElementById('ok').checked,
+           document.getElementById('kind').value].join('|');
+           document.getElementById('gone').remove()\">save</button>
+     </form>
+     <ul><li class=item data-n=1>one</li><li class=item data-n=2>two</li><li class=item>three</li></ul>
+     <p id=out></p><p id=gone>bye</p>
+     <script>
+       document.getElementById('kind').addEventListener('change', () => window.changed = true);
+       setTimeout(() => document.getElementById('f').hidden = false, 300);
+     </script>";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elements_are_waited_for_filled_and_read() -> Result<()> {
+    let browser = Browser::launch().await?;
+    let page = open(&browser, FORM).await?;
+    assert_eq!(page.wait_timeout(), oriel_testkit::DEFAULT_WAIT);
+    // The form shows after a moment: the click and the fill wait for it.
+    assert!(!page.is_shown("#name").await?);
+    page.fill("#name", "Ada Lovelace").await?;
+    assert!(page.is_shown("#name").await?);
+    assert_eq!(page.value("#name").await?, "Ada Lovelace");
+    // Filling again replaces the text.
+    page.fill("#name", "Ada").await?;
+    page.set_checked("#ok", true).await?;
+    page.set_checked("#ok", true).await?;
+    assert_eq!(page.property("#ok", "checked").await?, json!(true));
+    assert!(page.choose("#kind", "zzz").await.is_err());
+    page.choose("#kind", "b").await?;
+    assert_eq!(page.eval("window.changed").await?, json!(true));
+    page.click("#save").await?;
+    page.wait_text("#out", "Ada|true|b").await?;
+    page.wait_gone("#gone").await?;
+    assert_eq!(page.text("#out").await?, "Ada|true|b");
+    assert_eq!(page.text("#missing").await?, "");
+    assert_eq!(page.count(".item").await?, 3);
+    assert_eq!(page.texts(".item").await?, ["one", "two", "three"]);
+    assert_eq!(page.attrs(".item", "data-n").await?, ["1", "2"]);
+
+    // A wait that fails says what it waited for and what the page showed.
+    let mut page = page;
+    page.set_wait_timeout(Duration::from_millis(300));
+    let error = format!("{:#}", page.wait_text("#out", "other").await.unwrap_err());
+    assert!(error.contains("\"Ada|true|b\", not \"other\""), "{error}");
+    let error = format!("{:#}", page.click("#gone").await.unwrap_err());
+    assert!(error.contains("#gone is not shown"), "{error}");
+    assert!(page.js_errors().is_empty(), "{:?}", page.js_errors());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_test_leaves_a_screenshot_of_its_page() -> Result<()> {
+    let browser = Browser::launch().await?;
+    let page = open(&browser, "<body style='background: rgb(0, 128, 255)'>").await?;
+    // A test panics while its page is open (in a task, so that this test
+    // goes on): the page saves its screenshot as it closes.
+    let failed = tokio::spawn(async move {
+        let _page = page;
+        panic!("a failing assertion");
+    })
+    .await;
+    assert!(failed.is_err_and(|e| e.is_panic()));
+    let shot = browser.scratch_dir().path().join("failure-page.png");
+    let image = RgbImage::from_png(&std::fs::read(&shot)?)?;
+    assert_eq!(image.pixel(10, 10), Some([0, 128, 255]));
+    Ok(())
+}
