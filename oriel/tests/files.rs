@@ -27,11 +27,12 @@ use oriel_testkit::{Browser, Page, ScratchDir, wait_until};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
+use support::admin::AdminUi;
 use support::web::{
-    CONNECT_TIMEOUT, assert_no_js_errors, expect_logged_in, install_ws_spy, launch_workspace,
-    log_in, received, sent, text_of, unique_suffix, wait_connected,
+    CONNECT_TIMEOUT, expect_logged_in, install_ws_spy, launch_workspace, received, sent,
+    unique_suffix, wait_connected,
 };
-use support::{ADMIN_PASSWORD, Api, Oriel, blocking};
+use support::{Api, Backend, Deployment};
 
 /// How long a transfer or a listing may take.
 const TRANSFER: Duration = Duration::from_secs(30);
@@ -91,7 +92,7 @@ struct FilesDesk {
     page: Page,
     _browser: Browser,
     api: Api,
-    oriel: Oriel,
+    oriel: Deployment,
     sshd: Sshd,
     scratch: ScratchDir,
 }
@@ -108,23 +109,22 @@ fn hex(b: &[u8]) -> String {
 impl FilesDesk {
     async fn start() -> Result<FilesDesk> {
         let sshd = Sshd::start().await?;
-        let oriel = Oriel::up(&[(
-            "RUST_LOG",
-            "info,oriel_gateway=debug,oriel_protocols_ssh=debug",
-        )])
-        .await?;
-        let mut api = oriel.api();
-        let api = blocking(move || api.login_admin().map(|()| api)).await?;
-        let browser = Browser::launch().await?;
-        let page = browser.new_page().await?;
-        install_ws_spy(&page).await?;
-        page.call(
-            "Page.addScriptToEvaluateOnNewDocument",
-            json!({ "source": CAPTURE }),
+        let AdminUi {
+            page,
+            browser,
+            api,
+            oriel,
+        } = AdminUi::start_with(
+            Backend::Sqlite,
+            &[(
+                "RUST_LOG",
+                "info,oriel_gateway=debug,oriel_protocols_ssh=debug",
+            )],
         )
         .await?;
-        log_in(&page, &oriel, "admin", ADMIN_PASSWORD).await?;
-        expect_logged_in(&page, "admin").await?;
+        // For the viewer's documents, which come after the login.
+        install_ws_spy(&page).await?;
+        page.add_init_script(CAPTURE).await?;
         Ok(FilesDesk {
             cleanup: Cleanup::default(),
             page,
@@ -144,8 +144,10 @@ impl FilesDesk {
             "credentials": {"username": self.sshd.user(), "password": self.sshd.password()},
             "policy": policy,
         });
-        let api = self.api.clone();
-        let r = blocking(move || api.call("POST", "/api/v1/workspaces", Some(&body), &[])).await?;
+        let r = self
+            .api
+            .request("POST", "/api/v1/workspaces", Some(body))
+            .await?;
         ensure!(r.status == 201, "create workspace failed: {r:?}");
         Ok(())
     }
@@ -177,7 +179,7 @@ impl FilesDesk {
             )
             .await
             .context("the Files button never appeared")?;
-        self.page.click_selector("#files-toggle").await?;
+        self.page.click("#files-toggle").await?;
         let home = serde_json::to_string(&self.sshd.home().to_string_lossy())?;
         self.page
             .wait_for(
@@ -194,7 +196,7 @@ impl FilesDesk {
     async fn wait_listed(&self, name: &str) -> Result<()> {
         let name = serde_json::to_string(name)?;
         for _ in 0..20 {
-            self.page.click_selector("#files-refresh").await?;
+            self.page.click("#files-refresh").await?;
             let found = self
                 .page
                 .wait_for(
@@ -328,7 +330,7 @@ async fn upload_and_download_allowed_and_over_the_limit() {
     desk.workspace("files-both", policy).await.unwrap();
     desk.open("files-both").await.unwrap();
     desk.open_panel().await.unwrap();
-    let note = text_of(&desk.page, "#files-policy").await.unwrap();
+    let note = desk.page.text("#files-policy").await.unwrap();
     assert!(
         note.contains("Uploads up to") && note.contains("Downloads up to"),
         "{note}"
@@ -365,7 +367,7 @@ async fn upload_and_download_allowed_and_over_the_limit() {
     desk.server_file(&down_name, &down_bytes).unwrap();
     desk.wait_listed(&down_name).await.unwrap();
     desk.page
-        .click_selector(&format!(
+        .click(&format!(
             "#files-list li[data-name=\"{down_name}\"] .files-download"
         ))
         .await
@@ -392,7 +394,7 @@ async fn upload_and_download_allowed_and_over_the_limit() {
         (Some("error"), Some(TOO_LARGE)),
         "{t}"
     );
-    let message = text_of(&desk.page, "#files-message").await.unwrap();
+    let message = desk.page.text("#files-message").await.unwrap();
     assert!(
         message.contains("larger than the upload limit"),
         "{message}"
@@ -411,7 +413,7 @@ async fn upload_and_download_allowed_and_over_the_limit() {
         .unwrap();
     desk.wait_listed(&huge_name).await.unwrap();
     desk.page
-        .click_selector(&format!(
+        .click(&format!(
             "#files-list li[data-name=\"{huge_name}\"] .files-download"
         ))
         .await
@@ -422,7 +424,7 @@ async fn upload_and_download_allowed_and_over_the_limit() {
         (Some("error"), Some(TOO_LARGE)),
         "{t}"
     );
-    let message = text_of(&desk.page, "#files-message").await.unwrap();
+    let message = desk.page.text("#files-message").await.unwrap();
     assert!(
         message.contains("larger than the download limit"),
         "{message}"
@@ -470,7 +472,7 @@ async fn upload_and_download_allowed_and_over_the_limit() {
         json!(1),
         "nothing more was saved"
     );
-    assert_no_js_errors(&desk.page);
+    desk.page.assert_no_js_errors();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -486,7 +488,7 @@ async fn directions_denied_by_policy_move_nothing() {
         .unwrap();
     desk.open("files-up-only").await.unwrap();
     desk.open_panel().await.unwrap();
-    let note = text_of(&desk.page, "#files-policy").await.unwrap();
+    let note = desk.page.text("#files-policy").await.unwrap();
     assert!(
         note.contains("Downloading files is disabled by policy"),
         "{note}"
@@ -509,7 +511,7 @@ async fn directions_denied_by_policy_move_nothing() {
     .unwrap();
     assert_eq!(desk.raw_error(900).await.unwrap(), DENIED);
     assert_eq!(received(&desk.page, S_FILE_DATA).await.unwrap(), 0);
-    assert_no_js_errors(&desk.page);
+    desk.page.assert_no_js_errors();
 
     // Downloads only: the upload button is disabled, a dropped file is not
     // sent, and raw upload messages are refused with nothing written.
@@ -530,7 +532,7 @@ async fn directions_denied_by_policy_move_nothing() {
     let dropped = format!("dropped-{suffix}.bin");
     desk.cleanup.add(desk.sshd.home().join(&dropped));
     desk.drop_file(&dropped, 1000).await.unwrap();
-    let message = text_of(&desk.page, "#files-message").await.unwrap();
+    let message = desk.page.text("#files-message").await.unwrap();
     assert!(
         message.contains("Uploading files is disabled by policy"),
         "{message}"
@@ -560,7 +562,7 @@ async fn directions_denied_by_policy_move_nothing() {
         .unwrap();
     assert!(!desk.sshd.home().join(&forced).exists());
     assert!(!desk.sshd.home().join(&dropped).exists());
-    assert_no_js_errors(&desk.page);
+    desk.page.assert_no_js_errors();
 
     // Neither direction: no Files button, and raw requests are refused.
     desk.workspace("files-none", json!({"upload": false, "download": false}))
@@ -588,19 +590,16 @@ async fn directions_denied_by_policy_move_nothing() {
     assert_eq!(desk.raw_error(902).await.unwrap(), DENIED);
     assert_eq!(desk.raw_error(903).await.unwrap(), DENIED);
     assert_eq!(received(&desk.page, S_FILE_DATA).await.unwrap(), 0);
-    assert_no_js_errors(&desk.page);
+    desk.page.assert_no_js_errors();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_limits_are_validated_and_the_legacy_field_is_read() {
-    let oriel = Oriel::up(&[]).await.unwrap();
-    let mut api = oriel.api();
-    let api = blocking(move || api.login_admin().map(|()| api))
-        .await
-        .unwrap();
+    let oriel = Deployment::start(Backend::Sqlite, &[]).await;
+    let api = oriel.admin_api().await.unwrap();
     let post = |path: &'static str, body: Value| {
         let api = api.clone();
-        async move { blocking(move || api.call("POST", path, Some(&body), &[]).unwrap()).await }
+        async move { api.request("POST", path, Some(body)).await.unwrap() }
     };
     let ws = |name: &str, policy: Value| json!({"name": name, "kind": "ssh", "target": {"host": "127.0.0.1", "port": 22}, "policy": policy});
 

@@ -13,7 +13,7 @@
 mod support;
 
 use oriel_testkit::oidc::{LOGIN_PASSWORD, LOGIN_SUBMIT, LOGIN_USERNAME};
-use oriel_testkit::{Browser, OidcProvider, OidcProviderOptions, Page, Postgres, ScratchDir};
+use oriel_testkit::{Browser, OidcProvider, OidcProviderOptions, Page, ScratchDir};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -21,8 +21,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use support::web::{expect_logged_in, goto_index, type_into};
-use support::{Api, Backend, Oriel, blocking};
+use support::admin::AdminUi;
+use support::web::{expect_logged_in, goto_index, js};
+use support::{Api, Backend, Deployment, blocking};
 
 const CLIENT_ID: &str = "oriel-test";
 const CLIENT_SECRET: &str = "oidc-client-secret-7f3a9c2e51b8";
@@ -59,8 +60,9 @@ fn seal_secret(data: &Path, secret: &str) -> String {
     sealed
 }
 
-/// The provider, `oriel up` configured for it, an admin API client and a
-/// browser tab. Fields drop in order: the tab before its browser.
+/// The provider, `oriel up` configured for it (on SQLite or PostgreSQL), an
+/// admin API client and a browser tab. Fields drop in order: the tab
+/// before its browser.
 struct Sso {
     /// The provider puts the claims in the ID token (on PostgreSQL), or
     /// Oriel must ask its userinfo endpoint for them (on SQLite).
@@ -68,9 +70,8 @@ struct Sso {
     page: Page,
     browser: Browser,
     admin: Api,
-    oriel: Oriel,
+    oriel: Deployment,
     provider: OidcProvider,
-    _pg: Option<Postgres>,
 }
 
 impl Sso {
@@ -82,16 +83,8 @@ impl Sso {
         let dir = ScratchDir::new("oriel").unwrap();
         let data = dir.path().join("data");
         let sealed = seal_secret(&data, CLIENT_SECRET);
-        let (pg, db) = match backend {
-            Backend::Sqlite => (None, None),
-            Backend::Postgres => {
-                let pg = Postgres::start().await.unwrap();
-                let url = pg.database("oriel").await.unwrap();
-                (Some(pg), Some(url))
-            }
-        };
         let issuer = provider.issuer();
-        let mut env = vec![
+        let env = [
             ("ORIEL_CONTROL__OIDC__ISSUER", issuer.as_str()),
             ("ORIEL_CONTROL__OIDC__CLIENT_ID", CLIENT_ID),
             ("ORIEL_CONTROL__OIDC__CLIENT_SECRET", sealed.as_str()),
@@ -103,32 +96,18 @@ impl Sso {
             ("ORIEL_CONTROL__OIDC__ADMIN_GROUPS", r#"["oriel-admins"]"#),
             ("ORIEL_CONTROL__OIDC__AUDITOR_GROUPS", r#"["auditors"]"#),
         ];
-        if let Some(url) = &db {
-            env.push(("ORIEL_CONTROL__DATABASE", url.as_str()));
-        }
-        let oriel = Oriel::start_in("up", &[], &env, dir, data).await.unwrap();
-        if db.is_some() {
-            assert!(
-                oriel
-                    .guard
-                    .log()
-                    .to_lowercase()
-                    .contains("backend=postgres"),
-                "{}",
-                oriel.log_tail(20)
-            );
-        }
+        let oriel = Deployment::start_in(backend, &env, dir, data).await;
         let redirect = format!("{}{CALLBACK}", oriel.origin());
         provider
             .client(CLIENT_ID, CLIENT_SECRET, &[&redirect])
             .await
             .unwrap();
-        let mut admin = oriel.api();
-        let admin = blocking(move || admin.login_admin().map(|()| admin))
-            .await
-            .unwrap();
-        let browser = Browser::launch().await.unwrap();
-        let page = browser.new_page().await.unwrap();
+        let AdminUi {
+            page,
+            browser,
+            api: admin,
+            oriel,
+        } = AdminUi::on(oriel).await.unwrap();
         Sso {
             claims_in_id_token,
             page,
@@ -136,7 +115,6 @@ impl Sso {
             admin,
             oriel,
             provider,
-            _pg: pg,
         }
     }
 
@@ -161,16 +139,9 @@ impl Sso {
             )
             .await
             .expect("the login page shows the single sign-on button");
-        let label = self
-            .page
-            .eval("document.querySelector('#sso-buttons .sso-button').textContent")
-            .await
-            .unwrap();
-        assert!(label.as_str().unwrap_or("").contains("Test IdP"), "{label}");
-        self.page
-            .click_selector("#sso-buttons .sso-button")
-            .await
-            .unwrap();
+        let label = self.page.text("#sso-buttons .sso-button").await.unwrap();
+        assert!(label.contains("Test IdP"), "{label}");
+        self.page.click("#sso-buttons .sso-button").await.unwrap();
     }
 
     /// Fills the provider's own login form (once the browser is there).
@@ -180,19 +151,15 @@ impl Sso {
             .wait_for(
                 &format!(
                     "location.href.startsWith({}) && document.querySelector('{LOGIN_USERNAME}') !== null",
-                    serde_json::to_string(&provider).unwrap()
+                    js(&provider)
                 ),
                 WAIT,
             )
             .await
             .unwrap_or_else(|e| panic!("no provider login form: {e:#}\n{}", self.logs()));
-        type_into(&self.page, LOGIN_USERNAME, username)
-            .await
-            .unwrap();
-        type_into(&self.page, LOGIN_PASSWORD, IDP_PASSWORD)
-            .await
-            .unwrap();
-        self.page.click_selector(LOGIN_SUBMIT).await.unwrap();
+        self.page.fill(LOGIN_USERNAME, username).await.unwrap();
+        self.page.fill(LOGIN_PASSWORD, IDP_PASSWORD).await.unwrap();
+        self.page.click(LOGIN_SUBMIT).await.unwrap();
     }
 
     /// A whole login: the button, the provider's form when `form` (else the
@@ -224,29 +191,17 @@ impl Sso {
             )
             .await
             .unwrap_or_else(|e| panic!("no refusal {code}: {e:#}\n{}", self.logs()));
-        let shown = self
-            .page
-            .eval("document.getElementById('login-error').textContent")
-            .await
-            .unwrap();
+        let shown = self.page.text("#login-error").await.unwrap();
         assert!(
-            !shown.as_str().unwrap_or("").trim().is_empty(),
+            !shown.trim().is_empty(),
             "the login page says nothing about {code}"
         );
     }
 
     /// A same-origin JSON request from the page (with its session cookie).
     async fn fetch(&self, method: &str, path: &str) -> (u16, Value) {
-        let js = format!(
-            "fetch({}, {{method: {}, headers: {{'content-type': 'application/json'}}}})\
-             .then(async r => [r.status, await r.text()])",
-            serde_json::to_string(path).unwrap(),
-            serde_json::to_string(method).unwrap()
-        );
-        let v = self.page.eval(&js).await.unwrap();
-        let status = v[0].as_u64().unwrap() as u16;
-        let body = serde_json::from_str(v[1].as_str().unwrap()).unwrap_or(Value::Null);
-        (status, body)
+        let (status, text) = self.page.fetch(method, path, None).await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     async fn me(&self) -> Value {

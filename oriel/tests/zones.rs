@@ -76,8 +76,7 @@ async fn keys_fetched(g: &Oriel) {
 }
 
 async fn call(api: &Api, method: &'static str, path: &str, body: Option<Value>) -> Value {
-    let (api, owned) = (api.clone(), path.to_owned());
-    let r = blocking(move || api.call(method, &owned, body.as_ref(), &[]).unwrap()).await;
+    let r = api.request(method, path, body).await.unwrap();
     assert!(r.status < 300, "{method} {path}: {r:?}");
     r.body
 }
@@ -157,12 +156,7 @@ async fn zones_route_streams_through_their_proxies() {
     keys_fetched(&proxy).await;
 
     // The admin sets up the zones, the workspace and the user.
-    let mut admin = central.api();
-    let admin = blocking(move || {
-        admin.login_admin().unwrap();
-        admin
-    })
-    .await;
+    let admin = central.admin_api().await.unwrap();
     let sealing = std::fs::read_to_string(cp_data.join("keys/gateway-sealing.pub")).unwrap();
     call(
         &admin,
@@ -196,20 +190,15 @@ async fn zones_route_streams_through_their_proxies() {
         .collect();
     assert_eq!(names, ["default", "eu", "site"]);
     // A workspace may only name a zone that exists.
-    let bad = {
-        let api = admin.clone();
-        blocking(move || {
-            api.call(
-                "POST",
-                "/api/v1/workspaces",
-                Some(&json!({"name": "nowhere", "kind": "vnc",
-                    "target": {"host": "127.0.0.1", "port": 5900, "zone": "mars"}})),
-                &[],
-            )
-            .unwrap()
-        })
+    let bad = admin
+        .request(
+            "POST",
+            "/api/v1/workspaces",
+            Some(json!({"name": "nowhere", "kind": "vnc",
+                "target": {"host": "127.0.0.1", "port": 5900, "zone": "mars"}})),
+        )
         .await
-    };
+        .unwrap();
     assert_eq!(bad.status, 422, "{bad:?}");
     let ws = call(
         &admin,

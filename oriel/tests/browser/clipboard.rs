@@ -1,9 +1,8 @@
 //! The clipboard in both directions, allowed and denied by policy.
 
 use crate::support::web::{
-    CONNECT_TIMEOUT, Desk, assert_no_js_errors, bring_to_front, expect_logged_in, goto_index,
-    install_ws_spy, is_shown, launch_workspace, received, sent, text_of, type_into, unique_suffix,
-    viewer_state, wait_connected,
+    CONNECT_TIMEOUT, Desk, expect_logged_in, goto_index, install_ws_spy, launch_workspace,
+    received, sent, unique_suffix, viewer_state, wait_connected,
 };
 use crate::text_xterm;
 use serde_json::json;
@@ -45,9 +44,9 @@ async fn clipboard_policy_is_enforced_by_the_gateway() {
     assert_eq!(viewer_state(a).await.unwrap()["policy"], 3);
     assert_eq!(viewer_state(&b).await.unwrap()["policy"], 0);
     for page in [a, &b] {
-        bring_to_front(page).await.unwrap();
-        page.click_selector("#clipboard-toggle").await.unwrap();
-        assert!(is_shown(page, "#clipboard-panel").await.unwrap());
+        page.bring_to_front().await.unwrap();
+        page.click("#clipboard-toggle").await.unwrap();
+        assert!(page.is_shown("#clipboard-panel").await.unwrap());
     }
     let disabled = |sel: &str| format!("document.querySelector('{sel}').disabled");
     assert_eq!(a.eval(&disabled("#clipboard-send")).await.unwrap(), false);
@@ -57,13 +56,10 @@ async fn clipboard_policy_is_enforced_by_the_gateway() {
     // Remote → local.
     let from_remote = format!("from-remote-{}", unique_suffix());
     display.clipboard_set(&from_remote).await.unwrap();
-    a.wait_for(
-        &format!(
-            "document.getElementById('clipboard-remote').value === {}",
-            serde_json::to_string(&from_remote).unwrap()
-        ),
-        Duration::from_secs(10),
-    )
+    a.wait(&format!(
+        "document.getElementById('clipboard-remote').value === {}",
+        serde_json::to_string(&from_remote).unwrap()
+    ))
     .await
     .unwrap();
     // B got nothing, not even a message the UI could have ignored.
@@ -81,10 +77,10 @@ async fn clipboard_policy_is_enforced_by_the_gateway() {
     assert!(received(a, MSG_CLIPBOARD).await.unwrap() >= 1);
 
     // Local → remote, allowed: typed into A's panel and sent.
-    bring_to_front(a).await.unwrap();
+    a.bring_to_front().await.unwrap();
     let from_local = format!("from-local-{}", unique_suffix());
-    type_into(a, "#clipboard-local", &from_local).await.unwrap();
-    a.click_selector("#clipboard-send").await.unwrap();
+    a.fill("#clipboard-local", &from_local).await.unwrap();
+    a.click("#clipboard-send").await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let now = display.clipboard_get().await.unwrap_or_default();
@@ -98,7 +94,7 @@ async fn clipboard_policy_is_enforced_by_the_gateway() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(
-        text_of(a, "#clipboard-local-note")
+        a.text("#clipboard-local-note")
             .await
             .unwrap()
             .starts_with("Sent ")
@@ -109,17 +105,14 @@ async fn clipboard_policy_is_enforced_by_the_gateway() {
     // as a modified client would: the gateway must drop it and say why.
     let kept = format!("kept-{}", unique_suffix());
     display.clipboard_set(&kept).await.unwrap();
-    a.wait_for(
-        &format!(
-            "document.getElementById('clipboard-remote').value === {}",
-            serde_json::to_string(&kept).unwrap()
-        ),
-        Duration::from_secs(10),
-    )
+    a.wait(&format!(
+        "document.getElementById('clipboard-remote').value === {}",
+        serde_json::to_string(&kept).unwrap()
+    ))
     .await
     .unwrap();
-    bring_to_front(&b).await.unwrap();
-    b.click_selector("#clipboard-send").await.unwrap();
+    b.bring_to_front().await.unwrap();
+    b.click("#clipboard-send").await.unwrap();
     assert_eq!(
         sent(&b, MSG_CLIPBOARD_UP).await.unwrap(),
         0,
@@ -145,7 +138,7 @@ async fn clipboard_policy_is_enforced_by_the_gateway() {
     )
     .await
     .unwrap();
-    eprintln!("denied notice: {:?}", text_of(&b, "#notice").await.unwrap());
+    eprintln!("denied notice: {:?}", b.text("#notice").await.unwrap());
     assert_eq!(received(&b, MSG_NOTICE).await.unwrap(), 1);
     // The gateway answered (it handles a stream's messages in order), and
     // the X clipboard kept its value; it still has it a moment later.
@@ -160,6 +153,6 @@ async fn clipboard_policy_is_enforced_by_the_gateway() {
     );
     assert_eq!(received(&b, MSG_CLIPBOARD).await.unwrap(), 0);
     assert_eq!(viewer_state(&b).await.unwrap()["state"], "connected");
-    assert_no_js_errors(a);
-    assert_no_js_errors(&b);
+    a.assert_no_js_errors();
+    b.assert_no_js_errors();
 }

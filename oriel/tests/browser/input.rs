@@ -2,8 +2,7 @@
 
 use crate::SETTLE;
 use crate::support::web::{
-    CanvasGeometry, Desk, SCREEN, assert_no_js_errors, click_desktop, move_mouse_to,
-    wait_canvas_exact, wait_pointer_at,
+    CanvasGeometry, Desk, SCREEN, click_desktop, move_mouse_to, wait_canvas_exact, wait_pointer_at,
 };
 use oriel_testkit::{MouseButton, VncDisplay, XtermOptions};
 use serde_json::json;
@@ -77,7 +76,7 @@ async fn typing_reaches_an_xterm() {
     wait_canvas_exact(page, &desk.display, SETTLE, "typed")
         .await
         .unwrap();
-    assert_no_js_errors(page);
+    page.assert_no_js_errors();
 }
 
 /// The file's text once it equals `expected`, or after 10 s whatever it is.
@@ -254,5 +253,5 @@ async fn pointer_position_and_buttons_reach_x() {
     expected.extend(mouse_report(3, 61, 19)); // released
     let got = wait_file(expected.len()).await;
     assert_eq!(got, expected, "right click as the xterm saw it");
-    assert_no_js_errors(page);
+    page.assert_no_js_errors();
 }

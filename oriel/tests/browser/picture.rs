@@ -2,10 +2,9 @@
 //! the screen while a video plays.
 
 use crate::support::web::{
-    CONNECT_TIMEOUT, CanvasGeometry, Desk, assert_no_js_errors, compare_while_moving,
-    expect_logged_in, frame_ages_ms, install_ws_spy, is_shown, launch_workspace, log_in,
-    own_pointer, text_of, type_into, viewer_state, wait_canvas_exact, wait_connected,
-    wait_screen_changes,
+    CONNECT_TIMEOUT, CanvasGeometry, Desk, compare_while_moving, expect_logged_in, frame_ages_ms,
+    install_ws_spy, launch_workspace, log_in, own_pointer, viewer_state, wait_canvas_exact,
+    wait_connected, wait_screen_changes,
 };
 use crate::support::{ADMIN_PASSWORD, blocking};
 use crate::{PARK, SETTLE, text_xterm};
@@ -49,19 +48,18 @@ async fn login_launch_and_the_canvas_is_an_exact_copy() {
     log_in(page, &desk.oriel, "admin", "not-the-password")
         .await
         .unwrap();
-    page.wait_for(
+    page.wait(
         "!document.getElementById('login-error').hidden \
          && document.getElementById('login-error').textContent.trim() !== ''",
-        Duration::from_secs(10),
     )
     .await
     .unwrap();
-    let error = text_of(page, "#login-error").await.unwrap();
+    let error = page.text("#login-error").await.unwrap();
     assert_eq!(error, "Wrong username or password.");
     assert_eq!(page.eval("location.pathname").await.unwrap(), "/index.html");
-    assert!(is_shown(page, "#login-view").await.unwrap());
-    assert!(!is_shown(page, "#home-view").await.unwrap());
-    assert!(!is_shown(page, "#user-area").await.unwrap());
+    assert!(page.is_shown("#login-view").await.unwrap());
+    assert!(!page.is_shown("#home-view").await.unwrap());
+    assert!(!page.is_shown("#user-area").await.unwrap());
     let me = page
         .eval("fetch('/api/v1/auth/me', {credentials: 'same-origin'}).then(r => r.status)")
         .await
@@ -69,10 +67,10 @@ async fn login_launch_and_the_canvas_is_an_exact_copy() {
     assert_eq!(me, 401, "a failed login must not log the browser in");
 
     // The right password in the same form.
-    type_into(page, "#password", ADMIN_PASSWORD).await.unwrap();
-    page.click_selector("#login-button").await.unwrap();
+    page.fill("#password", ADMIN_PASSWORD).await.unwrap();
+    page.click("#login-button").await.unwrap();
     expect_logged_in(page, "admin").await.unwrap();
-    assert!(!is_shown(page, "#login-error").await.unwrap());
+    assert!(!page.is_shown("#login-error").await.unwrap());
     // The list loads after the home view shows.
     page.wait_for(
         "document.querySelector('#workspaces > li[data-workspace-name=\"desk\"]') !== null",
@@ -80,7 +78,8 @@ async fn login_launch_and_the_canvas_is_an_exact_copy() {
     )
     .await
     .unwrap();
-    let listed = text_of(page, "#workspaces > li[data-workspace-name=\"desk\"]")
+    let listed = page
+        .text("#workspaces > li[data-workspace-name=\"desk\"]")
         .await
         .unwrap();
     assert!(
@@ -120,7 +119,7 @@ async fn login_launch_and_the_canvas_is_an_exact_copy() {
     wait_canvas_exact(page, &desk.display, SETTLE, "exact")
         .await
         .unwrap();
-    assert_no_js_errors(page);
+    page.assert_no_js_errors();
     eprintln!(
         "login_launch_and_the_canvas_is_an_exact_copy: {:?}",
         started.elapsed()
@@ -158,12 +157,9 @@ async fn animation_stays_close_and_settles_exactly() {
     let frames = viewer_state(page).await.unwrap()["framesDrawn"]
         .as_u64()
         .unwrap();
-    page.wait_for(
-        &format!("orielViewer.framesDrawn >= {}", frames + 10),
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    page.wait(&format!("orielViewer.framesDrawn >= {}", frames + 10))
+        .await
+        .unwrap();
 
     // Tolerance while it plays: PSNR ≥ 20 dB over the whole screen against
     // the X screen as it was up to 200 ms (six video frames) before the
@@ -243,5 +239,5 @@ async fn animation_stays_close_and_settles_exactly() {
     wait_canvas_exact(page, display, SETTLE, "after-animation")
         .await
         .unwrap();
-    assert_no_js_errors(page);
+    page.assert_no_js_errors();
 }

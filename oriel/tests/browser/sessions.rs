@@ -1,8 +1,8 @@
 //! The session's life in the browser: ended, unreachable, restarted, listed.
 
 use crate::support::web::{
-    CONNECT_TIMEOUT, Desk, assert_no_js_errors, expect_logged_in, is_shown, launch_workspace,
-    log_in, own_pointer, text_of, viewer_state, wait_canvas_exact, wait_connected,
+    CONNECT_TIMEOUT, Desk, expect_logged_in, launch_workspace, log_in, own_pointer, viewer_state,
+    wait_canvas_exact, wait_connected,
 };
 use crate::support::{ADMIN_PASSWORD, Oriel, blocking};
 use crate::{PARK, SETTLE, text_xterm};
@@ -38,13 +38,13 @@ async fn ending_the_session_shows_ended_and_does_not_reconnect() {
     let took = started.elapsed();
     eprintln!("ended shown {took:?} after DELETE");
     assert!(took < Duration::from_secs(1), "took {took:?}");
-    let message = text_of(page, "#end-message").await.unwrap();
+    let message = page.text("#end-message").await.unwrap();
     assert!(
         message.to_lowercase().contains("session has ended"),
         "end message {message:?}"
     );
-    assert!(is_shown(page, "#end-overlay").await.unwrap());
-    assert_eq!(text_of(page, "#end-title").await.unwrap(), "Session ended");
+    assert!(page.is_shown("#end-overlay").await.unwrap());
+    assert_eq!(page.text("#end-title").await.unwrap(), "Session ended");
     let end = viewer_state(page).await.unwrap()["lastEnd"].clone();
     assert_eq!(end["code"], 4000, "{end}");
     assert_eq!(end["retryable"], false, "{end}");
@@ -57,7 +57,7 @@ async fn ending_the_session_shows_ended_and_does_not_reconnect() {
         assert_eq!(state["state"], "ended", "{state}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    assert_no_js_errors(page);
+    page.assert_no_js_errors();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,12 +100,11 @@ async fn unreachable_target_says_it_cannot_be_reached() {
         status == "reconnecting" || status == "error",
         "status {status}"
     );
-    page.wait_for(
+    page.wait(
         "(!document.getElementById('notice').hidden \
            && document.getElementById('notice').textContent.includes('cannot be reached')) \
          || (!document.getElementById('end-overlay').hidden \
            && document.getElementById('end-message').textContent.includes('cannot be reached'))",
-        Duration::from_secs(10),
     )
     .await
     .unwrap();
@@ -115,10 +114,10 @@ async fn unreachable_target_says_it_cannot_be_reached() {
         .unwrap();
     eprintln!(
         "status tooltip: {title}; notice: {:?}",
-        text_of(page, "#notice").await.unwrap()
+        page.text("#notice").await.unwrap()
     );
     assert_ne!(viewer_state(page).await.unwrap()["state"], "connected");
-    assert_no_js_errors(page);
+    page.assert_no_js_errors();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,10 +145,7 @@ async fn viewer_reconnects_after_a_restart_with_a_fresh_token() {
     let data = desk.oriel.data_dir();
     tokio::task::block_in_place(|| desk.oriel.guard.stop()).unwrap();
     desk.page
-        .wait_for(
-            "orielViewer.state === 'reconnecting'",
-            Duration::from_secs(10),
-        )
+        .wait("orielViewer.state === 'reconnecting'")
         .await
         .unwrap();
     // A graceful stop says so: END 4011, retryable.
@@ -189,7 +185,7 @@ async fn viewer_reconnects_after_a_restart_with_a_fresh_token() {
         .unwrap();
     let after = viewer_state(page).await.unwrap();
     assert!(after["framesDrawn"].as_u64() > before["framesDrawn"].as_u64());
-    assert_no_js_errors(page);
+    page.assert_no_js_errors();
 }
 
 /// How many `POST /api/v1/sessions/{id}/token` requests the page made:
@@ -220,20 +216,15 @@ async fn the_session_list_reopens_and_ends_sessions() {
     let listed = format!("document.querySelector('{item}') !== null");
 
     // Back to the list: the session keeps running and is listed.
-    page.click_selector("#back-button").await.unwrap();
-    page.wait_for(&listed, Duration::from_secs(10))
-        .await
-        .unwrap();
+    page.click("#back-button").await.unwrap();
+    page.wait(&listed).await.unwrap();
     assert_eq!(page.eval("location.pathname").await.unwrap(), "/index.html");
 
     // Open it again: a new stream to the same session, an exact picture.
-    page.click_selector(&format!("{item} button.open"))
-        .await
-        .unwrap();
-    page.wait_for(
-        &format!("location.search === '?session={id}' && window.orielViewer !== undefined"),
-        Duration::from_secs(10),
-    )
+    page.click(&format!("{item} button.open")).await.unwrap();
+    page.wait(&format!(
+        "location.search === '?session={id}' && window.orielViewer !== undefined"
+    ))
     .await
     .unwrap();
     wait_connected(page, CONNECT_TIMEOUT).await.unwrap();
@@ -243,11 +234,11 @@ async fn the_session_list_reopens_and_ends_sessions() {
         .unwrap();
 
     // End it from the viewer's toolbar.
-    page.click_selector("#end-session-button").await.unwrap();
+    page.click("#end-session-button").await.unwrap();
     page.wait_for("orielViewer.state === 'ended'", Duration::from_secs(5))
         .await
         .unwrap();
-    let message = text_of(page, "#end-message").await.unwrap();
+    let message = page.text("#end-message").await.unwrap();
     assert!(message.contains("ended"), "end message {message:?}");
     let api = desk.api.clone();
     let path = format!("/api/v1/sessions/{id}");
@@ -259,38 +250,31 @@ async fn the_session_list_reopens_and_ends_sessions() {
     );
 
     // Back on the list it is gone; a second session ended with its End button goes too.
-    page.click_selector("#end-back").await.unwrap();
-    page.wait_for(
+    page.click("#end-back").await.unwrap();
+    page.wait(
         "location.pathname === '/index.html' \
          && !document.getElementById('home-view').hidden",
-        Duration::from_secs(10),
     )
     .await
     .unwrap();
     let second = launch_workspace(page, "desk").await.unwrap();
     wait_connected(page, CONNECT_TIMEOUT).await.unwrap();
-    page.click_selector("#back-button").await.unwrap();
+    page.click("#back-button").await.unwrap();
     let second_item = format!("#sessions > li[data-session-id=\"{second}\"]");
-    page.wait_for(
-        &format!("document.querySelector('{second_item}') !== null"),
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    page.wait(&format!("document.querySelector('{second_item}') !== null"))
+        .await
+        .unwrap();
     assert_eq!(
         page.eval(&listed).await.unwrap(),
         false,
         "the ended session is listed"
     );
-    page.click_selector(&format!("{second_item} button.end"))
+    page.click(&format!("{second_item} button.end"))
         .await
         .unwrap();
-    page.wait_for(
-        &format!("document.querySelector('{second_item}') === null"),
-        Duration::from_secs(10),
-    )
-    .await
-    .unwrap();
+    page.wait(&format!("document.querySelector('{second_item}') === null"))
+        .await
+        .unwrap();
     let api = desk.api.clone();
     let path = format!("/api/v1/sessions/{second}");
     let session = blocking(move || api.call("GET", &path, None, &[]).unwrap()).await;
@@ -299,5 +283,5 @@ async fn the_session_list_reopens_and_ends_sessions() {
         (200, Some("ended")),
         "{session:?}"
     );
-    assert_no_js_errors(page);
+    page.assert_no_js_errors();
 }

@@ -2,7 +2,8 @@
 //! SQLite and a PostgreSQL cluster started for the test.
 
 use super::Oriel;
-use oriel_testkit::Postgres;
+use oriel_testkit::{Postgres, ScratchDir};
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
@@ -20,9 +21,21 @@ impl Deployment {
     /// `oriel up` with extra environment on `backend`; on PostgreSQL it
     /// also checks that the process says which backend it opened.
     pub async fn start(backend: Backend, env: &[(&str, &str)]) -> Deployment {
+        let dir = ScratchDir::new("oriel").unwrap();
+        let data = dir.path().join("data");
+        Self::start_in(backend, env, dir, data).await
+    }
+
+    /// Like [`Deployment::start`] with a data directory the test prepared.
+    pub async fn start_in(
+        backend: Backend,
+        env: &[(&str, &str)],
+        dir: ScratchDir,
+        data: PathBuf,
+    ) -> Deployment {
         match backend {
             Backend::Sqlite => Deployment {
-                oriel: Oriel::up(env).await.unwrap(),
+                oriel: Oriel::start_in("up", &[], env, dir, data).await.unwrap(),
                 pg: None,
             },
             Backend::Postgres => {
@@ -30,7 +43,7 @@ impl Deployment {
                 let url = pg.database("oriel").await.unwrap();
                 let mut env = env.to_vec();
                 env.push(("ORIEL_CONTROL__DATABASE", &url));
-                let oriel = Oriel::up(&env).await.unwrap();
+                let oriel = Oriel::start_in("up", &[], &env, dir, data).await.unwrap();
                 assert!(
                     oriel
                         .guard

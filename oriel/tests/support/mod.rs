@@ -1,5 +1,7 @@
 //! Fixtures for the end-to-end tests: the real `oriel` binary on a free
 //! loopback port with a temporary data directory, and a small API client.
+//! `databases.rs` runs a scenario on SQLite and PostgreSQL; `web.rs` drives
+//! the web client in Chromium; `admin.rs` is the logged-in-admin fixture.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,6 +15,7 @@ use std::time::Duration;
 
 #[macro_use]
 mod databases;
+pub mod admin;
 pub mod web;
 
 #[allow(unused_imports)]
@@ -127,6 +130,12 @@ impl Oriel {
         Api::new(&format!("https://localhost:{}", self.port), &self.cert())
     }
 
+    /// An API client logged in as the initial administrator.
+    pub async fn admin_api(&self) -> anyhow::Result<Api> {
+        let mut api = self.api();
+        blocking(move || api.login_admin().map(|()| api)).await
+    }
+
     pub fn log_tail(&self, n: usize) -> String {
         self.guard.log_tail(n)
     }
@@ -218,6 +227,17 @@ impl Api {
             body,
             headers,
         })
+    }
+
+    /// [`Api::call`] off the async runtime, with an owned body.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Reply> {
+        let (api, method, path) = (self.clone(), method.to_owned(), path.to_owned());
+        blocking(move || api.call(&method, &path, body.as_ref(), &[])).await
     }
 
     pub fn login(&mut self, username: &str, password: &str) -> anyhow::Result<Reply> {
