@@ -7,7 +7,8 @@ use crate::{
     USER, USER_PASSWORD, WS, enrolment_secret, fetch_status, listed_workspaces, new_user,
     user_in_group_a, wrong_code,
 };
-use oriel_testkit::totp;
+use anyhow::Result;
+use oriel_testkit::{Page, totp};
 use serde_json::Value;
 
 on_both_databases!(
@@ -97,6 +98,18 @@ async fn a_user_of_a_group_requiring_totp_enrols_and_logs_in_with_codes(backend:
     page.assert_no_js_errors();
 }
 
+/// Fills the account page's password form (the new one twice) and submits it.
+async fn change_password(page: &Page, current: &str, new: &str) -> Result<()> {
+    let form = "#password-form";
+    page.fill(&format!("{form} [data-field=current] input"), current)
+        .await?;
+    page.fill(&format!("{form} [data-field=new] input"), new)
+        .await?;
+    page.fill(&format!("{form} [data-field=again] input"), new)
+        .await?;
+    page.click(&format!("{form} button[type=submit]")).await
+}
+
 async fn the_account_page_changes_the_password_and_the_second_factor(backend: Backend) {
     const ROB: &str = "rob";
     const FIRST: &str = "first-long-secret-1";
@@ -110,18 +123,7 @@ async fn the_account_page_changes_the_password_and_the_second_factor(backend: Ba
     // A wrong current password is the form's error, not a lost login.
     ui.open_view("account").await.unwrap();
     let form = "#password-form";
-    page.fill(&format!("{form} [data-field=current] input"), WRONG)
-        .await
-        .unwrap();
-    page.fill(&format!("{form} [data-field=new] input"), THIRD)
-        .await
-        .unwrap();
-    page.fill(&format!("{form} [data-field=again] input"), THIRD)
-        .await
-        .unwrap();
-    page.click(&format!("{form} button[type=submit]"))
-        .await
-        .unwrap();
+    change_password(page, WRONG, THIRD).await.unwrap();
     page.wait_shown(&format!("{form} [data-field=current] .field-error"))
         .await
         .unwrap();
@@ -160,18 +162,7 @@ async fn the_account_page_changes_the_password_and_the_second_factor(backend: Ba
         .unwrap();
 
     // The password change ends every login, this one too.
-    page.fill(&format!("{form} [data-field=current] input"), FIRST)
-        .await
-        .unwrap();
-    page.fill(&format!("{form} [data-field=new] input"), THIRD)
-        .await
-        .unwrap();
-    page.fill(&format!("{form} [data-field=again] input"), THIRD)
-        .await
-        .unwrap();
-    page.click(&format!("{form} button[type=submit]"))
-        .await
-        .unwrap();
+    change_password(page, FIRST, THIRD).await.unwrap();
     page.wait(
         "!document.getElementById('login-view').hidden \
          && document.getElementById('login-error').textContent.includes('password was changed')",

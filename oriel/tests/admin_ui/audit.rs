@@ -4,7 +4,8 @@ use crate::support::admin::AdminUi;
 use crate::support::web::js;
 use crate::support::{ADMIN_PASSWORD, Api, Backend, blocking};
 use crate::{USER, USER_PASSWORD, user_in_group_a, wrong_code};
-use oriel_testkit::totp;
+use anyhow::Result;
+use oriel_testkit::{Page, totp};
 use serde_json::{Value, json};
 
 on_both_databases!(the_audit_log_filters_by_actor_action_and_time_and_exports_them);
@@ -61,6 +62,20 @@ fn user_makes_history(mut api: Api) {
     );
 }
 
+/// Types `value` into the filter `field`, applies the filters and waits
+/// until the list shows them.
+async fn filter(page: &Page, field: &str, value: &str) -> Result<()> {
+    page.fill(&format!("#audit-filters [data-field={field}] input"), value)
+        .await?;
+    page.click("#audit-filters button[type=submit]").await?;
+    page.wait(&format!(
+        "JSON.parse(document.getElementById('audit-list').dataset.filters || '{{}}')[{}] === {}",
+        js(field),
+        js(value)
+    ))
+    .await
+}
+
 async fn the_audit_log_filters_by_actor_action_and_time_and_exports_them(backend: Backend) {
     let ui = AdminUi::logged_out(backend, &[]).await.unwrap();
     user_in_group_a(&ui, false).await;
@@ -79,18 +94,7 @@ async fn the_audit_log_filters_by_actor_action_and_time_and_exports_them(backend
         .unwrap();
     assert!(actors.iter().any(|a| a == USER), "{actors:?}");
     assert!(actors.iter().any(|a| a == "admin"), "{actors:?}");
-    page.fill("#audit-filters [data-field=actor] input", USER)
-        .await
-        .unwrap();
-    page.click("#audit-filters button[type=submit]")
-        .await
-        .unwrap();
-    page.wait(&format!(
-        "JSON.parse(document.getElementById('audit-list').dataset.filters || '{{}}').actor === {}",
-        js(USER)
-    ))
-    .await
-    .unwrap();
+    filter(page, "actor", USER).await.unwrap();
     let actors = page
         .attrs("#audit-list tr[data-entry-id]", "data-actor")
         .await
@@ -129,17 +133,7 @@ async fn the_audit_log_filters_by_actor_action_and_time_and_exports_them(backend
     assert_eq!(lines.len(), actors.len(), "{lines:?}");
     assert!(lines.iter().all(|e| e["actor"] == USER));
     // An action prefix narrows it further, and so does a time window.
-    page.fill("#audit-filters [data-field=action] input", "token.")
-        .await
-        .unwrap();
-    page.click("#audit-filters button[type=submit]")
-        .await
-        .unwrap();
-    page.wait(
-        "JSON.parse(document.getElementById('audit-list').dataset.filters || '{}').action === 'token.'",
-    )
-    .await
-    .unwrap();
+    filter(page, "action", "token.").await.unwrap();
     let actions = page
         .attrs("#audit-list tr[data-entry-id]", "data-action")
         .await
