@@ -2,7 +2,7 @@
 
 use crate::support::admin::AdminUi;
 use crate::support::web::js;
-use crate::support::{ADMIN_PASSWORD, Backend};
+use crate::support::{ADMIN_PASSWORD, Backend, blocking};
 use crate::{USER, USER_PASSWORD, confirm_row_action, new_group, new_user};
 use serde_json::json;
 
@@ -49,6 +49,10 @@ async fn the_user_form_creates_a_user_and_shows_refusals_at_their_fields(backend
     page.wait_shown(&user_row).await.unwrap();
     let shown = page.text(&user_row).await.unwrap();
     assert!(shown.contains("Group A"), "{shown}");
+    // The password typed into the form is the user's.
+    let mut user_api = ui.oriel.api();
+    let login = blocking(move || user_api.login(USER, USER_PASSWORD).unwrap()).await;
+    assert_eq!(login.status, 200, "{login:?}");
 
     // A refused form keeps what was typed and says why.
     page.click("#user-new").await.unwrap();
