@@ -181,6 +181,34 @@ async fn bad_tokens_and_origins_are_refused_clearly() {
         "the key read from the data dir is the one that signs real tokens"
     );
 
+    // A policy that asks for recording or a watermark, which this server
+    // does not provide: the session does not stream without them (fail
+    // closed), with a message that says which.
+    for (field, word) in [("recording", "recording"), ("watermark", "watermark")] {
+        let mut c = claims(sid, target, now(), now() + 60);
+        c.jti = format!("needs-{field}");
+        match field {
+            "recording" => c.policy.recording = true,
+            _ => c.policy.watermark = true,
+        }
+        let (end, code) = refused(&oriel, &signer.sign(&c).unwrap()).await;
+        assert_eq!(code, Some(4017), "{field}");
+        let end = end.unwrap();
+        assert!(!end.retryable);
+        assert!(end.message.contains(word), "{}", end.message);
+    }
+    let api2 = api.clone();
+    let metrics = blocking(move || api2.call("GET", "/metrics", None, &[]).unwrap()).await;
+    assert!(
+        metrics
+            .body
+            .as_str()
+            .unwrap()
+            .lines()
+            .any(|l| l == "oriel_gateway_token_refusals_total{reason=\"feature_unavailable\"} 2"),
+        "refusals counted by reason"
+    );
+
     // Oversized token, and garbage.
     assert_eq!(refused(&oriel, &"A".repeat(8000)).await.1, Some(4001));
     assert_eq!(refused(&oriel, "not-a-token").await.1, Some(4001));
