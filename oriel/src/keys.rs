@@ -4,7 +4,9 @@
 //! |---|---|
 //! | `signing.key` / `signing.pub` | control plane signs tokens; gateways verify with the `.pub` |
 //! | `gateway-sealing.key` / `.pub` | gateways open credentials; the control plane seals with the `.pub` |
-//! | `data.key` | control plane, secrets at rest |
+//! | `gateway-signing.key` / `.pub` | gateways sign their reports; the control plane verifies with the `.pub` |
+//! | `data.key` | control plane, secrets at rest (or `control.data_key_file`) |
+//! | `agent-join.key` | control plane, the agents' join token (or `control.agent_join_token_file`) |
 //!
 //! Missing private keys are generated on first start; public keys of the
 //! other role must be copied (or configured) when roles run apart.

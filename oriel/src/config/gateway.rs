@@ -123,7 +123,7 @@ impl Gateway {
         let lossless_max_colors = p.within(
             "gateway.lossless_max_colors",
             g.lossless_max_colors,
-            0..=4096,
+            0..=65_536,
         );
         let settle = p.duration(
             "gateway.settle",
