@@ -1,6 +1,6 @@
 //! Command line.
 
-use crate::config::RawConfig;
+use crate::config::{RawConfig, Role};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -59,6 +59,16 @@ pub enum Command {
 }
 
 impl Command {
+    /// The role this command runs.
+    pub fn role(&self) -> Role {
+        match self {
+            Command::Up(_) => Role::Up,
+            Command::Control(_) => Role::Control,
+            Command::Gateway(_) => Role::Gateway,
+            Command::Agent(_) => Role::Agent,
+        }
+    }
+
     pub fn common(&self) -> &Common {
         match self {
             Command::Up(c) => c,
@@ -91,9 +101,15 @@ pub struct Common {
     /// Public URL users open, e.g. https://oriel.example.com.
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
-    /// Print the effective configuration and exit.
+    /// Print the effective configuration (as read, before its values are
+    /// checked) and exit.
     #[arg(long)]
     pub print_config: bool,
+    /// Check the configuration for this role (every value, and the files
+    /// it would read at start) and exit: 0 with a short summary, or 1
+    /// listing every error. Creates nothing.
+    #[arg(long)]
+    pub check_config: bool,
 }
 
 #[derive(Debug, Args)]

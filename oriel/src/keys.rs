@@ -4,7 +4,9 @@
 //! |---|---|
 //! | `signing.key` / `signing.pub` | control plane signs tokens; gateways verify with the `.pub` |
 //! | `gateway-sealing.key` / `.pub` | gateways open credentials; the control plane seals with the `.pub` |
-//! | `data.key` | control plane, secrets at rest |
+//! | `gateway-signing.key` / `.pub` | gateways sign their reports; the control plane verifies with the `.pub` |
+//! | `data.key` | control plane, secrets at rest (or `control.data_key_file`) |
+//! | `agent-join.key` | control plane, the agents' join token (or `control.agent_join_token_file`) |
 //!
 //! Missing private keys are generated on first start; public keys of the
 //! other role must be copied (or configured) when roles run apart.
@@ -54,19 +56,19 @@ pub fn read32(path: &Path) -> anyhow::Result<Zeroizing<[u8; 32]>> {
     Ok(out)
 }
 
+#[cfg(feature = "control")]
 /// The data key (secrets at rest): `control.data_key_file` when set (it
 /// must exist and be readable by its owner only: it is never made here, so
 /// several control planes can share one), else `<keys_dir>/data.key`, made
 /// on first start.
 pub fn data_key(
-    data_key_file: &str,
+    data_key_file: Option<&Path>,
     keys_dir: &Path,
     generate: impl FnOnce() -> anyhow::Result<Zeroizing<[u8; 32]>>,
 ) -> anyhow::Result<Zeroizing<[u8; 32]>> {
-    if data_key_file.is_empty() {
+    let Some(path) = data_key_file else {
         return load_or_create(keys_dir, "data", generate, |_| Ok(None));
-    }
-    let path = Path::new(data_key_file);
+    };
     let meta = std::fs::metadata(path).with_context(|| {
         format!(
             "control.data_key_file {}: cannot read it (make one with: (umask 077; head -c 32 /dev/urandom | base64 > {}))",
@@ -74,16 +76,44 @@ pub fn data_key(
             path.display()
         )
     })?;
+    check_private(path, &meta, "control.data_key_file")?;
+    read32(path).context("control.data_key_file")
+}
+
+/// Refuses a secret file others may read.
+#[cfg(feature = "control")]
+fn check_private(path: &Path, meta: &std::fs::Metadata, key: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     let mode = meta.permissions().mode();
     if mode & 0o077 != 0 {
         bail!(
-            "control.data_key_file {} may be read by others (mode {:o}): chmod 600 it",
+            "{key} {} may be read by others (mode {:o}): chmod 600 it",
             path.display(),
             mode & 0o777
         );
     }
-    read32(path).context("control.data_key_file")
+    Ok(())
+}
+
+#[cfg(feature = "control")]
+/// Reads a token file (a join token): private to its owner, at least 16
+/// characters once trimmed. `key` names the configuration key in messages.
+pub fn read_private_token(path: &Path, key: &str) -> anyhow::Result<Zeroizing<String>> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("{key}: cannot read {}", path.display()))?;
+    check_private(path, &meta, key)?;
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("{key}: cannot read {}", path.display()))?,
+    );
+    let token = Zeroizing::new(text.trim().to_owned());
+    if token.len() < 16 {
+        bail!(
+            "{key}: {} holds no token (at least 16 characters)",
+            path.display()
+        );
+    }
+    Ok(token)
 }
 
 /// Loads the private key `name.key` (and keeps `name.pub` beside it), making
@@ -131,26 +161,20 @@ mod tests {
         let keys = dir.path().join("keys");
         let file = dir.path().join("shared.key");
         let never = || -> anyhow::Result<Zeroizing<[u8; 32]>> { panic!("must not generate") };
-        let err = format!(
-            "{:#}",
-            data_key(&file.display().to_string(), &keys, never).unwrap_err()
-        );
+        let err = format!("{:#}", data_key(Some(&file), &keys, never).unwrap_err());
         assert!(err.contains("head -c 32"), "{err}");
         std::fs::write(&file, format!("{}\n", B64.encode([9u8; 32]))).unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let err = format!(
-            "{:#}",
-            data_key(&file.display().to_string(), &keys, never).unwrap_err()
-        );
+        let err = format!("{:#}", data_key(Some(&file), &keys, never).unwrap_err());
         assert!(err.contains("chmod 600"), "{err}");
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let key = data_key(&file.display().to_string(), &keys, never).unwrap();
+        let key = data_key(Some(&file), &keys, never).unwrap();
         assert_eq!(*key, [9u8; 32]);
         assert!(!keys.join("data.key").exists());
         // Unset: made once in the keys directory, then reloaded.
-        let made = data_key("", &keys, || Ok(Zeroizing::new([3u8; 32]))).unwrap();
+        let made = data_key(None, &keys, || Ok(Zeroizing::new([3u8; 32]))).unwrap();
         assert_eq!(*made, [3u8; 32]);
-        assert_eq!(*data_key("", &keys, never).unwrap(), [3u8; 32]);
+        assert_eq!(*data_key(None, &keys, never).unwrap(), [3u8; 32]);
     }
 
     #[test]

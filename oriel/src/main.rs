@@ -43,17 +43,23 @@ fn seal_secret(args: &cli::SealSecretArgs) -> anyhow::Result<()> {
             config::SEALED_KEYS.join(", ")
         );
     }
-    let mut raw = config::RawConfig::load(args.config.as_deref())?;
+    // Only the data directory and the data key are read: the rest of the
+    // configuration may still lack the secret being sealed.
+    let loaded = config::RawConfig::load(args.config.as_deref())?;
+    loaded.refused()?;
+    let mut raw = loaded.raw;
     if let Some(dir) = &args.data_dir {
         raw.general.data_dir.clone_from(dir);
     }
-    let data_dir = raw.data_dir();
+    let data_dir = std::path::PathBuf::from(&raw.general.data_dir);
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(&data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
-    let key = keys::data_key(&raw.control.data_key_file, &keys::dir(&data_dir), || {
+    let data_key_file = (!raw.control.data_key_file.is_empty())
+        .then(|| std::path::PathBuf::from(&raw.control.data_key_file));
+    let key = keys::data_key(data_key_file.as_deref(), &keys::dir(&data_dir), || {
         Ok(oriel_control_store::DataKey::generate_bytes()?)
     })?;
     let key = oriel_control_store::DataKey::from_bytes(key.as_ref())?;

@@ -9,12 +9,11 @@ mod control;
 mod gateway;
 
 use crate::cli::Command;
-use crate::config::RawConfig;
+use crate::config::{Config, RawConfig, Role, Tls};
 use anyhow::{Context as _, bail};
 use oriel_gateway_http::{Front, FrontBuilder, Health, TlsFiles};
 use std::os::unix::fs::DirBuilderExt as _;
-use std::path::Path;
-#[cfg(feature = "control")]
+#[cfg(any(feature = "control", feature = "agent"))]
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -23,98 +22,98 @@ use tracing::info;
 /// Grace period for streams to say goodbye when shutting down.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
+/// Reads the configuration for the command's role, checks it (every
+/// error at once), then runs the role, prints it or only checks it.
 pub fn run(command: Command) -> anyhow::Result<()> {
-    let mut raw = RawConfig::load(command.common().config.as_deref())?;
-    command.apply(&mut raw);
-    if command.common().print_config {
+    let common = command.common();
+    let mut loaded = RawConfig::load(common.config.as_deref())?;
+    command.apply(&mut loaded.raw);
+    if common.print_config {
+        loaded.refused()?;
         #[allow(clippy::print_stdout)]
         {
-            print!("{}", raw.to_toml()?);
+            print!("{}", loaded.raw.to_toml()?);
+        }
+        if !common.check_config {
+            return Ok(());
+        }
+    }
+    let config = Config::from_loaded(loaded, command.role())?;
+    if common.check_config {
+        config.check_files()?;
+        #[allow(clippy::print_stdout)]
+        {
+            print!("{}", config.summary());
         }
         return Ok(());
     }
-    crate::telemetry::init(&raw.general)?;
+    crate::telemetry::init(&config.general)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("oriel")
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        match command {
-            Command::Up(_) => up(raw).await,
-            Command::Control(_) => control_only(raw).await,
-            Command::Gateway(_) => gateway_only(raw).await,
-            Command::Agent(_) => agent_only(raw).await,
+        match config.role {
+            Role::Up => up(config).await,
+            Role::Control => control_only(config).await,
+            Role::Gateway => gateway_only(config).await,
+            Role::Agent => agent_only(config).await,
         }
     })
 }
 
-/// What every role shares: the process's metrics registry and health.
+/// What every role shares: the checked configuration, the process's
+/// metrics registry and health.
 struct Process {
-    raw: RawConfig,
+    config: Config,
     registry: prometheus::Registry,
     health: Health,
 }
 
 impl Process {
-    fn new(raw: RawConfig) -> anyhow::Result<Self> {
-        let data_dir = raw.data_dir();
+    fn new(config: Config) -> anyhow::Result<Self> {
+        let data_dir = &config.general.data_dir;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(&data_dir)
+            .create(data_dir)
             .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
         Ok(Process {
-            raw,
+            config,
             registry: prometheus::Registry::new(),
             health: Health::new(),
         })
     }
 
+    /// The configured certificate and key, or the self-signed pair of the
+    /// data directory (made on first start).
     fn tls_files(&self) -> anyhow::Result<TlsFiles> {
-        let http = &self.raw.http;
-        if !http.tls_cert.is_empty() || !http.tls_key.is_empty() {
-            if http.tls_cert.is_empty() || http.tls_key.is_empty() {
-                bail!("http.tls_cert and http.tls_key go together");
+        match &self.config.http.tls {
+            Tls::Files(files) => Ok(files.clone()),
+            Tls::SelfSigned { names } => {
+                let dir = self.config.general.data_dir.join("tls");
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                Ok(oriel_gateway_http::ensure_self_signed(&dir, names)?)
             }
-            return Ok(TlsFiles {
-                cert: http.tls_cert.clone().into(),
-                key: http.tls_key.clone().into(),
-            });
         }
-        let dir = self.raw.data_dir().join("tls");
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        let mut names = Vec::new();
-        if let Some(url) = self.raw.public_url()?
-            && let Some(host) = url
-                .split("://")
-                .nth(1)
-                .and_then(|h| h.split([':', '/']).next())
-        {
-            names.push(host.to_owned());
-        }
-        if let Ok(h) = std::fs::read_to_string("/etc/hostname") {
-            names.push(h.trim().to_owned());
-        }
-        names.extend(self.raw.http.tls_names.iter().cloned());
-        Ok(oriel_gateway_http::ensure_self_signed(&dir, &names)?)
     }
 
     fn front(&self) -> FrontBuilder {
         Front::builder(self.health.clone(), self.registry.clone())
-            .max_body(self.raw.http.max_body_bytes)
+            .max_body(self.config.http.max_body_bytes)
     }
 
     /// Binds, prints where users go, and serves until SIGINT/SIGTERM.
     async fn serve(&self, front: Front, role: &str) -> anyhow::Result<()> {
         let files = self.tls_files()?;
         let identity = oriel_gateway_http::load_identity(&files)?;
-        let addr = self.raw.listen()?;
+        let addr = self.config.http.listen;
         let listener = std::net::TcpListener::bind(addr)
             .with_context(|| format!("cannot listen on {addr} (http.listen)"))?;
         let bound = listener.local_addr()?;
-        let shown = match self.raw.public_url()? {
+        let shown = match &self.config.http.public_url {
             Some(url) => format!("{url}/"),
             None if bound.ip().is_unspecified() => format!("https://localhost:{}/", bound.port()),
             None => format!("https://{bound}/"),
@@ -160,15 +159,17 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
-fn keys_dir(raw: &RawConfig) -> std::path::PathBuf {
-    crate::keys::dir(Path::new(&raw.general.data_dir))
+#[cfg(feature = "gateway")]
+fn keys_dir(p: &Process) -> std::path::PathBuf {
+    p.config.general.keys_dir()
 }
 
 #[cfg(all(feature = "control", feature = "gateway"))]
-async fn up(raw: RawConfig) -> anyhow::Result<()> {
-    let p = Process::new(raw)?;
+async fn up(config: Config) -> anyhow::Result<()> {
+    let p = Process::new(config)?;
+    p.config.check_files()?;
     // The control plane's keys first: the gateway trusts its signing key.
-    let control_keys = control::keys(&p.raw, true)?;
+    let control_keys = control::keys(&p.config, true)?;
     // The gateway reports to the control plane of this process, which exists
     // only after the gateway (the control plane's link needs the gateway).
     let control_cell: Arc<std::sync::OnceLock<Arc<oriel_control::ControlPlane>>> = Arc::default();
@@ -182,7 +183,7 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
     // The agent of this process, when Docker answers: its containers are
     // streamed by this gateway, which also moves their files.
     let local = local_agent(&p).await;
-    let connectors = with_containers(&p, gateway::connectors(&p)?, local.as_ref())?;
+    let connectors = with_containers(&p, gateway::connectors(&p), local.as_ref());
     let kinds = connectors.kinds().into_iter().map(str::to_owned).collect();
     let gw = gateway::build(&p, reporter, connectors)?;
     let gw_for_link = Arc::clone(&gw);
@@ -198,24 +199,21 @@ async fn up(raw: RawConfig) -> anyhow::Result<()> {
     );
     // Stand-alone gateways of this deployment (connection proxies) are told
     // too: the end of a session closes their streams at once.
-    let link: Arc<dyn oriel_control::GatewayLink> = if p.raw.control.gateway_urls.is_empty() {
+    let link: Arc<dyn oriel_control::GatewayLink> = if p.config.control.gateway_urls.is_empty() {
         in_process
     } else {
         Arc::new(oriel_control::AllGateways::new(vec![
             in_process,
-            control::remote_gateways(&p.raw, &control_keys)?,
+            control::remote_gateways(&p.config, &control_keys)?,
         ]))
     };
     // Stand-alone gateways (connection proxies) may report here too.
-    let report_verifier = control::report_verifier(&p.raw)?;
+    let report_verifier = control::report_verifier(&p.config)?;
     let cp = control::build(&p, control_keys, link, report_verifier, kinds).await?;
     let _ = control_cell.set(Arc::clone(&cp));
     // Several `oriel up` on one database: what another node revoked reaches
     // this node's gateway from the database, as remote gateways poll theirs.
-    let every = crate::config::duration(
-        "gateway.revocations_refresh",
-        &p.raw.gateway.revocations_refresh,
-    )?;
+    let every = p.config.gateway.revocations_refresh;
     let (cp_lists, gw_lists) = (Arc::clone(&cp), Arc::clone(&gw));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every.max(Duration::from_millis(100)));
@@ -254,7 +252,7 @@ type LocalAgent = ();
 
 #[cfg(feature = "agent")]
 async fn local_agent(p: &Process) -> Option<LocalAgent> {
-    if !p.raw.agent.enabled {
+    if !p.config.agent.enabled {
         info!("agent.enabled is false: no container sessions on this host");
         return None;
     }
@@ -285,14 +283,14 @@ fn with_containers(
     p: &Process,
     connectors: oriel_protocols_session::Connectors,
     local: Option<&LocalAgent>,
-) -> anyhow::Result<oriel_protocols_session::Connectors> {
-    Ok(match local {
+) -> oriel_protocols_session::Connectors {
+    match local {
         Some((docker, _)) => connectors.with(agent::ContainerConnector::new(
-            oriel_protocols_vnc::VncConnector::new(gateway::vnc_settings(p)?),
+            oriel_protocols_vnc::VncConnector::new(p.config.gateway.vnc.clone()),
             Arc::clone(docker),
         )),
         None => connectors,
-    })
+    }
 }
 
 #[cfg(all(not(feature = "agent"), feature = "control", feature = "gateway"))]
@@ -300,8 +298,8 @@ fn with_containers(
     _p: &Process,
     connectors: oriel_protocols_session::Connectors,
     _local: Option<&LocalAgent>,
-) -> anyhow::Result<oriel_protocols_session::Connectors> {
-    Ok(connectors)
+) -> oriel_protocols_session::Connectors {
+    connectors
 }
 
 #[cfg(feature = "agent")]
@@ -329,16 +327,20 @@ fn start_local_agent(
 }
 
 #[cfg(not(all(feature = "control", feature = "gateway")))]
-async fn up(_raw: RawConfig) -> anyhow::Result<()> {
+async fn up(_config: Config) -> anyhow::Result<()> {
     bail!("this build of oriel lacks the control or gateway role; `oriel up` needs both")
 }
 
 #[cfg(feature = "control")]
-async fn control_only(raw: RawConfig) -> anyhow::Result<()> {
-    let p = Process::new(raw)?;
-    let keys = control::keys(&p.raw, false)?;
-    let link = control::remote_gateways(&p.raw, &keys)?;
-    let verifier = control::report_verifier(&p.raw)?;
+async fn control_only(config: Config) -> anyhow::Result<()> {
+    let p = Process::new(config)?;
+    // Its own keys first: a first start that stops for lack of the
+    // gateway's key still leaves signing.pub for the operator to copy.
+    control::ensure_keys(&p.config)?;
+    p.config.check_files()?;
+    let keys = control::keys(&p.config, false)?;
+    let link = control::remote_gateways(&p.config, &keys)?;
+    let verifier = control::report_verifier(&p.config)?;
     let cp = control::build(&p, keys, link, verifier, vec!["vnc".into()]).await?;
     let front = p
         .front()
@@ -349,19 +351,20 @@ async fn control_only(raw: RawConfig) -> anyhow::Result<()> {
 }
 
 #[cfg(not(feature = "control"))]
-async fn control_only(_raw: RawConfig) -> anyhow::Result<()> {
+async fn control_only(_config: Config) -> anyhow::Result<()> {
     bail!("this build of oriel has no control plane (built without the `control` feature)")
 }
 
 #[cfg(feature = "gateway")]
-async fn gateway_only(raw: RawConfig) -> anyhow::Result<()> {
-    let p = Process::new(raw)?;
+async fn gateway_only(config: Config) -> anyhow::Result<()> {
+    let p = Process::new(config)?;
     gateway::ensure_keys(&p)?;
+    p.config.check_files()?;
     // Its certificate too, before anything that may wait on the control
     // plane: a control plane that commands this gateway reads it at start.
     p.tls_files()?;
     let reporter = gateway::remote_reporter(&p)?;
-    let gw = gateway::build(&p, reporter, gateway::connectors(&p)?)?;
+    let gw = gateway::build(&p, reporter, gateway::connectors(&p))?;
     let front = p
         .front()
         .websocket(gw.stream_route())
@@ -372,60 +375,43 @@ async fn gateway_only(raw: RawConfig) -> anyhow::Result<()> {
 }
 
 /// `oriel agent`: container sessions on this host, and the gateway that
-/// streams them; reaches the control plane over HTTPS.
+/// streams them; reaches the control plane over HTTPS. The configuration
+/// required them all (`config/agent.rs`); the gateway of this node reports
+/// to the same control plane and is named by the agent's id and zone
+/// unless configured otherwise (`Config::from_loaded`).
 #[cfg(feature = "agent")]
-async fn agent_only(raw: RawConfig) -> anyhow::Result<()> {
-    let p = Process::new(raw)?;
-    let a = &p.raw.agent;
-    if a.control_url.is_empty() {
-        bail!("oriel agent needs the control plane's URL (--control or agent.control_url)");
-    }
-    let token = if !a.join_token.is_empty() {
-        a.join_token.clone()
-    } else if !a.join_token_file.is_empty() {
-        control_join_token(&a.join_token_file)?
-    } else {
+async fn agent_only(config: Config) -> anyhow::Result<()> {
+    use crate::config::JoinToken;
+    let p = Process::new(config)?;
+    gateway::ensure_keys(&p)?;
+    p.config.check_files()?;
+    let a = &p.config.agent;
+    let (Some(control), Some(token), Some(node_url)) = (&a.control, &a.join_token, &a.gateway_url)
+    else {
         bail!(
-            "oriel agent needs a join token (--join-token, agent.join_token or agent.join_token_file)"
+            "oriel agent needs agent.control_url, agent.control_ca, a join token and agent.gateway_url"
         );
     };
-    let ca = std::fs::read(&a.control_ca).with_context(|| {
-        format!(
-            "agent.control_ca must name the control plane's PEM certificate (or CA), got {:?}",
-            a.control_ca
-        )
-    })?;
-    if a.gateway_url.is_empty() {
-        bail!(
-            "oriel agent needs agent.gateway_url: the public https:// URL of this node, whose gateway streams its sessions"
-        );
-    }
-    let link = agent::Link::remote(&a.control_url, token, &ca)?;
+    let token = match token {
+        JoinToken::Inline(t) => t.to_string(),
+        JoinToken::File(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("agent.join_token_file: cannot read {}", path.display()))?
+            .trim()
+            .to_owned(),
+    };
+    let ca = std::fs::read(&control.ca)
+        .with_context(|| format!("agent.control_ca: cannot read {}", control.ca.display()))?;
+    let link = agent::Link::remote(control.url.as_str(), token, &ca)?;
     let (docker, mut hello) = agent::connect(&p, "").await?;
     let docker = Arc::new(docker);
-    // This node's gateway reports to the same control plane, with the same
-    // trust, unless configured otherwise.
-    let mut p = p;
-    if p.raw.gateway.control_url.is_empty() {
-        p.raw.gateway.control_url = p.raw.agent.control_url.clone();
-    }
-    if p.raw.gateway.control_ca.is_empty() {
-        p.raw.gateway.control_ca = p.raw.agent.control_ca.clone();
-    }
-    // Tokens name the node's gateway by the agent's id, in its zone.
-    if p.raw.gateway.id.is_empty() {
-        p.raw.gateway.id = hello.id.clone();
-    }
-    if p.raw.gateway.zone == "default" {
-        p.raw.gateway.zone = hello.zone.clone();
-    }
+    let node_url = node_url.clone();
     let reporter = gateway::remote_reporter(&p)?;
-    let connectors = gateway::connectors(&p)?.with(agent::ContainerConnector::new(
-        oriel_protocols_vnc::VncConnector::new(gateway::vnc_settings(&p)?),
+    let connectors = gateway::connectors(&p).with(agent::ContainerConnector::new(
+        oriel_protocols_vnc::VncConnector::new(p.config.gateway.vnc.clone()),
         Arc::clone(&docker),
     ));
     let gw = gateway::build(&p, reporter, connectors)?;
-    hello.gateway = Some(node_gateway(&p)?);
+    hello.gateway = Some(node_gateway(&p, node_url.as_str())?);
     // A session ended anywhere ends here at once: this node's gateway
     // closes its streams and refuses its tokens (well past their expiry).
     let gw_for_ends = Arc::clone(&gw);
@@ -451,8 +437,8 @@ async fn agent_only(raw: RawConfig) -> anyhow::Result<()> {
 /// What the control plane needs to know of this node's gateway: its URL,
 /// public keys and certificate fingerprint.
 #[cfg(feature = "agent")]
-fn node_gateway(p: &Process) -> anyhow::Result<oriel_control::NodeGatewayHello> {
-    let dir = keys_dir(&p.raw);
+fn node_gateway(p: &Process, url: &str) -> anyhow::Result<oriel_control::NodeGatewayHello> {
+    let dir = keys_dir(p);
     let read = |name: &str| -> anyhow::Result<String> {
         Ok(std::fs::read_to_string(dir.join(name))
             .with_context(|| format!("cannot read {}", dir.join(name).display()))?
@@ -470,26 +456,19 @@ fn node_gateway(p: &Process) -> anyhow::Result<oriel_control::NodeGatewayHello> 
         .with_context(|| format!("{} holds no certificate", files.cert.display()))?;
     let digest = ring::digest::digest(&ring::digest::SHA256, &der);
     Ok(oriel_control::NodeGatewayHello {
-        url: p.raw.agent.gateway_url.trim_end_matches('/').to_owned(),
+        url: url.to_owned(),
         sealing_key: read("gateway-sealing.pub")?,
         signing_key: read("gateway-signing.pub")?,
         cert_sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
     })
 }
 
-#[cfg(feature = "agent")]
-fn control_join_token(path: &str) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("agent.join_token_file: cannot read {path}"))?;
-    Ok(text.trim().to_owned())
-}
-
 #[cfg(not(feature = "agent"))]
-async fn agent_only(_raw: RawConfig) -> anyhow::Result<()> {
+async fn agent_only(_config: Config) -> anyhow::Result<()> {
     bail!("this build of oriel has no agent role (built without the `agent` feature)")
 }
 
 #[cfg(not(feature = "gateway"))]
-async fn gateway_only(_raw: RawConfig) -> anyhow::Result<()> {
+async fn gateway_only(_config: Config) -> anyhow::Result<()> {
     bail!("this build of oriel has no gateway (built without the `gateway` feature)")
 }

@@ -1,8 +1,7 @@
 //! Logging: `tracing` to stderr, plain or JSON; `log` records (pingora's)
 //! are bridged in.
 
-use crate::config::General;
-use anyhow::bail;
+use crate::config::{General, LogFormat};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -15,10 +14,9 @@ pub fn init(general: &General) -> anyhow::Result<()> {
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
-    let result = match general.log_format.as_str() {
-        "plain" => builder.finish().try_init(),
-        "json" => builder.json().finish().try_init(),
-        other => bail!("general.log_format must be plain or json, got {other:?}"),
+    let result = match general.log_format {
+        LogFormat::Plain => builder.finish().try_init(),
+        LogFormat::Json => builder.json().finish().try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
 }

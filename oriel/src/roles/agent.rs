@@ -10,14 +10,13 @@
 //! the control plane of the process without HTTP.
 
 use super::Process;
-use crate::config::duration;
-use anyhow::{Context as _, bail};
-use oriel_agent::{Agent, AgentSettings, ContainerSpec, Egress, SessionId, SubnetPool};
+use anyhow::bail;
+use oriel_agent::{Agent, AgentSettings, ContainerSpec, Egress, SessionId};
 use oriel_control::{
     AgentHello, AgentOrders, AgentPoll, AgentReport, ControlPlane, ReadyDesktop, ReportOutcome,
     WantedSession,
 };
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -182,49 +181,30 @@ pub(super) struct AgentRole {
 /// What to do when a session is no longer wanted on this agent.
 pub(super) type EndedHook = Box<dyn Fn(&str) + Send + Sync>;
 
-/// Connects to the local Docker engine with the `[agent]` settings.
+/// Connects to the local Docker engine with the `[agent]` settings
+/// (checked in `crate::config`).
 pub(super) async fn connect(p: &Process, default_id: &str) -> anyhow::Result<(Agent, AgentHello)> {
-    let a = &p.raw.agent;
-    let id = if a.id.is_empty() {
-        default_id.to_owned()
-    } else {
-        a.id.clone()
-    };
+    let a = &p.config.agent;
+    let id = a.id.clone().unwrap_or_else(|| default_id.to_owned());
     if id.is_empty() {
         bail!("agent.id (or --id) must name this agent");
     }
     let mut settings = AgentSettings::new(&id);
-    settings.docker_socket = a.docker_socket.clone().into();
+    settings.docker_socket.clone_from(&a.docker_socket);
     settings.host_firewall = a.host_firewall;
-    if !a.subnet_pool.is_empty() {
-        settings.subnet_pool = Some(
-            SubnetPool::new(&a.subnet_pool, a.subnet_len)
-                .map_err(|e| anyhow::anyhow!("agent.subnet_pool: {e}"))?,
-        );
-    }
+    settings.subnet_pool = a.subnet_pool;
     let agent = Agent::connect(settings).await?;
-    let mut labels = BTreeMap::new();
-    for l in &a.labels {
-        let (k, v) = l
-            .split_once('=')
-            .with_context(|| format!("agent.labels: {l:?} is not key=value"))?;
-        labels.insert(k.to_owned(), v.to_owned());
-    }
-    let cpus = if a.cpus > 0.0 {
-        a.cpus
-    } else {
-        std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
-    };
-    let memory_mb = if a.memory_mb > 0 {
-        a.memory_mb
-    } else {
-        host_memory_mb().map_or(4096, |m| m * 4 / 5)
-    };
+    let cpus = a
+        .cpus
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64));
+    let memory_mb = a
+        .memory_mb
+        .unwrap_or_else(|| host_memory_mb().map_or(4096, |m| m * 4 / 5));
     let hello = AgentHello {
         id,
         zone: a.zone.clone(),
-        labels,
-        max_sessions: a.max_sessions.max(1),
+        labels: a.labels.clone(),
+        max_sessions: a.max_sessions,
         cpus,
         memory_mb,
         gateway: None,
@@ -270,7 +250,7 @@ impl AgentRole {
             agent,
             link,
             hello,
-            reconcile_every: duration("agent.reconcile_every", &p.raw.agent.reconcile_every)?,
+            reconcile_every: p.config.agent.reconcile_every,
             launching: Mutex::new(HashSet::new()),
             on_ended: None,
         }))

@@ -1,22 +1,19 @@
-//! The gateway role: keys, adapters, encode pool, settings.
+//! The gateway role: keys, adapters, encode pool; the settings come typed
+//! from `crate::config` and are only wired here.
 
 use super::{Process, keys_dir};
-use crate::config::duration;
 use crate::keys;
-use anyhow::{Context as _, bail};
-use oriel_core_token::Reuse;
+use anyhow::Context as _;
 use oriel_core_token::{SealingKey, TokenVerifier};
 use oriel_encoders_codecs::EncodePool;
-use oriel_encoders_damage::PlanSettings;
 use oriel_gateway::{
     ControlSync, Gateway, GatewayIdentity, GatewayKeys, GatewayRole, GatewaySettings, HttpReporter,
-    LossyCodec, NoReports, SessionReporter,
+    NoReports, SessionReporter,
 };
-use oriel_gateway_http::OriginPolicy;
 use oriel_protocols_rdp::{RdpConnector, RdpSettings};
 use oriel_protocols_session::Connectors;
 use oriel_protocols_ssh::{SshConnector, SshSettings};
-use oriel_protocols_vnc::{Encoding, VncConnector, VncSettings};
+use oriel_protocols_vnc::VncConnector;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tracing::info;
@@ -24,7 +21,7 @@ use zeroize::Zeroizing;
 
 fn sealing_key(p: &Process) -> anyhow::Result<SealingKey> {
     let bytes = keys::load_or_create(
-        &keys_dir(&p.raw),
+        &keys_dir(p),
         "gateway-sealing",
         || Ok(SealingKey::generate()?.to_bytes()),
         |s| Ok(Some(SealingKey::from_bytes(*s).public_key().0)),
@@ -36,16 +33,11 @@ fn sealing_key(p: &Process) -> anyhow::Result<SealingKey> {
 /// data directory's `signing.pub` (required unless keys are fetched from
 /// `gateway.control_url`).
 fn static_keys(p: &Process) -> anyhow::Result<Vec<[u8; 32]>> {
-    let fetched = !p.raw.gateway.control_url.is_empty();
-    let default = keys_dir(&p.raw).join("signing.pub");
-    let paths: Vec<PathBuf> = if !p.raw.gateway.control_public_keys.is_empty() {
-        p.raw
-            .gateway
-            .control_public_keys
-            .iter()
-            .map(PathBuf::from)
-            .collect()
-    } else if fetched && !default.exists() {
+    let g = &p.config.gateway;
+    let default = keys_dir(p).join("signing.pub");
+    let paths: Vec<PathBuf> = if !g.control_public_keys.is_empty() {
+        g.control_public_keys.clone()
+    } else if g.control.is_some() && !default.exists() {
         Vec::new()
     } else {
         vec![default]
@@ -63,164 +55,67 @@ fn static_keys(p: &Process) -> anyhow::Result<Vec<[u8; 32]>> {
     Ok(keys)
 }
 
+/// The PEM file a remote control plane's certificate chains to.
+fn control_ca(link: &crate::config::ControlLink) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(&link.ca)
+        .with_context(|| format!("{}: cannot read {}", link.ca_key, link.ca.display()))
+}
+
 /// Fetching keys and revocations from, and reporting session lists to, a
 /// remote control plane (`gateway.control_url`).
 fn control_sync(p: &Process) -> anyhow::Result<Option<ControlSync>> {
-    let g = &p.raw.gateway;
-    if g.control_url.is_empty() {
+    let g = &p.config.gateway;
+    let Some(link) = &g.control else {
         return Ok(None);
-    }
-    let ca_pem = std::fs::read(&g.control_ca).with_context(|| {
-        format!(
-            "gateway.control_ca must name the control plane's PEM certificate (or CA), got {:?}",
-            g.control_ca
-        )
-    })?;
+    };
     Ok(Some(ControlSync {
-        control_url: g.control_url.clone(),
-        ca_pem,
+        control_url: link.url.as_str().to_owned(),
+        ca_pem: control_ca(link)?,
         static_keys: static_keys(p)?,
-        cache_dir: keys_dir(&p.raw),
-        keys_every: duration("gateway.keys_refresh", &g.keys_refresh)?,
-        revocations_every: duration("gateway.revocations_refresh", &g.revocations_refresh)?,
-        sessions_every: duration("gateway.sessions_report", &g.sessions_report)?,
+        cache_dir: keys_dir(p),
+        keys_every: g.keys_refresh,
+        revocations_every: g.revocations_refresh,
+        sessions_every: g.sessions_report,
     }))
 }
 
-/// Who this gateway is: role, id (default: the host name) and zone.
-fn identity(p: &Process) -> anyhow::Result<GatewayIdentity> {
-    let g = &p.raw.gateway;
-    let role = GatewayRole::parse(&g.role).with_context(|| {
-        format!(
-            "gateway.role must be gateway, connection-proxy or dedicated-proxy, not {:?}",
-            g.role
-        )
-    })?;
-    let id = if g.id.is_empty() {
-        std::fs::read_to_string("/etc/hostname")
-            .map(|h| h.trim().to_owned())
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "gateway".into())
-    } else {
-        g.id.clone()
-    };
-    if g.zone.is_empty() {
-        bail!("gateway.zone must not be empty");
-    }
-    Ok(GatewayIdentity {
-        id,
-        zone: g.zone.clone(),
-        role,
-    })
-}
-
 /// The protocol adapters compiled in.
-pub(super) fn connectors(p: &Process) -> anyhow::Result<Connectors> {
-    Ok(Connectors::new()
-        .with(VncConnector::new(vnc_settings(p)?))
+pub(super) fn connectors(p: &Process) -> Connectors {
+    let g = &p.config.gateway;
+    Connectors::new()
+        .with(VncConnector::new(g.vnc.clone()))
         .with(RdpConnector::new(RdpSettings {
-            graphics_pipeline: p.raw.gateway.rdp_graphics_pipeline,
-            remotefx: p.raw.gateway.rdp_remotefx,
+            graphics_pipeline: g.rdp_graphics_pipeline,
+            remotefx: g.rdp_remotefx,
             ..RdpSettings::default()
         }))
-        .with(SshConnector::new(SshSettings::default())))
+        .with(SshConnector::new(SshSettings::default()))
 }
 
-pub(super) fn vnc_settings(p: &Process) -> anyhow::Result<VncSettings> {
-    let mut encodings = Vec::new();
-    for e in &p.raw.gateway.vnc_encodings {
-        encodings.push(match e.as_str() {
-            "tight" => Encoding::Tight,
-            "zrle" => Encoding::Zrle,
-            "trle" => Encoding::Trle,
-            "raw" => Encoding::Raw,
-            other => {
-                bail!("gateway.vnc_encodings: unknown encoding {other:?} (tight, zrle, trle, raw)")
-            }
-        });
-    }
-    if encodings.is_empty() {
-        bail!("gateway.vnc_encodings must name at least one encoding");
-    }
-    Ok(VncSettings {
-        encodings,
-        max_update_rate: p.raw.gateway.vnc_max_update_rate.clamp(1, 240),
-    })
-}
-
-fn settings(p: &Process) -> anyhow::Result<GatewaySettings> {
-    let g = &p.raw.gateway;
-    if !(1..=100).contains(&g.jpeg_quality) {
-        bail!("gateway.jpeg_quality must be 1-100");
-    }
-    let lossy_codec = match g.lossy_codec.as_str() {
-        "jpeg" => LossyCodec::Jpeg,
-        "webp" => LossyCodec::Webp,
-        "auto" if g.webp_cpu_budget.is_finite() && g.webp_cpu_budget >= 0.0 => LossyCodec::Auto {
-            cpu_budget: g.webp_cpu_budget,
-        },
-        "auto" => bail!("gateway.webp_cpu_budget must be a number of cores, 0 or more"),
-        other => bail!("gateway.lossy_codec must be auto, jpeg or webp, not {other:?}"),
-    };
-    if !(1..=100).contains(&g.motion_quality) {
-        bail!("gateway.motion_quality must be 1-100");
-    }
-    if !(16..=256).contains(&g.tile_size) {
-        bail!("gateway.tile_size must be 16-256");
-    }
-    if g.max_frames_in_flight == 0 {
-        bail!("gateway.max_frames_in_flight must be at least 1");
-    }
-    let mut allowed: Vec<String> = Vec::new();
-    for o in &g.allowed_origins {
-        allowed.push(
-            oriel_gateway_http::normalize_origin(o).with_context(|| {
-                format!("gateway.allowed_origins: {o:?} is not an https origin")
-            })?,
-        );
-    }
-    if let Some(url) = p.raw.public_url()? {
-        allowed.extend(oriel_gateway_http::normalize_origin(&url));
-    }
-    let origins = if allowed.is_empty() {
-        OriginPolicy::SameHost
-    } else {
-        OriginPolicy::Allowed(allowed)
-    };
-    Ok(GatewaySettings {
+fn settings(p: &Process) -> GatewaySettings {
+    let g = &p.config.gateway;
+    GatewaySettings {
         max_frames_in_flight: g.max_frames_in_flight,
         tile_size: g.tile_size,
-        plan: PlanSettings {
-            jpeg_quality: g.jpeg_quality,
-            lossless_max_colors: g.lossless_max_colors,
-            settle_us: duration("gateway.settle", &g.settle)?.as_micros() as u64,
-            motion_quality: g.motion_quality,
-            motion_half_life_us: duration("gateway.motion_half_life", &g.motion_half_life)?
-                .as_micros() as u64,
-            max_merged_pixels: g.max_merged_pixels,
-            detect_scroll: g.detect_scroll,
-            ..PlanSettings::default()
+        plan: g.plan.clone(),
+        hello_timeout: g.hello_timeout,
+        connect_timeout: g.connect_timeout,
+        origins: g.origins.clone(),
+        lossy_codec: g.lossy_codec,
+        identity: GatewayIdentity {
+            id: g.id.clone(),
+            zone: g.zone.clone(),
+            role: g.role,
         },
-        hello_timeout: duration("gateway.hello_timeout", &g.hello_timeout)?,
-        connect_timeout: duration("gateway.connect_timeout", &g.connect_timeout)?,
-        origins,
-        lossy_codec,
-        identity: identity(p)?,
-        reuse: Reuse {
-            window: duration("gateway.reconnect_window", &g.reconnect_window)?
-                .as_secs()
-                .min(u64::from(u32::MAX)) as u32,
-            max: g.reconnect_max,
-        },
+        reuse: g.reuse,
         ..GatewaySettings::default()
-    })
+    }
 }
 
 /// The gateway's own signing key, for its reports to the control plane.
 fn signing_key(p: &Process) -> anyhow::Result<oriel_core_token::TokenSigner> {
     let seed = keys::load_or_create(
-        &keys_dir(&p.raw),
+        &keys_dir(p),
         "gateway-signing",
         || Ok(oriel_core_token::TokenSigner::generate_seed()?),
         |s| {
@@ -243,26 +138,21 @@ pub(super) fn ensure_keys(p: &Process) -> anyhow::Result<()> {
 
 /// Where a stand-alone gateway reports stream starts and ends.
 pub(super) fn remote_reporter(p: &Process) -> anyhow::Result<Arc<dyn SessionReporter>> {
-    let g = &p.raw.gateway;
-    if g.role == GatewayRole::DedicatedProxy.as_str() {
+    let g = &p.config.gateway;
+    if g.role == GatewayRole::DedicatedProxy {
         // The gateway each stream is passed on to reports it.
         return Ok(Arc::new(NoReports));
     }
-    if g.control_url.is_empty() {
+    let Some(link) = &g.control else {
         tracing::warn!(
             "gateway.control_url is empty: the control plane will not hear when streams start and end"
         );
         return Ok(Arc::new(NoReports));
-    }
-    let ca = std::fs::read(&g.control_ca).with_context(|| {
-        format!(
-            "gateway.control_ca must name the control plane's PEM certificate (or CA), got {:?}",
-            g.control_ca
-        )
-    })?;
+    };
+    let ca = control_ca(link)?;
     let signer = Arc::new(signing_key(p)?);
     Ok(Arc::new(
-        HttpReporter::new(&g.control_url, &ca, signer).map_err(anyhow::Error::msg)?,
+        HttpReporter::new(link.url.as_str(), &ca, signer).map_err(anyhow::Error::msg)?,
     ))
 }
 
@@ -287,17 +177,13 @@ pub(super) fn build(
         );
     }
     let keys = GatewayKeys::new(TokenVerifier::new(trusted), sealing);
-    let threads = match p.raw.gateway.encode_threads {
-        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-        n => n,
-    };
-    let queue = match p.raw.gateway.encode_queue {
-        0 => threads * 4,
-        n => n,
-    };
+    let (threads, queue) = (
+        p.config.gateway.encode_threads,
+        p.config.gateway.encode_queue,
+    );
     let pool = EncodePool::new(threads, queue).context("cannot start the encode pool")?;
     info!(threads, queue, kinds = ?connectors.kinds(), "gateway ready");
-    let settings = settings(p)?;
+    let settings = settings(p);
     let identity = settings.identity.clone();
     let gw = Gateway::new(settings, keys, connectors, pool, reporter, &p.registry)?;
     if let Some(sync) = sync {
