@@ -11,12 +11,16 @@
 //! tile has been still for a while it plans it again losslessly, so the
 //! viewer's picture ends up exact.
 //!
+//! An [`Overlay`] (the watermark) can be blended over everything sent.
+//!
 //! Nothing here does I/O or reads a clock: time is a parameter (µs).
 
 mod framebuffer;
+mod overlay;
 mod tracker;
 
 pub use framebuffer::{DrawError, Framebuffer};
+pub use overlay::{Overlay, OverlayError};
 pub use tracker::{DamageTracker, FramePlan, PlanSettings, TileContent, TileJob};
 
 /// Side of a tile in pixels.

@@ -5,9 +5,11 @@
 //! content — exactly, or approximately when `lossy` is set — once it has
 //! applied every plan handed out so far plus the pending copies.
 
+use crate::Overlay;
 use crate::framebuffer::{DrawError, Framebuffer};
 use merge::{Kind, classify};
 use oriel_core_model::{PixelLayout, Point, Rect, Size};
+use std::sync::Arc;
 use xxhash_rust::xxh3::xxh3_64;
 
 /// Knobs of the planner.
@@ -180,6 +182,8 @@ pub struct DamageTracker {
     fb_rows: Vec<u64>,
     /// Reused buffer of [`moved_rows`](DamageTracker::moved_rows).
     moved: Vec<u64>,
+    /// Blended over everything sent (the watermark).
+    overlay: Option<Arc<Overlay>>,
 }
 
 impl std::fmt::Debug for DamageTracker {
@@ -209,6 +213,7 @@ impl DamageTracker {
             viewer_rows: Vec::new(),
             fb_rows: Vec::new(),
             moved: Vec::new(),
+            overlay: None,
         };
         t.reset_grid(size, 0);
         t
@@ -269,6 +274,26 @@ impl DamageTracker {
         }
         self.viewer_rows.fill(scroll::UNKNOWN);
         self.note_damage(now_us);
+    }
+
+    /// Blends `overlay` over everything sent from now on (`None`: nothing):
+    /// every tile is sent again. While an overlay is set, the target's
+    /// copy-rects and found scrolls are sent as pixels, since a copy would
+    /// move the pattern with the content.
+    pub fn set_overlay(&mut self, overlay: Option<Arc<Overlay>>, now_us: u64) {
+        self.overlay = overlay;
+        self.refresh_all(now_us);
+    }
+
+    /// The pixels of `rect` as the viewer is sent them: the framebuffer's,
+    /// with the overlay blended over them.
+    pub(crate) fn read_sent(&self, rect: Rect, out: &mut Vec<u8>) {
+        self.fb
+            .read(rect, out)
+            .expect("tile rectangles lie inside the framebuffer");
+        if let Some(overlay) = &self.overlay {
+            overlay.apply(rect, out);
+        }
     }
 
     fn tile_rect(&self, idx: usize) -> Rect {
@@ -339,7 +364,7 @@ impl DamageTracker {
             let t = &self.tiles[i];
             !t.dirty && t.client_hash.is_some()
         });
-        if !src_known || self.settings.max_pending_copies == 0 {
+        if !src_known || self.settings.max_pending_copies == 0 || self.overlay.is_some() {
             self.mark(dst, now_us);
             return Ok(());
         }
@@ -417,7 +442,7 @@ impl DamageTracker {
                 self.tiles[idx].fb_hash = self.hash_tile(idx);
             }
         }
-        if self.settings.detect_scroll {
+        if self.settings.detect_scroll && self.overlay.is_none() {
             self.detect_scrolls(&mut copies);
         }
         let mut tiles = Vec::new();
@@ -441,9 +466,9 @@ impl DamageTracker {
                 continue;
             }
             let rect = self.tile_rect(idx);
-            self.fb
-                .read(rect, &mut self.scratch)
-                .expect("tile rectangles lie inside the framebuffer");
+            let mut scratch = std::mem::take(&mut self.scratch);
+            self.read_sent(rect, &mut scratch);
+            self.scratch = scratch;
             let t = &mut self.tiles[idx];
             let refresh = !changed;
             if changed {

@@ -39,9 +39,9 @@ impl DamageTracker {
         let mut lossy = Vec::new();
         for idx in 0..self.tiles.len() {
             let rect = self.tile_rect(idx);
-            self.fb
-                .read(rect, &mut self.scratch)
-                .expect("tile rectangles lie inside the framebuffer");
+            let mut scratch = std::mem::take(&mut self.scratch);
+            self.read_sent(rect, &mut scratch);
+            self.scratch = scratch;
             let tile = self.tiles[idx];
             // Lossless wherever the model is: no refresh will follow there.
             match classify(&self.scratch, &self.settings, !tile.lossy) {

@@ -53,9 +53,7 @@ impl DamageTracker {
                 last.y + last.height - first.y,
             );
             let mut rgb = Vec::new();
-            self.fb
-                .read(rect, &mut rgb)
-                .expect("tile rectangles lie inside the framebuffer");
+            self.read_sent(rect, &mut rgb);
             out.push(TileJob {
                 rect,
                 content: TileContent::Lossy { rgb, quality: q },

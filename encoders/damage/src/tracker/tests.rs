@@ -3,6 +3,7 @@
 //! the framebuffer.
 
 use super::*;
+use crate::Overlay;
 use proptest::prelude::*;
 
 /// A viewer applying plans like the browser does; lossy tiles come out
@@ -616,4 +617,89 @@ fn a_keyframe_for_a_new_viewer_leaves_out_black_and_one_for_a_black_desktop_is_e
     let (frame, key) = t.plan_with_keyframe(4, false);
     assert!(frame.is_none());
     assert_eq!(key.unwrap().tiles.len(), 2);
+}
+
+/// The framebuffer as a viewer is sent it: with the overlay blended over.
+fn composited(tracker: &DamageTracker) -> Framebuffer {
+    let size = tracker.size();
+    let mut out = Framebuffer::new(size);
+    let all = Rect::new(0, 0, size.width, size.height);
+    let mut rgb = Vec::new();
+    tracker.read_sent(all, &mut rgb);
+    out.blit(all, PixelLayout::Rgb24, &rgb).unwrap();
+    out
+}
+
+fn stripes() -> Arc<Overlay> {
+    // 7×5, alpha 0 to 252 so both blending and skipping are exercised.
+    let rgba = (0..7 * 5)
+        .flat_map(|i: u32| [250, 40, (i * 7) as u8, (i * 36 % 256) as u8 / 4 * 4])
+        .collect();
+    Arc::new(Overlay::new(7, 5, rgba).unwrap())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// With an overlay, the viewer converges to the target's picture with the
+    /// pattern over it, copies and scrolls included.
+    #[test]
+    fn with_an_overlay_the_viewer_converges_to_the_composite(ops in proptest::collection::vec(arb_op(), 0..40)) {
+        let mut ops = ops;
+        ops.insert(0, Op::Plan);
+        let mut tracker = DamageTracker::new(SIZE, 16, settings(2));
+        tracker.set_overlay(Some(stripes()), 0);
+        let mut viewer = Viewer::new(SIZE);
+        let mut now = 0;
+        for op in &ops {
+            now += 10;
+            match op {
+                Op::Noise(r, seed) => tracker.draw_pixels(*r, PixelLayout::Rgb24, &noise(*r, *seed), now).unwrap(),
+                Op::Fill(r, c) => tracker.fill(*r, *c, now).unwrap(),
+                Op::Copy(src, dst) => tracker.copy(*src, *dst, now).unwrap(),
+                Op::Scroll(r, dy, seed) => {
+                    let px = scrolled(tracker.framebuffer(), *r, *dy, *seed);
+                    tracker.draw_pixels(*r, PixelLayout::Rgb24, &px, now).unwrap()
+                }
+                Op::Refresh => tracker.refresh_all(now),
+                Op::Plan => {
+                    if let Some(plan) = tracker.plan(now) {
+                        prop_assert!(plan.copies.is_empty(), "no copy moves the pattern");
+                        viewer.apply(&plan);
+                    }
+                }
+            }
+        }
+        if let Some(plan) = tracker.plan(now) {
+            viewer.apply(&plan);
+        }
+        if let Some(plan) = tracker.plan(now + 10_000) {
+            viewer.apply(&plan);
+        }
+        prop_assert!(viewer.fb == composited(&tracker));
+    }
+}
+
+#[test]
+fn setting_an_overlay_repaints_everything_and_removing_it_too() {
+    let mut t = DamageTracker::new(Size::new(32, 16), 16, settings(8));
+    assert!(t.plan(1).is_none(), "black and known");
+    t.set_overlay(Some(stripes()), 2);
+    let plan = t.plan(3).unwrap();
+    let covered: u32 = plan.tiles.iter().map(|tile| tile.rect.area()).sum();
+    assert_eq!(covered, 32 * 16);
+    assert!(
+        plan.tiles
+            .iter()
+            .all(|tile| !matches!(tile.content, TileContent::Solid(_))),
+        "black under stripes is not solid"
+    );
+    t.set_overlay(None, 4);
+    let plan = t.plan(5).unwrap();
+    assert!(
+        plan.tiles
+            .iter()
+            .all(|tile| tile.content == TileContent::Solid([0, 0, 0])),
+        "plain black again"
+    );
 }
