@@ -304,6 +304,20 @@ impl SessionTask {
                     }
                 }
                 Output::Observe(o) => self.observe(o),
+                Output::Watermark(text) => {
+                    let style = oriel_encoders_watermark::Style {
+                        opacity: f32::from(text.opacity) / 100.0,
+                        angle_deg: f32::from(text.angle),
+                        ..Default::default()
+                    };
+                    match oriel_encoders_watermark::render(&text.lines, style) {
+                        Ok(pattern) => self
+                            .core
+                            .set_watermark(Arc::new(pattern), self.clock.now_us()),
+                        // Fail closed: no picture without the mark.
+                        Err(e) => self.core.internal_error(format!("watermark: {e}")),
+                    }
+                }
             }
         }
     }

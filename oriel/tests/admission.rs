@@ -181,15 +181,18 @@ async fn bad_tokens_and_origins_are_refused_clearly() {
         "the key read from the data dir is the one that signs real tokens"
     );
 
-    // A policy that asks for recording or a watermark, which this server
-    // does not provide: the session does not stream without them (fail
-    // closed), with a message that says which.
+    // A policy that asks for recording, which this server does not provide,
+    // or for a watermark it cannot draw: the session does not stream
+    // without them (fail closed), with a message that says which.
     for (field, word) in [("recording", "recording"), ("watermark", "watermark")] {
         let mut c = claims(sid, target, now(), now() + 60);
         c.jti = format!("needs-{field}");
         match field {
             "recording" => c.policy.recording = true,
-            _ => c.policy.watermark = true,
+            _ => {
+                c.policy.watermark = true;
+                c.policy.watermark_opacity = 0;
+            }
         }
         let (end, code) = refused(&oriel, &signer.sign(&c).unwrap()).await;
         assert_eq!(code, Some(4017), "{field}");

@@ -23,6 +23,11 @@
 //! slow sink skips to the newest picture and never stalls the others, and
 //! memory per session stays bounded whatever the sinks do.
 //!
+//! **Watermark.** When the policy asks for one, its text (the user, the
+//! time to the minute, the session, the client's address) is rendered by
+//! the shell and blended into every picture before encoding; no frame goes
+//! out before it is in place.
+//!
 //! **Policy.** Input, clipboard and resize from a sink go to the target only
 //! when the sink may control the session; clipboard text is checked against
 //! the sink's token policy in both directions. The policy's idle timeout
@@ -35,12 +40,14 @@ mod lossy;
 mod session;
 mod sink;
 mod viewer;
+mod watermark;
 
 pub use lossy::{LossyChooser, LossyCodec};
 pub use session::{
     CoreSettings, EncodeJob, Encoded, EncodedJob, Ending, JobId, Observation, Output, SessionCore,
     SessionStart, SinkId, SinkSpec,
 };
+pub use watermark::{WatermarkSpec, WatermarkText, utc_minute};
 
 #[cfg(test)]
 mod tests;

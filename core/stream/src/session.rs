@@ -4,6 +4,7 @@
 
 use crate::lossy::{LossyChooser, LossyCodec};
 use crate::sink::{Picture, Sink};
+use crate::watermark::{Watermark, WatermarkSpec, WatermarkText};
 use oriel_core_model::{InputEvent, SessionError, SessionErrorKind, SessionEvent, Size};
 use oriel_core_token::{ClipboardDecision, Policy};
 use oriel_core_wire::{
@@ -65,6 +66,8 @@ pub struct SessionStart {
     /// Whether the target can move files (the sinks' policies decide which
     /// directions they may use).
     pub files: bool,
+    /// The watermark drawn into every picture, if the policy asks for one.
+    pub watermark: Option<WatermarkSpec>,
 }
 
 /// A sink of one session.
@@ -184,6 +187,9 @@ pub enum Output {
     End(Ending),
     /// For metrics.
     Observe(Observation),
+    /// Render these lines as the watermark and hand the pattern to
+    /// [`SessionCore::set_watermark`]; no frame goes out before the first.
+    Watermark(WatermarkText),
 }
 
 /// The job being encoded and who takes its parts.
@@ -214,6 +220,7 @@ pub struct SessionCore {
     pub(crate) last_input_us: u64,
     /// The pointer's shape, for sinks that join later.
     cursor: Option<Vec<u8>>,
+    pub(crate) watermark: Option<Watermark>,
     out: VecDeque<Output>,
     ended: bool,
 }
@@ -221,11 +228,10 @@ pub struct SessionCore {
 impl SessionCore {
     /// A session whose target just connected, at `now_us`, with no sink yet.
     pub fn new(settings: CoreSettings, start: SessionStart, now_us: u64) -> Self {
-        SessionCore {
+        let mut core = SessionCore {
             tracker: DamageTracker::new(start.size, settings.tile_size, settings.plan.clone()),
             chooser: settings.lossy_codec.chooser(),
             settings,
-            start,
             sinks: Vec::new(),
             next_sink: 1,
             job: None,
@@ -233,9 +239,13 @@ impl SessionCore {
             pending_since_us: None,
             last_input_us: now_us,
             cursor: None,
+            watermark: start.watermark.clone().map(Watermark::new),
             out: VecDeque::new(),
             ended: false,
-        }
+            start,
+        };
+        core.watermark_due(now_us);
+        core
     }
 
     /// The desktop's current size.
@@ -442,6 +452,9 @@ impl SessionCore {
         if let Some(deadline) = self.deadline_us() {
             at(deadline);
         }
+        if let Some(change) = self.watermark.as_ref().and_then(Watermark::next_change) {
+            at(change);
+        }
         if self.job.is_none() && self.sinks.iter().any(|s| s.can_take_frame()) {
             if let Some(since) = self.pending_since_us {
                 at(since.saturating_add(self.settings.max_coalesce_us));
@@ -503,6 +516,7 @@ impl SessionCore {
                 ),
             );
         }
+        self.watermark_due(now_us);
         let every = self.settings.ping_every_us;
         let mut pings = Vec::new();
         for sink in &mut self.sinks {
@@ -529,6 +543,10 @@ impl SessionCore {
     /// Call after every batch of events.
     pub fn schedule(&mut self, now_us: u64, target_quiet: bool) {
         if self.ended || self.job.is_some() {
+            return;
+        }
+        if self.watermark.as_ref().is_some_and(|w| !w.ready) {
+            // Nothing leaves without the mark.
             return;
         }
         let wants_keyframe: Vec<(SinkId, bool)> = self

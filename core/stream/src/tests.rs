@@ -81,6 +81,7 @@ impl Harness {
             name: "desk".into(),
             size: SIZE,
             files: false,
+            watermark: None,
         };
         Harness {
             core: SessionCore::new(settings, start, 1_000 * S),
@@ -233,3 +234,4 @@ fn closed(outputs: &[Output], sink: SinkId) -> Option<SessionErrorKind> {
 mod frames;
 mod policy;
 mod timers;
+mod watermark;

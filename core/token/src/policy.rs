@@ -19,6 +19,15 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_CLIPBOARD_MAX_BYTES: u32 = 1 << 20;
 /// Default file size limit of each direction: 100 MiB.
 pub const DEFAULT_TRANSFER_MAX_BYTES: u64 = 100 << 20;
+/// Default watermark text: the user and the time, then the session and the
+/// client's address (`|` starts a new line).
+pub const DEFAULT_WATERMARK_TEXT: &str = "{user} {time}|{session} {client}";
+/// Default watermark opacity, percent.
+pub const DEFAULT_WATERMARK_OPACITY: u8 = 25;
+/// Default watermark angle, degrees counter-clockwise.
+pub const DEFAULT_WATERMARK_ANGLE: i16 = 30;
+/// Longest watermark template, characters.
+pub const MAX_WATERMARK_TEXT: usize = 200;
 
 /// What a session may do at the session boundary. Enforced by the gateway
 /// (and the control plane for the session count), never by the browser.
@@ -46,6 +55,14 @@ pub struct Policy {
     pub download_max_bytes: u64,
     /// Draw the user's name and the time over the desktop.
     pub watermark: bool,
+    /// The watermark's text: `{user}`, `{time}` (UTC, to the minute),
+    /// `{session}` and `{client}` filled in, `|` starting a new line. Set
+    /// on the workspace (groups do not override it).
+    pub watermark_text: String,
+    /// How strongly the watermark is blended over the picture, percent (1–100).
+    pub watermark_opacity: u8,
+    /// The watermark's rotation, degrees counter-clockwise (−90–90).
+    pub watermark_angle: i16,
     /// Record the session.
     pub recording: bool,
     /// End the session after this long without input from the viewer; 0: never.
@@ -62,6 +79,18 @@ fn default_clipboard_max() -> u32 {
 
 fn default_transfer_max() -> u64 {
     DEFAULT_TRANSFER_MAX_BYTES
+}
+
+fn default_watermark_text() -> String {
+    DEFAULT_WATERMARK_TEXT.to_owned()
+}
+
+fn default_watermark_opacity() -> u8 {
+    DEFAULT_WATERMARK_OPACITY
+}
+
+fn default_watermark_angle() -> i16 {
+    DEFAULT_WATERMARK_ANGLE
 }
 
 /// What a stored or signed policy may say: [`Policy`]'s fields, each
@@ -87,6 +116,12 @@ struct PolicyInput {
     transfer_max_bytes: Option<u64>,
     #[serde(default)]
     watermark: bool,
+    #[serde(default = "default_watermark_text")]
+    watermark_text: String,
+    #[serde(default = "default_watermark_opacity")]
+    watermark_opacity: u8,
+    #[serde(default = "default_watermark_angle")]
+    watermark_angle: i16,
     #[serde(default)]
     recording: bool,
     #[serde(default)]
@@ -109,6 +144,9 @@ impl From<PolicyInput> for Policy {
             upload_max_bytes: i.upload_max_bytes.unwrap_or(legacy),
             download_max_bytes: i.download_max_bytes.unwrap_or(legacy),
             watermark: i.watermark,
+            watermark_text: i.watermark_text,
+            watermark_opacity: i.watermark_opacity,
+            watermark_angle: i.watermark_angle,
             recording: i.recording,
             idle_timeout_secs: i.idle_timeout_secs,
             max_session_secs: i.max_session_secs,
@@ -128,11 +166,45 @@ impl Default for Policy {
             upload_max_bytes: DEFAULT_TRANSFER_MAX_BYTES,
             download_max_bytes: DEFAULT_TRANSFER_MAX_BYTES,
             watermark: false,
+            watermark_text: default_watermark_text(),
+            watermark_opacity: DEFAULT_WATERMARK_OPACITY,
+            watermark_angle: DEFAULT_WATERMARK_ANGLE,
             recording: false,
             idle_timeout_secs: 0,
             max_session_secs: 0,
             max_sessions_per_user: 0,
         }
+    }
+}
+
+/// A watermark setting out of range: the field and what it must be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {must}")]
+pub struct WatermarkError {
+    /// The policy field.
+    pub field: &'static str,
+    /// What it must be.
+    pub must: &'static str,
+}
+
+impl Policy {
+    /// Checks the watermark settings (whether or not the watermark is on).
+    pub fn check_watermark(&self) -> Result<(), WatermarkError> {
+        let bad = |field, must| Err(WatermarkError { field, must });
+        let text = &self.watermark_text;
+        if text.trim().is_empty() || text.chars().count() > MAX_WATERMARK_TEXT {
+            return bad("watermark_text", "must have 1 to 200 characters");
+        }
+        if text.chars().any(char::is_control) {
+            return bad("watermark_text", "must not contain control characters");
+        }
+        if !(1..=100).contains(&self.watermark_opacity) {
+            return bad("watermark_opacity", "must be 1 to 100 (percent)");
+        }
+        if !(-90..=90).contains(&self.watermark_angle) {
+            return bad("watermark_angle", "must be -90 to 90 (degrees)");
+        }
+        Ok(())
     }
 }
 
@@ -301,6 +373,9 @@ impl Policy {
             upload_max_bytes: o.upload_max_bytes.unwrap_or(self.upload_max_bytes),
             download_max_bytes: o.download_max_bytes.unwrap_or(self.download_max_bytes),
             watermark: o.watermark.unwrap_or(self.watermark),
+            watermark_text: self.watermark_text.clone(),
+            watermark_opacity: self.watermark_opacity,
+            watermark_angle: self.watermark_angle,
             recording: o.recording.unwrap_or(self.recording),
             idle_timeout_secs: o.idle_timeout_secs.unwrap_or(self.idle_timeout_secs),
             max_session_secs: o.max_session_secs.unwrap_or(self.max_session_secs),

@@ -263,6 +263,10 @@ impl DamageTracker {
     pub fn resize(&mut self, size: Size, now_us: u64) {
         self.fb.reset(size);
         self.reset_grid(size, now_us);
+        if self.overlay.is_some() {
+            // The viewer is black; what it is sent is not (the pattern).
+            self.refresh_all(now_us);
+        }
     }
 
     /// The viewer wants everything again (a REFRESH, or it lost its picture).

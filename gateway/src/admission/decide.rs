@@ -52,16 +52,22 @@ pub(crate) fn refuse_token(e: &TokenError) -> Refusal {
 }
 
 /// The session control a policy requires that this gateway does not
-/// provide, as the viewer is told. Session recording and the watermark are
-/// not built yet (docs/policy.md): a policy asking for either is refused.
-pub(crate) fn missing_control(policy: &Policy) -> Option<&'static str> {
+/// provide, as the viewer is told. Session recording is not built yet
+/// (docs/policy.md): a policy asking for it is refused. A watermark whose
+/// settings are out of range cannot be drawn: refused too.
+pub(crate) fn missing_control(policy: &Policy) -> Option<String> {
     if policy.recording {
-        Some("the workspace requires session recording, which this server does not provide yet")
-    } else if policy.watermark {
-        Some("the workspace requires a watermark, which this server does not provide yet")
-    } else {
-        None
+        return Some(
+            "the workspace requires session recording, which this server does not provide yet"
+                .to_owned(),
+        );
     }
+    if policy.watermark
+        && let Err(e) = policy.check_watermark()
+    {
+        return Some(format!("the workspace's watermark cannot be drawn: {e}"));
+    }
+    None
 }
 
 /// A token whose signature and key are good.

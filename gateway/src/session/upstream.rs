@@ -8,9 +8,10 @@ use crate::registry::UpstreamSlot;
 use crate::sinks::Outgoing;
 use crate::{Clock, Gateway};
 use oriel_core_model::{SessionError, SessionErrorKind, Size};
-use oriel_core_stream::{SessionCore, SessionStart, SinkId, SinkSpec};
+use oriel_core_stream::{SessionCore, SessionStart, SinkId, SinkSpec, WatermarkSpec};
 use oriel_core_token::{Credentials, SealError, SessionClaims};
 use oriel_protocols_session::{ConnectRequest, RemoteSession, TargetTrust};
+use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{Instrument as _, info, info_span};
@@ -29,6 +30,7 @@ pub(crate) async fn join_or_connect(
     gw: &Arc<Gateway>,
     claims: &SessionClaims,
     viewport: Size,
+    client: Option<IpAddr>,
     slot: &UpstreamSlot,
     spec: SinkSpec,
     out: &mpsc::Sender<Outgoing>,
@@ -59,6 +61,13 @@ pub(crate) async fn join_or_connect(
             },
             size: remote.info.size,
             files: remote.files.is_some(),
+            watermark: claims.policy.watermark.then(|| WatermarkSpec {
+                template: claims.policy.watermark_text.clone(),
+                user: claims.name.clone(),
+                client: client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
+                opacity: claims.policy.watermark_opacity,
+                angle: claims.policy.watermark_angle,
+            }),
         };
         let core = SessionCore::new(gw.settings.core(), start, clock.now_us());
         let (joined, joined_rx) = oneshot::channel();

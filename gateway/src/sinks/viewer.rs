@@ -200,6 +200,7 @@ async fn run(
         gw,
         &claims,
         hello.viewport,
+        ctx.peer.map(|p| p.ip()),
         &guard.upstream(),
         spec.clone(),
         out,

@@ -74,6 +74,7 @@ fn a_sink_that_only_watches_sends_no_input_clipboard_or_files() {
             name: "n".into(),
             size: SIZE,
             files: true,
+            watermark: None,
         },
         h.now,
     );
@@ -107,6 +108,7 @@ fn files_are_announced_to_sinks_whose_policy_allows_a_direction() {
             name: "n".into(),
             size: SIZE,
             files: true,
+            watermark: None,
         },
         h.now,
     );

@@ -277,38 +277,73 @@ fn token_errors_have_their_reasons_and_codes() {
 }
 
 #[test]
-fn a_policy_requiring_recording_or_a_watermark_is_refused_where_the_session_would_stream() {
+fn a_policy_requiring_recording_or_an_impossible_watermark_is_refused_where_the_session_would_stream()
+ {
     let none = RevocationList::new();
-    for (recording, watermark) in [(true, false), (false, true), (true, true)] {
-        let c = SessionClaims {
-            policy: Policy {
-                recording,
-                watermark,
+    let route = Upstream {
+        to: "wss://gw/stream".into(),
+        cert_sha256: "00".into(),
+    };
+    let cases = [
+        (
+            Policy {
+                recording: true,
                 ..Policy::default()
             },
-            via: Some(Upstream {
-                to: "wss://gw/stream".into(),
-                cert_sha256: "00".into(),
-            }),
+            Some("recording"),
+        ),
+        (
+            Policy {
+                watermark: true,
+                watermark_opacity: 0,
+                ..Policy::default()
+            },
+            Some("watermark_opacity"),
+        ),
+        (
+            Policy {
+                watermark: true,
+                watermark_text: " ".into(),
+                ..Policy::default()
+            },
+            Some("watermark_text"),
+        ),
+        (
+            Policy {
+                watermark: true,
+                ..Policy::default()
+            },
+            None,
+        ),
+        // Settings of a watermark that is off do not matter.
+        (
+            Policy {
+                watermark_angle: 500,
+                ..Policy::default()
+            },
+            None,
+        ),
+    ];
+    for (policy, refused_for) in cases {
+        let c = SessionClaims {
+            policy,
+            via: Some(route.clone()),
             ..claims()
         };
         let mut cache = ReplayCache::new(10);
-        let got = decide(
-            c.clone(),
-            false,
-            &gateway(GatewayRole::Gateway),
-            &none,
-            &mut cache,
-            HERE,
-            NOW,
-        );
-        let r = got.expect_err("refused");
-        assert_eq!(
-            (r.reason, close_code(r.error.kind)),
-            ("feature_unavailable", 4017)
-        );
-        let what = if recording { "recording" } else { "watermark" };
-        assert!(r.error.detail.contains(what), "{}", r.error.detail);
+        let gw = gateway(GatewayRole::Gateway);
+        let got = decide(c.clone(), false, &gw, &none, &mut cache, HERE, NOW);
+        match refused_for {
+            None => assert!(got.is_ok(), "{got:?}"),
+            Some(what) => {
+                let r = got.expect_err("refused");
+                assert_eq!(
+                    (r.reason, close_code(r.error.kind)),
+                    ("feature_unavailable", 4017)
+                );
+                assert!(r.error.detail.contains(what), "{}", r.error.detail);
+            }
+        }
         // A dedicated proxy passes it on; the serving gateway decides.
         let mut cache = ReplayCache::new(10);
         let proxy = gateway(GatewayRole::DedicatedProxy);
