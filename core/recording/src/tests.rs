@@ -56,7 +56,7 @@ fn a_recording_reads_back_complete() {
 fn a_recording_cut_short_anywhere_is_incomplete_and_playable_up_to_the_cut() {
     let s = signer(1);
     let full = recording(&s);
-    let (_, header_len) = crate::format::decode_header(&full).unwrap();
+    let (_, header_len) = format::decode_header(&full).unwrap();
     for cut in 0..full.len() {
         match read(&full[..cut], &keys(&s)) {
             Err(FormatError::NotARecording | FormatError::Header(_)) => {
