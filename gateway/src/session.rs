@@ -276,7 +276,11 @@ impl SessionTask {
     async fn carry_out(&mut self) {
         while let Some(output) = self.core.poll_output() {
             match output {
-                Output::Send(id, bytes) => self.send(id, Outgoing::Message(bytes)),
+                Output::Send(id, bytes) | Output::SendKeyframe(id, bytes) => {
+                    self.send(id, Outgoing::Message(bytes))
+                }
+                // No recorder joins yet.
+                Output::Note(_) => {}
                 Output::Ping(id) => self.send(id, Outgoing::Ping),
                 // A closed input channel means the adapter is gone; its
                 // error arrives on the events channel.

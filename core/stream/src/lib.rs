@@ -37,12 +37,14 @@
 
 pub mod files;
 mod lossy;
+mod recorder;
 mod session;
 mod sink;
 mod viewer;
 mod watermark;
 
 pub use lossy::{LossyChooser, LossyCodec};
+pub use recorder::{Note, SinkKind};
 pub use session::{
     CoreSettings, EncodeJob, Encoded, EncodedJob, Ending, JobId, Observation, Output, SessionCore,
     SessionStart, SinkId, SinkSpec,

@@ -3,6 +3,7 @@
 //! sink's window and backlog in [`crate::sink`].
 
 use crate::lossy::{LossyChooser, LossyCodec};
+use crate::recorder::{Note, SinkKind};
 use crate::sink::{Picture, Sink};
 use crate::watermark::{Watermark, WatermarkSpec, WatermarkText};
 use oriel_core_model::{InputEvent, SessionError, SessionErrorKind, SessionEvent, Size};
@@ -93,6 +94,8 @@ pub struct SinkSpec {
     pub control: bool,
     /// The session's end (maximum length) written in its token, Unix µs.
     pub deadline_us: Option<u64>,
+    /// A viewer or a recorder.
+    pub kind: SinkKind,
 }
 
 /// An encode job.
@@ -187,6 +190,11 @@ pub enum Output {
     End(Ending),
     /// For metrics.
     Observe(Observation),
+    /// Send this keyframe (a FRAME that repaints the whole desktop) to the
+    /// sink; viewers take it like any frame, recorders mark it for seeking.
+    SendKeyframe(SinkId, Vec<u8>),
+    /// Add this to the recorders' event track.
+    Note(Note),
     /// Render these lines as the watermark and hand the pattern to
     /// [`SessionCore::set_watermark`]; no frame goes out before the first.
     Watermark(WatermarkText),
@@ -282,6 +290,13 @@ impl SessionCore {
     pub fn add_sink(&mut self, spec: SinkSpec, now_us: u64) -> SinkId {
         let id = SinkId(self.next_sink);
         self.next_sink += 1;
+        if let SinkKind::Viewer { label } = &spec.kind {
+            self.note(Note::Joined {
+                sink: id,
+                label: label.clone(),
+                control: spec.control,
+            });
+        }
         let sink = Sink::new(id, spec, &self.settings, now_us);
         let hello = sink.hello(&self.start, self.size(), &self.settings);
         let files = self.start.files.then(|| sink.files()).flatten();
@@ -302,7 +317,13 @@ impl SessionCore {
 
     /// A sink left (its viewer closed, or the shell gave up on it).
     pub fn remove_sink(&mut self, id: SinkId) {
-        self.sinks.retain(|s| s.id != id);
+        let Some(at) = self.sinks.iter().position(|s| s.id == id) else {
+            return;
+        };
+        let sink = self.sinks.remove(at);
+        if let SinkKind::Viewer { label } = sink.spec.kind {
+            self.note(Note::Left { sink: id, label });
+        }
     }
 
     /// Closes a sink the shell cannot deliver to (it stopped reading).
@@ -415,12 +436,20 @@ impl SessionCore {
             sink.picture = Picture::InStep;
         }
         self.broadcast(&ServerMessage::DesktopSize(size));
+        self.note(Note::Resize(size));
     }
 
     fn clipboard_down(&mut self, text: String) {
         let mut decisions = Vec::with_capacity(self.sinks.len());
-        for sink in &self.sinks {
+        for sink in self.sinks.iter().filter(|s| !s.is_recorder()) {
             decisions.push((sink.id, sink.spec.policy.allows_clipboard_down(text.len())));
+        }
+        if let Some(&(_, decision)) = decisions.first() {
+            self.note(Note::Clipboard {
+                up: false,
+                bytes: text.len(),
+                decision,
+            });
         }
         let msg = ServerMessage::Clipboard(ClipboardText(text)).to_bytes();
         for (id, decision) in decisions {
@@ -443,8 +472,12 @@ impl SessionCore {
         let mut next: Option<u64> = None;
         let mut at = |t: u64| next = Some(next.map_or(t, |n| n.min(t)));
         for sink in &self.sinks {
-            at(sink.next_ping_us);
-            at(sink.last_heard_us.saturating_add(self.settings.silence_us));
+            if sink.is_recorder() {
+                at(sink.next_keyframe_us);
+            } else {
+                at(sink.next_ping_us);
+                at(sink.last_heard_us.saturating_add(self.settings.silence_us));
+            }
         }
         if let Some(idle) = self.idle_timeout_us() {
             at(self.last_input_us.saturating_add(idle));
@@ -504,7 +537,7 @@ impl SessionCore {
         let silent: Vec<SinkId> = self
             .sinks
             .iter()
-            .filter(|s| now_us >= s.last_heard_us.saturating_add(silence))
+            .filter(|s| !s.is_recorder() && now_us >= s.last_heard_us.saturating_add(silence))
             .map(|s| s.id)
             .collect();
         for id in silent {
@@ -517,9 +550,10 @@ impl SessionCore {
             );
         }
         self.watermark_due(now_us);
+        self.recorder_keyframes_due(now_us);
         let every = self.settings.ping_every_us;
         let mut pings = Vec::new();
-        for sink in &mut self.sinks {
+        for sink in self.sinks.iter_mut().filter(|s| !s.is_recorder()) {
             if now_us >= sink.next_ping_us {
                 sink.next_ping_us = now_us.saturating_add(every);
                 pings.push(sink.id);
@@ -708,7 +742,11 @@ impl SessionCore {
         }
         if sink.backlog.is_empty() && sink.flow.can_send() {
             let msg = sink.send_frame(frame, now_us);
-            self.emit(Output::Send(id, msg));
+            self.emit(if keyframe {
+                Output::SendKeyframe(id, msg)
+            } else {
+                Output::Send(id, msg)
+            });
             self.emit(Output::Observe(Observation::FrameSent { keyframe }));
         } else if sink.backlog.len() < backlog_frames
             && sink.backlog_bytes() + frame.len() <= backlog_bytes

@@ -2,6 +2,7 @@
 //! room in it, whether its picture is in step with the session's, and when
 //! it was last heard from.
 
+use crate::recorder::SinkKind;
 use crate::session::{CoreSettings, SessionStart, SinkId, SinkSpec};
 use oriel_core_model::Size;
 use oriel_core_wire::{
@@ -35,19 +36,31 @@ pub(crate) struct Sink {
     pub(crate) picture: Picture,
     pub(crate) last_heard_us: u64,
     pub(crate) next_ping_us: u64,
+    /// A recorder's next periodic keyframe.
+    pub(crate) next_keyframe_us: u64,
 }
 
 impl Sink {
     pub(crate) fn new(id: SinkId, spec: SinkSpec, settings: &CoreSettings, now_us: u64) -> Self {
         Sink {
             id,
-            spec,
             flow: FlowControl::new(settings.max_frames_in_flight),
             backlog: VecDeque::new(),
             picture: Picture::Behind { from_black: true },
+            next_keyframe_us: match spec.kind {
+                SinkKind::Recorder {
+                    keyframe_every_us, ..
+                } => now_us.saturating_add(keyframe_every_us),
+                SinkKind::Viewer { .. } => u64::MAX,
+            },
+            spec,
             last_heard_us: now_us,
             next_ping_us: now_us.saturating_add(settings.ping_every_us),
         }
+    }
+
+    pub(crate) fn is_recorder(&self) -> bool {
+        matches!(self.spec.kind, SinkKind::Recorder { .. })
     }
 
     /// Whether a frame planned now would be sent to it at once.

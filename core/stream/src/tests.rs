@@ -33,6 +33,9 @@ fn spec() -> SinkSpec {
         policy: policy(),
         control: true,
         deadline_us: None,
+        kind: SinkKind::Viewer {
+            label: "alice from 192.0.2.7".into(),
+        },
     }
 }
 
@@ -168,7 +171,9 @@ fn sent(outputs: &[Output], sink: SinkId) -> Vec<ServerMessage> {
     outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Send(to, bytes) if *to == sink => Some(ServerMessage::decode(bytes).unwrap()),
+            Output::Send(to, bytes) | Output::SendKeyframe(to, bytes) if *to == sink => {
+                Some(ServerMessage::decode(bytes).unwrap())
+            }
             _ => None,
         })
         .collect()
@@ -233,5 +238,6 @@ fn closed(outputs: &[Output], sink: SinkId) -> Option<SessionErrorKind> {
 
 mod frames;
 mod policy;
+mod recorder;
 mod timers;
 mod watermark;

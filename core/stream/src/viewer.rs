@@ -3,6 +3,7 @@
 //! the session, clipboard text only where the policy allows it and within
 //! its size limit.
 
+use crate::recorder::Note;
 use crate::session::{Observation, Output, SessionCore, SinkId};
 use crate::sink::Picture;
 use oriel_core_model::{InputEvent, SessionError, SessionErrorKind};
@@ -73,6 +74,11 @@ impl SessionCore {
         if !control {
             return self.emit(Output::Observe(Observation::InputRefused));
         }
+        if let InputEvent::Key { keysym, down, .. } = input
+            && self.recording_keystrokes()
+        {
+            self.note(Note::Key { keysym, down });
+        }
         // Resizing and lock-key state are not the user at work.
         if !matches!(input, InputEvent::Resize(_) | InputEvent::Locks { .. }) {
             self.last_input_us = now_us;
@@ -110,6 +116,11 @@ impl SessionCore {
             up: true,
             decision,
         }));
+        self.note(Note::Clipboard {
+            up: true,
+            bytes: text.len(),
+            decision,
+        });
         let (kind, message) = match decision {
             ClipboardDecision::Allowed => {
                 return self.emit(Output::Input(InputEvent::Clipboard(text)));

@@ -10,7 +10,7 @@ use crate::session::{Inbound, upstream};
 use crate::{Gateway, now_secs};
 use futures_util::StreamExt as _;
 use oriel_core_model::{ErrorClass, SessionError, SessionErrorKind};
-use oriel_core_stream::SinkSpec;
+use oriel_core_stream::{SinkKind, SinkSpec};
 use oriel_core_token::Report;
 use oriel_core_wire::{ClientHello, ClientMessage, End, ServerMessage, VERSION};
 use oriel_gateway_http::{BoxFuture, UpgradeContext, WebSocketHandler, WsStream};
@@ -195,6 +195,12 @@ async fn run(
         policy: claims.policy.clone(),
         control: true,
         deadline_us: claims.deadline.map(|d| d.saturating_mul(1_000_000)),
+        kind: SinkKind::Viewer {
+            label: match ctx.peer {
+                Some(peer) => format!("{} from {}", claims.name, peer.ip()),
+                None => claims.name.clone(),
+            },
+        },
     };
     let joined = upstream::join_or_connect(
         gw,
