@@ -158,12 +158,17 @@ impl Gateway {
             .verify_allowing_expired(token, now)
             .map_err(|e| decide::refuse_token(&e))
             .and_then(|(claims, expired)| {
+                let gate = decide::Gate {
+                    identity: &self.settings.identity,
+                    default_reuse: self.settings.reuse,
+                    can_record: self.settings.recordings.dir.is_some()
+                        && self.keys.signing.is_some(),
+                };
                 decide::admit(
                     decide::Verified { claims, expired },
-                    &self.settings.identity,
+                    gate,
                     &self.admission.revocations.read(),
                     &mut self.admission.replay.lock(),
-                    self.settings.reuse,
                     peer,
                     now,
                 )

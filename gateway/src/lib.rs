@@ -25,13 +25,14 @@ mod sync;
 pub use admission::{DEFAULT_REUSE, GatewayIdentity, GatewayRole, KeyRing, RevocationsError};
 pub use metrics::GatewayMetrics;
 pub use registry::{SessionRegistry, StopReason, TokenRef};
+pub use sinks::recorder::RecordingSettings;
 pub use relay::RELAY_PATH;
 pub use report::{HttpReporter, NoReports, REPORT_PATH, ReportFn, SessionReporter};
 pub use sync::{ControlSync, KEYS_PATH, REVOCATIONS_API_PATH, cached_keys};
 
 use oriel_core_stream::CoreSettings;
 pub use oriel_core_stream::LossyCodec;
-use oriel_core_token::{Reuse, SealingKey, TokenVerifier};
+use oriel_core_token::{Reuse, SealingKey, TokenSigner, TokenVerifier};
 use oriel_core_wire::{MAX_CLIENT_MESSAGE, SUBPROTOCOL};
 use oriel_encoders_codecs::EncodePool;
 use oriel_encoders_damage::PlanSettings;
@@ -67,6 +68,8 @@ pub struct GatewaySettings {
     pub reuse: Reuse,
     /// Most token ids the replay cache remembers at once.
     pub replay_entries: usize,
+    /// Session recordings.
+    pub recordings: RecordingSettings,
 }
 
 impl Default for GatewaySettings {
@@ -84,6 +87,7 @@ impl Default for GatewaySettings {
             identity: GatewayIdentity::default(),
             reuse: DEFAULT_REUSE,
             replay_entries: 100_000,
+            recordings: RecordingSettings::default(),
         }
     }
 }
@@ -112,6 +116,8 @@ pub struct GatewayKeys {
     pub verifier: KeyRing,
     /// Opens credentials sealed to this gateway.
     pub sealing: SealingKey,
+    /// Signs this gateway's reports and recordings' checkpoints.
+    pub signing: Option<Arc<TokenSigner>>,
 }
 
 /// The session plane of one process.
@@ -133,7 +139,14 @@ impl GatewayKeys {
         GatewayKeys {
             verifier: KeyRing::new(verifier),
             sealing,
+            signing: None,
         }
+    }
+
+    /// With the gateway's signing key (recordings need it).
+    pub fn with_signing(mut self, signer: Arc<TokenSigner>) -> Self {
+        self.signing = Some(signer);
+        self
     }
 }
 

@@ -16,7 +16,9 @@
 pub(crate) mod upstream;
 
 use crate::metrics::GatewayMetrics;
+use crate::sinks::recorder::{RECORDER_QUEUE, Recorder, RecorderItem};
 use crate::sinks::{Ending as SinkEnding, Outgoing};
+use serde_json::json;
 use crate::{Clock, Gateway};
 use oriel_core_model::{SessionError, SessionErrorKind, SessionEvent};
 use oriel_core_stream::{
@@ -64,6 +66,8 @@ pub(crate) enum Inbound {
     Heard(SinkId, bool),
     /// The sink is gone.
     Leave(SinkId),
+    /// The recording cannot be written: the session ends (fail closed).
+    RecorderFailed(SessionError),
 }
 
 /// A way into a running session.
@@ -120,8 +124,24 @@ type Encoding = Pin<Box<dyn Future<Output = EncodeResult> + Send>>;
 
 /// A sink as the task knows it.
 struct SinkIo {
-    out: mpsc::Sender<Outgoing>,
+    out: SinkOut,
     ended: Option<oneshot::Sender<SinkEnd>>,
+}
+
+/// Where a sink's items go.
+enum SinkOut {
+    Viewer(mpsc::Sender<Outgoing>),
+    Recorder(mpsc::Sender<RecorderItem>),
+}
+
+impl SessionTask {
+    /// Viewers joined (the recorder does not keep a session alive).
+    fn viewers(&self) -> usize {
+        self.sinks
+            .values()
+            .filter(|s| matches!(s.out, SinkOut::Viewer(_)))
+            .count()
+    }
 }
 
 /// Starts a session's task on a connected target, with its first sink.
@@ -131,6 +151,7 @@ pub(crate) fn start(
     clock: Clock,
     remote: RemoteSession,
     first: Join,
+    recorder: Option<(Recorder, SinkSpec)>,
 ) -> SessionHandle {
     let (inbox, inbox_rx) = mpsc::channel(INBOX);
     let handle = SessionHandle {
@@ -138,7 +159,7 @@ pub(crate) fn start(
         files: remote.files.clone(),
         identity: remote.info.identity.clone(),
     };
-    let task = SessionTask {
+    let mut task = SessionTask {
         core,
         clock,
         pool: gw.pool.clone(),
@@ -147,6 +168,24 @@ pub(crate) fn start(
         encoding: None,
         remote,
     };
+    if let Some((recorder, spec)) = recorder {
+        // The recorder joins before anyone sees a picture.
+        let id = task.core.add_sink(spec, task.clock.now_us());
+        let (tx, rx) = mpsc::channel(RECORDER_QUEUE);
+        task.sinks.insert(
+            id,
+            SinkIo {
+                out: SinkOut::Recorder(tx),
+                ended: None,
+            },
+        );
+        let every = gw.settings.recordings.checkpoint_every;
+        tokio::spawn(
+            recorder
+                .run(id, rx, handle.inbox.clone(), every)
+                .in_current_span(),
+        );
+    }
     tokio::spawn(task.run(inbox_rx, first).in_current_span());
     handle
 }
@@ -176,7 +215,7 @@ impl SessionTask {
             self.core
                 .schedule(self.clock.now_us(), self.remote.events.is_empty());
             self.carry_out().await;
-            if self.core.is_ended() || self.sinks.is_empty() {
+            if self.core.is_ended() || self.viewers() == 0 {
                 break;
             }
             let timer = self.core.poll_timeout().map(|t| self.clock.instant(t));
@@ -206,7 +245,11 @@ impl SessionTask {
                 Wake::Timer => self.core.handle_timeout(now),
             }
         }
-        // Late joins are refused (their viewers connect a new session).
+        // The recorder (if any) writes the end; late joins are refused
+        // (their viewers connect a new session).
+        if !self.core.is_ended() {
+            self.end_recording(json!({"reason": "viewers_left"}));
+        }
         inbox.close();
         while inbox.try_recv().is_ok() {}
         self.metrics.upstreams_active.dec();
@@ -223,11 +266,11 @@ impl SessionTask {
         self.sinks.insert(
             id,
             SinkIo {
-                out: join.out,
+                out: SinkOut::Viewer(join.out),
                 ended: Some(join.ended),
             },
         );
-        info!(sink = id.get(), sinks = self.sinks.len(), "sink joined");
+        info!(sink = id.get(), viewers = self.viewers(), "viewer joined");
     }
 
     fn inbound(&mut self, msg: Inbound, now: u64) {
@@ -238,9 +281,10 @@ impl SessionTask {
             Inbound::Leave(id) => {
                 self.core.remove_sink(id);
                 if self.sinks.remove(&id).is_some() {
-                    info!(sink = id.get(), sinks = self.sinks.len(), "sink left");
+                    info!(sink = id.get(), viewers = self.viewers(), "viewer left");
                 }
             }
+            Inbound::RecorderFailed(e) => self.core.fail(e),
         }
     }
 
@@ -276,12 +320,16 @@ impl SessionTask {
     async fn carry_out(&mut self) {
         while let Some(output) = self.core.poll_output() {
             match output {
-                Output::Send(id, bytes) | Output::SendKeyframe(id, bytes) => {
-                    self.send(id, Outgoing::Message(bytes))
+                Output::Send(id, bytes) => self.send(id, bytes, false),
+                Output::SendKeyframe(id, bytes) => self.send(id, bytes, true),
+                Output::Note(note) => {
+                    for sink in self.sinks.values() {
+                        if let SinkOut::Recorder(tx) = &sink.out {
+                            let _ = tx.try_send(RecorderItem::Note(note.clone()));
+                        }
+                    }
                 }
-                // No recorder joins yet.
-                Output::Note(_) => {}
-                Output::Ping(id) => self.send(id, Outgoing::Ping),
+                Output::Ping(id) => self.ping(id),
                 // A closed input channel means the adapter is gone; its
                 // error arrives on the events channel.
                 Output::Input(ev) => {
@@ -301,6 +349,10 @@ impl SessionTask {
                         Ending::TargetClosed => Ok(SinkEnding::TargetClosed),
                         Ending::Failed(e) => Err(e),
                     };
+                    self.end_recording(match &end {
+                        Ok(_) => json!({"reason": "target_closed"}),
+                        Err(e) => json!({"reason": e.kind.as_str(), "class": e.class().as_str()}),
+                    });
                     for (_, mut sink) in self.sinks.drain() {
                         if let Some(ended) = sink.ended.take() {
                             let _ = ended.send(end.clone());
@@ -326,26 +378,65 @@ impl SessionTask {
         }
     }
 
-    /// Queues an item for a sink without waiting: a sink that has no room
-    /// is not reading and is closed; one whose writer is gone has left.
-    fn send(&mut self, id: SinkId, item: Outgoing) {
+    /// Queues a message for a sink without waiting: a viewer that has no
+    /// room is not reading and is closed; a recorder that has none cannot
+    /// keep up, and the session ends (fail closed); a sink whose writer is
+    /// gone has left.
+    fn send(&mut self, id: SinkId, bytes: Vec<u8>, keyframe: bool) {
         let Some(sink) = self.sinks.get(&id) else {
             return;
         };
-        match sink.out.try_send(item) {
+        let sent = match &sink.out {
+            SinkOut::Viewer(tx) => tx.try_send(Outgoing::Message(bytes)).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => true,
+                mpsc::error::TrySendError::Closed(_) => false,
+            }),
+            SinkOut::Recorder(tx) => {
+                let item = RecorderItem::Message { bytes, keyframe };
+                return match tx.try_send(item) {
+                    Ok(()) => {}
+                    Err(_) => self.core.fail(SessionError::new(
+                        SessionErrorKind::FeatureUnavailable,
+                        "the session recording cannot keep up",
+                    )),
+                };
+            }
+        };
+        match sent {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => self.core.close_sink(
+            Err(true) => self.core.close_sink(
                 id,
                 SessionError::new(
                     SessionErrorKind::ClientTimeout,
                     "the viewer is not taking the messages sent to it",
                 ),
             ),
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+            Err(false) => {
                 self.core.remove_sink(id);
                 self.sinks.remove(&id);
             }
         }
+    }
+
+    fn ping(&mut self, id: SinkId) {
+        if let Some(SinkIo {
+            out: SinkOut::Viewer(tx),
+            ..
+        }) = self.sinks.get(&id)
+        {
+            let _ = tx.try_send(Outgoing::Ping);
+        }
+    }
+
+    /// Tells the recorder (if any) how the session ended; it writes the
+    /// END and a last checkpoint, then stops.
+    fn end_recording(&mut self, end: serde_json::Value) {
+        for sink in self.sinks.values() {
+            if let SinkOut::Recorder(tx) = &sink.out {
+                let _ = tx.try_send(RecorderItem::End(end.clone()));
+            }
+        }
+        self.sinks.retain(|_, s| matches!(s.out, SinkOut::Viewer(_)));
     }
 
     fn encode(&self, job: EncodeJob) -> Encoding {

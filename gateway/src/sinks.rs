@@ -1,13 +1,14 @@
-//! Sinks: whoever takes a session's pictures. Today the one kind is a
-//! [viewer](viewer) on the `/stream` WebSocket (with its own
-//! [file transfers](files)); a recorder, a shadowing admin or a shared link
-//! will be sinks of the same [session](crate::session).
+//! Sinks: whoever takes a session's pictures: a [viewer](viewer) on the
+//! `/stream` WebSocket (with its own [file transfers](files)), and the
+//! session's [recorder] when the policy asks for one; a shadowing admin or
+//! a shared link will be sinks of the same [session](crate::session).
 //!
 //! A sink takes [`Outgoing`] items on a bounded channel that its writer
 //! drains; the session never waits on it (a sink whose channel is full is
 //! closed, not waited for).
 
 pub(crate) mod files;
+pub(crate) mod recorder;
 pub(crate) mod viewer;
 
 use futures_util::SinkExt as _;

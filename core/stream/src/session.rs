@@ -367,6 +367,11 @@ impl SessionCore {
         self.end(Ending::Failed(error));
     }
 
+    /// The session cannot go on (e.g. its recording cannot be written).
+    pub fn fail(&mut self, error: SessionError) {
+        self.end(Ending::Failed(error));
+    }
+
     /// Oriel failed (e.g. the encoder).
     pub fn internal_error(&mut self, detail: impl Into<String>) {
         self.end(Ending::Failed(SessionError::new(

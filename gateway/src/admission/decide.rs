@@ -52,13 +52,12 @@ pub(crate) fn refuse_token(e: &TokenError) -> Refusal {
 }
 
 /// The session control a policy requires that this gateway does not
-/// provide, as the viewer is told. Session recording is not built yet
-/// (docs/policy.md): a policy asking for it is refused. A watermark whose
-/// settings are out of range cannot be drawn: refused too.
-pub(crate) fn missing_control(policy: &Policy) -> Option<String> {
-    if policy.recording {
+/// provide, as the viewer is told: recording on a gateway without a
+/// recordings directory, or a watermark whose settings are out of range.
+pub(crate) fn missing_control(policy: &Policy, can_record: bool) -> Option<String> {
+    if policy.recording && !can_record {
         return Some(
-            "the workspace requires session recording, which this server does not provide yet"
+            "the workspace requires session recording, which this gateway cannot do (no recordings directory)"
                 .to_owned(),
         );
     }
@@ -79,19 +78,31 @@ pub(crate) struct Verified {
     pub(crate) expired: bool,
 }
 
+/// The gateway that decides: who it is, what it can do.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Gate<'a> {
+    /// Who it is, as tokens name it.
+    pub(crate) identity: &'a GatewayIdentity,
+    /// Reconnection rules for tokens that carry none.
+    pub(crate) default_reuse: Reuse,
+    /// It has a recordings directory and a key to sign recordings.
+    pub(crate) can_record: bool,
+}
+
 /// The rest of the checks, once the token is verified: zone, gateway and
-/// role, revocation, then the replay cache, which remembers the use.
+/// role, controls the policy requires, revocation, then the replay cache,
+/// which remembers the use.
 pub(crate) fn admit(
     token: Verified,
-    me: &GatewayIdentity,
+    gate: Gate<'_>,
     revocations: &RevocationList,
     replay: &mut ReplayCache,
-    default_reuse: Reuse,
     peer: Option<IpAddr>,
     now: u64,
 ) -> Result<Admitted, Refusal> {
     use SessionErrorKind::{Forbidden, TokenExpired};
     let Verified { claims, expired } = token;
+    let me = gate.identity;
     if !claims.zones.is_empty() && !claims.zones.contains(&me.zone) {
         return Err(Refusal::new(
             "wrong_zone",
@@ -123,7 +134,7 @@ pub(crate) fn admit(
     // cannot apply does not stream without it. A dedicated proxy applies
     // none itself; the gateway serving the session refuses it.
     if me.role != GatewayRole::DedicatedProxy
-        && let Some(detail) = missing_control(&claims.policy)
+        && let Some(detail) = missing_control(&claims.policy, gate.can_record)
     {
         return Err(Refusal::new(
             "feature_unavailable",
@@ -139,7 +150,7 @@ pub(crate) fn admit(
         };
         return Err(Refusal::new("revoked", kind, detail));
     }
-    let reuse = claims.reuse.unwrap_or(default_reuse);
+    let reuse = claims.reuse.unwrap_or(gate.default_reuse);
     // Without an address (not over TCP) every reuse counts as another's.
     let addr = peer.unwrap_or(IpAddr::from([0, 0, 0, 0]));
     if let Err(e) = replay.admit(&claims.jti, addr, now, claims.exp, expired, reuse) {

@@ -8,7 +8,9 @@ use crate::registry::UpstreamSlot;
 use crate::sinks::Outgoing;
 use crate::{Clock, Gateway};
 use oriel_core_model::{SessionError, SessionErrorKind, Size};
-use oriel_core_stream::{SessionCore, SessionStart, SinkId, SinkSpec, WatermarkSpec};
+use crate::sinks::recorder::{self as recording, Recorder};
+use oriel_core_recording::Header;
+use oriel_core_stream::{SessionCore, SessionStart, SinkId, SinkKind, SinkSpec, WatermarkSpec};
 use oriel_core_token::{Credentials, SealError, SessionClaims};
 use oriel_protocols_session::{ConnectRequest, RemoteSession, TargetTrust};
 use std::net::IpAddr;
@@ -69,6 +71,11 @@ pub(crate) async fn join_or_connect(
                 angle: claims.policy.watermark_angle,
             }),
         };
+        // Fail closed: a session to record does not start unrecorded.
+        let recorder = match claims.policy.recording {
+            true => Some(recorder(gw, claims, clock.now_us()).await?),
+            false => None,
+        };
         let core = SessionCore::new(gw.settings.core(), start, clock.now_us());
         let (joined, joined_rx) = oneshot::channel();
         let (ended, ended_rx) = oneshot::channel();
@@ -84,7 +91,7 @@ pub(crate) async fn join_or_connect(
             session_id = %claims.sid,
             protocol = %claims.target.kind,
         );
-        let handle = span.in_scope(|| super::start(gw, core, clock, remote, first));
+        let handle = span.in_scope(|| super::start(gw, core, clock, remote, first, recorder));
         *held = Some(handle.clone());
         drop(held);
         let id = joined_rx
@@ -143,4 +150,49 @@ async fn connect(
             timeout: gw.settings.connect_timeout,
         })
         .await
+}
+
+/// Opens the session's recording, and the spec its recorder joins with.
+async fn recorder(
+    gw: &Gateway,
+    claims: &SessionClaims,
+    started_us: u64,
+) -> Result<(Recorder, SinkSpec), SessionError> {
+    let settings = &gw.settings.recordings;
+    let (Some(dir), Some(signer)) = (&settings.dir, &gw.keys.signing) else {
+        return Err(SessionError::new(
+            SessionErrorKind::FeatureUnavailable,
+            "the workspace requires session recording, and this gateway has no recordings directory",
+        ));
+    };
+    let header = Header {
+        session_id: claims.sid.clone(),
+        user_id: claims.sub.clone(),
+        user: claims.name.clone(),
+        workspace: claims.ws.clone(),
+        kind: claims.target.kind.clone(),
+        gateway: gw.settings.identity.id.clone(),
+        key_id: signer.kid().as_str().to_owned(),
+        started_us,
+        keystrokes: false,
+    };
+    let recorder = recording::open(dir, header, Arc::clone(signer)).await?;
+    let spec = SinkSpec {
+        // Playback is in a browser, which decodes WebP.
+        capabilities: oriel_core_wire::caps::WEBP,
+        policy: oriel_core_token::Policy {
+            clipboard_up: false,
+            clipboard_down: false,
+            upload: false,
+            download: false,
+            ..claims.policy.clone()
+        },
+        control: false,
+        deadline_us: None,
+        kind: SinkKind::Recorder {
+            keyframe_every_us: settings.keyframe_every.as_micros() as u64,
+            keystrokes: false,
+        },
+    };
+    Ok((recorder, spec))
 }

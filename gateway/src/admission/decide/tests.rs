@@ -66,6 +66,15 @@ fn revoked(kind: &str) -> RevocationList {
     held
 }
 
+/// A gateway that can record.
+fn gate(me: &GatewayIdentity) -> Gate<'_> {
+    Gate {
+        identity: me,
+        default_reuse: REUSE,
+        can_record: true,
+    }
+}
+
 /// One admission with a fresh cache unless given.
 fn decide(
     c: SessionClaims,
@@ -77,7 +86,7 @@ fn decide(
     now: u64,
 ) -> Result<Admitted, Refusal> {
     let token = Verified { claims: c, expired };
-    admit(token, me, list, cache, REUSE, Some(IpAddr::from(peer)), now)
+    admit(token, gate(me), list, cache, Some(IpAddr::from(peer)), now)
 }
 
 /// The reason and close code of a refusal.
@@ -349,4 +358,16 @@ fn a_policy_requiring_recording_or_an_impossible_watermark_is_refused_where_the_
         let proxy = gateway(GatewayRole::DedicatedProxy);
         assert!(decide(c, false, &proxy, &none, &mut cache, HERE, NOW).is_ok());
     }
+    // A gateway without a recordings directory cannot record.
+    let c = SessionClaims {
+        policy: Policy { recording: true, ..Policy::default() },
+        ..claims()
+    };
+    let gw = gateway(GatewayRole::Gateway);
+    let unable = Gate { can_record: false, ..gate(&gw) };
+    let mut cache = ReplayCache::new(10);
+    let r = admit(Verified { claims: c, expired: false }, unable, &none, &mut cache, None, NOW)
+        .expect_err("refused");
+    assert_eq!(r.reason, "feature_unavailable");
+    assert!(r.error.detail.contains("recording"), "{}", r.error.detail);
 }
