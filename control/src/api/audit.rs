@@ -1,85 +1,18 @@
-//! Writing the audit log from request handlers, and its API.
+//! `/api/v1/audit`: querying and exporting the audit log (admins and
+//! auditors). Writing it: `crate::audit`.
 
 use crate::ControlPlane;
-use crate::api::query_rejection;
-use crate::auth::Authed;
-use crate::error::ApiError;
-use crate::time::{now_ms, parse_rfc3339, rfc3339};
+use crate::audit::Audit;
+use crate::error::{ApiError, query_rejection};
+use crate::service::Authed;
+use crate::time::{parse_rfc3339, rfc3339};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use oriel_control_store::{AuditEntry, AuditFilter, NewAudit};
+use oriel_control_store::{AuditEntry, AuditFilter};
 use serde::Deserialize;
 use std::sync::Arc;
-use tracing::error;
-
-/// An entry to write; build it with [`Audit::by`] and struct update.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Audit<'a> {
-    pub actor_id: Option<&'a str>,
-    pub actor_name: &'a str,
-    pub action: &'a str,
-    pub target_type: Option<&'a str>,
-    pub target_id: Option<&'a str>,
-    pub target_name: Option<&'a str>,
-    pub source: Option<&'a str>,
-    pub success: bool,
-    pub details: Option<serde_json::Value>,
-}
-
-impl<'a> Audit<'a> {
-    /// A successful action by the authenticated user.
-    pub(crate) fn by(auth: &'a Authed, action: &'a str) -> Self {
-        Audit {
-            actor_id: Some(&auth.user.id),
-            actor_name: &auth.user.username,
-            action,
-            source: auth.source.as_deref(),
-            success: true,
-            ..Default::default()
-        }
-    }
-
-    /// The object acted on.
-    pub(crate) fn on(self, kind: &'a str, id: &'a str, name: Option<&'a str>) -> Self {
-        Audit {
-            target_type: Some(kind),
-            target_id: Some(id),
-            target_name: name,
-            ..self
-        }
-    }
-
-    /// More about it (never secrets).
-    pub(crate) fn details(self, details: serde_json::Value) -> Self {
-        Audit {
-            details: Some(details),
-            ..self
-        }
-    }
-}
-
-impl ControlPlane {
-    /// Appends to the audit log. A failure to write is logged loudly but
-    /// does not undo the action, which has already happened.
-    pub(crate) async fn audit(&self, a: Audit<'_>) {
-        let entry = NewAudit {
-            actor_id: a.actor_id,
-            actor_name: a.actor_name,
-            action: a.action,
-            target_type: a.target_type,
-            target_id: a.target_id,
-            target_name: a.target_name,
-            source: a.source,
-            success: a.success,
-            details: a.details,
-        };
-        if let Err(e) = self.store.append_audit(&entry, now_ms()).await {
-            error!(error = %e, action = a.action, "cannot write the audit log");
-        }
-    }
-}
 
 pub(crate) fn entry_json(e: &AuditEntry) -> serde_json::Value {
     serde_json::json!({

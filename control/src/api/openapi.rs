@@ -2,7 +2,7 @@
 
 use axum::response::{IntoResponse, Response};
 
-const DOCUMENT: &str = include_str!("openapi.json");
+const DOCUMENT: &str = include_str!("../openapi.json");
 
 /// `GET /api/v1/openapi.json` (public: it describes, it grants nothing).
 pub(crate) async fn document() -> Response {

@@ -1,11 +1,12 @@
 //! `/api/v1/users`: local users and their groups (admins write; auditors read).
 
-use super::{Page, query_rejection};
+use super::Page;
+use super::login::user_json;
 use crate::ControlPlane;
 use crate::audit::Audit;
-use crate::auth::login::user_json;
-use crate::auth::{Authed, password};
-use crate::error::{ApiError, json_rejection};
+use crate::auth::password;
+use crate::error::{ApiError, json_rejection, query_rejection};
+use crate::service::Authed;
 use crate::time::now_ms;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -149,7 +150,7 @@ pub(crate) async fn create(
         ));
     }
     password::check_policy(&pw, &body.username, cp.settings.password_min_len)
-        .map_err(|e| e.about("password"))?;
+        .map_err(|m| ApiError::invalid_field("password", m))?;
     let hash = password::hash(&pw).await?;
     let user = cp
         .store
@@ -233,7 +234,7 @@ pub(crate) async fn update(
             ));
         }
         password::check_policy(pw, &current.user.username, cp.settings.password_min_len)
-            .map_err(|e| e.about("password"))?;
+            .map_err(|m| ApiError::invalid_field("password", m))?;
     }
     if let Some(zone) = &body.zone
         && (zone.is_empty() || zone.len() > 64 || zone.chars().any(char::is_control))
