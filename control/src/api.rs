@@ -8,7 +8,7 @@ mod enroll;
 mod groups;
 mod login;
 mod oidc;
-mod openapi;
+pub(crate) mod openapi;
 mod reports;
 mod revocations;
 mod sessions;
@@ -144,7 +144,7 @@ pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
             "/api/v1/revocations",
             get(revocations::list).post(revocations::revoke),
         )
-        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/openapi.json", get(openapi::serve))
         .fallback(|| async { ApiError::not_found("endpoint").into_response() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

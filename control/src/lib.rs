@@ -42,6 +42,12 @@ pub use agents::{
 pub use auth::oidc::OidcSettings;
 pub use error::ApiError;
 pub use gateway_link::{AllGateways, GatewayLink, InProcessGateway, RemoteGateways};
+
+/// The OpenAPI document of `/api/v1` and a checker of requests and
+/// responses against it (the end-to-end tests run every exchange through it).
+pub mod openapi {
+    pub use crate::api::openapi::{Contract, document, validate};
+}
 pub use service::{Feature, ServiceError};
 
 use bytes::Bytes;

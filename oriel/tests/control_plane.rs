@@ -2,7 +2,9 @@
 //! REST API of the real binary, on both databases: every scenario runs once
 //! on the embedded SQLite and once on a PostgreSQL cluster started for it.
 //! Sessions are driven through the real gateway and a real VNC server, so
-//! their states come from the gateway's signed reports.
+//! their states come from the gateway's signed reports. Every response (and
+//! every request the server accepts) is checked against the OpenAPI
+//! document (`support::contract`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -136,6 +138,7 @@ fn audit(api: &Api, query: &str) -> Vec<Value> {
 }
 
 async fn accounts_groups_and_what_users_see(backend: Backend) {
+    support::contract::enforce();
     let d = Deployment::start(backend, &[]).await;
     let admin = d.admin();
     let oriel = d.oriel.api();
@@ -483,6 +486,7 @@ fn fresh_code(secret: &str, used_step: &mut u64) -> String {
 }
 
 async fn second_factor_and_throttling(backend: Backend) {
+    support::contract::enforce();
     let d = Deployment::start(backend, &[]).await;
     let admin = d.admin();
     blocking(move || {
@@ -629,6 +633,7 @@ async fn second_factor_and_throttling(backend: Backend) {
 }
 
 async fn api_tokens_and_scopes(backend: Backend) {
+    support::contract::enforce();
     let d = Deployment::start(backend, &[]).await;
     let admin = d.admin();
     blocking(move || {
@@ -874,6 +879,7 @@ async fn connect(oriel: &Oriel, launched: &Value) -> StreamViewer {
 }
 
 async fn sessions_follow_the_gateway(backend: Backend) {
+    support::contract::enforce();
     let display = VncDisplay::start(VncOptions::new(320, 240)).await.unwrap();
     let port = display.rfb_port();
     let d = Deployment::start(backend, &[]).await;
@@ -986,6 +992,7 @@ async fn sessions_follow_the_gateway(backend: Backend) {
 /// balancer: logins, limits and ends hold across them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_control_planes_share_one_postgres() {
+    support::contract::enforce();
     let pg = Postgres::start().await.unwrap();
     let url = pg.database("oriel").await.unwrap();
     // Secrets at rest: one data key in a file both servers read (as from a
