@@ -36,3 +36,5 @@ pub(crate) use sessions::{LaunchRequest, TokenOutcome, TokenRequest, public_base
 
 #[cfg(test)]
 mod layers;
+#[cfg(test)]
+mod tests;
