@@ -980,8 +980,17 @@ async fn sessions_follow_the_gateway(backend: Backend) {
     blocking(move || {
         let starts = audit(&api, "action=session.start");
         assert_eq!(starts.len(), 3, "{starts:?}");
-        let ends = audit(&api, "action=session.end");
-        assert!(ends.len() >= 3, "{ends:?}");
+        // A session is `ended` a moment before its end is audited (the
+        // reaper ends it, then writes the entry): wait for the entries.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let ends = audit(&api, "action=session.end");
+            if ends.len() >= 3 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{ends:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let limit = audit(&api, "action=session.launch&outcome=failure");
         assert_eq!(limit.len(), 6, "{limit:?}");
     })
