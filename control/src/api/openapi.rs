@@ -67,6 +67,27 @@ mod tests {
         fields.expect("a struct").iter().copied().collect()
     }
 
+    /// The checked-in document is exactly what `control/openapi/build.py`
+    /// writes (run it after changing the API).
+    #[test]
+    fn the_checked_in_document_is_what_build_py_writes() {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/build.py");
+        let out = std::process::Command::new("python3")
+            .arg(script)
+            .arg("--stdout")
+            .output()
+            .expect("python3 runs control/openapi/build.py");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stdout == DOCUMENT.as_bytes(),
+            "control/src/openapi.json is stale: run python3 control/openapi/build.py"
+        );
+    }
+
     /// Every request schema of the document names exactly the fields its
     /// Rust type reads: the types are the truth, the document follows them.
     #[test]
