@@ -411,7 +411,10 @@ impl ControlPlane {
     }
 
     /// Ends a user's active container sessions (at logout); how many.
-    pub(crate) async fn end_container_sessions_of(&self, user_id: &str) -> Result<usize, ApiError> {
+    pub(crate) async fn end_container_sessions_of(
+        &self,
+        user_id: &str,
+    ) -> Result<usize, crate::service::ServiceError> {
         let filter = oriel_control_store::SessionFilter {
             user_id: Some(user_id),
             active_only: true,
@@ -431,7 +434,7 @@ impl ControlPlane {
     pub(crate) async fn verify_agent_gateway_report(
         &self,
         token: &str,
-    ) -> Result<Option<oriel_core_token::ReportClaims>, ApiError> {
+    ) -> Result<Option<oriel_core_token::ReportClaims>, crate::service::ServiceError> {
         let keys: Vec<[u8; 32]> = self
             .store
             .agent_gateway_signing_keys()
@@ -447,7 +450,7 @@ impl ControlPlane {
     }
 
     /// Marks agents silent for too long lost, and fails their sessions.
-    pub(crate) async fn lose_silent_agents(&self) -> Result<(), ApiError> {
+    pub(crate) async fn lose_silent_agents(&self) -> Result<(), crate::service::ServiceError> {
         let now = now_ms();
         let lost_after = self.settings.agent_lost_after.as_millis() as i64;
         for agent in self.store.lose_agents(now - lost_after).await? {
@@ -545,11 +548,11 @@ pub(crate) struct AgentQuery {
 /// `GET /api/v1/agents`: agents with their load, by id (admins and auditors).
 pub(crate) async fn list(
     State(cp): State<Arc<ControlPlane>>,
-    auth: crate::auth::Authed,
+    auth: crate::service::Authed,
     q: Result<axum::extract::Query<AgentQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     auth.require_reader()?;
-    let axum::extract::Query(q) = q.map_err(crate::api::query_rejection)?;
+    let axum::extract::Query(q) = q.map_err(crate::error::query_rejection)?;
     let limit = match q.limit {
         None => 50,
         Some(n) if (1..=200).contains(&n) => n,

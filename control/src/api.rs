@@ -1,14 +1,23 @@
-//! Routes of `/api/v1`.
+//! The HTTP layer: routes of `/api/v1`. Handlers parse the request, call
+//! the service layer (`crate::service`) and map its errors to the API's
+//! (`crate::error`).
 
+mod audit;
+pub(crate) mod authn;
+mod enroll;
 mod groups;
-pub(crate) mod sessions;
+mod login;
+mod oidc;
+pub(crate) mod openapi;
+mod reports;
+mod revocations;
+mod sessions;
 mod tokens;
 mod users;
 mod workspaces;
-pub(crate) mod zones;
+mod zones;
 
 use crate::ControlPlane;
-use crate::auth::{enroll, login, oidc};
 use crate::error::ApiError;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
@@ -118,9 +127,9 @@ pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/api/v1/sessions/{id}/token", post(sessions::token))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/api/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
-        .route("/api/v1/audit", get(crate::audit::list))
-        .route("/api/v1/audit/export", get(crate::audit::export))
-        .route("/api/v1/gateway/reports", post(crate::reports::receive))
+        .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/audit/export", get(audit::export))
+        .route("/api/v1/gateway/reports", post(reports::receive))
         .route("/api/v1/agents", get(crate::agents::list))
         .route("/api/v1/agent/register", post(crate::agents::register))
         .route("/api/v1/agent/poll", post(crate::agents::poll))
@@ -130,12 +139,12 @@ pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
             "/api/v1/zones/{name}",
             get(zones::get).put(zones::update).delete(zones::delete),
         )
-        .route("/api/v1/keys", get(crate::revocations::keys))
+        .route("/api/v1/keys", get(revocations::keys))
         .route(
             "/api/v1/revocations",
-            get(crate::revocations::list).post(crate::revocations::revoke),
+            get(revocations::list).post(revocations::revoke),
         )
-        .route("/api/v1/openapi.json", get(crate::openapi::document))
+        .route("/api/v1/openapi.json", get(openapi::serve))
         .fallback(|| async { ApiError::not_found("endpoint").into_response() })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -191,8 +200,4 @@ pub(crate) fn time_cursor(cursor: &str) -> Result<(i64, &str), ApiError> {
         .split_once(':')
         .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id)))
         .ok_or_else(|| ApiError::bad_request("after must be a cursor from next"))
-}
-
-pub(crate) fn query_rejection(r: axum::extract::rejection::QueryRejection) -> ApiError {
-    ApiError::bad_request(r.body_text())
 }

@@ -1,6 +1,9 @@
-//! API errors: a status, a stable code and a short public message. Causes go
-//! to the log, never to the client.
+//! API errors (the HTTP layer): a status, a stable code and a short public
+//! message. Causes go to the log, never to the client. The service layer's
+//! [`ServiceError`] is mapped here, one status and code per variant; the
+//! codes and messages are the API's contract (`docs/`, the OpenAPI document).
 
+use crate::service::ServiceError;
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -142,6 +145,95 @@ impl From<oriel_control_store::DataKeyError> for ApiError {
     }
 }
 
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        use ServiceError as E;
+        match e {
+            E::NotFound(what) => ApiError::not_found(what),
+            E::Forbidden(message) => ApiError::forbidden(message),
+            E::Unauthenticated(message) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", message)
+            }
+            E::Invalid {
+                field: None,
+                message,
+            } => ApiError::invalid(message),
+            E::Invalid {
+                field: Some(field),
+                message,
+            } => ApiError::invalid_field(&field, message),
+            E::Conflict { reason, message } => ApiError::conflict(reason, message),
+            E::SessionLimit { active } => ApiError::conflict(
+                "session_limit",
+                format!(
+                    "you already have {active} active sessions of this workspace, the most it allows"
+                ),
+            ),
+            E::NoCapacity { zone, agents } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_capacity",
+                if agents == 0 {
+                    format!(
+                        "no agent is online in your zone ({zone}) to run this workspace; try again later or ask an administrator"
+                    )
+                } else {
+                    format!(
+                        "all {agents} agents of your zone ({zone}) are full; try again when a session ends"
+                    )
+                },
+            ),
+            E::NoAgent => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_agent",
+                "no agent is available to run container workspaces",
+            ),
+            E::FeatureUnavailable(feature) => ApiError::conflict(
+                "feature_unavailable",
+                format!(
+                    "this workspace requires {}, which this server does not provide yet",
+                    feature.describe()
+                ),
+            ),
+            E::SessionStarting => {
+                ApiError::conflict("session_starting", "the session's desktop is not ready yet")
+            }
+            E::SessionFailed(why) => {
+                ApiError::conflict("session_failed", format!("the session failed: {why}"))
+            }
+            E::SessionEnded => ApiError::conflict("session_ended", "the session has ended"),
+            E::SessionExpired => {
+                ApiError::conflict("session_ended", "the session reached its maximum length")
+            }
+            E::WorkspaceGone => ApiError::conflict(
+                "workspace_gone",
+                "the session's workspace was deleted or is no longer granted to you",
+            ),
+            E::ZoneGone(zone) => ApiError::conflict(
+                "zone_gone",
+                format!("the workspace's zone {zone:?} no longer exists"),
+            ),
+            E::NoConnectionProxy(zone) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_connection_proxy",
+                format!("zone {zone:?} has no connection proxy to reach this workspace"),
+            ),
+            E::GatewayUnconfirmed => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "gateway_unreachable",
+                "the session is ending, but a gateway did not confirm closing its streams; retry to tell it again",
+            ),
+            E::Store(e) => e.into(),
+            E::Internal(cause) => ApiError::internal(&cause),
+        }
+    }
+}
+
+impl From<crate::auth::CryptoError> for ApiError {
+    fn from(e: crate::auth::CryptoError) -> Self {
+        ApiError::internal(&e)
+    }
+}
+
 /// The field a validation message starts with: `name must …`,
 /// `target.port must …`, `description too long`.
 fn field_of(message: &str) -> Option<String> {
@@ -180,6 +272,11 @@ pub(crate) fn json_rejection(r: axum::extract::rejection::JsonRejection) -> ApiE
         JsonSyntaxError(e) => ApiError::bad_request(e.body_text()),
         other => ApiError::bad_request(other.body_text()),
     }
+}
+
+/// Maps axum's query extraction failures to our error shape.
+pub(crate) fn query_rejection(r: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError::bad_request(r.body_text())
 }
 
 #[cfg(test)]

@@ -11,6 +11,20 @@
 //! front, so it runs in `oriel up` beside the gateway or alone in
 //! `oriel control`. Its OpenAPI document is `src/openapi.json`, served at
 //! `/api/v1/openapi.json` and checked against the router by a test.
+//!
+//! Layers, top down (a test checks that no lower one names a higher one):
+//! - `api` (+ `error`): HTTP — the router, handlers that parse, call the
+//!   service layer and shape JSON, [`ApiError`] (status, code, message),
+//!   how a request authenticates (`api::authn`), the login, TOTP and OIDC
+//!   endpoints;
+//! - `service`: the operations in domain terms — launch, token minting,
+//!   end, placement, policy, zones, revocations, gateway reports and the
+//!   reaper — returning [`ServiceError`];
+//! - `auth` (password, TOTP and OIDC primitives), `audit` (the writer),
+//!   `gateway_link`, `time`; and the store and token crates below.
+//!
+//! `agents` (the agents' registration and long poll) sits beside the API
+//! while its message types move to a crate of their own.
 
 mod agents;
 mod api;
@@ -18,10 +32,7 @@ mod audit;
 mod auth;
 mod error;
 mod gateway_link;
-mod openapi;
-mod policy;
-mod reports;
-mod revocations;
+mod service;
 mod time;
 
 pub use agents::{
@@ -31,6 +42,13 @@ pub use agents::{
 pub use auth::oidc::OidcSettings;
 pub use error::ApiError;
 pub use gateway_link::{AllGateways, GatewayLink, InProcessGateway, RemoteGateways};
+
+/// The OpenAPI document of `/api/v1` and a checker of requests and
+/// responses against it (the end-to-end tests run every exchange through it).
+pub mod openapi {
+    pub use crate::api::openapi::{Contract, document, validate};
+}
+pub use service::{Feature, ServiceError};
 
 use bytes::Bytes;
 use oriel_control_store::{DataKey, Role, Store, StoreError};

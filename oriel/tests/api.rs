@@ -1,6 +1,9 @@
 //! The REST API of the real `oriel up`: authentication, workspaces,
-//! sessions, errors, limits, CSRF, OpenAPI and metrics. The scenarios that
-//! touch storage run on the embedded SQLite and on PostgreSQL.
+//! sessions, errors, limits, CSRF, OpenAPI and metrics, and features a
+//! policy asks for that are not built (refused). The scenarios that touch
+//! storage run on the embedded SQLite and on PostgreSQL, and every
+//! response they get (and every request the server accepts) is checked
+//! against the OpenAPI document (`support::contract`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -33,9 +36,11 @@ on_both_databases!(
     login_logout_and_identity,
     workspaces_crud_validation_and_secrets,
     sessions_tokens_csrf_limits_openapi_and_metrics,
+    recording_and_watermark_fail_closed,
 );
 
 async fn login_logout_and_identity(backend: Backend) {
+    support::contract::enforce();
     let oriel = Deployment::start(backend, &[]).await;
     let api = oriel.api();
     blocking(move || {
@@ -100,6 +105,7 @@ async fn login_logout_and_identity(backend: Backend) {
 }
 
 async fn workspaces_crud_validation_and_secrets(backend: Backend) {
+    support::contract::enforce();
     let oriel = Deployment::start(backend, &[]).await;
     let mut api = oriel.api();
     let data_dir = oriel.data_dir();
@@ -290,8 +296,12 @@ async fn workspaces_crud_validation_and_secrets(backend: Backend) {
 }
 
 async fn sessions_tokens_csrf_limits_openapi_and_metrics(backend: Backend) {
+    support::contract::enforce();
     let oriel = Deployment::start(backend, &[]).await;
     let mut api = oriel.api();
+    // Its own connections: the front answers a body over the limit without
+    // reading it, and the connection it came on is not to be used again.
+    let mut oversize = oriel.api();
     let origin = oriel.origin();
     let port = oriel.port;
     blocking(move || {
@@ -398,8 +408,10 @@ async fn sessions_tokens_csrf_limits_openapi_and_metrics(backend: Backend) {
 
         // Body limit (1 MiB by default).
         let huge = json!({"workspace": "x".repeat(2 << 20)});
+        oversize.token = api.token.clone();
         assert_eq!(
-            api.call("POST", "/api/v1/sessions", Some(&huge), &[])
+            oversize
+                .call("POST", "/api/v1/sessions", Some(&huge), &[])
                 .unwrap()
                 .status,
             413
@@ -434,6 +446,168 @@ async fn sessions_tokens_csrf_limits_openapi_and_metrics(backend: Backend) {
         );
     })
     .await;
+}
+
+/// A workspace whose effective policy asks for recording or a watermark,
+/// which this server does not provide yet, never streams: its launch and
+/// its tokens are refused (audited), while admins may still prepare such
+/// policy on workspaces and groups.
+async fn recording_and_watermark_fail_closed(backend: Backend) {
+    support::contract::enforce();
+    let oriel = Deployment::start(backend, &[]).await;
+    let api = oriel.admin();
+    let user_api = oriel.api();
+    blocking(move || {
+        let workspace = |name: &str, policy: Value| {
+            json!({
+                "name": name,
+                "kind": "vnc",
+                "target": {"host": "127.0.0.1", "port": 5901},
+                "policy": policy,
+            })
+        };
+        // Preparing such policy is allowed.
+        let recorded = api
+            .call(
+                "POST",
+                "/api/v1/workspaces",
+                Some(&workspace("recorded", json!({"recording": true}))),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(recorded.status, 201, "{recorded:?}");
+        assert_eq!(recorded.body["policy"]["recording"], true);
+
+        // Launching it is not.
+        let r = api.try_launch("recorded").unwrap();
+        assert_error(&r, 409, "feature_unavailable");
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("session recording"), "{message}");
+
+        // A session launched before the policy asked for a watermark gets
+        // no further token once it does.
+        let plain = api
+            .call(
+                "POST",
+                "/api/v1/workspaces",
+                Some(&workspace("plain", json!({}))),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(plain.status, 201, "{plain:?}");
+        let plain_id = plain.body["id"].as_str().unwrap().to_owned();
+        let launched = api.launch("plain").unwrap();
+        let sid = launched["id"].as_str().unwrap().to_owned();
+        assert!(launched["token"].is_string(), "{launched}");
+        let put = api
+            .call(
+                "PUT",
+                &format!("/api/v1/workspaces/{plain_id}"),
+                Some(&workspace("plain", json!({"watermark": true}))),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(put.status, 200, "{put:?}");
+        let r = api
+            .call("POST", &format!("/api/v1/sessions/{sid}/token"), None, &[])
+            .unwrap();
+        assert_error(&r, 409, "feature_unavailable");
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("watermark"),
+            "{r:?}"
+        );
+
+        // The effective policy decides: a group's override asks for
+        // recording on a workspace that does not.
+        let open = api
+            .call(
+                "POST",
+                "/api/v1/workspaces",
+                Some(&workspace("open", json!({}))),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(open.status, 201, "{open:?}");
+        let bob = api
+            .call(
+                "POST",
+                "/api/v1/users",
+                Some(&json!({"username": "bob", "password": "correct horse battery staple"})),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(bob.status, 201, "{bob:?}");
+        let group = api
+            .call(
+                "POST",
+                "/api/v1/groups",
+                Some(&json!({
+                    "name": "recorded users",
+                    "settings": {"policy": {"recording": true}},
+                    "members": [bob.body["id"]],
+                    "workspaces": [open.body["id"]],
+                })),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(group.status, 201, "{group:?}");
+        let mut user_api = user_api;
+        assert_eq!(
+            user_api
+                .login("bob", "correct horse battery staple")
+                .unwrap()
+                .status,
+            200
+        );
+        assert_error(
+            &user_api.try_launch("open").unwrap(),
+            409,
+            "feature_unavailable",
+        );
+        // The admin, whom no group grants it, launches it as it is.
+        assert_eq!(api.try_launch("open").unwrap().status, 201);
+
+        // Every refusal is in the audit log.
+        let audit = |action: &str| {
+            let r = api
+                .call(
+                    "GET",
+                    &format!("/api/v1/audit?action={action}&outcome=failure"),
+                    None,
+                    &[],
+                )
+                .unwrap();
+            assert_eq!(r.status, 200, "{r:?}");
+            r.body["items"].as_array().unwrap().clone()
+        };
+        let launches = audit("session.launch");
+        let features: Vec<(&str, &str)> = launches
+            .iter()
+            .map(|e| {
+                (
+                    e["actor"].as_str().unwrap(),
+                    e["details"]["feature"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert!(features.contains(&("admin", "recording")), "{launches:?}");
+        assert!(features.contains(&("bob", "recording")), "{launches:?}");
+        let tokens = audit("session.token");
+        assert_eq!(tokens.len(), 1, "{tokens:?}");
+        assert_eq!(tokens[0]["details"]["reason"], "feature unavailable");
+        assert_eq!(tokens[0]["details"]["feature"], "watermark");
+        assert_eq!(tokens[0]["target_id"], sid.as_str());
+    })
+    .await;
+    // Every exchange above went through the OpenAPI contract.
+    assert!(
+        support::contract::checked() >= 15,
+        "{}",
+        support::contract::checked()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,12 +2,13 @@
 //! auditors read). Settings: `require_totp` and `policy` overrides of the
 //! granted workspaces' policies (see `docs/policy.md`).
 
-use super::{Page, query_rejection};
+use super::Page;
 use crate::ControlPlane;
 use crate::audit::Audit;
-use crate::auth::Authed;
-use crate::error::{ApiError, json_rejection};
-use crate::policy::GroupSettings;
+use crate::error::{ApiError, json_rejection, query_rejection};
+use crate::service::Authed;
+use crate::service::policy::{GroupSettings, validate_overrides};
+use crate::service::zones::require_zone;
 use crate::time::{now_ms, rfc3339};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -72,7 +73,7 @@ fn check(body: &GroupBody) -> Result<serde_json::Value, ApiError> {
     if body.description.len() > 1024 {
         return Err(ApiError::invalid("description too long"));
     }
-    crate::policy::validate_overrides(&body.settings.policy, "settings.policy")?;
+    validate_overrides(&body.settings.policy, "settings.policy")?;
     serde_json::to_value(&body.settings).map_err(|e| ApiError::internal(&e))
 }
 
@@ -130,7 +131,7 @@ pub(crate) async fn create(
     let Json(body) = body.map_err(json_rejection)?;
     let settings = check(&body)?;
     if let Some(zone) = &body.settings.zone {
-        super::zones::require_zone(&cp, "settings.zone", zone).await?;
+        require_zone(&cp, "settings.zone", zone).await?;
     }
     let g = cp
         .store
@@ -176,7 +177,7 @@ pub(crate) async fn replace(
     let Json(body) = body.map_err(json_rejection)?;
     let settings = check(&body)?;
     if let Some(zone) = &body.settings.zone {
-        super::zones::require_zone(&cp, "settings.zone", zone).await?;
+        require_zone(&cp, "settings.zone", zone).await?;
     }
     let g = cp
         .store

@@ -2,11 +2,12 @@
 //! shown once at creation and stored as its SHA-256; a token can only do
 //! what both its scopes and its owner's role allow.
 
-use super::{Page, query_rejection, time_cursor};
+use super::{Page, time_cursor};
 use crate::ControlPlane;
 use crate::audit::Audit;
-use crate::auth::{API_TOKEN_PREFIX, Authed, Scope, Via, password};
-use crate::error::{ApiError, json_rejection};
+use crate::auth::{API_TOKEN_PREFIX, password};
+use crate::error::{ApiError, json_rejection, query_rejection};
+use crate::service::{Authed, Scope, Via};
 use crate::time::{now_ms, rfc3339};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;

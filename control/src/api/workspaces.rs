@@ -1,11 +1,13 @@
 //! `/api/v1/workspaces`: what users can launch (admins write). Users see the
 //! workspaces their groups grant; admins and auditors see all.
 
-use super::{Page, query_rejection};
+use super::Page;
 use crate::ControlPlane;
 use crate::audit::Audit;
-use crate::auth::Authed;
-use crate::error::{ApiError, json_rejection};
+use crate::error::{ApiError, json_rejection, query_rejection};
+use crate::service::Authed;
+use crate::service::policy::{launchable, validate_policy};
+use crate::service::zones::require_zone;
 use crate::time::{now_ms, rfc3339};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -226,7 +228,7 @@ fn validate(cp: &ControlPlane, input: &WorkspaceInput) -> Result<NewWorkspace, A
         };
         (t.host.clone(), port, spec)
     };
-    crate::policy::validate_policy(&input.policy, "policy")?;
+    validate_policy(&input.policy, "policy")?;
     if let Some(fp) = &input.identity
         && (!valid_fingerprint(fp) || !matches!(input.kind.as_str(), "rdp" | "ssh"))
     {
@@ -294,7 +296,7 @@ pub(crate) async fn create(
     let Json(input) = body.map_err(json_rejection)?;
     let new = validate(&cp, &input)?;
     if let Some(zone) = input.target.as_ref().and_then(|t| t.zone.as_deref()) {
-        super::zones::require_zone(&cp, "target.zone", zone).await?;
+        require_zone(&cp, "target.zone", zone).await?;
     }
     let creds = input.credentials.flatten();
     let w = cp
@@ -322,11 +324,7 @@ pub(crate) async fn get_one(
         .await?
         .filter(|w| w.id == id)
         .ok_or_else(|| ApiError::not_found("workspace"))?;
-    if !auth.can_read_all()
-        && crate::policy::launchable(&cp, &auth.user, &w)
-            .await?
-            .is_none()
-    {
+    if !auth.can_read_all() && launchable(&cp, &auth.user, &w).await?.is_none() {
         return Err(ApiError::not_found("workspace"));
     }
     Ok(Json(workspace_json(&w)))
@@ -343,7 +341,7 @@ pub(crate) async fn replace(
     let Json(input) = body.map_err(json_rejection)?;
     let new = validate(&cp, &input)?;
     if let Some(zone) = input.target.as_ref().and_then(|t| t.zone.as_deref()) {
-        super::zones::require_zone(&cp, "target.zone", zone).await?;
+        require_zone(&cp, "target.zone", zone).await?;
     }
     let update = match input.credentials {
         None => CredentialsUpdate::Keep,

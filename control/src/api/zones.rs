@@ -9,17 +9,16 @@
 
 use crate::ControlPlane;
 use crate::audit::Audit;
-use crate::auth::Authed;
 use crate::error::{ApiError, json_rejection};
-use crate::policy::GroupSettings;
+use crate::service::Authed;
+use crate::service::zones::{sealing_key, valid_zone_name};
 use crate::time::{now_ms, rfc3339};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use http::StatusCode;
-use oriel_control_store::{ConnectionProxy, User, ZoneRecord};
+use oriel_control_store::{ConnectionProxy, ZoneRecord};
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -35,14 +34,6 @@ pub(crate) struct ZoneBody {
     proxy_url: Option<String>,
     #[serde(default)]
     connection_proxy: Option<ConnectionProxy>,
-}
-
-/// Zone names: what agents, groups and workspaces name.
-pub(crate) fn valid_zone_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 fn https_url(url: &str) -> bool {
@@ -96,15 +87,6 @@ fn check(body: &ZoneBody) -> Result<(), ApiError> {
         }
     }
     Ok(())
-}
-
-/// The connection proxy's public sealing key.
-pub(crate) fn sealing_key(p: &ConnectionProxy) -> Option<[u8; 32]> {
-    base64::engine::general_purpose::STANDARD
-        .decode(p.sealing_key.trim())
-        .ok()?
-        .try_into()
-        .ok()
 }
 
 fn zone_json(z: &ZoneRecord) -> serde_json::Value {
@@ -247,30 +229,4 @@ pub(crate) async fn delete(
     cp.audit(Audit::by(&auth, "zone.delete").on("zone", &name, Some(&name)))
         .await;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Fails unless `zone` exists (what groups and workspaces may name).
-pub(crate) async fn require_zone(
-    cp: &ControlPlane,
-    field: &str,
-    zone: &str,
-) -> Result<(), ApiError> {
-    if cp.store.zone(zone).await?.is_none() {
-        return Err(ApiError::invalid_field(
-            field,
-            format!("there is no zone {zone:?} (see /api/v1/zones)"),
-        ));
-    }
-    Ok(())
-}
-
-/// The zone a user belongs to: that of their first group (by name) that
-/// names one, else their own.
-pub(crate) async fn zone_of(cp: &ControlPlane, user: &User) -> Result<String, ApiError> {
-    let mut groups = cp.store.groups_of_user(&user.id).await?;
-    groups.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(groups
-        .iter()
-        .find_map(|g| GroupSettings::of(g).zone)
-        .unwrap_or_else(|| user.zone.clone()))
 }

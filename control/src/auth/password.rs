@@ -1,6 +1,6 @@
 //! Passwords: argon2id hashing and the password policy.
 
-use crate::error::ApiError;
+use super::CryptoError;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use ring::rand::{SecureRandom as _, SystemRandom};
@@ -31,31 +31,32 @@ const COMMON: &[&str] = &[
     "trustno1trustno1",
 ];
 
+/// Longest password accepted, bytes.
+pub(crate) const MAX_PASSWORD_BYTES: usize = 1024;
+
 /// Checks a new password against the policy: at least `min_len` characters,
-/// at most 1024 bytes, not the user name, not a well-known password.
-pub(crate) fn check_policy(password: &str, username: &str, min_len: usize) -> Result<(), ApiError> {
+/// at most [`MAX_PASSWORD_BYTES`] bytes, not containing the user name, not a
+/// well-known password nor one character repeated. The error is the reason,
+/// for people.
+pub(crate) fn check_policy(password: &str, username: &str, min_len: usize) -> Result<(), String> {
     if password.chars().count() < min_len {
-        return Err(ApiError::invalid(format!(
+        return Err(format!(
             "the password must have at least {min_len} characters"
-        )));
-    }
-    if password.len() > 1024 {
-        return Err(ApiError::invalid(
-            "the password is too long (1024 bytes at most)",
         ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err("the password is too long (1024 bytes at most)".into());
     }
     let lower = password.to_lowercase();
     if !username.is_empty() && lower.contains(&username.to_lowercase()) {
-        return Err(ApiError::invalid(
-            "the password must not contain the user name",
-        ));
+        return Err("the password must not contain the user name".into());
     }
     if COMMON.contains(&lower.as_str())
         || lower
             .chars()
             .all(|c| c == lower.chars().next().unwrap_or(' '))
     {
-        return Err(ApiError::invalid("this password is too common"));
+        return Err("this password is too common".into());
     }
     Ok(())
 }
@@ -84,29 +85,29 @@ pub(crate) fn verify_blocking(password: &str, hash: &str) -> bool {
 }
 
 /// Hashes on the blocking pool: argon2 takes tens of milliseconds of CPU.
-pub(crate) async fn hash(password: &str) -> Result<String, ApiError> {
+pub(crate) async fn hash(password: &str) -> Result<String, CryptoError> {
     let password = Zeroizing::new(password.to_owned());
     tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|e| ApiError::internal(&e))
+        .map_err(|e| CryptoError(e.to_string()))?
+        .map_err(|e| CryptoError(e.to_string()))
 }
 
 /// Verifies on the blocking pool.
-pub(crate) async fn verify(password: &str, hash: String) -> Result<bool, ApiError> {
+pub(crate) async fn verify(password: &str, hash: String) -> Result<bool, CryptoError> {
     let password = Zeroizing::new(password.to_owned());
     tokio::task::spawn_blocking(move || verify_blocking(&password, &hash))
         .await
-        .map_err(|e| ApiError::internal(&e))
+        .map_err(|e| CryptoError(e.to_string()))
 }
 
 /// Base64url of `n` random bytes.
-pub(crate) fn random_token(n: usize) -> Result<Zeroizing<String>, ApiError> {
+pub(crate) fn random_token(n: usize) -> Result<Zeroizing<String>, CryptoError> {
     use base64::Engine as _;
     let mut bytes = Zeroizing::new(vec![0u8; n]);
     SystemRandom::new()
         .fill(&mut bytes)
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(|_| CryptoError("no system randomness".into()))?;
     Ok(Zeroizing::new(
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&*bytes),
     ))

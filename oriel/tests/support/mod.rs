@@ -16,6 +16,7 @@ use std::time::Duration;
 #[macro_use]
 mod databases;
 pub mod admin;
+pub mod contract;
 pub mod web;
 
 #[allow(unused_imports)]
@@ -217,16 +218,18 @@ impl Api {
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
             .collect();
         let text = resp.into_body().read_to_string()?;
-        let body = if text.is_empty() {
+        let reply_body = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        Ok(Reply {
+        let reply = Reply {
             status,
-            body,
+            body: reply_body,
             headers,
-        })
+        };
+        contract::observe(method, path, body, &reply);
+        Ok(reply)
     }
 
     /// [`Api::call`] off the async runtime, with an owned body.

@@ -8,10 +8,12 @@
 //! 3. `DELETE /api/v1/auth/totp {code}` turns it off again (not while a
 //!    group of the user requires it).
 
-use super::{Authed, password, totp};
 use crate::ControlPlane;
 use crate::audit::Audit;
+use crate::auth::{password, totp};
 use crate::error::{ApiError, json_rejection};
+use crate::service::Authed;
+use crate::service::policy::totp_required;
 use crate::time::now_ms;
 use axum::Json;
 use axum::extract::State;
@@ -35,7 +37,7 @@ pub(crate) async fn enroll(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    super::login::interactive(&auth)?;
+    auth.require_interactive()?;
     if auth.user.totp_enabled {
         return Err(ApiError::conflict(
             "totp_enabled",
@@ -71,7 +73,7 @@ pub(crate) async fn confirm(
     auth: Authed,
     body: Result<Json<CodeBody>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    super::login::interactive(&auth)?;
+    auth.require_interactive()?;
     let Json(body) = body.map_err(json_rejection)?;
     let record = cp
         .store
@@ -142,9 +144,9 @@ pub(crate) async fn disable(
     auth: Authed,
     body: Result<Json<CodeBody>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
-    super::login::interactive(&auth)?;
+    auth.require_interactive()?;
     let Json(body) = body.map_err(json_rejection)?;
-    if crate::policy::totp_required(&cp, &auth.user.id).await? {
+    if totp_required(&cp, &auth.user.id).await? {
         return Err(ApiError::conflict(
             "totp_required",
             "a group you belong to requires a second factor",

@@ -5,8 +5,11 @@
 //! throttled like a known one and answers like a wrong password, after the
 //! same amount of hashing work.
 
-use super::{Authed, COOKIE, password, totp};
+use super::authn::{self, COOKIE};
+use crate::auth::{password, totp};
 use crate::error::{ApiError, json_rejection};
+use crate::service::Authed;
+use crate::service::policy::totp_required;
 use crate::time::{now_ms, rfc3339};
 use crate::{ControlPlane, audit::Audit};
 use axum::Json;
@@ -194,7 +197,7 @@ pub(crate) async fn login(
 ) -> Result<Response, ApiError> {
     let Json(body) = body.map_err(json_rejection)?;
     let pw = Zeroizing::new(body.password);
-    let source = super::source(&ext);
+    let source = authn::source(&ext);
     if body.username.is_empty() || body.username.len() > 256 || pw.len() > 1024 {
         return Err(ApiError::invalid(
             "username or password of an invalid length",
@@ -253,12 +256,11 @@ pub(crate) async fn login(
         }
     }
     cp.store.clear_login_failures(&user_key).await?;
-    let stage =
-        if !record.user.totp_enabled && crate::policy::totp_required(&cp, &record.user.id).await? {
-            LoginStage::TotpEnroll
-        } else {
-            LoginStage::Full
-        };
+    let stage = if !record.user.totp_enabled && totp_required(&cp, &record.user.id).await? {
+        LoginStage::TotpEnroll
+    } else {
+        LoginStage::Full
+    };
     cp.audit(Audit {
         actor_id: Some(&record.user.id),
         actor_name: &record.user.username,
@@ -310,9 +312,7 @@ pub(crate) async fn me(
         .iter()
         .map(|g| serde_json::json!({ "id": g.id, "name": g.name }))
         .collect();
-    body["totp_required"] = crate::policy::totp_required(&cp, &auth.user.id)
-        .await?
-        .into();
+    body["totp_required"] = totp_required(&cp, &auth.user.id).await?.into();
     Ok(Json(body))
 }
 
@@ -323,18 +323,6 @@ pub(crate) struct PasswordBody {
     new: String,
 }
 
-/// Account credentials (password, second factor, API tokens) are managed
-/// from a login, never with an API token: a leaked token must not be able to
-/// take the account over or mint more tokens.
-pub(crate) fn interactive(auth: &Authed) -> Result<(), ApiError> {
-    if matches!(auth.via, super::Via::ApiToken(_)) {
-        return Err(ApiError::forbidden(
-            "manage credentials from a login, not with an API token",
-        ));
-    }
-    Ok(())
-}
-
 /// `POST /api/v1/auth/password`: change one's own password (local users).
 /// Every login of the user ends, this one included: log in again.
 pub(crate) async fn change_password(
@@ -342,7 +330,7 @@ pub(crate) async fn change_password(
     auth: Authed,
     body: Result<Json<PasswordBody>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
-    interactive(&auth)?;
+    auth.require_interactive()?;
     let Json(body) = body.map_err(json_rejection)?;
     let current = Zeroizing::new(body.current);
     let new = Zeroizing::new(body.new);
@@ -370,7 +358,7 @@ pub(crate) async fn change_password(
         ));
     }
     password::check_policy(&new, &auth.user.username, cp.settings.password_min_len)
-        .map_err(|e| e.about("new"))?;
+        .map_err(|m| ApiError::invalid_field("new", m))?;
     let hash = password::hash(&new).await?;
     cp.store
         .set_password(&auth.user.id, &hash, now_ms())

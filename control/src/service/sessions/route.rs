@@ -4,24 +4,18 @@
 //! what the token says of zones and gateways.
 
 use crate::ControlPlane;
-use crate::error::ApiError;
+use crate::service::ServiceError;
 use crate::time::now_ms;
-use http::StatusCode;
-use http::request::Parts;
 use oriel_control_store::WorkspaceRecord;
 use oriel_core_token::{CLAIMS_VERSION, RouteClaims, SealingPublicKey, Upstream};
 
-/// Base URL of the web UI for this request.
-pub(super) fn public_base(cp: &ControlPlane, parts: &Parts) -> String {
+/// Base URL of the web UI: `control.public_url`, else `https://` and the
+/// `host` the request came to.
+pub(crate) fn public_base(cp: &ControlPlane, host: Option<&str>) -> String {
     if let Some(url) = &cp.settings.public_url {
         return url.trim_end_matches('/').to_owned();
     }
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    format!("https://{host}")
+    format!("https://{}", host.unwrap_or("localhost"))
 }
 
 /// `https://…` → `wss://…` (and `http` → `ws`).
@@ -37,29 +31,29 @@ fn ws_url(base: &str) -> String {
 }
 
 /// WebSocket URL of the gateway's stream endpoint.
-fn stream_url(cp: &ControlPlane, parts: &Parts) -> String {
+fn stream_url(cp: &ControlPlane, host: Option<&str>) -> String {
     let base = cp
         .settings
         .gateway_url
         .clone()
-        .unwrap_or_else(|| public_base(cp, parts));
+        .unwrap_or_else(|| public_base(cp, host));
     format!("{}/stream", ws_url(&base))
 }
 
 /// Where a session's stream goes, whom its credentials are sealed to, and
 /// what its tokens say of zones and gateways.
-pub(super) struct StreamRoute {
-    pub(super) stream_url: String,
-    pub(super) seal_to: SealingPublicKey,
-    pub(super) routing: Routing,
+pub(crate) struct StreamRoute {
+    pub(crate) stream_url: String,
+    pub(crate) seal_to: SealingPublicKey,
+    pub(crate) routing: Routing,
 }
 
 /// The token claims that route a stream (`SessionClaims::zones`, `gws`, `via`).
 #[derive(Default)]
-pub(super) struct Routing {
-    pub(super) zones: Vec<String>,
-    pub(super) gws: Vec<String>,
-    pub(super) via: Option<Upstream>,
+pub(crate) struct Routing {
+    pub(crate) zones: Vec<String>,
+    pub(crate) gws: Vec<String>,
+    pub(crate) via: Option<Upstream>,
 }
 
 /// The gateway that serves a session when it is not the control plane's
@@ -77,7 +71,7 @@ async fn serving_gateway(
     cp: &ControlPlane,
     w: &WorkspaceRecord,
     agent_id: Option<&str>,
-) -> Result<Option<Serving>, ApiError> {
+) -> Result<Option<Serving>, ServiceError> {
     if let Some(agent_id) = agent_id {
         let Some(agent) = cp.store.agent(agent_id).await? else {
             return Ok(None);
@@ -87,7 +81,7 @@ async fn serving_gateway(
         };
         let seal_to = SealingPublicKey(
             crate::agents::sealing_key_of(g)
-                .ok_or_else(|| ApiError::internal(&"an agent's gateway key is not valid"))?,
+                .ok_or_else(|| ServiceError::internal(&"an agent's gateway key is not valid"))?,
         );
         return Ok(Some(Serving {
             id: agent.registration.id.clone(),
@@ -102,21 +96,16 @@ async fn serving_gateway(
     let Some(zone) = w.spec.get("zone").and_then(|z| z.as_str()) else {
         return Ok(None);
     };
-    let z = cp.store.zone(zone).await?.ok_or_else(|| {
-        ApiError::conflict(
-            "zone_gone",
-            format!("the workspace's zone {zone:?} no longer exists"),
-        )
-    })?;
+    let z = cp
+        .store
+        .zone(zone)
+        .await?
+        .ok_or_else(|| ServiceError::ZoneGone(zone.to_owned()))?;
     let Some(p) = &z.connection_proxy else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no_connection_proxy",
-            format!("zone {zone:?} has no connection proxy to reach this workspace"),
-        ));
+        return Err(ServiceError::NoConnectionProxy(zone.to_owned()));
     };
-    let key = crate::api::zones::sealing_key(p)
-        .ok_or_else(|| ApiError::internal(&"a connection proxy's sealing key is not valid"))?;
+    let key = crate::service::zones::sealing_key(p)
+        .ok_or_else(|| ServiceError::internal(&"a connection proxy's sealing key is not valid"))?;
     Ok(Some(Serving {
         id: p.id.clone(),
         zone: zone.to_owned(),
@@ -128,6 +117,23 @@ async fn serving_gateway(
     }))
 }
 
+/// The session whose stream is routed, and for whom.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RouteRequest<'a> {
+    /// The session.
+    pub session_id: &'a str,
+    /// Its agent (container sessions).
+    pub agent_id: Option<&'a str>,
+    /// Its workspace.
+    pub workspace: &'a WorkspaceRecord,
+    /// The zone of the user who streams.
+    pub user_zone: &'a str,
+    /// The `Host` the request came to (URLs when the settings name none).
+    pub host: Option<&'a str>,
+    /// Expiry of the token the route is for, Unix ms.
+    pub expires_at_ms: i64,
+}
+
 /// How a session's stream is reached. The serving gateway is the control
 /// plane's own, the agent's node gateway (reached directly or relayed by
 /// ours, `control.agent_streams`) or the connection proxy of the target's
@@ -136,14 +142,19 @@ async fn serving_gateway(
 /// it on (`via`); the token names the zones and gateway allowed.
 pub(super) async fn route_of(
     cp: &ControlPlane,
-    parts: &Parts,
-    (sid, agent_id, w): (&str, Option<&str>, &WorkspaceRecord),
-    user_zone: &str,
-    exp_ms: i64,
-) -> Result<StreamRoute, ApiError> {
+    stream: &RouteRequest<'_>,
+) -> Result<StreamRoute, ServiceError> {
+    let RouteRequest {
+        session_id: sid,
+        agent_id,
+        workspace: w,
+        user_zone,
+        host,
+        expires_at_ms: exp_ms,
+    } = *stream;
     let Some(serving) = serving_gateway(cp, w, agent_id).await? else {
         return Ok(StreamRoute {
-            stream_url: stream_url(cp, parts),
+            stream_url: stream_url(cp, host),
             seal_to: cp.keys.gateway_sealing,
             routing: Routing::default(),
         });
@@ -186,8 +197,8 @@ pub(super) async fn route_of(
                 .keys
                 .signer
                 .sign(&claims)
-                .map_err(|e| ApiError::internal(&e))?;
-            let ours = stream_url(cp, parts);
+                .map_err(|e| ServiceError::internal(&e))?;
+            let ours = stream_url(cp, host);
             let base = ours.strip_suffix("/stream").unwrap_or(&ours);
             format!("{base}/relay/{route}")
         }

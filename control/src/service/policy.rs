@@ -1,8 +1,9 @@
-//! Group settings and the effective policy of a user's session
+//! Group settings, the effective policy of a user's session, and the
+//! features a policy may ask for that this server lacks
 //! (precedence documented in `oriel_core_token::policy` and `docs/policy.md`).
 
+use super::{Feature, ServiceError};
 use crate::ControlPlane;
-use crate::error::ApiError;
 use oriel_control_store::{GroupRecord, Role, User, WorkspaceRecord};
 use oriel_core_token::{Policy, PolicyOverrides};
 use serde::{Deserialize, Serialize};
@@ -19,9 +20,9 @@ fn check_limits(
     clipboard: Option<u32>,
     upload: Option<u64>,
     download: Option<u64>,
-) -> Result<(), ApiError> {
+) -> Result<(), ServiceError> {
     if clipboard.is_some_and(|n| n > MAX_CLIPBOARD_LIMIT) {
-        return Err(ApiError::invalid(format!(
+        return Err(ServiceError::invalid(format!(
             "{prefix}.clipboard_max_bytes must be at most {MAX_CLIPBOARD_LIMIT}"
         )));
     }
@@ -30,7 +31,7 @@ fn check_limits(
         ("download_max_bytes", download),
     ] {
         if value.is_some_and(|n| n > MAX_TRANSFER_LIMIT) {
-            return Err(ApiError::invalid(format!(
+            return Err(ServiceError::invalid(format!(
                 "{prefix}.{field} must be at most {MAX_TRANSFER_LIMIT} (0: no limit)"
             )));
         }
@@ -39,7 +40,7 @@ fn check_limits(
 }
 
 /// Checks a workspace's policy; `prefix` names it in messages (`policy`).
-pub(crate) fn validate_policy(p: &Policy, prefix: &str) -> Result<(), ApiError> {
+pub(crate) fn validate_policy(p: &Policy, prefix: &str) -> Result<(), ServiceError> {
     check_limits(
         prefix,
         Some(p.clipboard_max_bytes),
@@ -49,7 +50,7 @@ pub(crate) fn validate_policy(p: &Policy, prefix: &str) -> Result<(), ApiError> 
 }
 
 /// Checks a group's policy overrides; `prefix` names them in messages.
-pub(crate) fn validate_overrides(o: &PolicyOverrides, prefix: &str) -> Result<(), ApiError> {
+pub(crate) fn validate_overrides(o: &PolicyOverrides, prefix: &str) -> Result<(), ServiceError> {
     check_limits(
         prefix,
         o.clipboard_max_bytes,
@@ -83,7 +84,7 @@ impl GroupSettings {
 }
 
 /// Whether any group of the user requires a second factor.
-pub(crate) async fn totp_required(cp: &ControlPlane, user_id: &str) -> Result<bool, ApiError> {
+pub(crate) async fn totp_required(cp: &ControlPlane, user_id: &str) -> Result<bool, ServiceError> {
     Ok(cp
         .store
         .groups_of_user(user_id)
@@ -98,7 +99,7 @@ pub(crate) async fn launchable(
     cp: &ControlPlane,
     user: &User,
     workspace: &WorkspaceRecord,
-) -> Result<Option<Policy>, ApiError> {
+) -> Result<Option<Policy>, ServiceError> {
     let granting = cp.store.granting_groups(&user.id, &workspace.id).await?;
     if granting.is_empty() && user.role != Role::Admin {
         return Ok(None);
@@ -110,9 +111,38 @@ pub(crate) async fn launchable(
     Ok(Some(workspace.policy.effective(overrides.iter())))
 }
 
+/// The first feature the effective policy requires that this server does
+/// not provide yet (recording, then watermark): such a session must not
+/// stream at all (fail closed), so it is neither launched nor given a token.
+pub(crate) fn unavailable_feature(p: &Policy) -> Option<Feature> {
+    if p.recording {
+        Some(Feature::Recording)
+    } else if p.watermark {
+        Some(Feature::Watermark)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recording_and_watermark_are_refused_until_built() {
+        assert_eq!(unavailable_feature(&Policy::default()), None);
+        let rec = Policy {
+            recording: true,
+            watermark: true,
+            ..Policy::default()
+        };
+        assert_eq!(unavailable_feature(&rec), Some(Feature::Recording));
+        let wm = Policy {
+            watermark: true,
+            ..Policy::default()
+        };
+        assert_eq!(unavailable_feature(&wm), Some(Feature::Watermark));
+    }
 
     #[test]
     fn limits_are_checked_with_the_field_named() {

@@ -1,4 +1,5 @@
-//! What gateways report about streams, and the reaper: together they move
+//! What gateways report about streams (received by `crate::api::reports`
+//! or, in `oriel up`, handed over in process), and the reaper: together they move
 //! sessions through their state machine (`oriel_control_store` sessions).
 //!
 //! - a stream connected → `starting` → `running` (and a first-use target
@@ -13,15 +14,12 @@
 //! connected to before their token expired, and finishes `ending` sessions
 //! whose gateways never confirmed.
 
+use super::ServiceError;
 use crate::ControlPlane;
 use crate::audit::Audit;
-use crate::error::ApiError;
 use crate::time::now_ms;
-use axum::extract::State;
-use bytes::Bytes;
-use http::StatusCode;
 use oriel_control_store::SessionState;
-use oriel_core_token::{Report, ReportClaims};
+use oriel_core_token::Report;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -36,11 +34,11 @@ impl ControlPlane {
     /// Applies a gateway's report.
     pub async fn on_report(&self, report: &Report) {
         if let Err(e) = self.apply_report(report).await {
-            warn!(error = %e.message, session_id = report.session_id().unwrap_or("-"), "cannot apply a gateway report");
+            warn!(error = %e, session_id = report.session_id().unwrap_or("-"), "cannot apply a gateway report");
         }
     }
 
-    async fn apply_report(&self, report: &Report) -> Result<(), ApiError> {
+    pub(crate) async fn apply_report(&self, report: &Report) -> Result<(), ServiceError> {
         let now = now_ms();
         match report {
             Report::StreamStarted { sid, identity } => {
@@ -132,7 +130,7 @@ impl ControlPlane {
     /// start report was lost); a session over here but streamed there (its
     /// end did not reach the gateway) is ended there again. The revocation
     /// list, which the gateway fetches, says the same.
-    async fn reconcile(&self, sids: &[String]) -> Result<(), ApiError> {
+    async fn reconcile(&self, sids: &[String]) -> Result<(), ServiceError> {
         let now = now_ms();
         for sid in sids.iter().take(10_000) {
             let Some(s) = self.store.session(sid).await? else {
@@ -178,7 +176,7 @@ impl ControlPlane {
     /// One pass of the reaper. Judgements made on silence (a lost agent, a
     /// desktop that never became ready, a viewer that never connected) wait
     /// until this control plane has been reachable for the whole window.
-    pub async fn reap(&self) -> Result<(), ApiError> {
+    pub async fn reap(&self) -> Result<(), ServiceError> {
         let now = now_ms();
         if self.heard_for(now, self.settings.agent_lost_after.as_millis() as i64) {
             self.lose_silent_agents().await?;
@@ -276,7 +274,7 @@ impl ControlPlane {
                     Ok(()) => {}
                     Err(e) => {
                         failing = true;
-                        warn!(error = %e.message, "session reaper failed");
+                        warn!(error = %e, "session reaper failed");
                     }
                 }
                 if let Err(e) = cp.store.purge_logins(now_ms()).await {
@@ -285,45 +283,4 @@ impl ControlPlane {
             }
         });
     }
-}
-
-/// `POST /api/v1/gateway/reports`: a gateway's signed report (`r1.` token as
-/// the body). Only gateways whose public keys are configured are believed.
-pub(crate) async fn receive(
-    State(cp): State<Arc<ControlPlane>>,
-    body: Bytes,
-) -> Result<StatusCode, ApiError> {
-    let token = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("the body must be a report token"))?
-        .trim();
-    // The configured gateways' keys, then those the agents' node gateways
-    // registered with.
-    let configured = cp.report_verifier.as_ref().map(|v| {
-        v.verify::<ReportClaims>(token, (now_ms() / 1000) as u64)
-            .map_err(|e| e.to_string())
-    });
-    let claims = match configured {
-        Some(Ok(c)) => c,
-        other => match cp.verify_agent_gateway_report(token).await? {
-            Some(c) => c,
-            None => {
-                let why = match other {
-                    Some(Err(e)) => e,
-                    _ => "no gateway with this key reports here".to_owned(),
-                };
-                return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why));
-            }
-        },
-    };
-    // A report that cannot be applied now (the database is away) is
-    // answered 503: the gateway sends it again.
-    if let Err(e) = cp.apply_report(&claims.report).await {
-        warn!(error = %e.message, session_id = claims.report.session_id().unwrap_or("-"), "cannot apply a gateway report now");
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "the report cannot be applied now; send it again",
-        ));
-    }
-    Ok(StatusCode::NO_CONTENT)
 }

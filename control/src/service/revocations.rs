@@ -1,5 +1,6 @@
 //! What gateways need from the control plane without a database of their
-//! own: its public keys and the signed revocation list.
+//! own: its public keys and the signed revocation list (served by
+//! `crate::api::revocations`).
 //!
 //! - `GET /api/v1/keys`: the JWK set of the keys tokens are signed with
 //!   (the current key and retired ones still trusted), with key ids, so a
@@ -13,19 +14,13 @@
 //! gateway refuses their tokens (reconnections included) and stops their
 //! streams even when the end command does not reach it.
 
+use super::ServiceError;
 use crate::ControlPlane;
 use crate::audit::Audit;
-use crate::auth::Authed;
-use crate::error::{ApiError, json_rejection};
+use crate::service::Authed;
 use crate::time::now_ms;
-use axum::Json;
-use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
-use axum::response::{IntoResponse, Response};
 use oriel_control_store::{RevocationKind, RevocationRecord};
 use oriel_core_token::{CLAIMS_VERSION, DEFAULT_LEEWAY_SECS, JwkSet, RevocationClaims, Revoked};
-use serde::Deserialize;
-use std::sync::Arc;
 use tracing::{info, warn};
 
 /// How long a published list is accepted by a gateway that receives it.
@@ -53,7 +48,7 @@ impl ControlPlane {
         kind: RevocationKind,
         subject: &str,
         until_ms: i64,
-    ) -> Result<i64, ApiError> {
+    ) -> Result<i64, ServiceError> {
         let now = now_ms();
         let seq = self.store.revoke(kind, subject, now, until_ms).await?;
         info!(kind = kind.as_str(), subject, seq, "revoked");
@@ -63,18 +58,18 @@ impl ControlPlane {
                     warn!(error = %e, seq, "the revocation list did not reach every gateway (they fetch it themselves)");
                 }
             }
-            Err(e) => warn!(error = %e.message, "cannot sign the revocation list"),
+            Err(e) => warn!(error = %e, "cannot sign the revocation list"),
         }
         Ok(seq)
     }
 
     /// The current revocation list, signed (`rv1.…`): what gateways hold.
     pub async fn signed_revocation_list(&self) -> Result<String, String> {
-        self.revocation_list().await.map_err(|e| e.message)
+        self.revocation_list().await.map_err(|e| e.to_string())
     }
 
     /// The current revocation list, signed.
-    pub(crate) async fn revocation_list(&self) -> Result<String, ApiError> {
+    pub(crate) async fn revocation_list(&self) -> Result<String, ServiceError> {
         let now = now_ms();
         let (seq, records) = self.store.revocations(now).await?;
         let secs = (now / 1000) as u64;
@@ -103,7 +98,7 @@ impl ControlPlane {
         self.keys
             .signer
             .sign(&claims)
-            .map_err(|e| ApiError::internal(&e))
+            .map_err(|e| ServiceError::internal(&e))
     }
 
     /// The public keys gateways trust, as a JWK set.
@@ -114,57 +109,42 @@ impl ControlPlane {
     }
 }
 
-/// `GET /api/v1/keys`: public, like any public key.
-pub(crate) async fn keys(State(cp): State<Arc<ControlPlane>>) -> Response {
-    Json(cp.key_set()).into_response()
-}
-
-/// `GET /api/v1/revocations`: the signed list. Public: it is signed, and
-/// names only opaque ids.
-pub(crate) async fn list(State(cp): State<Arc<ControlPlane>>) -> Result<Response, ApiError> {
-    let list = cp.revocation_list().await?;
-    Ok((
-        [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        list,
-    )
-        .into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RevokeBody {
+/// What to revoke (`POST /api/v1/revocations`).
+#[derive(Debug, Clone)]
+pub(crate) struct RevokeRequest {
     /// `token`, `session` or `user`.
-    kind: String,
+    pub kind: String,
     /// Token id, session id or user id.
-    id: String,
+    pub id: String,
 }
 
-/// `POST /api/v1/revocations` (admins).
-pub(crate) async fn revoke(
-    State(cp): State<Arc<ControlPlane>>,
-    auth: Authed,
-    body: Result<Json<RevokeBody>, JsonRejection>,
-) -> Result<Response, ApiError> {
-    auth.require_admin()?;
-    let Json(body) = body.map_err(json_rejection)?;
-    let kind = RevocationKind::parse(&body.kind)
-        .ok_or_else(|| ApiError::invalid_field("kind", "must be token, session or user"))?;
-    if body.id.is_empty() || body.id.len() > 200 {
-        return Err(ApiError::invalid_field("id", "must be 1-200 characters"));
+impl ControlPlane {
+    /// An admin revokes a token id, a session or a user now; the new list
+    /// number.
+    pub(crate) async fn revoke_by_admin(
+        &self,
+        auth: &Authed,
+        req: &RevokeRequest,
+    ) -> Result<i64, ServiceError> {
+        auth.require_admin()?;
+        let kind = RevocationKind::parse(&req.kind)
+            .ok_or_else(|| ServiceError::invalid_field("kind", "must be token, session or user"))?;
+        if req.id.is_empty() || req.id.len() > 200 {
+            return Err(ServiceError::invalid_field(
+                "id",
+                "must be 1-200 characters",
+            ));
+        }
+        let now = now_ms();
+        // Tokens issued until now expire within the token lifetime.
+        let until = self.revocation_until(now + self.settings.token_ttl.as_millis() as i64);
+        let seq = self.revoke(kind, &req.id, until).await?;
+        self.audit(
+            Audit::by(auth, "revocation.create")
+                .on(kind.as_str(), &req.id, None)
+                .details(serde_json::json!({ "seq": seq })),
+        )
+        .await;
+        Ok(seq)
     }
-    let now = now_ms();
-    // Tokens issued until now expire within the token lifetime.
-    let until = cp.revocation_until(now + cp.settings.token_ttl.as_millis() as i64);
-    let seq = cp.revoke(kind, &body.id, until).await?;
-    cp.audit(
-        Audit::by(&auth, "revocation.create")
-            .on(kind.as_str(), &body.id, None)
-            .details(serde_json::json!({ "seq": seq })),
-    )
-    .await;
-    Ok((
-        http::StatusCode::CREATED,
-        Json(serde_json::json!({ "seq": seq })),
-    )
-        .into_response())
 }
