@@ -64,8 +64,11 @@ policy_fields = {
     "upload_max_bytes": ({"type": ["integer", "null"], "minimum": 0, "maximum": 9007199254740991, "default": 104857600}, "Largest file uploaded, bytes; 0: no limit; null or absent: `transfer_max_bytes`, else the default. The gateway refuses a larger upload before any of it is sent."),
     "download_max_bytes": ({"type": ["integer", "null"], "minimum": 0, "maximum": 9007199254740991, "default": 104857600}, "Largest file downloaded, bytes; 0: no limit; null or absent: `transfer_max_bytes`, else the default."),
     "transfer_max_bytes": ({"type": ["integer", "null"], "minimum": 0, "maximum": 9007199254740991, "deprecated": True}, "Legacy: read as both `upload_max_bytes` and `download_max_bytes` where those are absent; never returned."),
-    "watermark": ({"type": "boolean", "default": False}, "Draw the user's name and the time over the desktop. Not built yet: a workspace whose effective policy sets it cannot be launched, nor get session tokens (409 `feature_unavailable`); setting it is allowed."),
-    "recording": ({"type": "boolean", "default": False}, "Record the session. Not built yet: a workspace whose effective policy sets it cannot be launched, nor get session tokens (409 `feature_unavailable`); setting it is allowed."),
+    "watermark": ({"type": "boolean", "default": False}, "Draw a watermark (`watermark_text`) into every picture on the gateway, before encoding: the viewer cannot remove it and recordings carry it."),
+    "watermark_text": ({"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\p{Cc}]*\\S[^\\p{Cc}]*$", "default": "{user} {time}|{session} {client}"}, "The watermark's text: `{user}` (the user's name), `{time}` (UTC, to the minute), `{session}` (the session id), `{client}` (the address of the viewer that started the session) are filled in; `|` starts a new line. 1-200 characters, not blank, no control characters (422). Set on the workspace; groups do not override it."),
+    "watermark_opacity": ({"type": "integer", "minimum": 1, "maximum": 100, "default": 25}, "How strongly the watermark is blended over the picture, percent (1-100)."),
+    "watermark_angle": ({"type": "integer", "minimum": -90, "maximum": 90, "default": 30}, "The watermark's rotation, degrees counter-clockwise (-90 to 90)."),
+    "recording": ({"type": "boolean", "default": False}, "Record the session at the gateway (docs/recording.md): what the viewers are sent and an event track, signed; fail closed (a gateway that cannot record refuses the session; a recording that stops being written ends it)."),
     "idle_timeout_secs": ({"type": "integer", "minimum": 0, "maximum": 4294967295, "default": 0}, "End the session after this long without input; 0: never."),
     "max_session_secs": ({"type": "integer", "minimum": 0, "maximum": 4294967295, "default": 0}, "End the session this long after launch; 0: no limit."),
     "max_sessions_per_user": ({"type": "integer", "minimum": 0, "maximum": 4294967295, "default": 0}, "Active sessions of the workspace one user may have; 0: no limit."),
@@ -75,7 +78,8 @@ policy = obj({k: with_desc(v[0], v[1]) for k, v in policy_fields.items()}, desc=
 def nullable_type(schema):
     t = schema["type"]
     return {**schema, "type": t if isinstance(t, list) else [t, "null"]}
-overrides = obj({k: with_desc(nullable_type({kk: vv for kk, vv in v[0].items() if kk != "default"}), v[1] + " Null or absent: not overridden.") for k, v in policy_fields.items()},
+NOT_OVERRIDDEN = {"watermark_text", "watermark_opacity", "watermark_angle"}
+overrides = obj({k: with_desc(nullable_type({kk: vv for kk, vv in v[0].items() if kk != "default"}), v[1] + " Null or absent: not overridden.") for k, v in policy_fields.items() if k not in NOT_OVERRIDDEN},
                 desc="Set fields replace the granted workspaces' values; across several granting groups the most permissive value wins (docs/policy.md).")
 
 schemas = {
@@ -334,8 +338,8 @@ paths = {
                    {"201": ok("Launched; open `viewer_url`, or speak the stream protocol to `stream_url` with `token`.", ref("Launched")),
                     **errs(400, 401, 403, 404, 415, 422),
                     "409": {"description": "`session_limit`: the user has as many active sessions of the workspace as its policy allows. "
-                                           "`feature_unavailable`: the workspace's effective policy requires `recording` or `watermark`, which this server does not provide yet; "
-                                           "such a workspace cannot be launched until it does (the refusal is audited).", **body(ref("Error"))},
+                                           "`feature_unavailable`: the workspace's effective policy requires a control this server cannot apply (a watermark whose stored settings are out of range); "
+                                           "such a workspace cannot be launched (the refusal is audited).", **body(ref("Error"))},
                     "503": {"description": "`no_agent` or `no_capacity`: no agent can run a container workspace now; `no_connection_proxy`: the workspace's zone has none; `database_unavailable`.", **body(ref("Error"))}}, request=ref("LaunchRequest"))},
     "/api/v1/sessions/{id}": {"parameters": [ID],
         "get": op("getSession", "One session (owner, admin or auditor)", "sessions", {"200": ok("The session.", ref("Session")), **errs(401, 404)}),
@@ -347,7 +351,7 @@ paths = {
                    {"200": ok("A new token.", ref("SessionToken")), "202": ok("A container session still starting: no token yet.", ref("SessionPreparing")),
                     **errs(401, 403, 404),
                     "409": {"description": "`session_ended`, `session_failed`, `workspace_gone`, `zone_gone`; or `feature_unavailable`: the workspace's effective policy now requires "
-                                           "`recording` or `watermark`, which this server does not provide yet (audited as `session.token`).", **body(ref("Error"))},
+                                           "a control this server cannot apply (audited as `session.token`).", **body(ref("Error"))},
                     "503": {"description": "`no_connection_proxy`: the workspace's zone has no connection proxy; `database_unavailable`.", **body(ref("Error"))}})},
     "/api/v1/tokens": {
         "get": op("listTokens", "API tokens: your own; everyone's with scope=all (admins and auditors)", "tokens", {"200": ok("A page of tokens, newest first.", ref("TokenList")), **errs(400, 401, 403, 422)},

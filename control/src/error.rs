@@ -190,7 +190,7 @@ impl From<ServiceError> for ApiError {
             E::FeatureUnavailable(feature) => ApiError::conflict(
                 "feature_unavailable",
                 format!(
-                    "this workspace requires {}, which this server does not provide yet",
+                    "this workspace requires {}, which this server cannot apply: an admin must correct its policy",
                     feature.describe()
                 ),
             ),

@@ -25,9 +25,9 @@ mod sync;
 pub use admission::{DEFAULT_REUSE, GatewayIdentity, GatewayRole, KeyRing, RevocationsError};
 pub use metrics::GatewayMetrics;
 pub use registry::{SessionRegistry, StopReason, TokenRef};
-pub use sinks::recorder::RecordingSettings;
 pub use relay::RELAY_PATH;
 pub use report::{HttpReporter, NoReports, REPORT_PATH, ReportFn, SessionReporter};
+pub use sinks::recorder::RecordingSettings;
 pub use sync::{ControlSync, KEYS_PATH, REVOCATIONS_API_PATH, cached_keys};
 
 use oriel_core_stream::CoreSettings;

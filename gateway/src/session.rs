@@ -18,7 +18,6 @@ pub(crate) mod upstream;
 use crate::metrics::GatewayMetrics;
 use crate::sinks::recorder::{RECORDER_QUEUE, Recorder, RecorderItem};
 use crate::sinks::{Ending as SinkEnding, Outgoing};
-use serde_json::json;
 use crate::{Clock, Gateway};
 use oriel_core_model::{SessionError, SessionErrorKind, SessionEvent};
 use oriel_core_stream::{
@@ -29,6 +28,7 @@ use oriel_core_token::ClipboardDecision;
 use oriel_core_wire::{ClientMessage, CursorImage};
 use oriel_encoders_codecs::{CodecError, EncodePool, EncodedFrame, encode_cursor};
 use oriel_protocols_session::{FileTransfer, RemoteSession};
+use serde_json::json;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -64,10 +64,12 @@ pub(crate) enum Inbound {
     /// The sink heard from its viewer (`true`: the user at work, e.g. a
     /// file transfer) without a message for the core.
     Heard(SinkId, bool),
-    /// The sink is gone.
-    Leave(SinkId),
+    /// The sink is gone, and why (`client_closed`, `ended`, an error kind).
+    Leave(SinkId, &'static str),
     /// The recording cannot be written: the session ends (fail closed).
     RecorderFailed(SessionError),
+    /// A viewer's file transfer ended (for the recording's event track).
+    File(serde_json::Value),
 }
 
 /// A way into a running session.
@@ -111,6 +113,14 @@ impl SessionHandle {
         self.inbox.send(Inbound::Join(join)).await.ok()?;
         let id = joined_rx.await.ok()?;
         Some((id, ended_rx))
+    }
+
+    /// Where a viewer's file service tells its transfers' outcomes.
+    pub(crate) fn file_notes(&self) -> crate::sinks::files::FileNotes {
+        let inbox = self.inbox.clone();
+        Arc::new(move |event| {
+            let _ = inbox.try_send(Inbound::File(event));
+        })
     }
 
     /// Passes something to the session's task; false when it has stopped.
@@ -167,6 +177,7 @@ pub(crate) fn start(
         sinks: HashMap::new(),
         encoding: None,
         remote,
+        last_leave: "client_closed",
     };
     if let Some((recorder, spec)) = recorder {
         // The recorder joins before anyone sees a picture.
@@ -198,6 +209,8 @@ struct SessionTask {
     sinks: HashMap<SinkId, SinkIo>,
     encoding: Option<Encoding>,
     remote: RemoteSession,
+    /// Why the last viewer to leave left.
+    last_leave: &'static str,
 }
 
 enum Wake {
@@ -248,7 +261,8 @@ impl SessionTask {
         // The recorder (if any) writes the end; late joins are refused
         // (their viewers connect a new session).
         if !self.core.is_ended() {
-            self.end_recording(json!({"reason": "viewers_left"}));
+            // How the last viewer left: `ended` by the control plane, or closed.
+            self.end_recording(json!({"reason": self.last_leave}));
         }
         inbox.close();
         while inbox.try_recv().is_ok() {}
@@ -278,13 +292,26 @@ impl SessionTask {
             Inbound::Join(join) => self.join(join),
             Inbound::Viewer(id, msg) => self.core.handle_viewer(id, msg, now),
             Inbound::Heard(id, at_work) => self.core.heard(id, now, at_work),
-            Inbound::Leave(id) => {
+            Inbound::Leave(id, why) => {
                 self.core.remove_sink(id);
                 if self.sinks.remove(&id).is_some() {
-                    info!(sink = id.get(), viewers = self.viewers(), "viewer left");
+                    info!(
+                        sink = id.get(),
+                        viewers = self.viewers(),
+                        why,
+                        "viewer left"
+                    );
+                    self.last_leave = why;
                 }
             }
             Inbound::RecorderFailed(e) => self.core.fail(e),
+            Inbound::File(event) => {
+                for sink in self.sinks.values() {
+                    if let SinkOut::Recorder(tx) = &sink.out {
+                        let _ = tx.try_send(RecorderItem::File(event.clone()));
+                    }
+                }
+            }
         }
     }
 
@@ -436,7 +463,8 @@ impl SessionTask {
                 let _ = tx.try_send(RecorderItem::End(end.clone()));
             }
         }
-        self.sinks.retain(|_, s| matches!(s.out, SinkOut::Viewer(_)));
+        self.sinks
+            .retain(|_, s| matches!(s.out, SinkOut::Viewer(_)));
     }
 
     fn encode(&self, job: EncodeJob) -> Encoding {

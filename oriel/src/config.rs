@@ -149,6 +149,7 @@ impl Config {
         let mut gateway = Gateway::from_raw(
             &gateway_raw,
             http.public_url.as_ref(),
+            &general.data_dir,
             role.runs_gateway(),
             p,
         );

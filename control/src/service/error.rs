@@ -8,9 +8,8 @@ use oriel_control_store::{DataKeyError, StoreError};
 /// A feature a workspace's effective policy requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feature {
-    /// Session recording (`policy.recording`).
-    Recording,
-    /// A watermark over the desktop (`policy.watermark`).
+    /// A watermark over the desktop (`policy.watermark`) with settings it
+    /// can be drawn with.
     Watermark,
 }
 
@@ -18,7 +17,6 @@ impl Feature {
     /// The policy field that asks for it.
     pub fn field(self) -> &'static str {
         match self {
-            Feature::Recording => "recording",
             Feature::Watermark => "watermark",
         }
     }
@@ -26,8 +24,7 @@ impl Feature {
     /// What it is, for people.
     pub fn describe(self) -> &'static str {
         match self {
-            Feature::Recording => "session recording",
-            Feature::Watermark => "a watermark",
+            Feature::Watermark => "a watermark it can draw",
         }
     }
 }
@@ -82,7 +79,7 @@ pub enum ServiceError {
     NoAgent,
     /// The workspace's effective policy requires a feature this server
     /// does not provide: it must not stream without it (fail closed).
-    #[error("the workspace requires {}, which this server does not provide", .0.describe())]
+    #[error("the workspace requires {}, which this server cannot apply", .0.describe())]
     FeatureUnavailable(Feature),
     /// A container session's desktop is not ready yet.
     #[error("the session's desktop is not ready yet")]

@@ -46,7 +46,9 @@ pub(crate) fn validate_policy(p: &Policy, prefix: &str) -> Result<(), ServiceErr
         Some(p.clipboard_max_bytes),
         Some(p.upload_max_bytes),
         Some(p.download_max_bytes),
-    )
+    )?;
+    p.check_watermark()
+        .map_err(|e| ServiceError::invalid(format!("{prefix}.{} {}", e.field, e.must)))
 }
 
 /// Checks a group's policy overrides; `prefix` names them in messages.
@@ -111,17 +113,14 @@ pub(crate) async fn launchable(
     Ok(Some(workspace.policy.effective(overrides.iter())))
 }
 
-/// The first feature the effective policy requires that this server does
-/// not provide yet (recording, then watermark): such a session must not
-/// stream at all (fail closed), so it is neither launched nor given a token.
+/// A control the effective policy requires that this server cannot apply:
+/// a watermark whose stored settings are out of range (validation refuses
+/// them on every write; a database edited by hand could still hold them).
+/// Such a session must not stream at all (fail closed), so it is neither
+/// launched nor given a token. Recording and the watermark are built: the
+/// gateway applies them, and refuses a session it cannot record.
 pub(crate) fn unavailable_feature(p: &Policy) -> Option<Feature> {
-    if p.recording {
-        Some(Feature::Recording)
-    } else if p.watermark {
-        Some(Feature::Watermark)
-    } else {
-        None
-    }
+    (p.watermark && p.check_watermark().is_err()).then_some(Feature::Watermark)
 }
 
 #[cfg(test)]
@@ -129,19 +128,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recording_and_watermark_are_refused_until_built() {
+    fn only_a_watermark_that_cannot_be_drawn_is_refused() {
         assert_eq!(unavailable_feature(&Policy::default()), None);
         let rec = Policy {
             recording: true,
             watermark: true,
             ..Policy::default()
         };
-        assert_eq!(unavailable_feature(&rec), Some(Feature::Recording));
-        let wm = Policy {
+        assert_eq!(unavailable_feature(&rec), None);
+        let bad = Policy {
             watermark: true,
+            watermark_opacity: 0,
             ..Policy::default()
         };
-        assert_eq!(unavailable_feature(&wm), Some(Feature::Watermark));
+        assert_eq!(unavailable_feature(&bad), Some(Feature::Watermark));
+        let e = validate_policy(&bad, "policy").unwrap_err();
+        assert!(
+            format!("{e:?}").contains("policy.watermark_opacity"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -99,19 +99,52 @@ async fn a_launch_signs_a_token_for_the_session_and_its_policy() {
 }
 
 #[tokio::test]
-async fn recording_or_watermark_is_refused_at_launch_and_for_tokens() {
+async fn recorded_and_watermarked_workspaces_launch_and_an_undrawable_mark_is_refused() {
     let f = fixture().await;
-    let recorded = Policy {
+    let controlled = Policy {
         recording: true,
+        watermark: true,
         ..Policy::default()
     };
-    workspace(&f.cp, "recorded", "vnc", recorded).await;
-    let e =
-        f.cp.launch(&launch(&f.admin, "recorded"))
-            .await
-            .unwrap_err();
+    workspace(&f.cp, "controlled", "vnc", controlled).await;
+    let launched = f.cp.launch(&launch(&f.admin, "controlled")).await.unwrap();
+    let issued = launched.token.expect("a token");
+    let claims: SessionClaims = f
+        .verifier
+        .verify(&issued.token, (crate::time::now_ms() / 1000) as u64)
+        .unwrap();
+    assert!(claims.policy.recording && claims.policy.watermark);
+
+    // A watermark whose stored settings cannot be drawn (a hand-edited
+    // database: validation refuses them): no launch, no further token.
+    let w = workspace(&f.cp, "plain", "vnc", Policy::default()).await;
+    let running = f.cp.launch(&launch(&f.admin, "plain")).await.unwrap();
+    let undrawable = NewWorkspace {
+        name: w.name.clone(),
+        kind: w.kind.clone(),
+        host: w.host.clone(),
+        port: w.port,
+        policy: Policy {
+            watermark: true,
+            watermark_opacity: 0,
+            ..Policy::default()
+        },
+        spec: w.spec.clone(),
+        identity: None,
+    };
+    f.cp.store
+        .update_workspace(
+            &w.id,
+            &undrawable,
+            oriel_control_store::CredentialsUpdate::Keep,
+            &f.cp.keys.data,
+            2,
+        )
+        .await
+        .unwrap();
+    let e = f.cp.launch(&launch(&f.admin, "plain")).await.unwrap_err();
     assert!(
-        matches!(e, ServiceError::FeatureUnavailable(Feature::Recording)),
+        matches!(e, ServiceError::FeatureUnavailable(Feature::Watermark)),
         "{e:?}"
     );
     let filter = AuditFilter {
@@ -121,37 +154,10 @@ async fn recording_or_watermark_is_refused_at_launch_and_for_tokens() {
     };
     let audit = f.cp.store.query_audit(&filter, 10).await.unwrap();
     assert_eq!(audit.len(), 1);
-    assert_eq!(audit[0].details["feature"], "recording");
-
-    // A session launched before the workspace asked for a watermark gets
-    // no further token.
-    let w = workspace(&f.cp, "plain", "vnc", Policy::default()).await;
-    let launched = f.cp.launch(&launch(&f.admin, "plain")).await.unwrap();
-    let watermarked = NewWorkspace {
-        name: w.name.clone(),
-        kind: w.kind.clone(),
-        host: w.host.clone(),
-        port: w.port,
-        policy: Policy {
-            watermark: true,
-            ..Policy::default()
-        },
-        spec: w.spec.clone(),
-        identity: None,
-    };
-    f.cp.store
-        .update_workspace(
-            &w.id,
-            &watermarked,
-            oriel_control_store::CredentialsUpdate::Keep,
-            &f.cp.keys.data,
-            2,
-        )
-        .await
-        .unwrap();
+    assert_eq!(audit[0].details["feature"], "watermark");
     let token = TokenRequest {
         caller: &f.admin,
-        session_id: &launched.session_id,
+        session_id: &running.session_id,
         host: None,
     };
     let e = f.cp.session_token(&token).await.unwrap_err();

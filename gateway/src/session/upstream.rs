@@ -6,9 +6,9 @@
 use super::{Join, SessionHandle, SinkEnd};
 use crate::registry::UpstreamSlot;
 use crate::sinks::Outgoing;
+use crate::sinks::recorder::{self as recording, Recorder};
 use crate::{Clock, Gateway};
 use oriel_core_model::{SessionError, SessionErrorKind, Size};
-use crate::sinks::recorder::{self as recording, Recorder};
 use oriel_core_recording::Header;
 use oriel_core_stream::{SessionCore, SessionStart, SinkId, SinkKind, SinkSpec, WatermarkSpec};
 use oriel_core_token::{Credentials, SealError, SessionClaims};

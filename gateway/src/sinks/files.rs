@@ -74,6 +74,27 @@ pub(crate) struct FileService {
     out: mpsc::Sender<Outgoing>,
     metrics: GatewayMetrics,
     active: HashMap<u32, Active>,
+    notes: Option<FileNotes>,
+}
+
+/// Where the outcome of every upload and download is told (the session's
+/// recording): a JSON object with the direction, path, size and outcome.
+pub(crate) type FileNotes = Arc<dyn Fn(serde_json::Value) + Send + Sync>;
+
+/// The event of a transfer's outcome.
+pub(crate) fn note(
+    direction: &str,
+    path: &str,
+    size: Option<u64>,
+    outcome: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "type": "file",
+        "direction": direction,
+        "path": path,
+        "bytes": size,
+        "outcome": outcome,
+    })
 }
 
 impl Drop for FileService {
@@ -108,6 +129,7 @@ impl FileService {
             out,
             metrics,
             active: HashMap::new(),
+            notes: None,
         })
     }
 
@@ -148,13 +170,28 @@ impl FileService {
         Ok(true)
     }
 
-    fn reply(&self, id: u32, direction: &'static str) -> Reply {
+    /// Tells `notes` the outcome of every transfer.
+    pub(crate) fn with_notes(mut self, notes: FileNotes) -> Self {
+        self.notes = Some(notes);
+        self
+    }
+
+    fn reply(&self, id: u32, direction: &'static str, path: &str, size: Option<u64>) -> Reply {
         Reply {
             id,
             out: self.out.clone(),
             finished: Arc::new(AtomicBool::new(false)),
             metrics: self.metrics.clone(),
             direction,
+            path: path.to_owned(),
+            size,
+            notes: self.notes.clone(),
+        }
+    }
+
+    fn note_refused(&self, direction: &str, path: &str, size: Option<u64>, code: FileErrorCode) {
+        if let Some(notes) = &self.notes {
+            notes(note(direction, path, size, code.as_str()));
         }
     }
 
@@ -182,7 +219,7 @@ impl FileService {
         if !self.admit(id, "list").await? {
             return Ok(());
         }
-        let reply = self.reply(id, "list");
+        let reply = self.reply(id, "list", &path, None);
         let (stop_tx, stop_rx) = oneshot::channel();
         let files = Arc::clone(&self.files);
         let r = reply.clone();
@@ -203,6 +240,7 @@ impl FileService {
     pub(crate) async fn download(&mut self, id: u32, path: String) -> Result<(), SessionError> {
         if let Err((code, message)) = rules::download(&self.policy, &path) {
             info!(id, path = %path, code = code.as_str(), "file download refused");
+            self.note_refused("download", &path, None, code);
             if code == FileErrorCode::Denied {
                 self.metrics
                     .file_transfers
@@ -214,7 +252,7 @@ impl FileService {
         if !self.admit(id, "download").await? {
             return Ok(());
         }
-        let reply = self.reply(id, "download");
+        let reply = self.reply(id, "download", &path, None);
         let (stop_tx, stop_rx) = oneshot::channel();
         let (acked_tx, acked_rx) = watch::channel(0u64);
         let files = Arc::clone(&self.files);
@@ -245,6 +283,7 @@ impl FileService {
             Ok(path) => path,
             Err((code, message)) => {
                 info!(id, dir = %dir, name = %name, size, code = code.as_str(), "file upload refused");
+                self.note_refused("upload", &format!("{dir}/{name}"), Some(size), code);
                 if code != FileErrorCode::Invalid {
                     self.metrics
                         .file_transfers
@@ -260,7 +299,7 @@ impl FileService {
         info!(id, path = %path, size, "file upload accepted");
         // Accepted: the viewer may send data from now on.
         super::send(&self.out, ServerMessage::FileProgress { id, bytes: 0 }).await?;
-        let reply = self.reply(id, "upload");
+        let reply = self.reply(id, "upload", &path, Some(size));
         let (stop_tx, stop_rx) = oneshot::channel();
         let (tx, rx) = mpsc::channel(UPLOAD_QUEUE + 1);
         let passed = Arc::new(AtomicU64::new(0));

@@ -159,7 +159,9 @@ fn note_json(note: &Note) -> serde_json::Value {
             sink,
             label,
             control,
-        } => json!({"type": "viewer_joined", "viewer": sink.get(), "who": label, "control": control}),
+        } => {
+            json!({"type": "viewer_joined", "viewer": sink.get(), "who": label, "control": control})
+        }
         Note::Left { sink, label } => {
             json!({"type": "viewer_left", "viewer": sink.get(), "who": label})
         }

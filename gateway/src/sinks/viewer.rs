@@ -226,6 +226,7 @@ async fn run(
                 out.clone(),
                 gw.metrics.clone(),
             )
+            .map(|s| s.with_notes(joined.handle.file_notes()))
         }),
         offers_files: joined.handle.files.is_some(),
         out,
@@ -277,7 +278,12 @@ async fn run(
             }
         }
     };
-    let _ = joined.handle.tell(Inbound::Leave(joined.id)).await;
+    let why = match &result {
+        Ok(Ending::ClientClosed) => "client_closed",
+        Ok(Ending::TargetClosed) => "target_closed",
+        Err(e) => e.kind.as_str(),
+    };
+    let _ = joined.handle.tell(Inbound::Leave(joined.id, why)).await;
     result
 }
 

@@ -107,6 +107,9 @@ impl Default for Gateway {
             vnc_max_update_rate: 60,
             rdp_graphics_pipeline: true,
             rdp_remotefx: false,
+            recordings_dir: String::new(),
+            recording_checkpoint: "5s".into(),
+            recording_keyframe: "10s".into(),
         }
     }
 }

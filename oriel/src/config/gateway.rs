@@ -9,7 +9,7 @@ use oriel_encoders_damage::PlanSettings;
 use oriel_gateway::{GatewayRole, LossyCodec};
 use oriel_gateway_http::OriginPolicy;
 use oriel_protocols_vnc::{Encoding, VncSettings};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A remote control plane: its URL and the PEM file its certificate
@@ -54,6 +54,10 @@ pub struct Gateway {
     pub vnc: VncSettings,
     pub rdp_graphics_pipeline: bool,
     pub rdp_remotefx: bool,
+    /// Resolved: empty in the file is `<data_dir>/recordings`.
+    pub recordings_dir: PathBuf,
+    pub recording_checkpoint: Duration,
+    pub recording_keyframe: Duration,
 }
 
 const ENCODINGS: &[(&str, Encoding)] = &[
@@ -69,6 +73,7 @@ impl Gateway {
     pub(super) fn from_raw(
         g: &raw::Gateway,
         public_url: Option<&HttpsUrl>,
+        data_dir: &Path,
         used: bool,
         p: &mut Problems,
     ) -> Gateway {
@@ -245,6 +250,20 @@ impl Gateway {
             },
             rdp_graphics_pipeline: g.rdp_graphics_pipeline,
             rdp_remotefx: g.rdp_remotefx,
+            recordings_dir: match path(&g.recordings_dir) {
+                Some(dir) => dir,
+                None => data_dir.join("recordings"),
+            },
+            recording_checkpoint: p.duration(
+                "gateway.recording_checkpoint",
+                &g.recording_checkpoint,
+                SECOND / 10..=600 * SECOND,
+            ),
+            recording_keyframe: p.duration(
+                "gateway.recording_keyframe",
+                &g.recording_keyframe,
+                SECOND..=3600 * SECOND,
+            ),
         }
     }
 }

@@ -197,4 +197,10 @@ pub struct Gateway {
     /// RDP: advertise RemoteFX (lossy wavelets: less bandwidth, the picture
     /// no longer converges exactly).
     pub rdp_remotefx: bool,
+    /// Where session recordings are written (empty: `<data_dir>/recordings`).
+    pub recordings_dir: String,
+    /// A signed checkpoint (and a sync to disk) of a recording at least this often.
+    pub recording_checkpoint: String,
+    /// A keyframe in a recording at least this often (where playback can start).
+    pub recording_keyframe: String,
 }

@@ -8,7 +8,7 @@ use oriel_core_token::{SealingKey, TokenVerifier};
 use oriel_encoders_codecs::EncodePool;
 use oriel_gateway::{
     ControlSync, Gateway, GatewayIdentity, GatewayKeys, GatewayRole, GatewaySettings, HttpReporter,
-    NoReports, SessionReporter,
+    NoReports, RecordingSettings, SessionReporter,
 };
 use oriel_protocols_rdp::{RdpConnector, RdpSettings};
 use oriel_protocols_session::Connectors;
@@ -108,6 +108,12 @@ fn settings(p: &Process) -> GatewaySettings {
             role: g.role,
         },
         reuse: g.reuse,
+        recordings: RecordingSettings {
+            // A dedicated proxy serves no session: it records nothing.
+            dir: (g.role != GatewayRole::DedicatedProxy).then(|| g.recordings_dir.clone()),
+            checkpoint_every: g.recording_checkpoint,
+            keyframe_every: g.recording_keyframe,
+        },
         ..GatewaySettings::default()
     }
 }
@@ -161,8 +167,9 @@ pub(super) fn build(
     reporter: Arc<dyn SessionReporter>,
     connectors: Connectors,
 ) -> anyhow::Result<Arc<Gateway>> {
-    // Made on every start so an operator can copy gateway-signing.pub.
-    signing_key(p)?;
+    // Made on every start so an operator can copy gateway-signing.pub; it
+    // also signs recordings.
+    let signer = Arc::new(signing_key(p)?);
     // The sealing key first: a first run that stops for lack of the control
     // plane's key still leaves gateway-sealing.pub for the operator to copy.
     let sealing = sealing_key(p)?;
@@ -176,7 +183,7 @@ pub(super) fn build(
             "no control plane key yet: every token is refused until the key set is fetched from gateway.control_url"
         );
     }
-    let keys = GatewayKeys::new(TokenVerifier::new(trusted), sealing);
+    let keys = GatewayKeys::new(TokenVerifier::new(trusted), sealing).with_signing(signer);
     let (threads, queue) = (
         p.config.gateway.encode_threads,
         p.config.gateway.encode_queue,

@@ -246,13 +246,12 @@ fn reconnections_replays_and_a_full_cache() {
         claims: claims(),
         expired: false,
     };
-    assert!(admit(fresh(), &gw, &none, &mut cache, REUSE, None, NOW).is_ok());
+    assert!(admit(fresh(), gate(&gw), &none, &mut cache, None, NOW).is_ok());
     let got = admit(
         fresh(),
-        &gw,
+        gate(&gw),
         &none,
         &mut cache,
-        REUSE,
         Some(IpAddr::from(HERE)),
         NOW,
     );
@@ -360,14 +359,30 @@ fn a_policy_requiring_recording_or_an_impossible_watermark_is_refused_where_the_
     }
     // A gateway without a recordings directory cannot record.
     let c = SessionClaims {
-        policy: Policy { recording: true, ..Policy::default() },
+        policy: Policy {
+            recording: true,
+            ..Policy::default()
+        },
         ..claims()
     };
     let gw = gateway(GatewayRole::Gateway);
-    let unable = Gate { can_record: false, ..gate(&gw) };
+    let unable = Gate {
+        can_record: false,
+        ..gate(&gw)
+    };
     let mut cache = ReplayCache::new(10);
-    let r = admit(Verified { claims: c, expired: false }, unable, &none, &mut cache, None, NOW)
-        .expect_err("refused");
+    let r = admit(
+        Verified {
+            claims: c,
+            expired: false,
+        },
+        unable,
+        &none,
+        &mut cache,
+        None,
+        NOW,
+    )
+    .expect_err("refused");
     assert_eq!(r.reason, "feature_unavailable");
     assert!(r.error.detail.contains("recording"), "{}", r.error.detail);
 }

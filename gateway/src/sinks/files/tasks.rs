@@ -29,6 +29,10 @@ pub(super) struct Reply {
     pub(super) finished: Arc<AtomicBool>,
     pub(super) metrics: GatewayMetrics,
     pub(super) direction: &'static str,
+    /// What the transfer is about, for the recording's event track.
+    pub(super) path: String,
+    pub(super) size: Option<u64>,
+    pub(super) notes: Option<super::FileNotes>,
 }
 
 impl Reply {
@@ -50,6 +54,13 @@ impl Reply {
                 .file_transfers
                 .with_label_values(&[self.direction, outcome])
                 .inc();
+            if let Some(notes) = &self.notes {
+                let size = match &msg {
+                    ServerMessage::FileDone { bytes, .. } => Some(*bytes),
+                    _ => self.size,
+                };
+                notes(super::note(self.direction, &self.path, size, outcome));
+            }
         }
         self.finished.store(true, Ordering::Release);
         let _ = self.send(msg).await;

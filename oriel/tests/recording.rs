@@ -1,0 +1,307 @@
+//! Session recording at the gateway, end to end with the real `oriel up`,
+//! Xtigervnc and an xterm: a recorded session's file is complete, signed by
+//! the gateway and replays to the server's exact picture; a recording that
+//! cannot be written keeps the session from streaming (fail closed), at
+//! the start and when the disk fills while it runs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use oriel_core_model::PixelLayout;
+use oriel_core_recording::{RecordKind, Recording, Verdict};
+use oriel_core_token::TokenVerifier;
+use oriel_core_wire::{FrameOp, ServerMessage};
+use oriel_encoders_damage::Framebuffer;
+use oriel_testkit::{StreamViewer, VncDisplay, VncOptions, XtermOptions};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use support::{Oriel, blocking};
+
+/// The gateway's public key, as the control plane knows it.
+fn gateway_keys(oriel: &Oriel) -> TokenVerifier {
+    let text = std::fs::read_to_string(oriel.data_dir().join("keys/gateway-signing.pub")).unwrap();
+    let key: [u8; 32] =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text.trim())
+            .unwrap()
+            .try_into()
+            .unwrap();
+    TokenVerifier::new([key])
+}
+
+/// The recording files of a session under `dir`.
+fn recordings(dir: &Path, sid: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(sid))
+        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Reads the session's one recording, waiting until `done` says it is.
+async fn read_when(
+    dir: &Path,
+    sid: &str,
+    keys: &TokenVerifier,
+    done: impl Fn(&Recording) -> bool,
+) -> Recording {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let [file] = &recordings(dir, sid)[..]
+            && let Ok(r) = oriel_core_recording::read(&std::fs::read(file).unwrap(), keys)
+            && done(&r)
+        {
+            return r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no such recording of {sid} in {}",
+            dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The picture a player shows at the end of the recording.
+fn replay(r: &Recording) -> Framebuffer {
+    let mut fb = Framebuffer::new(oriel_core_model::Size::new(1, 1));
+    for (_, record) in &r.records {
+        if !matches!(record.kind, RecordKind::Message | RecordKind::Keyframe) {
+            continue;
+        }
+        match ServerMessage::decode(&record.payload).unwrap() {
+            ServerMessage::Hello(h) => fb = Framebuffer::new(h.size),
+            ServerMessage::DesktopSize(size) => fb = Framebuffer::new(size),
+            ServerMessage::Frame(f) => {
+                for op in f.ops {
+                    match op {
+                        FrameOp::Copy { src, dst } => fb.copy(src, dst).unwrap(),
+                        FrameOp::Fill { rect, rgb } => fb.fill(rect, rgb).unwrap(),
+                        FrameOp::Image { rect, codec, data } => {
+                            let rgb = oriel_encoders_codecs::decode_image(
+                                codec,
+                                &data,
+                                rect.width,
+                                rect.height,
+                            )
+                            .unwrap();
+                            fb.blit(rect, PixelLayout::Rgb24, &rgb).unwrap();
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    fb
+}
+
+fn events(r: &Recording) -> Vec<Value> {
+    r.records
+        .iter()
+        .filter(|(_, rec)| rec.kind == RecordKind::Event)
+        .map(|(_, rec)| serde_json::from_slice(&rec.payload).unwrap())
+        .collect()
+}
+
+struct Desk {
+    display: VncDisplay,
+    _xterm: oriel_testkit::Xterm,
+}
+
+async fn desk(command: &str) -> Desk {
+    let display = VncDisplay::start(VncOptions::new(640, 400)).await.unwrap();
+    let xterm = display
+        .start_xterm(XtermOptions {
+            columns: 60,
+            rows: 12,
+            command: Some(command.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    Desk {
+        display,
+        _xterm: xterm,
+    }
+}
+
+/// Launches a recorded workspace on `port` as the admin.
+async fn launch_recorded(oriel: &Oriel, port: u16) -> (support::Api, Value) {
+    let mut api = oriel.api();
+    blocking(move || {
+        api.login_admin().unwrap();
+        api.vnc_workspace("recorded", port, None, json!({"recording": true}))
+            .unwrap();
+        let launched = api.launch("recorded").unwrap();
+        (api, launched)
+    })
+    .await
+}
+
+async fn viewer(oriel: &Oriel, launched: &Value) -> StreamViewer {
+    let mut v = StreamViewer::connect(
+        launched["stream_url"].as_str().unwrap(),
+        &oriel.cert(),
+        Some(&oriel.origin()),
+    )
+    .await
+    .unwrap();
+    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
+        .await
+        .unwrap();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_session_is_complete_signed_and_replays_to_the_servers_picture() {
+    let desk =
+        desk("i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo line $i; sleep 0.05; done; sleep 600")
+            .await;
+    let oriel = Oriel::up(&[("ORIEL_GATEWAY__RECORDING_KEYFRAME", "1s")])
+        .await
+        .unwrap();
+    let (api, launched) = launch_recorded(&oriel, desk.display.rfb_port()).await;
+    let sid = launched["id"].as_str().unwrap().to_owned();
+    let mut v = viewer(&oriel, &launched).await;
+    assert!(v.hello.is_some(), "{:?}", v.end);
+    // Until the scrolling stops and the picture is exact.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        v.pump(Duration::from_millis(400)).await.unwrap();
+        let shot = desk.display.screenshot().await.unwrap();
+        if v.image().compare(&shot).unwrap().differing_pixels == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the viewer never matched the server"
+        );
+    }
+    // Still for a few seconds: the recorder gets a keyframe every second.
+    v.pump(Duration::from_secs(3)).await.unwrap();
+    let shot = desk.display.screenshot().await.unwrap();
+    let path = format!("/api/v1/sessions/{sid}");
+    let status = blocking(move || api.call("DELETE", &path, None, &[]).unwrap().status).await;
+    assert_eq!(status, 204);
+    v.wait_closed(Duration::from_secs(5)).await.unwrap();
+
+    let dir = oriel.data_dir().join("recordings");
+    let r = read_when(&dir, &sid, &gateway_keys(&oriel), |r| {
+        r.verdict == Verdict::Complete
+    })
+    .await;
+    assert_eq!(r.header.session_id, sid);
+    assert_eq!(r.header.user, "admin");
+    assert_eq!(r.header.workspace, "recorded");
+    assert_eq!(r.header.kind, "vnc");
+    let keyframes = r
+        .records
+        .iter()
+        .filter(|(_, rec)| rec.kind == RecordKind::Keyframe)
+        .count();
+    let kinds: Vec<_> = r.records.iter().map(|(_, rec)| rec.kind).collect();
+    assert!(keyframes >= 2, "a keyframe every second: {kinds:?}");
+    // Played back, the last picture is the server's, pixel for pixel.
+    let replayed = replay(&r);
+    assert_eq!(
+        (replayed.size().width as u32, replayed.size().height as u32),
+        (shot.width, shot.height)
+    );
+    assert!(
+        replayed.as_rgb() == shot.data.as_slice(),
+        "the replay differs from the server"
+    );
+    // The event track: the viewer came and went; the end says why.
+    let track = events(&r);
+    let kinds: Vec<&str> = track.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(
+        kinds.contains(&"viewer_joined") && kinds.contains(&"viewer_left"),
+        "{track:?}"
+    );
+    assert!(track.iter().any(|e| {
+        e["who"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("admin from "))
+    }));
+    let (_, end) = r.records.last().unwrap();
+    assert_eq!(end.kind, RecordKind::End);
+    let end: Value = serde_json::from_slice(&end.payload).unwrap();
+    assert_eq!(end["reason"], "ended", "{end}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_that_cannot_be_created_keeps_the_session_from_streaming() {
+    let desk = desk("sleep 600").await;
+    let scratch = tempfile::tempdir().unwrap();
+    // A file where the recordings directory should be: nothing can be created in it.
+    let blocked = scratch.path().join("not-a-directory");
+    std::fs::write(&blocked, b"x").unwrap();
+    let oriel = Oriel::up(&[("ORIEL_GATEWAY__RECORDINGS_DIR", blocked.to_str().unwrap())])
+        .await
+        .unwrap();
+    let (_api, launched) = launch_recorded(&oriel, desk.display.rfb_port()).await;
+    let mut v = viewer(&oriel, &launched).await;
+    assert!(v.hello.is_none(), "a recorded session streamed unrecorded");
+    let (end, code) = v.wait_closed(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(code, Some(4017));
+    let end = end.unwrap();
+    assert!(
+        end.message.contains("recording cannot be written"),
+        "{}",
+        end.message
+    );
+    assert!(!end.retryable);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_ends_the_session_and_leaves_a_playable_incomplete_recording() {
+    let desk = desk("sleep 600").await;
+    // A small file system of its own (a tmpfs of 1 MiB) for the recordings.
+    let scratch = tempfile::tempdir().unwrap();
+    let small = scratch.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
+        .arg(&small)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mounting a tmpfs needs root");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(small.clone());
+    let oriel = Oriel::up(&[("ORIEL_GATEWAY__RECORDINGS_DIR", small.to_str().unwrap())])
+        .await
+        .unwrap();
+    let (_api, launched) = launch_recorded(&oriel, desk.display.rfb_port()).await;
+    let sid = launched["id"].as_str().unwrap().to_owned();
+    let mut v = viewer(&oriel, &launched).await;
+    assert!(v.hello.is_some(), "{:?}", v.end);
+    // A moving picture fills the disk within seconds.
+    let _video = desk.display.start_test_video("320x240").unwrap();
+    let (end, code) = v.wait_closed(Duration::from_secs(60)).await.unwrap();
+    assert_eq!(code, Some(4017), "{end:?}");
+    let end = end.unwrap();
+    assert!(
+        end.message.contains("recording cannot be written"),
+        "{}",
+        end.message
+    );
+    // What was written plays up to where the disk filled; it is marked
+    // incomplete, never complete, and its signed part verifies.
+    let r = read_when(&small, &sid, &gateway_keys(&oriel), |_| true).await;
+    match r.verdict {
+        Verdict::Incomplete { verified_records } => assert!(verified_records > 0),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        r.records
+            .iter()
+            .any(|(_, rec)| rec.kind == RecordKind::Message)
+    );
+}
