@@ -8,27 +8,13 @@
 
 mod support;
 
-use oriel_core_model::PixelLayout;
 use oriel_core_recording::{RecordKind, Recording, Verdict};
 use oriel_core_token::TokenVerifier;
-use oriel_core_wire::{FrameOp, ServerMessage};
-use oriel_encoders_damage::Framebuffer;
 use oriel_testkit::{StreamViewer, VncDisplay, VncOptions, XtermOptions};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use support::{Oriel, blocking};
-
-/// The gateway's public key, as the control plane knows it.
-fn gateway_keys(oriel: &Oriel) -> TokenVerifier {
-    let text = std::fs::read_to_string(oriel.data_dir().join("keys/gateway-signing.pub")).unwrap();
-    let key: [u8; 32] =
-        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text.trim())
-            .unwrap()
-            .try_into()
-            .unwrap();
-    TokenVerifier::new([key])
-}
 
 /// The recording files of a session under `dir`.
 fn recordings(dir: &Path, sid: &str) -> Vec<PathBuf> {
@@ -61,40 +47,6 @@ async fn read_when(
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-/// The picture a player shows at the end of the recording.
-fn replay(r: &Recording) -> Framebuffer {
-    let mut fb = Framebuffer::new(oriel_core_model::Size::new(1, 1));
-    for (_, record) in &r.records {
-        if !matches!(record.kind, RecordKind::Message | RecordKind::Keyframe) {
-            continue;
-        }
-        match ServerMessage::decode(&record.payload).unwrap() {
-            ServerMessage::Hello(h) => fb = Framebuffer::new(h.size),
-            ServerMessage::DesktopSize(size) => fb = Framebuffer::new(size),
-            ServerMessage::Frame(f) => {
-                for op in f.ops {
-                    match op {
-                        FrameOp::Copy { src, dst } => fb.copy(src, dst).unwrap(),
-                        FrameOp::Fill { rect, rgb } => fb.fill(rect, rgb).unwrap(),
-                        FrameOp::Image { rect, codec, data } => {
-                            let rgb = oriel_encoders_codecs::decode_image(
-                                codec,
-                                &data,
-                                rect.width,
-                                rect.height,
-                            )
-                            .unwrap();
-                            fb.blit(rect, PixelLayout::Rgb24, &rgb).unwrap();
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    fb
 }
 
 fn events(r: &Recording) -> Vec<Value> {
@@ -188,9 +140,12 @@ async fn a_recorded_session_is_complete_signed_and_replays_to_the_servers_pictur
     v.wait_closed(Duration::from_secs(5)).await.unwrap();
 
     let dir = oriel.data_dir().join("recordings");
-    let r = read_when(&dir, &sid, &gateway_keys(&oriel), |r| {
-        r.verdict == Verdict::Complete
-    })
+    let r = read_when(
+        &dir,
+        &sid,
+        &support::replay::gateway_keys(&oriel.data_dir()),
+        |r| r.verdict == Verdict::Complete,
+    )
     .await;
     assert_eq!(r.header.session_id, sid);
     assert_eq!(r.header.user, "admin");
@@ -204,7 +159,7 @@ async fn a_recorded_session_is_complete_signed_and_replays_to_the_servers_pictur
     let kinds: Vec<_> = r.records.iter().map(|(_, rec)| rec.kind).collect();
     assert!(keyframes >= 2, "a keyframe every second: {kinds:?}");
     // Played back, the last picture is the server's, pixel for pixel.
-    let replayed = replay(&r);
+    let replayed = support::replay::last_picture(&r);
     assert_eq!(
         (replayed.size().width as u32, replayed.size().height as u32),
         (shot.width, shot.height)
@@ -294,7 +249,13 @@ async fn a_full_disk_ends_the_session_and_leaves_a_playable_incomplete_recording
     );
     // What was written plays up to where the disk filled; it is marked
     // incomplete, never complete, and its signed part verifies.
-    let r = read_when(&small, &sid, &gateway_keys(&oriel), |_| true).await;
+    let r = read_when(
+        &small,
+        &sid,
+        &support::replay::gateway_keys(&oriel.data_dir()),
+        |_| true,
+    )
+    .await;
     match r.verdict {
         Verdict::Incomplete { verified_records } => assert!(verified_records > 0),
         other => panic!("{other:?}"),

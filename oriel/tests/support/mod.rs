@@ -17,6 +17,7 @@ use std::time::Duration;
 mod databases;
 pub mod admin;
 pub mod contract;
+pub mod replay;
 pub mod web;
 
 #[allow(unused_imports)]
