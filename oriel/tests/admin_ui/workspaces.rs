@@ -12,6 +12,7 @@ on_both_databases!(
     the_workspace_form_keeps_credentials_write_only,
     the_policy_forms_set_upload_and_download_limits_apart,
     the_home_page_shows_more_workspaces_through_the_api_cursor,
+    the_watermark_and_recording_are_set_with_the_workspace_form,
 );
 
 const VNC_SECRET: &str = "vnc-secret-never-shown";
@@ -278,5 +279,72 @@ async fn the_home_page_shows_more_workspaces_through_the_api_cursor(backend: Bac
     cards.sort();
     cards.dedup();
     assert_eq!(cards.len(), 55, "every workspace once");
+    page.assert_no_js_errors();
+}
+
+async fn the_watermark_and_recording_are_set_with_the_workspace_form(backend: Backend) {
+    let ui = AdminUi::start(backend).await.unwrap();
+    let port = free_port().unwrap();
+    let ws = {
+        let api = ui.api.clone();
+        blocking(move || api.vnc_workspace("marked", port, None, json!({})).unwrap()).await
+    };
+    let ws_id = ws["id"].as_str().unwrap().to_owned();
+    let page = &ui.page;
+    ui.open_view("workspaces").await.unwrap();
+    page.click("#workspaces-list tr[data-workspace-name=marked] button.edit")
+        .await
+        .unwrap();
+    let form = "#workspace-edit-form";
+    page.wait_shown(form).await.unwrap();
+    let input = |key: &str| format!("{form} [data-field='policy.{key}'] input");
+    assert_eq!(page.value(&input("watermark_opacity")).await.unwrap(), "25");
+    assert_eq!(page.value(&input("watermark_angle")).await.unwrap(), "30");
+    page.set_checked(&input("watermark"), true).await.unwrap();
+    page.set_checked(&input("recording"), true).await.unwrap();
+    page.fill(&input("watermark_text"), "{user} at {time}")
+        .await
+        .unwrap();
+    page.fill(&input("watermark_angle"), "-15").await.unwrap();
+    // Out of range: said in the form, nothing saved.
+    page.fill(&input("watermark_opacity"), "150").await.unwrap();
+    page.click(&format!("{form} button[type=submit]"))
+        .await
+        .unwrap();
+    page.wait_shown(&format!("{form} .form-error"))
+        .await
+        .unwrap();
+    let error = page.text(&format!("{form} .form-error")).await.unwrap();
+    assert!(error.contains("opacity"), "{error}");
+    page.fill(&input("watermark_opacity"), "60").await.unwrap();
+    page.click(&format!("{form} button[type=submit]"))
+        .await
+        .unwrap();
+    page.wait("document.getElementById('workspace-editor').hidden")
+        .await
+        .unwrap();
+    let ws = ui
+        .request("GET", &format!("/api/v1/workspaces/{ws_id}"), None)
+        .await
+        .unwrap();
+    let policy = &ws.body["policy"];
+    assert_eq!(policy["watermark"], true, "{policy}");
+    assert_eq!(policy["recording"], true, "{policy}");
+    assert_eq!(policy["watermark_text"], "{user} at {time}", "{policy}");
+    assert_eq!(policy["watermark_opacity"], 60, "{policy}");
+    assert_eq!(policy["watermark_angle"], -15, "{policy}");
+    // A group does not override the watermark's look.
+    new_group(&ui, json!({"name": "watchers"})).await;
+    ui.open_view("groups").await.unwrap();
+    page.click("#groups-list tr[data-group-name=watchers] button.edit")
+        .await
+        .unwrap();
+    page.wait_shown("#group-edit-form").await.unwrap();
+    assert_eq!(
+        page.count("#group-edit-form [data-field='override.watermark_text']")
+            .await
+            .unwrap(),
+        0
+    );
     page.assert_no_js_errors();
 }

@@ -32,10 +32,12 @@ export const POLICY_FIELDS = [
   { key: 'upload_max_bytes', type: 'int', label: 'Largest upload (bytes, 0 = no limit)', max: Number.MAX_SAFE_INTEGER, fallback: DEFAULT_FILE_MAX, legacy: true },
   { key: 'download', type: 'bool', label: 'File download' },
   { key: 'download_max_bytes', type: 'int', label: 'Largest download (bytes, 0 = no limit)', max: Number.MAX_SAFE_INTEGER, fallback: DEFAULT_FILE_MAX, legacy: true },
-  // Not built yet: the server refuses to launch a workspace that asks for
-  // either (fail closed), and the forms say so.
-  { key: 'watermark', type: 'bool', label: 'Watermark (user name and time over the desktop) — not available yet: such a workspace cannot be launched' },
-  { key: 'recording', type: 'bool', label: 'Record the session — not available yet: such a workspace cannot be launched' },
+  { key: 'watermark', type: 'bool', label: 'Watermark drawn into the picture (the viewer cannot remove it; recordings carry it)' },
+  // The watermark's look is the workspace's own: groups do not override it.
+  { key: 'watermark_text', type: 'text', label: 'Watermark text ({user} {time} {session} {client}; | starts a line)', fallback: '{user} {time}|{session} {client}', maxLength: 200, workspaceOnly: true },
+  { key: 'watermark_opacity', type: 'int', label: 'Watermark opacity (percent, 1–100)', min: 1, max: 100, fallback: 25, workspaceOnly: true },
+  { key: 'watermark_angle', type: 'int', label: 'Watermark angle (degrees, −90 to 90)', min: -90, max: 90, fallback: 30, workspaceOnly: true },
+  { key: 'recording', type: 'bool', label: 'Record the session (at the gateway; the session does not start if it cannot be recorded)' },
   { key: 'idle_timeout_secs', type: 'int', label: 'Idle timeout (seconds, 0: none)', max: U32, fallback: 0 },
   { key: 'max_session_secs', type: 'int', label: 'Maximum session length (seconds, 0: none)', max: U32, fallback: 0 },
   { key: 'max_sessions_per_user', type: 'int', label: 'Sessions per user (0: no limit)', max: U32, fallback: 0 },
@@ -46,6 +48,10 @@ export function policyFieldset(policy = {}) {
   const inputs = POLICY_FIELDS.map((f) => {
     const current = currentValue(policy, f);
     if (f.type === 'bool') return [f, checkbox({ label: f.label, name: `policy.${f.key}`, checked: Boolean(current) })];
+    if (f.type === 'text') {
+      return [f, field({ label: f.label, name: `policy.${f.key}`, type: 'text', value: current ?? f.fallback,
+        attrs: { maxlength: String(f.maxLength) } })];
+    }
     return [f, field({ label: f.label, name: `policy.${f.key}`, type: 'text', value: current ?? f.fallback,
       attrs: { inputmode: 'numeric' } })];
   });
@@ -57,8 +63,12 @@ export function policyFieldset(policy = {}) {
     const out = {};
     for (const [f, input] of inputs) {
       if (f.type === 'bool') out[f.key] = input.input.checked;
-      else {
-        const n = intValue(input.input, f.label, { max: f.max });
+      else if (f.type === 'text') {
+        const text = input.input.value.trim();
+        if (!text) throw new InputError(`${f.label}: enter some text.`, input.input.name);
+        out[f.key] = text;
+      } else {
+        const n = intValue(input.input, f.label, { min: f.min ?? 0, max: f.max });
         if (n === null) throw new InputError(`${f.label}: enter a number.`, input.input.name);
         out[f.key] = n;
       }
@@ -70,7 +80,7 @@ export function policyFieldset(policy = {}) {
 
 /** A group's overrides: unset fields leave the workspace's value. Returns `{row, value()}`. */
 export function overridesFieldset(overrides = {}) {
-  const inputs = POLICY_FIELDS.map((f) => {
+  const inputs = POLICY_FIELDS.filter((f) => !f.workspaceOnly).map((f) => {
     const current = currentValue(overrides, f);
     if (f.type === 'bool') {
       const value = current === true ? 'on' : current === false ? 'off' : '';
@@ -124,8 +134,7 @@ export function policySummary(policy = {}, { overrides = false } = {}) {
     if (limit === undefined || limit === null || !(overrides || on(dir))) continue;
     parts.push(limit === 0 ? `${dir}s unlimited` : `${dir}s ≤ ${formatBytes(limit)}`);
   }
-  for (const [key, yes, no] of [['watermark', 'watermark (not available: cannot launch)', 'no watermark'],
-    ['recording', 'recorded (not available: cannot launch)', 'not recorded']]) {
+  for (const [key, yes, no] of [['watermark', 'watermark', 'no watermark'], ['recording', 'recorded', 'not recorded']]) {
     if (on(key)) parts.push(yes);
     else if (overrides && policy[key] === false) parts.push(no);
   }

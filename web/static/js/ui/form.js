@@ -267,7 +267,8 @@ export function confirmButton({ label, confirmLabel, ariaLabel, className = 'but
 export function intValue(input, label, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}) {
   const text = input.value.trim();
   if (text === '') return null;
-  if (!/^\d+$/.test(text)) throw new InputError(`${label} must be a whole number.`, input.name || null);
+  const pattern = min < 0 ? /^-?\d+$/ : /^\d+$/;
+  if (!pattern.test(text)) throw new InputError(`${label} must be a whole number.`, input.name || null);
   const n = Number(text);
   if (n < min || n > max) throw new InputError(`${label} must be between ${min} and ${max}.`, input.name || null);
   return n;
