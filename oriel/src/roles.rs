@@ -167,6 +167,12 @@ fn keys_dir(p: &Process) -> std::path::PathBuf {
 #[cfg(all(feature = "control", feature = "gateway"))]
 async fn up(config: Config) -> anyhow::Result<()> {
     let p = Process::new(config)?;
+    // What this node makes itself (its keys, its self-signed certificate)
+    // comes before the check of what it reads from others: peers that read
+    // each other's files at start (a control plane and the gateways it
+    // commands) would otherwise each wait for the other forever.
+    control::ensure_keys(&p.config)?;
+    p.tls_files()?;
     p.config.check_files()?;
     // The control plane's keys first: the gateway trusts its signing key.
     let control_keys = control::keys(&p.config, true)?;
@@ -337,6 +343,8 @@ async fn control_only(config: Config) -> anyhow::Result<()> {
     // Its own keys first: a first start that stops for lack of the
     // gateway's key still leaves signing.pub for the operator to copy.
     control::ensure_keys(&p.config)?;
+    // Its certificate too: the gateways it commands read it at start.
+    p.tls_files()?;
     p.config.check_files()?;
     let keys = control::keys(&p.config, false)?;
     let link = control::remote_gateways(&p.config, &keys)?;
@@ -359,10 +367,11 @@ async fn control_only(_config: Config) -> anyhow::Result<()> {
 async fn gateway_only(config: Config) -> anyhow::Result<()> {
     let p = Process::new(config)?;
     gateway::ensure_keys(&p)?;
-    p.config.check_files()?;
-    // Its certificate too, before anything that may wait on the control
-    // plane: a control plane that commands this gateway reads it at start.
+    // Its certificate too, before the check of the files it reads (the
+    // control plane's certificate): a control plane that commands this
+    // gateway reads this one at start.
     p.tls_files()?;
+    p.config.check_files()?;
     let reporter = gateway::remote_reporter(&p)?;
     let gw = gateway::build(&p, reporter, gateway::connectors(&p))?;
     let front = p
@@ -384,6 +393,7 @@ async fn agent_only(config: Config) -> anyhow::Result<()> {
     use crate::config::JoinToken;
     let p = Process::new(config)?;
     gateway::ensure_keys(&p)?;
+    p.tls_files()?;
     p.config.check_files()?;
     let a = &p.config.agent;
     let (Some(control), Some(token), Some(node_url)) = (&a.control, &a.join_token, &a.gateway_url)

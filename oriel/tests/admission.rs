@@ -109,6 +109,8 @@ fn claims(sid: &str, port: u16, nbf: u64, exp: u64) -> SessionClaims {
         gws: Vec::new(),
         via: None,
         reuse: None,
+        control: None,
+        watcher: None,
     }
 }
 

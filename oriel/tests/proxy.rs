@@ -90,6 +90,8 @@ impl Mint {
                 window: 300,
                 max: 5,
             }),
+            control: None,
+            watcher: None,
         }
     }
 

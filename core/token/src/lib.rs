@@ -110,6 +110,46 @@ pub struct SessionClaims {
     /// (reconnection); absent: the gateway's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reuse: Option<Reuse>,
+    /// Whether the holder's keyboard, pointer, clipboard, files and resizes
+    /// reach the target; absent: yes (the session's owner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<bool>,
+    /// Set when the holder is not the session's owner but watches it (a
+    /// share link, an admin shadowing it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watcher: Option<Watcher>,
+}
+
+/// Someone watching a session that is not theirs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Watcher {
+    /// How they came: a share link or an admin shadowing the session.
+    pub via: WatchedVia,
+    /// The share link's id (a link's control can be handed over and taken
+    /// back, and its streams ended, by it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// The owner's viewers are shown who watches; `false` only for silent
+    /// monitoring that the workspace's policy allows.
+    pub notify: bool,
+}
+
+/// How a watcher came to the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchedVia {
+    /// A share link of the session's owner.
+    Share,
+    /// An admin shadowing the session.
+    Shadow,
+}
+
+impl SessionClaims {
+    /// Whether the holder may drive the session.
+    pub fn controls(&self) -> bool {
+        self.control.unwrap_or(true)
+    }
 }
 
 /// A gateway a stream is passed on to, and the only certificate accepted there.

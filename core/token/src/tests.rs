@@ -33,6 +33,8 @@ fn claims() -> SessionClaims {
         gws: Vec::new(),
         via: None,
         reuse: None,
+        control: None,
+        watcher: None,
     }
 }
 

@@ -208,6 +208,12 @@ impl Recorder {
                     RecordKind::Message
                 };
                 self.record(kind, &bytes).await?;
+                // A picture a player can start from is signed at once, so
+                // even a recording cut short right after (a full disk)
+                // verifies from its first picture.
+                if keyframe {
+                    self.checkpoint(now_us()).await?;
+                }
                 // A FRAME is acknowledged once written (its id after the type byte).
                 Ok((bytes.first() == Some(&0x82) && bytes.len() >= 5)
                     .then(|| u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]])))

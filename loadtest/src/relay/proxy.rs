@@ -100,6 +100,8 @@ pub(super) fn proxy_hello(signer: &TokenSigner, to: &str, cert_sha256: &str) -> 
             cert_sha256: cert_sha256.to_owned(),
         }),
         reuse: Some(Reuse { window: 60, max: 0 }),
+        control: None,
+        watcher: None,
     };
     let token = signer.sign(&claims).unwrap_or_default();
     oriel_core_wire::ClientMessage::Hello(oriel_core_wire::ClientHello {

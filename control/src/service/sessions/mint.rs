@@ -97,6 +97,8 @@ impl ControlPlane {
             gws: m.route.routing.gws.clone(),
             via: m.route.routing.via.clone(),
             reuse: Some(self.settings.reconnect),
+            control: None,
+            watcher: None,
         };
         self.keys
             .signer

@@ -33,6 +33,8 @@ fn claims() -> SessionClaims {
         gws: Vec::new(),
         via: None,
         reuse: None,
+        control: None,
+        watcher: None,
     }
 }
 
@@ -285,7 +287,7 @@ fn token_errors_have_their_reasons_and_codes() {
 }
 
 #[test]
-fn a_policy_requiring_recording_or_an_impossible_watermark_is_refused_where_the_session_would_stream()
+fn a_recording_the_gateway_cannot_make_or_an_impossible_watermark_is_refused_where_the_session_would_stream()
  {
     let none = RevocationList::new();
     let route = Upstream {
@@ -293,12 +295,13 @@ fn a_policy_requiring_recording_or_an_impossible_watermark_is_refused_where_the_
         cert_sha256: "00".into(),
     };
     let cases = [
+        // A gateway with a recordings directory records.
         (
             Policy {
                 recording: true,
                 ..Policy::default()
             },
-            Some("recording"),
+            None,
         ),
         (
             Policy {
