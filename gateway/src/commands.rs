@@ -1,7 +1,8 @@
 //! Signed requests from the control plane, under `/gateway/v1/`:
 //!
 //! - `POST /gateway/v1/commands` with a `c1.` token as the body: end a
-//!   session, list the sessions with live streams. Only the holder of the
+//!   session, list the sessions with live streams, hand a share link's
+//!   control over or take it back. Only the holder of the
 //!   control plane's signing key can issue them, and a command addressed to
 //!   another gateway (`aud`) is refused; every command is idempotent, so a
 //!   replayed command changes nothing.
@@ -100,6 +101,11 @@ impl HttpHandler for CommandEndpoint {
                     let streams = self.gateway.end_session(&sid, until);
                     info!(session_id = %sid, streams, command_id = %claims.jti, "session ended by command");
                     reply(200, serde_json::json!({ "streams_closed": streams }))
+                }
+                Command::SetLinkControl { sid, link, control } => {
+                    let viewers = self.gateway.set_link_control(&sid, &link, control).await;
+                    info!(session_id = %sid, link, control, viewers, command_id = %claims.jti, "share link control set by command");
+                    reply(200, serde_json::json!({ "viewers_changed": viewers }))
                 }
                 Command::ListSessions => reply(
                     200,

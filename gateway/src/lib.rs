@@ -220,6 +220,27 @@ impl Gateway {
         n
     }
 
+    /// Hands the control of a share link's viewers of a session over, or
+    /// takes it back. Returns how many viewers changed (0 when none of the
+    /// link's viewers is here, or they already had that control).
+    pub async fn set_link_control(&self, session_id: &str, link: &str, control: bool) -> usize {
+        let Some(handle) = self.registry.upstream_of(session_id).await else {
+            return 0;
+        };
+        let (changed, answer) = tokio::sync::oneshot::channel();
+        let told = handle
+            .tell(session::Inbound::LinkControl {
+                link: link.to_owned(),
+                control,
+                changed,
+            })
+            .await;
+        if !told {
+            return 0;
+        }
+        answer.await.unwrap_or(0)
+    }
+
     /// Live streams and sessions.
     pub fn sessions(&self) -> &SessionRegistry {
         &self.registry

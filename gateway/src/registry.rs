@@ -35,6 +35,10 @@ pub(crate) fn stop_error(why: StopReason) -> oriel_core_model::SessionError {
             SessionErrorKind::Forbidden,
             "the user's access has been revoked",
         ),
+        StopReason::Revoked(Revocation::Link) => SessionError::new(
+            SessionErrorKind::Forbidden,
+            "the share link has been revoked",
+        ),
     }
 }
 
@@ -47,6 +51,8 @@ pub struct TokenRef {
     pub sub: String,
     /// Issued at, Unix seconds.
     pub iat: u64,
+    /// The share link it was issued for, if any.
+    pub link: Option<String>,
 }
 
 /// One live stream: its id, stop signal and token.
@@ -179,7 +185,10 @@ impl SessionRegistry {
         let mut stopped = 0;
         inner.live.retain(|sid, live| {
             live.streams.retain(|s| {
-                match list.check_ids(&s.token.jti, sid, &s.token.sub, s.token.iat) {
+                let why = list
+                    .check_ids(&s.token.jti, sid, &s.token.sub, s.token.iat)
+                    .or_else(|| list.check_link(s.token.link.as_deref()));
+                match why {
                     Some(why) => {
                         let _ = s.stop.send(Some(StopReason::Revoked(why)));
                         stopped += 1;
@@ -191,6 +200,16 @@ impl SessionRegistry {
             !live.streams.is_empty()
         });
         stopped
+    }
+
+    /// The session's running upstream, if it has one here.
+    pub(crate) async fn upstream_of(&self, session_id: &str) -> Option<SessionHandle> {
+        let slot = {
+            let inner = self.inner.lock();
+            Arc::clone(&inner.live.get(session_id)?.upstream)
+        };
+        let handle = slot.lock().await;
+        handle.clone().filter(|h| !h.is_closed())
     }
 
     /// The sessions with at least one live stream, sorted.
@@ -268,6 +287,7 @@ mod tests {
             jti: jti.into(),
             sub: sub.into(),
             iat: 100,
+            link: None,
         };
         let a = r.register("s1", token("t1", "alice"), 100).unwrap();
         let b = r.register("s2", token("t2", "bob"), 100).unwrap();
@@ -292,6 +312,32 @@ mod tests {
         assert_eq!(*c.stop.borrow(), *a.stop.borrow());
         assert_eq!(*b.stop.borrow(), None);
         assert_eq!(r.session_ids(), vec!["s2".to_owned()]);
+
+        // A share link revoked stops its guests' streams, not the owner's.
+        let guest = r
+            .register(
+                "s2",
+                TokenRef {
+                    link: Some("link-1".into()),
+                    ..token("t4", "carol")
+                },
+                100,
+            )
+            .unwrap();
+        list.seq = 2;
+        list.users.clear();
+        list.links.push(oriel_core_token::Revoked {
+            id: "link-1".into(),
+            at: 100,
+            until: 1000,
+        });
+        held.apply(&list, 100).unwrap();
+        assert_eq!(r.end_revoked(&held), 1);
+        assert_eq!(
+            *guest.stop.borrow(),
+            Some(StopReason::Revoked(Revocation::Link))
+        );
+        assert_eq!(*b.stop.borrow(), None);
     }
 
     #[test]

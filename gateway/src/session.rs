@@ -70,6 +70,13 @@ pub(crate) enum Inbound {
     RecorderFailed(SessionError),
     /// A viewer's file transfer ended (for the recording's event track).
     File(serde_json::Value),
+    /// Hand a share link's control over or take it back; answers how many
+    /// viewers changed.
+    LinkControl {
+        link: String,
+        control: bool,
+        changed: oneshot::Sender<usize>,
+    },
 }
 
 /// A way into a running session.
@@ -305,6 +312,15 @@ impl SessionTask {
                 }
             }
             Inbound::RecorderFailed(e) => self.core.fail(e),
+            Inbound::LinkControl {
+                link,
+                control,
+                changed,
+            } => {
+                let n = self.core.set_link_control(&link, control);
+                info!(link, control, viewers = n, "share link control changed");
+                let _ = changed.send(n);
+            }
             Inbound::File(event) => {
                 for sink in self.sinks.values() {
                     if let SinkOut::Recorder(tx) = &sink.out {

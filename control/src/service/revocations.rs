@@ -94,6 +94,8 @@ impl ControlPlane {
             tokens: pick(RevocationKind::Token),
             sessions: pick(RevocationKind::Session),
             users: pick(RevocationKind::User),
+            // The control plane issues no share links yet (issue 17).
+            links: Vec::new(),
         };
         self.keys
             .signer

@@ -2,7 +2,8 @@
 //!
 //! A session has one upstream — one connection to its target, one damage
 //! tracker, one encoder — and any number of **sinks**: the viewers watching
-//! it (later also a recorder, a shadowing admin, a shared link). Everything
+//! it, the session's recorder, a share link's guests and admins shadowing
+//! it ([`watchers`](SessionCore::set_link_control)). Everything
 //! the session decides lives in [`SessionCore`], driven by its caller like
 //! quinn-proto's connection: events go in (`handle_*`, the time passed in as
 //! Unix microseconds), and actions come out of [`SessionCore::poll_output`]:
@@ -28,8 +29,9 @@
 //! the shell and blended into every picture before encoding; no frame goes
 //! out before it is in place.
 //!
-//! **Policy.** Input, clipboard and resize from a sink go to the target only
-//! when the sink may control the session; clipboard text is checked against
+//! **Policy.** Input, clipboard, files and resize from a sink go to the
+//! target only when the sink may control the session (a share link's guest
+//! or a shadowing admin may only watch, until the owner hands control over); clipboard text is checked against
 //! the sink's token policy in both directions. The policy's idle timeout
 //! and the session's maximum length end the session for every sink.
 //!
@@ -41,6 +43,7 @@ mod recorder;
 mod session;
 mod sink;
 mod viewer;
+mod watchers;
 mod watermark;
 
 pub use lossy::{LossyChooser, LossyCodec};

@@ -8,7 +8,7 @@
 use crate::session::{Output, SessionCore, SinkId};
 use crate::sink::Picture;
 use oriel_core_model::Size;
-use oriel_core_token::ClipboardDecision;
+use oriel_core_token::{ClipboardDecision, WatchedVia};
 
 /// What kind of sink joins.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,17 @@ pub enum Note {
         /// Who.
         label: String,
         /// Whether it may control the session.
+        control: bool,
+        /// How it came, when the session is not its own.
+        via: Option<WatchedVia>,
+    },
+    /// A share link's viewer was handed control, or it was taken back.
+    Control {
+        /// Which.
+        sink: SinkId,
+        /// Who.
+        label: String,
+        /// Whether it controls the session now.
         control: bool,
     },
     /// A viewer left.

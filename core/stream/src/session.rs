@@ -7,7 +7,7 @@ use crate::recorder::{Note, SinkKind};
 use crate::sink::{Picture, Sink};
 use crate::watermark::{Watermark, WatermarkSpec, WatermarkText};
 use oriel_core_model::{InputEvent, SessionError, SessionErrorKind, SessionEvent, Size};
-use oriel_core_token::{ClipboardDecision, Policy};
+use oriel_core_token::{ClipboardDecision, Policy, Watcher};
 use oriel_core_wire::{
     ClipboardText, Codec, CursorImage, FrameBytes, FrameOp, ServerMessage, caps,
 };
@@ -96,6 +96,9 @@ pub struct SinkSpec {
     pub deadline_us: Option<u64>,
     /// A viewer or a recorder.
     pub kind: SinkKind,
+    /// Set for a viewer of a session that is not theirs (a share link, an
+    /// admin shadowing it), from its token.
+    pub watcher: Option<Watcher>,
 }
 
 /// An encode job.
@@ -229,6 +232,8 @@ pub struct SessionCore {
     /// The pointer's shape, for sinks that join later.
     cursor: Option<Vec<u8>>,
     pub(crate) watermark: Option<Watermark>,
+    /// The list of watchers the owner's viewers were last told.
+    pub(crate) watchers_told: String,
     out: VecDeque<Output>,
     ended: bool,
 }
@@ -248,6 +253,7 @@ impl SessionCore {
             last_input_us: now_us,
             cursor: None,
             watermark: start.watermark.clone().map(Watermark::new),
+            watchers_told: String::new(),
             out: VecDeque::new(),
             ended: false,
             start,
@@ -295,6 +301,7 @@ impl SessionCore {
                 sink: id,
                 label: label.clone(),
                 control: spec.control,
+                via: spec.watcher.as_ref().map(|w| w.via),
             });
         }
         let sink = Sink::new(id, spec, &self.settings, now_us);
@@ -312,25 +319,36 @@ impl SessionCore {
             let cursor = cursor.clone();
             self.emit(Output::Send(id, cursor));
         }
+        self.tell_watchers_to(id);
+        self.watchers_changed();
         id
     }
 
     /// A sink left (its viewer closed, or the shell gave up on it).
     pub fn remove_sink(&mut self, id: SinkId) {
+        if self.detach(id) {
+            self.watchers_changed();
+        }
+    }
+
+    /// Takes the sink out (the event track hears it left); false if it was
+    /// not there.
+    pub(crate) fn detach(&mut self, id: SinkId) -> bool {
         let Some(at) = self.sinks.iter().position(|s| s.id == id) else {
-            return;
+            return false;
         };
         let sink = self.sinks.remove(at);
         if let SinkKind::Viewer { label } = sink.spec.kind {
             self.note(Note::Left { sink: id, label });
         }
+        true
     }
 
     /// Closes a sink the shell cannot deliver to (it stopped reading).
     pub fn close_sink(&mut self, id: SinkId, error: SessionError) {
-        if self.sinks.iter().any(|s| s.id == id) {
-            self.remove_sink(id);
+        if self.detach(id) {
             self.emit(Output::Close(id, error));
+            self.watchers_changed();
         }
     }
 

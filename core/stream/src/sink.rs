@@ -93,6 +93,9 @@ impl Sink {
         if p.clipboard_down {
             policy |= policy_bits::CLIPBOARD_DOWN;
         }
+        if !self.spec.control {
+            policy |= policy_bits::VIEW_ONLY;
+        }
         // WebP may be sent only when the settings allow it at all.
         let mut capabilities = self.spec.capabilities & caps::ALL;
         if settings.lossy_codec.chooser().is_none() {

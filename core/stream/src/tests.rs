@@ -36,6 +36,7 @@ fn spec() -> SinkSpec {
         kind: SinkKind::Viewer {
             label: "alice from 192.0.2.7".into(),
         },
+        watcher: None,
     }
 }
 
@@ -240,4 +241,5 @@ mod frames;
 mod policy;
 mod recorder;
 mod timers;
+mod watchers;
 mod watermark;

@@ -232,6 +232,16 @@ pub enum Command {
     },
     /// Answer with the sessions that have live streams here.
     ListSessions,
+    /// Hand the control of a share link's viewers of this session over
+    /// (`control: true`) or take it back; answers how many viewers changed.
+    SetLinkControl {
+        /// Session id.
+        sid: String,
+        /// The share link's id (`watcher.link` of its tokens).
+        link: String,
+        /// Whether they control the session from now on.
+        control: bool,
+    },
 }
 
 /// A gateway's report to the control plane (prefix `r1`), signed with the

@@ -53,6 +53,9 @@ pub struct RevocationClaims {
     /// Revoked users: their tokens issued until the revocation are not admitted.
     #[serde(default)]
     pub users: Vec<Revoked>,
+    /// Revoked share links: no token of theirs (`watcher.link`) is admitted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Revoked>,
 }
 
 impl RevocationClaims {
@@ -67,6 +70,7 @@ impl RevocationClaims {
             tokens: Vec::new(),
             sessions: Vec::new(),
             users: Vec::new(),
+            links: Vec::new(),
         }
     }
 }
@@ -80,6 +84,8 @@ pub enum Revocation {
     Session,
     /// Its user.
     User,
+    /// The share link it was issued for.
+    Link,
 }
 
 impl Revocation {
@@ -89,6 +95,7 @@ impl Revocation {
             Revocation::Token => "token",
             Revocation::Session => "session",
             Revocation::User => "user",
+            Revocation::Link => "link",
         }
     }
 }
@@ -111,6 +118,7 @@ pub struct RevocationList {
     sessions: HashMap<String, u64>,
     /// User id → (revoked at, until).
     users: HashMap<String, (u64, u64)>,
+    links: HashMap<String, u64>,
 }
 
 impl RevocationList {
@@ -126,7 +134,7 @@ impl RevocationList {
 
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.tokens.len() + self.sessions.len() + self.users.len()
+        self.tokens.len() + self.sessions.len() + self.users.len() + self.links.len()
     }
 
     /// Whether nothing is revoked.
@@ -163,12 +171,26 @@ impl RevocationList {
             .filter(live)
             .map(|r| (r.id.clone(), (r.at, r.until)))
             .collect();
+        self.links = list
+            .links
+            .iter()
+            .filter(live)
+            .map(|r| (r.id.clone(), r.until))
+            .collect();
         Ok(())
     }
 
     /// Whether `claims` is revoked.
     pub fn check(&self, claims: &SessionClaims) -> Option<Revocation> {
+        let link = claims.watcher.as_ref().and_then(|w| w.link.as_deref());
         self.check_ids(&claims.jti, &claims.sid, &claims.sub, claims.iat)
+            .or_else(|| self.check_link(link))
+    }
+
+    /// Whether the share link a token was issued for is revoked.
+    pub fn check_link(&self, link: Option<&str>) -> Option<Revocation> {
+        link.filter(|l| self.links.contains_key(*l))
+            .map(|_| Revocation::Link)
     }
 
     /// Whether the token `jti` of session `sid`, issued to user `sub` at
@@ -191,6 +213,7 @@ impl RevocationList {
         self.tokens.retain(|_, until| *until > now);
         self.sessions.retain(|_, until| *until > now);
         self.users.retain(|_, (_, until)| *until > now);
+        self.links.retain(|_, until| *until > now);
     }
 }
 

@@ -377,6 +377,39 @@ fn revocations_refuse_a_token_by_id_session_or_user_issued_before() {
         ..later
     };
     assert_eq!(held.check(&other_token), None);
+
+    // A share link revoked: its tokens are refused, the owner's are not.
+    let guest = SessionClaims {
+        jti: "tok-3".into(),
+        control: Some(false),
+        watcher: Some(Watcher {
+            via: WatchedVia::Share,
+            link: Some("link-1".into()),
+            notify: true,
+        }),
+        ..other_token.clone()
+    };
+    assert_eq!(held.check(&guest), None);
+    list.seq = 4;
+    list.tokens.clear();
+    list.links.push(entry("link-1", NOW));
+    let token = s.sign(&list).unwrap();
+    let verified: RevocationClaims = v.verify(&token, NOW).unwrap();
+    held.apply(&verified, NOW).unwrap();
+    assert_eq!(held.check(&guest), Some(Revocation::Link));
+    assert_eq!(held.check(&other_token), None);
+    assert!(!guest.controls() && other_token.controls());
+}
+
+#[test]
+fn a_list_without_links_is_the_list_older_gateways_read() {
+    // `links` is left out when empty, so a gateway that predates share
+    // links (deny_unknown_fields) still takes every other list.
+    let json = serde_json::to_value(RevocationClaims::empty()).unwrap();
+    assert!(json.get("links").is_none(), "{json}");
+    let old: RevocationClaims =
+        serde_json::from_str(r#"{"v":1,"seq":1,"iat":0,"nbf":0,"exp":1}"#).unwrap();
+    assert!(old.links.is_empty());
 }
 
 #[test]

@@ -21,8 +21,12 @@ pub use server::*;
 pub mod caps {
     /// The viewer decodes WebP images.
     pub const WEBP: u32 = 1;
+    /// The viewer understands the NOTICE kinds of watching (4–6: who
+    /// watches, control handed over or taken back); without it, it is not
+    /// sent them.
+    pub const PRESENCE: u32 = 2;
     /// Every capability this version defines.
-    pub const ALL: u32 = WEBP;
+    pub const ALL: u32 = WEBP | PRESENCE;
 }
 
 /// Policy bits of the gateway's HELLO (for the viewer's UI only).
@@ -31,6 +35,9 @@ pub mod policy_bits {
     pub const CLIPBOARD_UP: u8 = 1;
     /// Clipboard from remote to viewer is allowed.
     pub const CLIPBOARD_DOWN: u8 = 2;
+    /// The viewer only watches: its keyboard, pointer, clipboard and files
+    /// are refused (a share link or an admin without control).
+    pub const VIEW_ONLY: u8 = 4;
 }
 
 /// Message and operation type bytes (§2, §3).

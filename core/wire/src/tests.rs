@@ -225,7 +225,10 @@ fn arb_server() -> impl Strategy<Value = ServerMessage> {
             prop_oneof![
                 Just(NoticeKind::ClipboardUpDenied),
                 Just(NoticeKind::ClipboardTooLarge),
-                Just(NoticeKind::ResizeUnsupported)
+                Just(NoticeKind::ResizeUnsupported),
+                Just(NoticeKind::Watchers),
+                Just(NoticeKind::ControlGranted),
+                Just(NoticeKind::ControlTaken)
             ],
             ".{0,100}"
         )

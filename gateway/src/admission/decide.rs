@@ -147,6 +147,7 @@ pub(crate) fn admit(
             Revocation::Session => (SessionErrorKind::Ended, "the session has been ended"),
             Revocation::Token => (Forbidden, "the token has been revoked"),
             Revocation::User => (Forbidden, "the user's access has been revoked"),
+            Revocation::Link => (Forbidden, "the share link has been revoked"),
         };
         return Err(Refusal::new("revoked", kind, detail));
     }
@@ -167,6 +168,7 @@ pub(crate) fn admit(
         jti: claims.jti.clone(),
         sub: claims.sub.clone(),
         iat: claims.iat,
+        link: claims.watcher.as_ref().and_then(|w| w.link.clone()),
     };
     Ok(Admitted { claims, token })
 }

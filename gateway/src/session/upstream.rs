@@ -193,6 +193,7 @@ async fn recorder(
             keyframe_every_us: settings.keyframe_every.as_micros() as u64,
             keystrokes: false,
         },
+        watcher: None,
     };
     Ok((recorder, spec))
 }

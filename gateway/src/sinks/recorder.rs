@@ -13,7 +13,7 @@ use crate::session::Inbound;
 use oriel_core_model::{SessionError, SessionErrorKind};
 use oriel_core_recording::{Header, RecordKind, Writer};
 use oriel_core_stream::{Note, SinkId};
-use oriel_core_token::{ClipboardDecision, TokenSigner};
+use oriel_core_token::{ClipboardDecision, TokenSigner, WatchedVia};
 use oriel_core_wire::ClientMessage;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -159,8 +159,23 @@ fn note_json(note: &Note) -> serde_json::Value {
             sink,
             label,
             control,
+            via,
         } => {
-            json!({"type": "viewer_joined", "viewer": sink.get(), "who": label, "control": control})
+            let mut j = json!({"type": "viewer_joined", "viewer": sink.get(), "who": label, "control": control});
+            if let Some(via) = via {
+                j["via"] = json!(match via {
+                    WatchedVia::Share => "share_link",
+                    WatchedVia::Shadow => "shadow",
+                });
+            }
+            j
+        }
+        Note::Control {
+            sink,
+            label,
+            control,
+        } => {
+            json!({"type": "viewer_control", "viewer": sink.get(), "who": label, "control": control})
         }
         Note::Left { sink, label } => {
             json!({"type": "viewer_left", "viewer": sink.get(), "who": label})

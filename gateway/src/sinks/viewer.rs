@@ -190,10 +190,12 @@ async fn run(
     gw.metrics
         .sessions_active
         .set(gw.registry.active_sessions() as i64);
+    // A share link's guest or a shadowing admin controls only what its
+    // token says (the owner hands a link's control over at run time).
     let spec = SinkSpec {
         capabilities: hello.capabilities,
         policy: claims.policy.clone(),
-        control: true,
+        control: claims.controls(),
         deadline_us: claims.deadline.map(|d| d.saturating_mul(1_000_000)),
         kind: SinkKind::Viewer {
             label: match ctx.peer {
@@ -201,6 +203,7 @@ async fn run(
                 None => claims.name.clone(),
             },
         },
+        watcher: claims.watcher.clone(),
     };
     let joined = upstream::join_or_connect(
         gw,

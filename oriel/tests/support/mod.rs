@@ -233,6 +233,24 @@ impl Api {
         Ok(reply)
     }
 
+    /// POSTs a text body (a signed token to the gateway's `/gateway/v1/`
+    /// endpoints, outside the API and its OpenAPI document), blocking.
+    #[allow(dead_code)]
+    pub fn post_text(&self, path: &str, body: &str) -> anyhow::Result<(u16, Value)> {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(format!("{}{path}", self.base))
+            .header("content-type", "text/plain")
+            .body(body.to_owned())?;
+        let resp = self.agent.run(req)?;
+        let status = resp.status().as_u16();
+        let text = resp.into_body().read_to_string()?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    }
+
     /// [`Api::call`] off the async runtime, with an owned body.
     pub async fn request(
         &self,

@@ -11,7 +11,7 @@
  */
 
 import { api, ApiError, describeError } from './api.js';
-import { CAP_WEBP } from './wire.js';
+import { CAP_WEBP, CAP_PRESENCE, NoticeKind, POLICY_VIEW_ONLY } from './wire.js';
 import { Framebuffer, canDecodeWebp } from './render.js';
 import { StreamSession } from './stream.js';
 import { InputCapture } from './input.js';
@@ -45,6 +45,10 @@ const viewer = {
   policy: null,
   rttMs: null,
   fps: 0,
+  /** Who watches besides the owner (NOTICE 4), '' when nobody. */
+  watchers: '',
+  /** This viewer only watches (HELLO's VIEW_ONLY bit, NOTICE 5/6). */
+  viewOnly: false,
 };
 window.orielViewer = viewer;
 
@@ -112,6 +116,20 @@ function showStatus(state, message) {
     $('notice').hidden = true;
   }
   clipboard.setConnected(state === 'connected');
+}
+
+/** Who watches this session besides its owner (NOTICE 4): shown for as long as anyone does. */
+function showWatchers(line) {
+  viewer.watchers = line;
+  const node = $('watchers');
+  node.textContent = line ? `Watching this session: ${line}` : '';
+  node.hidden = !line;
+}
+
+/** A share link's guest or a shadowing admin only watches until handed control. */
+function setViewOnly(on) {
+  viewer.viewOnly = on;
+  $('view-only').hidden = !on;
 }
 
 let bellTimer = 0;
@@ -223,7 +241,7 @@ async function waitForToken() {
 const stream = new StreamSession({
   framebuffer,
   fetchToken: waitForToken,
-  capabilities: () => (webp ? CAP_WEBP : 0),
+  capabilities: () => (webp ? CAP_WEBP : 0) | CAP_PRESENCE,
   viewport: () => (prefs.resizeRemote ? wantedSize() : { width: 0, height: 0 }),
   hooks: {
     state: showStatus,
@@ -235,6 +253,8 @@ const stream = new StreamSession({
     hello: (hello) => {
       viewer.policy = hello.policy;
       viewer.lastFrameId = 0;
+      setViewOnly((hello.policy & POLICY_VIEW_ONLY) !== 0);
+      showWatchers('');
       if (!viewer.name) setTitle(hello.name);
       clipboard.setPolicy(hello.policy, hello.clipboardMaxBytes);
     },
@@ -252,7 +272,12 @@ const stream = new StreamSession({
     cursor: setCursor,
     clipboard: (text) => clipboard.showRemote(text),
     bell: flashBell,
-    notice: (msg) => toast(msg.message),
+    notice: (msg) => {
+      if (msg.kind === NoticeKind.WATCHERS) return showWatchers(msg.message);
+      if (msg.kind === NoticeKind.CONTROL_GRANTED) setViewOnly(false);
+      if (msg.kind === NoticeKind.CONTROL_TAKEN) setViewOnly(true);
+      return toast(msg.message);
+    },
     file: (msg) => files.onMessage(msg),
     rtt: (ms) => {
       viewer.rttMs = Math.round(ms);

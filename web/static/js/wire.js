@@ -20,13 +20,17 @@ export const SUBPROTOCOL = 'oriel.v1';
 
 /** Capability bit: the viewer decodes WebP images (codec 3). */
 export const CAP_WEBP = 1;
+/** Capability bit: the viewer understands NOTICE kinds 4–6 (who watches, control handed over or taken back). */
+export const CAP_PRESENCE = 2;
 /** Every capability bit this version defines. */
-export const CAP_ALL = CAP_WEBP;
+export const CAP_ALL = CAP_WEBP | CAP_PRESENCE;
 
 /** Policy bit of the gateway's HELLO: clipboard viewer → remote allowed. */
 export const POLICY_CLIPBOARD_UP = 1;
 /** Policy bit of the gateway's HELLO: clipboard remote → viewer allowed. */
 export const POLICY_CLIPBOARD_DOWN = 2;
+/** Policy bit of the gateway's HELLO: this viewer only watches (its input is dropped by the gateway). */
+export const POLICY_VIEW_ONLY = 4;
 
 /** Largest viewer → gateway message (§6). */
 export const MAX_CLIENT_MESSAGE = (1 << 20) + 16;
@@ -67,6 +71,9 @@ export const NoticeKind = Object.freeze({
   CLIPBOARD_UP_DENIED: 1,
   CLIPBOARD_TOO_LARGE: 2,
   RESIZE_UNSUPPORTED: 3,
+  WATCHERS: 4,
+  CONTROL_GRANTED: 5,
+  CONTROL_TAKEN: 6,
 });
 
 /** Frame operation codes (§3). */
@@ -515,7 +522,7 @@ export function decodeServerMessage(data) {
     }
     case S_NOTICE: {
       const kind = r.u8();
-      if (kind < 1 || kind > 3) throw new WireError(`invalid notice kind ${kind}`);
+      if (kind < 1 || kind > 6) throw new WireError(`invalid notice kind ${kind}`);
       msg = { type: 'notice', kind, message: r.string16() };
       break;
     }

@@ -211,6 +211,8 @@ const serverMessages = [
   { type: 'end', code: 4004, klass: 1, retryable: true, message: '' },
   { type: 'notice', kind: 1, message: 'clipboard denied' },
   { type: 'notice', kind: 3, message: 'no resize' },
+  { type: 'notice', kind: 4, message: 'bob from 192.0.2.8 (share link, view only)' },
+  { type: 'notice', kind: 6, message: 'you only watch' },
   { type: 'files', upload: true, download: false, uploadMaxBytes: 1 << 20, downloadMaxBytes: 0 },
   { type: 'files', upload: false, download: true, uploadMaxBytes: 0, downloadMaxBytes: Number.MAX_SAFE_INTEGER },
   {
@@ -319,7 +321,7 @@ check('invalid fields are rejected', () => {
   throwsWire(() => wire.decodeServerMessage(bytesOf('88 0fa0 04 00 0000')), /error class/);
   throwsWire(() => wire.decodeServerMessage(bytesOf('88 0fa0 02 02 0000')), /retryable/);
   throwsWire(() => wire.decodeServerMessage(bytesOf('89 00 0000')), /notice kind/);
-  throwsWire(() => wire.decodeServerMessage(bytesOf('89 04 0000')), /notice kind/);
+  throwsWire(() => wire.decodeServerMessage(bytesOf('89 07 0000')), /notice kind/);
   throwsWire(() => wire.decodeServerMessage(bytesOf('82 00000001 0000000000000000 0001 04')), /unknown frame operation 0x04/);
   throwsWire(() => wire.decodeServerMessage(bytesOf('82 00000001 0000000000000000 0001 01 0000 0000 0000 0001 000000')), /empty rectangle/);
   throwsWire(() => wire.decodeServerMessage(bytesOf('82 00000001 0000000000000000 0001 03 0000 0000 0001 0001 04 00000000')), /codec/);

@@ -95,7 +95,11 @@ fn a_sink_that_only_watches_sends_no_input_clipboard_or_files() {
     let ServerMessage::Hello(hello) = &msgs[0] else {
         panic!()
     };
-    assert_eq!(hello.policy, oriel_core_wire::policy_bits::CLIPBOARD_DOWN);
+    // Clipboard down only, and it is told it only watches.
+    assert_eq!(
+        hello.policy,
+        oriel_core_wire::policy_bits::CLIPBOARD_DOWN | oriel_core_wire::policy_bits::VIEW_ONLY
+    );
 }
 
 #[test]

@@ -76,6 +76,14 @@ pub enum NoticeKind {
     ClipboardTooLarge = 2,
     /// The remote cannot change its size.
     ResizeUnsupported = 3,
+    /// Who watches the session besides its owner (sent to the owner's
+    /// viewers that offer [`caps::PRESENCE`](crate::caps::PRESENCE)); the
+    /// message lists them, empty when nobody does any more.
+    Watchers = 4,
+    /// This viewer now controls the session (handed over by its owner).
+    ControlGranted = 5,
+    /// This viewer only watches again (control taken back).
+    ControlTaken = 6,
 }
 
 impl NoticeKind {
@@ -84,6 +92,9 @@ impl NoticeKind {
             1 => Ok(NoticeKind::ClipboardUpDenied),
             2 => Ok(NoticeKind::ClipboardTooLarge),
             3 => Ok(NoticeKind::ResizeUnsupported),
+            4 => Ok(NoticeKind::Watchers),
+            5 => Ok(NoticeKind::ControlGranted),
+            6 => Ok(NoticeKind::ControlTaken),
             _ => Err(WireError::Invalid("notice kind")),
         }
     }
