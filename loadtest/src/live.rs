@@ -161,7 +161,8 @@ pub fn admin(d: &Deployment) -> anyhow::Result<Client> {
     Ok(admin)
 }
 
-/// Creates a workspace (its target in `zone`, when given); returns its id.
+/// Creates a workspace (its target in `zone`, when given; its policy, when
+/// given); returns its id.
 pub fn create_workspace(
     admin: &Client,
     name: &str,
@@ -169,12 +170,16 @@ pub fn create_workspace(
     (host, port): (&str, u16),
     zone: Option<&str>,
     credentials: Option<Value>,
+    policy: Option<&Value>,
 ) -> anyhow::Result<String> {
     let mut body = json!({
         "name": name,
         "kind": kind,
         "target": {"host": host, "port": port},
     });
+    if let Some(p) = policy {
+        body["policy"] = p.clone();
+    }
     if let Some(z) = zone {
         body["target"]["zone"] = json!(z);
     }

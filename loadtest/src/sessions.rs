@@ -346,6 +346,7 @@ fn measure(
         ("127.0.0.1", target.port()?),
         None,
         credentials,
+        None,
     )?;
     let rss_idle = idle_rss_mib(oriel_pid)?;
     say(&format!(

@@ -241,6 +241,7 @@ fn measure(
             (&host, port),
             zone,
             credentials.clone(),
+            c.policy.as_ref(),
         )?);
     }
     // In a zone: the sessions are a user's of the zone (entering at its

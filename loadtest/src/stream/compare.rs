@@ -350,6 +350,7 @@ fn compare(
             (&host, port),
             None,
             None,
+            None,
         )?);
     }
     let mut tabs = Vec::new();

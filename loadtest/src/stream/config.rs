@@ -30,6 +30,10 @@ pub struct Args {
     /// The viewers offer WebP (`caps::WEBP`) as a browser does.
     #[arg(long)]
     pub webp: bool,
+    /// The workspaces' policy, as JSON (`docs/policy.md`), e.g.
+    /// `'{"recording": true}'` to measure what recording costs.
+    #[arg(long)]
+    pub policy: Option<String>,
     /// Displays to start, shared round-robin by the sessions [default: one
     /// per session].
     #[arg(long)]
@@ -135,6 +139,8 @@ pub struct Scenario {
     sessions: Option<Counts>,
     viewers_per_session: Option<usize>,
     webp: Option<bool>,
+    /// The workspaces' policy (a TOML table with the JSON fields).
+    policy: Option<toml::Table>,
     displays: Option<usize>,
     targets: Option<Vec<String>>,
     target_password: Option<String>,
@@ -160,6 +166,8 @@ pub struct Config {
     pub sessions: usize,
     pub viewers_per_session: usize,
     pub webp: bool,
+    /// The workspaces' policy, when given (else the API's default).
+    pub policy: Option<serde_json::Value>,
     pub displays: usize,
     pub targets: Vec<(String, u16)>,
     pub target_password: Option<String>,
@@ -195,12 +203,25 @@ impl Config {
             bail!("viewers per session must be at least 1");
         }
         let webp = args.webp || scenario.webp.unwrap_or(false);
+        let policy = match (&args.policy, &scenario.policy) {
+            (Some(json), _) => {
+                let v: serde_json::Value =
+                    serde_json::from_str(json).context("--policy: not JSON")?;
+                if !v.is_object() {
+                    bail!("--policy must be a JSON object (docs/policy.md)");
+                }
+                Some(v)
+            }
+            (None, Some(table)) => Some(serde_json::to_value(table).context("scenario policy")?),
+            (None, None) => None,
+        };
         counts
             .into_iter()
             .map(|sessions| {
                 let mut c = Self::resolve_one(args, &scenario, sessions)?;
                 c.viewers_per_session = viewers_per_session;
                 c.webp = webp;
+                c.policy.clone_from(&policy);
                 Ok(c)
             })
             .collect()
@@ -239,6 +260,7 @@ impl Config {
             sessions,
             viewers_per_session: 1,
             webp: false,
+            policy: None,
             displays: displays.min(sessions),
             targets,
             target_password: args
@@ -346,6 +368,25 @@ mod tests {
         .remove(0);
         assert_eq!(c.displays, 2);
         assert_eq!(c.targets[1], ("127.0.0.1".to_owned(), 5902));
+    }
+
+    #[test]
+    fn a_policy_is_a_json_object_from_the_flag_or_a_table_from_the_scenario() {
+        let c = Config::resolve(
+            &args(&["--policy", r#"{"recording": true}"#]),
+            Scenario::default(),
+        )
+        .unwrap();
+        assert_eq!(c[0].policy, Some(serde_json::json!({"recording": true})));
+        assert!(Config::resolve(&args(&["--policy", "[1]"]), Scenario::default()).is_err());
+        assert!(Config::resolve(&args(&["--policy", "{"]), Scenario::default()).is_err());
+        let s: Scenario = toml::from_str("[policy]\nwatermark = true").unwrap();
+        let c = Config::resolve(&args(&[]), s).unwrap();
+        assert_eq!(c[0].policy, Some(serde_json::json!({"watermark": true})));
+        assert_eq!(
+            Config::resolve(&args(&[]), Scenario::default()).unwrap()[0].policy,
+            None
+        );
     }
 
     #[test]

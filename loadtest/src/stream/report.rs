@@ -264,6 +264,7 @@ impl Measured {
             "viewers_per_session": c.viewers_per_session,
             "viewers": self.viewers.len(),
             "webp_offered": c.webp,
+            "policy": c.policy,
             "displays": c.displays,
             "ramp_up_s": c.ramp_up.as_secs_f64(),
             "warmup_s": c.warmup.as_secs_f64(),
