@@ -47,7 +47,7 @@ enum Command {
     /// Container sessions: launch → first frame, and an idle session's cost.
     Containers(containers::Args),
     /// Stream fps, bandwidth, latency and fidelity on standard workloads.
-    Stream(stream::Args),
+    Stream(Box<stream::Args>),
     /// WebSocket relay throughput, latency and memory against nginx and websockify.
     Relay(relay::Args),
 }
@@ -58,7 +58,7 @@ fn main() -> anyhow::Result<()> {
         Command::Launch(args) => launch::run(args),
         Command::Sessions(args) => sessions::run(args),
         Command::Containers(args) => containers::run(args),
-        Command::Stream(args) => stream::run(args),
+        Command::Stream(args) => stream::run(*args),
         Command::Relay(args) => relay::run(args),
     }
 }
