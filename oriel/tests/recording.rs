@@ -92,6 +92,44 @@ async fn launch_recorded(oriel: &Oriel, port: u16) -> (support::Api, Value) {
     .await
 }
 
+/// The control plane heard the recording fail: the session is marked
+/// failed and the audit log says why.
+async fn recording_failure_recorded(api: &support::Api, sid: &str) {
+    let api = api.clone();
+    let sid = sid.to_owned();
+    blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let audit = api
+                .call(
+                    "GET",
+                    &format!("/api/v1/audit?action=session.recording_failed&target_id={sid}"),
+                    None,
+                    &[],
+                )
+                .unwrap();
+            let items = audit.body["items"].as_array().cloned().unwrap_or_default();
+            let state = api
+                .call("GET", &format!("/api/v1/sessions/{sid}"), None, &[])
+                .unwrap()
+                .body["state"]
+                .clone();
+            if let Some(e) = items.first() {
+                assert_eq!(e["outcome"], "failure", "{e}");
+                assert_eq!(e["details"]["reason"], "feature_unavailable", "{e}");
+                assert_eq!(state, "failed");
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no session.recording_failed audit entry for {sid} (state {state})"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    })
+    .await;
+}
+
 async fn viewer(oriel: &Oriel, launched: &Value) -> StreamViewer {
     let mut v = StreamViewer::connect(
         launched["stream_url"].as_str().unwrap(),
@@ -196,7 +234,7 @@ async fn a_recording_that_cannot_be_created_keeps_the_session_from_streaming() {
     let oriel = Oriel::up(&[("ORIEL_GATEWAY__RECORDINGS_DIR", blocked.to_str().unwrap())])
         .await
         .unwrap();
-    let (_api, launched) = launch_recorded(&oriel, desk.display.rfb_port()).await;
+    let (api, launched) = launch_recorded(&oriel, desk.display.rfb_port()).await;
     let mut v = viewer(&oriel, &launched).await;
     assert!(v.hello.is_none(), "a recorded session streamed unrecorded");
     let (end, code) = v.wait_closed(Duration::from_secs(10)).await.unwrap();
@@ -208,6 +246,7 @@ async fn a_recording_that_cannot_be_created_keeps_the_session_from_streaming() {
         end.message
     );
     assert!(!end.retryable);
+    recording_failure_recorded(&api, launched["id"].as_str().unwrap()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,7 +272,7 @@ async fn a_full_disk_ends_the_session_and_leaves_a_playable_incomplete_recording
     let oriel = Oriel::up(&[("ORIEL_GATEWAY__RECORDINGS_DIR", small.to_str().unwrap())])
         .await
         .unwrap();
-    let (_api, launched) = launch_recorded(&oriel, desk.display.rfb_port()).await;
+    let (api, launched) = launch_recorded(&oriel, desk.display.rfb_port()).await;
     let sid = launched["id"].as_str().unwrap().to_owned();
     let mut v = viewer(&oriel, &launched).await;
     assert!(v.hello.is_some(), "{:?}", v.end);
@@ -247,6 +286,7 @@ async fn a_full_disk_ends_the_session_and_leaves_a_playable_incomplete_recording
         "{}",
         end.message
     );
+    recording_failure_recorded(&api, &sid).await;
     // What was written plays up to where the disk filled; it is marked
     // incomplete, never complete, and its signed part verifies.
     let r = read_when(

@@ -96,6 +96,12 @@ impl ControlPlane {
                         (SessionState::Ended, None)
                     }
                     (kind, "target") if !retryable => (SessionState::Failed, Some(kind)),
+                    // After admission only the recording fails this way (it
+                    // cannot be created or written): the session ended for
+                    // every viewer, fail closed.
+                    ("feature_unavailable", _) => {
+                        (SessionState::Failed, Some("feature_unavailable"))
+                    }
                     _ => return Ok(()),
                 };
                 if let Some(s) = self.store.transition(sid, to, now, failure).await? {
@@ -106,7 +112,9 @@ impl ControlPlane {
                         Audit {
                             actor_id: Some(&s.user_id),
                             actor_name: &s.username,
-                            action: if to == SessionState::Failed {
+                            action: if failure == Some("feature_unavailable") {
+                                "session.recording_failed"
+                            } else if to == SessionState::Failed {
                                 "session.fail"
                             } else {
                                 "session.end"
