@@ -99,7 +99,7 @@ export const CLOSE_CODES = Object.freeze({
   4014: { klass: 1, retryable: false, message: "The remote system's certificate or host key is not the recorded one." },
   4015: { klass: 2, retryable: false, message: 'The session ended after a period without input.' },
   4016: { klass: 2, retryable: false, message: 'The session reached its maximum length.' },
-  4017: { klass: 2, retryable: false, message: 'This workspace requires session recording or a watermark, which this server does not provide yet.' },
+  4017: { klass: 2, retryable: false, message: 'This session must be recorded or watermarked, and that cannot be done right now.' },
 });
 
 const C_HELLO = 0x01, C_ACK = 0x02, C_KEY = 0x03, C_POINTER = 0x04, C_WHEEL = 0x05,
