@@ -1,62 +1,11 @@
-//! What the agent is told: its settings and a session's container spec.
+//! What a session runs in: its container spec (from its workspace's
+//! [`ContainerSettings`]) and, once started, where its desktop answers.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
 
-use crate::{AgentError, SessionId, SubnetPool};
+use oriel_core_agent_protocol::ContainerSettings;
 
-/// How the agent reaches Docker and names what it owns.
-#[derive(Debug, Clone)]
-pub struct AgentSettings {
-    /// This agent's id: the value of [`LABEL_AGENT`] on everything it creates.
-    pub agent_id: String,
-    /// The Docker engine's Unix socket.
-    pub docker_socket: PathBuf,
-    /// Timeout of one Docker API request.
-    pub request_timeout: Duration,
-    /// How long a started container may take until its VNC server answers.
-    pub ready_timeout: Duration,
-    /// Grace period between SIGTERM and SIGKILL when a session ends (the
-    /// image contract promises an exit within 10 s).
-    pub stop_timeout: Duration,
-    /// Install host firewall rules (iptables) isolating each session from the
-    /// host and, with internet egress, from private networks. Turning this off
-    /// leaves host services reachable from containers: only for hosts whose
-    /// firewall already does it.
-    pub host_firewall: bool,
-    /// Destinations a session with [`Egress::Internet`] may not reach.
-    pub blocked_destinations: Vec<String>,
-    /// Where session subnets come from; `None` leaves it to Docker's default
-    /// address pools, which hold only about 30 networks.
-    pub subnet_pool: Option<SubnetPool>,
-}
-
-impl AgentSettings {
-    /// Defaults for an agent with this id: `/var/run/docker.sock`, firewall on,
-    /// private ranges (RFC 1918, link-local, CGNAT) blocked for internet egress.
-    pub fn new(agent_id: impl Into<String>) -> Self {
-        AgentSettings {
-            agent_id: agent_id.into(),
-            docker_socket: PathBuf::from("/var/run/docker.sock"),
-            request_timeout: Duration::from_secs(30),
-            ready_timeout: Duration::from_secs(30),
-            stop_timeout: Duration::from_secs(10),
-            host_firewall: true,
-            blocked_destinations: [
-                "10.0.0.0/8",
-                "172.16.0.0/12",
-                "192.168.0.0/16",
-                "169.254.0.0/16",
-                "100.64.0.0/10",
-            ]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-            subnet_pool: None,
-        }
-    }
-}
+use crate::SessionId;
 
 /// What a session may reach outside its container (a workspace policy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,12 +65,32 @@ impl ContainerSpec {
     }
 }
 
+impl From<&ContainerSettings> for ContainerSpec {
+    /// The spec of a container the control plane asks for: its image,
+    /// limits, egress (`internet`, anything else none) and geometry, with
+    /// [`ContainerSpec::new`]'s read-only root and tmpfs mounts.
+    fn from(w: &ContainerSettings) -> ContainerSpec {
+        let mut spec = ContainerSpec::new(&w.image);
+        spec.cpus = w.cpus;
+        spec.memory_mb = u64::from(w.memory_mb);
+        spec.pids = i64::from(w.pids);
+        spec.egress = if w.internet_egress() {
+            Egress::Internet
+        } else {
+            Egress::None
+        };
+        spec.width = w.width;
+        spec.height = w.height;
+        spec
+    }
+}
+
 /// A session's container, ready for the gateway.
 #[derive(Debug, Clone)]
 pub struct RunningSession {
     /// The session.
     pub session_id: SessionId,
-    /// Docker's container id.
+    /// The runtime's id of the session's container (Docker's container id).
     pub container_id: String,
     /// The VNC server's address, reachable from the host.
     pub vnc_addr: SocketAddr,
@@ -129,18 +98,19 @@ pub struct RunningSession {
     pub vnc_password: String,
 }
 
-pub(crate) fn validate_spec(spec: &ContainerSpec) -> Result<(), AgentError> {
+/// Checks the limits are in range; the message says which is not.
+pub(crate) fn validate_spec(spec: &ContainerSpec) -> Result<(), &'static str> {
     if !(spec.cpus > 0.0 && spec.cpus <= 1024.0) {
-        return Err(AgentError::InvalidSpec("cpus must be in (0, 1024]"));
+        return Err("cpus must be in (0, 1024]");
     }
     if spec.memory_mb < 6 || spec.memory_mb > 1 << 30 {
-        return Err(AgentError::InvalidSpec("memory_mb must be at least 6"));
+        return Err("memory_mb must be at least 6");
     }
     if spec.pids < 1 {
-        return Err(AgentError::InvalidSpec("pids must be positive"));
+        return Err("pids must be positive");
     }
     if spec.width == 0 || spec.height == 0 {
-        return Err(AgentError::InvalidSpec("width and height must be positive"));
+        return Err("width and height must be positive");
     }
     Ok(())
 }

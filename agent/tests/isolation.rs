@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
-use oriel_agent::{Agent, Egress, RunningSession};
+use oriel_agent::{DockerRuntime, Egress, RunningSession, SessionRuntime as _};
 use tokio::net::TcpListener;
 
 /// A host service on all addresses that counts the connections it accepts.
@@ -31,7 +31,7 @@ async fn host_service() -> (u16, Arc<AtomicUsize>) {
 
 /// The host's addresses a container could aim at: its own network's
 /// gateway, docker0's gateway and the host's primary address.
-async fn host_addresses(agent: &Agent, session: &RunningSession) -> Vec<IpAddr> {
+async fn host_addresses(agent: &DockerRuntime, session: &RunningSession) -> Vec<IpAddr> {
     let docker = agent.docker();
     let info = docker
         .inspect_container(&session.container_id, None)
@@ -63,7 +63,7 @@ async fn host_addresses(agent: &Agent, session: &RunningSession) -> Vec<IpAddr> 
 }
 
 async fn assert_isolated(
-    agent: &Agent,
+    agent: &DockerRuntime,
     from: &RunningSession,
     other: &RunningSession,
     internet_must_fail: bool,
@@ -162,7 +162,7 @@ async fn without_the_firewall_the_host_would_be_reachable() {
     let _guard = LabelGuard(id.clone());
     let mut settings = settings(&id);
     settings.host_firewall = false;
-    let agent = Agent::connect(settings).await.unwrap();
+    let agent = DockerRuntime::connect(settings).await.unwrap();
     let running = agent.launch(&spec(), &sid("s-open")).await.unwrap();
     let (port, accepted) = host_service().await;
     let info = agent

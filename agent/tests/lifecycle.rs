@@ -7,7 +7,9 @@ mod common;
 use std::path::PathBuf;
 
 use common::*;
-use oriel_agent::{Agent, AgentError, AgentSettings, Egress, probe_rfb};
+use oriel_agent::{
+    DockerError, DockerRuntime, DockerSettings, Egress, SessionRuntime as _, probe_rfb,
+};
 
 #[tokio::test]
 async fn launch_answers_vnc_and_end_leaves_nothing() {
@@ -116,7 +118,7 @@ async fn each_session_gets_its_own_password_and_network() {
     assert_ne!(a.vnc_password, b.vnc_password);
     assert_ne!(a.vnc_addr.ip(), b.vnc_addr.ip());
     let err = agent.launch(&spec, &sa).await.unwrap_err();
-    assert!(matches!(err, AgentError::SessionExists(_)), "{err}");
+    assert!(matches!(err, DockerError::SessionExists(_)), "{err}");
     // The refused duplicate did not tear down the running one.
     assert!(probe_rfb(a.vnc_addr).await);
     let mut sessions = agent.sessions().await.unwrap();
@@ -160,10 +162,10 @@ async fn internet_egress_uses_a_non_internal_network() {
 
 #[tokio::test]
 async fn a_missing_socket_is_a_clear_error() {
-    let mut settings = AgentSettings::new("nosock");
+    let mut settings = DockerSettings::new("nosock");
     settings.docker_socket = PathBuf::from("/nonexistent/docker.sock");
-    let err = Agent::connect(settings).await.unwrap_err();
-    assert!(matches!(err, AgentError::SocketMissing(_)), "{err:?}");
+    let err = DockerRuntime::connect(settings).await.unwrap_err();
+    assert!(matches!(err, DockerError::SocketMissing(_)), "{err:?}");
     assert!(
         err.to_string().contains("/nonexistent/docker.sock"),
         "{err}"
@@ -178,7 +180,7 @@ async fn a_missing_image_fails_and_leaves_nothing() {
     let mut spec = spec();
     spec.image = "oriel-agent-test-no-such-image:0".to_owned();
     let err = agent.launch(&spec, &sid("s-x")).await.unwrap_err();
-    assert!(matches!(err, AgentError::ImageMissing(_)), "{err:?}");
+    assert!(matches!(err, DockerError::ImageMissing(_)), "{err:?}");
     assert_eq!(labelled(&id), (vec![], vec![]));
     assert!(rules(&id).is_empty());
 }
@@ -196,7 +198,7 @@ async fn a_container_that_exits_fails_fast_and_is_removed() {
     assert!(
         matches!(
             err,
-            AgentError::ContainerExited { .. } | AgentError::VncTimeout { .. }
+            DockerError::ContainerExited { .. } | DockerError::VncTimeout { .. }
         ),
         "{err:?}"
     );
@@ -211,7 +213,7 @@ async fn sessions_take_subnets_from_the_configured_pool() {
     let mut settings = settings(&id);
     // A tiny pool (four /28s) so that overlaps and retries happen.
     settings.subnet_pool = Some(oriel_agent::SubnetPool::new("10.213.250.0/26", 28).unwrap());
-    let agent = Agent::connect(settings).await.unwrap();
+    let agent = DockerRuntime::connect(settings).await.unwrap();
     let spec = spec();
     let ids: Vec<_> = (0..3).map(|i| sid(&format!("s-{i}"))).collect();
     let mut ips = Vec::new();

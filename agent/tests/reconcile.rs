@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use oriel_agent::{Agent, probe_rfb};
+use oriel_agent::{DockerRuntime, SessionRuntime as _, probe_rfb};
 
 /// A container this agent did not create: `docker run` with the given labels.
 struct Foreign(String);
@@ -107,7 +107,7 @@ async fn a_restarted_agent_converges_quickly() {
     );
 
     let started = Instant::now();
-    let second = Agent::connect(settings(&id)).await.unwrap();
+    let second = DockerRuntime::connect(settings(&id)).await.unwrap();
     let mut found = second.sessions().await.unwrap();
     found.sort();
     assert_eq!(found, sessions, "the new agent sees the old containers");
@@ -174,11 +174,9 @@ async fn the_periodic_reconciler_converges_and_spares_sessions_when_the_source_f
             async move { a }
         }
     };
-    let loop_agent = agent.clone();
+    let runtime = agent.clone();
     let task = tokio::spawn(async move {
-        loop_agent
-            .reconcile_every(Duration::from_millis(100), source)
-            .await
+        oriel_agent::reconcile_every(&runtime, Duration::from_millis(100), source).await
     });
     // Two passes with the source failing: nothing removed.
     for _ in 0..3 {

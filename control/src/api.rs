@@ -5,6 +5,7 @@
 mod audit;
 pub(crate) mod authn;
 mod enroll;
+mod fleet;
 mod groups;
 mod login;
 mod oidc;
@@ -130,10 +131,10 @@ pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/export", get(audit::export))
         .route("/api/v1/gateway/reports", post(reports::receive))
-        .route("/api/v1/agents", get(crate::agents::list))
-        .route("/api/v1/agent/register", post(crate::agents::register))
-        .route("/api/v1/agent/poll", post(crate::agents::poll))
-        .route("/api/v1/agent/report", post(crate::agents::report))
+        .route("/api/v1/agents", get(fleet::list))
+        .route("/api/v1/agent/register", post(fleet::register))
+        .route("/api/v1/agent/poll", post(fleet::poll))
+        .route("/api/v1/agent/report", post(fleet::report))
         .route("/api/v1/zones", get(zones::list).post(zones::create))
         .route(
             "/api/v1/zones/{name}",

@@ -23,10 +23,11 @@
 //! - `auth` (password, TOTP and OIDC primitives), `audit` (the writer),
 //!   `gateway_link`, `time`; and the store and token crates below.
 //!
-//! `agents` (the agents' registration and long poll) sits beside the API
-//! while its message types move to a crate of their own.
+//! The agents' messages are the agent protocol's
+//! ([`oriel_core_agent_protocol`]); the control plane's side of it, the
+//! fleet (the registry of agents), is `service::fleet` (operations,
+//! [`ControlPlane::fleet`]) and `api::fleet` (its HTTP endpoints).
 
-mod agents;
 mod api;
 mod audit;
 mod auth;
@@ -35,10 +36,6 @@ mod gateway_link;
 mod service;
 mod time;
 
-pub use agents::{
-    AgentHello, AgentOrders, AgentPoll, AgentReport, AgentStreams, AgentWelcome, ContainerSettings,
-    NodeGatewayHello, ReadyDesktop, ReportOutcome, WantedSession,
-};
 pub use auth::oidc::OidcSettings;
 pub use error::ApiError;
 pub use gateway_link::{AllGateways, GatewayLink, InProcessGateway, RemoteGateways};
@@ -48,7 +45,7 @@ pub use gateway_link::{AllGateways, GatewayLink, InProcessGateway, RemoteGateway
 pub mod openapi {
     pub use crate::api::openapi::{Contract, document, validate};
 }
-pub use service::{Feature, ServiceError};
+pub use service::{AgentStreams, Feature, Fleet, ServiceError};
 
 use bytes::Bytes;
 use oriel_control_store::{DataKey, Role, Store, StoreError};
@@ -161,7 +158,7 @@ pub struct ControlPlane {
     /// The OpenID provider (discovery and key cache), when configured.
     pub(crate) oidc: Option<auth::oidc::Oidc>,
     /// Bumped when agents should look again (a container launch or end).
-    pub(crate) agent_changes: tokio::sync::watch::Sender<u64>,
+    pub(crate) fleet_changes: tokio::sync::watch::Sender<u64>,
     /// Since when (Unix ms) this control plane has been up with its database
     /// in reach: agents and gateways could not be heard before, so silence
     /// from before then is no sign of trouble (see `ControlPlane::reap`).
@@ -226,7 +223,7 @@ impl ControlPlane {
             gateways,
             report_verifier,
             dummy_hash,
-            agent_changes: tokio::sync::watch::Sender::new(0),
+            fleet_changes: tokio::sync::watch::Sender::new(0),
             hearing_since_ms: std::sync::atomic::AtomicI64::new(time::now_ms()),
         });
         Ok((

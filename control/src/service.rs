@@ -2,7 +2,7 @@
 //! launching a session (policy, limits, placement), minting its tokens,
 //! ending it, users (the last admin kept, the disabled cut off),
 //! revocations, gateway reports and the reaper, the effective policy,
-//! zones — with domain types in and out and one error enum,
+//! zones, the fleet of agents (registration, long poll, reports) — with domain types in and out and one error enum,
 //! [`ServiceError`]. It knows nothing of HTTP: `crate::api` parses
 //! requests, calls it, and maps its errors to the API's statuses and codes.
 //!
@@ -24,6 +24,7 @@
 
 mod caller;
 mod error;
+pub(crate) mod fleet;
 pub(crate) mod policy;
 mod reports;
 mod revocations;
@@ -33,6 +34,7 @@ pub(crate) mod zones;
 
 pub(crate) use caller::{Authed, Scope, Via};
 pub use error::{Feature, ServiceError};
+pub use fleet::{AgentStreams, Fleet};
 pub(crate) use revocations::RevokeRequest;
 pub(crate) use sessions::{LaunchRequest, TokenOutcome, TokenRequest, public_base};
 pub(crate) use users::{NewUser, UserUpdate};

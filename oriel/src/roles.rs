@@ -251,12 +251,15 @@ async fn up(config: Config) -> anyhow::Result<()> {
 /// Under `oriel up`: the agent in this process, on the local Docker
 /// engine. Without one, the rest runs and container workspaces say no
 /// agent has room.
-#[cfg(feature = "agent")]
-type LocalAgent = (Arc<oriel_agent::Agent>, oriel_control::AgentHello);
+#[cfg(all(feature = "agent", feature = "control", feature = "gateway"))]
+type LocalAgent = (
+    Arc<oriel_agent::DockerRuntime>,
+    oriel_core_agent_protocol::AgentHello,
+);
 #[cfg(all(not(feature = "agent"), feature = "control", feature = "gateway"))]
 type LocalAgent = ();
 
-#[cfg(feature = "agent")]
+#[cfg(all(feature = "agent", feature = "control", feature = "gateway"))]
 async fn local_agent(p: &Process) -> Option<LocalAgent> {
     if !p.config.agent.enabled {
         info!("agent.enabled is false: no container sessions on this host");
@@ -284,16 +287,16 @@ async fn local_agent(_p: &Process) -> Option<LocalAgent> {
 
 /// Adds the `container` adapter (VNC to the container, files through the
 /// agent) when an agent runs in this process.
-#[cfg(feature = "agent")]
+#[cfg(all(feature = "agent", feature = "control", feature = "gateway"))]
 fn with_containers(
     p: &Process,
     connectors: oriel_protocols_session::Connectors,
     local: Option<&LocalAgent>,
 ) -> oriel_protocols_session::Connectors {
     match local {
-        Some((docker, _)) => connectors.with(agent::ContainerConnector::new(
+        Some((runtime, _)) => connectors.with(oriel_agent::ContainerConnector::new(
             oriel_protocols_vnc::VncConnector::new(p.config.gateway.vnc.clone()),
-            Arc::clone(docker),
+            Arc::clone(runtime),
         )),
         None => connectors,
     }
@@ -308,20 +311,18 @@ fn with_containers(
     connectors
 }
 
-#[cfg(feature = "agent")]
+#[cfg(all(feature = "agent", feature = "control", feature = "gateway"))]
 fn start_local_agent(
     p: &Process,
     cp: &Arc<oriel_control::ControlPlane>,
     local: Option<LocalAgent>,
 ) {
-    let Some((docker, hello)) = local else { return };
-    let link = agent::Link::Local(Arc::clone(cp));
-    match agent::AgentRole::new(p, docker, hello, link) {
-        Ok(role) => {
-            tokio::spawn(role.run());
-        }
-        Err(e) => tracing::warn!(error = %format!("{e:#}"), "the agent cannot start"),
-    }
+    let Some((runtime, hello)) = local else {
+        return;
+    };
+    let link = agent::InProcessLink(Arc::clone(cp));
+    let agent = oriel_agent::Agent::new(link, runtime, hello, p.config.agent.reconcile_every);
+    tokio::spawn(Arc::new(agent).run());
 }
 
 #[cfg(all(not(feature = "agent"), feature = "control", feature = "gateway"))]
@@ -411,43 +412,49 @@ async fn agent_only(config: Config) -> anyhow::Result<()> {
     };
     let ca = std::fs::read(&control.ca)
         .with_context(|| format!("agent.control_ca: cannot read {}", control.ca.display()))?;
-    let link = agent::Link::remote(control.url.as_str(), token, &ca)?;
-    let (docker, mut hello) = agent::connect(&p, "").await?;
-    let docker = Arc::new(docker);
+    let link = oriel_agent::HttpsLink::new(control.url.as_str(), token, &ca)
+        .with_context(|| format!("agent.control_ca: {}", control.ca.display()))?;
+    let (runtime, mut hello) = agent::connect(&p, "").await?;
+    let runtime = Arc::new(runtime);
     let node_url = node_url.clone();
     let reporter = gateway::remote_reporter(&p)?;
-    let connectors = gateway::connectors(&p).with(agent::ContainerConnector::new(
+    let connectors = gateway::connectors(&p).with(oriel_agent::ContainerConnector::new(
         oriel_protocols_vnc::VncConnector::new(p.config.gateway.vnc.clone()),
-        Arc::clone(&docker),
+        Arc::clone(&runtime),
     ));
     let gw = gateway::build(&p, reporter, connectors)?;
     hello.gateway = Some(node_gateway(&p, node_url.as_str())?);
     // A session ended anywhere ends here at once: this node's gateway
     // closes its streams and refuses its tokens (well past their expiry).
     let gw_for_ends = Arc::clone(&gw);
-    let role = agent::AgentRole::new(&p, docker, hello, link)?.on_ended(Box::new(move |sid| {
-        let until = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-            + 3600;
-        let closed = gw_for_ends.end_session(sid, until);
-        if closed > 0 {
-            info!(session_id = %sid, streams = closed, "session ended: streams closed");
-        }
-    }));
+    let every = p.config.agent.reconcile_every;
+    let agent =
+        oriel_agent::Agent::new(link, runtime, hello, every).on_ended(Box::new(move |sid| {
+            let until = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+                + 3600;
+            let closed = gw_for_ends.end_session(sid, until);
+            if closed > 0 {
+                info!(session_id = %sid, streams = closed, "session ended: streams closed");
+            }
+        }));
     let front = p
         .front()
         .websocket(gw.stream_route())
         .http("/gateway/v1/", gw.command_endpoint())
         .build()?;
-    tokio::spawn(role.run());
+    tokio::spawn(Arc::new(agent).run());
     p.serve(front, "agent").await
 }
 
 /// What the control plane needs to know of this node's gateway: its URL,
 /// public keys and certificate fingerprint.
 #[cfg(feature = "agent")]
-fn node_gateway(p: &Process, url: &str) -> anyhow::Result<oriel_control::NodeGatewayHello> {
+fn node_gateway(
+    p: &Process,
+    url: &str,
+) -> anyhow::Result<oriel_core_agent_protocol::NodeGatewayHello> {
     let dir = keys_dir(p);
     let read = |name: &str| -> anyhow::Result<String> {
         Ok(std::fs::read_to_string(dir.join(name))
@@ -465,7 +472,7 @@ fn node_gateway(p: &Process, url: &str) -> anyhow::Result<oriel_control::NodeGat
         })
         .with_context(|| format!("{} holds no certificate", files.cert.display()))?;
     let digest = ring::digest::digest(&ring::digest::SHA256, &der);
-    Ok(oriel_control::NodeGatewayHello {
+    Ok(oriel_core_agent_protocol::NodeGatewayHello {
         url: url.to_owned(),
         sealing_key: read("gateway-sealing.pub")?,
         signing_key: read("gateway-signing.pub")?,

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use oriel_agent::{Agent, AgentSettings, ContainerSpec, RunningSession, SessionId};
+use oriel_agent::{ContainerSpec, DockerRuntime, DockerSettings, RunningSession, SessionId};
 
 /// A `FROM scratch` image with a static busybox: `sh`, `nc`, `wget`,
 /// `sleep`… It runs as uid 1000 like the desktop image (contract
@@ -90,15 +90,15 @@ pub fn agent_id(test: &str) -> String {
     format!("t{}-{test}", std::process::id())
 }
 
-pub fn settings(agent_id: &str) -> AgentSettings {
-    let mut s = AgentSettings::new(agent_id);
+pub fn settings(agent_id: &str) -> DockerSettings {
+    let mut s = DockerSettings::new(agent_id);
     s.ready_timeout = Duration::from_secs(20);
     s.stop_timeout = Duration::from_secs(2);
     s
 }
 
-pub async fn agent(agent_id: &str) -> Agent {
-    Agent::connect(settings(agent_id)).await.unwrap()
+pub async fn agent(agent_id: &str) -> DockerRuntime {
+    DockerRuntime::connect(settings(agent_id)).await.unwrap()
 }
 
 pub fn spec() -> ContainerSpec {

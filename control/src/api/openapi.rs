@@ -150,10 +150,22 @@ mod tests {
                 "ConnectionProxy",
                 fields_of::<oriel_control_store::ConnectionProxy>(),
             ),
-            ("AgentHello", fields_of::<crate::AgentHello>()),
-            ("NodeGateway", fields_of::<crate::NodeGatewayHello>()),
-            ("AgentPoll", fields_of::<crate::AgentPoll>()),
-            ("AgentReport", fields_of::<crate::AgentReport>()),
+            (
+                "AgentHello",
+                fields_of::<oriel_core_agent_protocol::AgentHello>(),
+            ),
+            (
+                "NodeGateway",
+                fields_of::<oriel_core_agent_protocol::NodeGatewayHello>(),
+            ),
+            (
+                "AgentPoll",
+                fields_of::<oriel_core_agent_protocol::AgentPoll>(),
+            ),
+            (
+                "AgentReport",
+                fields_of::<oriel_core_agent_protocol::AgentReport>(),
+            ),
         ];
         for (schema, rust) in pairs {
             assert_eq!(schema_fields(schema), rust, "schema {schema}");

@@ -106,7 +106,7 @@ impl ControlPlane {
                 };
                 if let Some(s) = self.store.transition(sid, to, now, failure).await? {
                     if s.agent_id.is_some() {
-                        self.agents_changed();
+                        self.fleet_changed();
                     }
                     self.audit(
                         Audit {
@@ -210,7 +210,7 @@ impl ControlPlane {
                 .is_some()
             {
                 warn!(session_id = %s.id, agent = ?s.agent_id, "container session not ready in time");
-                self.agents_changed();
+                self.fleet_changed();
             }
         }
         for s in self.store.overdue_sessions(now).await? {

@@ -223,7 +223,7 @@ impl ControlPlane {
         // A container session gets its token once its agent reports the
         // desktop ready (`session_token` answers `Preparing` until then).
         let token = if placement.is_some() {
-            self.agents_changed();
+            self.fleet_changed();
             None
         } else {
             let route = route_of(
@@ -379,7 +379,7 @@ impl ControlPlane {
             .transition(&s.id, SessionState::Ending, now, None)
             .await?;
         if s.agent_id.is_some() {
-            self.agents_changed();
+            self.fleet_changed();
         }
         // Revoked for every gateway (reconnections included), then the
         // gateways told to close its streams now.

@@ -54,16 +54,6 @@ pub struct Agent {
     pub reconcile_every: Duration,
 }
 
-/// An agent id as the control plane accepts it: 1–24 of `a-z0-9-`,
-/// starting with a letter or digit.
-fn valid_id(id: &str) -> bool {
-    (1..=24).contains(&id.len())
-        && id.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-}
-
 impl Agent {
     /// `standalone`: the role is `oriel agent`, which needs the keys
     /// `oriel up` does without.
@@ -75,7 +65,7 @@ impl Agent {
                 }
                 None
             }
-            id if valid_id(id) => Some(id.to_owned()),
+            id if oriel_core_agent_protocol::valid_agent_id(id) => Some(id.to_owned()),
             id => {
                 p.push(
                     "agent.id",

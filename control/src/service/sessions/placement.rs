@@ -20,11 +20,13 @@ impl ControlPlane {
         if w.kind != "container" {
             return Ok(None);
         }
-        if !self.agents_enabled() {
+        if !self.fleet_enabled() {
             return Err(ServiceError::NoAgent);
         }
-        let spec: crate::agents::ContainerSettings = serde_json::from_value(w.spec.clone())
-            .map_err(|_| ServiceError::internal(&"a container workspace has no valid settings"))?;
+        let spec: oriel_core_agent_protocol::ContainerSettings =
+            serde_json::from_value(w.spec.clone()).map_err(|_| {
+                ServiceError::internal(&"a container workspace has no valid settings")
+            })?;
         let fallback = match self.store.zone(zone).await? {
             Some(z) if z.fallback => self
                 .store

@@ -80,7 +80,7 @@ async fn serving_gateway(
             return Ok(None);
         };
         let seal_to = SealingPublicKey(
-            crate::agents::sealing_key_of(g)
+            crate::service::fleet::sealing_key_of(g)
                 .ok_or_else(|| ServiceError::internal(&"an agent's gateway key is not valid"))?,
         );
         return Ok(Some(Serving {

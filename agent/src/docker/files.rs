@@ -21,7 +21,8 @@ use oriel_protocols_session::{BoxFuture, FileEntry, FileError, FileTransfer};
 use tokio::io::AsyncWriteExt as _;
 use tokio::sync::mpsc;
 
-use crate::{Agent, SessionId};
+use super::DockerRuntime;
+use crate::SessionId;
 
 /// The session user's home in every workspace image.
 pub const HOME: &str = "/home/oriel";
@@ -37,9 +38,9 @@ pub struct ContainerFiles {
     container: String,
 }
 
-impl Agent {
+impl DockerRuntime {
     /// File transfer for a session's container.
-    pub fn files(&self, session: &SessionId) -> ContainerFiles {
+    pub fn container_files(&self, session: &SessionId) -> ContainerFiles {
         ContainerFiles {
             docker: self.docker.clone(),
             container: self.resource_name(session),
