@@ -187,7 +187,8 @@ fn a_hello_is_checked_field_by_field() {
         change(&mut h);
         h.validate().map_err(|e| (e.field, e.to_string()))
     };
-    let cases: Vec<(Box<dyn Fn(&mut AgentHello)>, Option<&str>)> = vec![
+    type Change = Box<dyn Fn(&mut AgentHello)>;
+    let cases: Vec<(Change, Option<&str>)> = vec![
         (Box::new(|h| h.id = "Bad".into()), Some("id")),
         (Box::new(|h| h.id = String::new()), Some("id")),
         (Box::new(|h| h.zone = String::new()), Some("zone")),
