@@ -114,3 +114,40 @@ pub(crate) fn validate_spec(spec: &ContainerSpec) -> Result<(), &'static str> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(egress: &str) -> ContainerSettings {
+        ContainerSettings {
+            image: "oriel/desktop:1".into(),
+            cpus: 1.5,
+            memory_mb: 2048,
+            pids: 300,
+            egress: egress.into(),
+            width: 1920,
+            height: 1080,
+        }
+    }
+
+    #[test]
+    fn the_control_planes_settings_become_a_spec() {
+        let spec = ContainerSpec::from(&settings("internet"));
+        assert_eq!(spec.image, "oriel/desktop:1");
+        assert_eq!((spec.cpus, spec.memory_mb, spec.pids), (1.5, 2048, 300));
+        assert_eq!((spec.width, spec.height), (1920, 1080));
+        assert_eq!(spec.egress, Egress::Internet);
+        // What the control plane does not say keeps the safe defaults.
+        assert!(spec.read_only_root);
+        assert_eq!(spec.tmpfs, ContainerSpec::new("x").tmpfs);
+        assert_eq!(validate_spec(&spec), Ok(()));
+    }
+
+    #[test]
+    fn any_egress_but_internet_is_none() {
+        for egress in ["none", "", "Internet", "allowlist"] {
+            assert_eq!(ContainerSpec::from(&settings(egress)).egress, Egress::None);
+        }
+    }
+}
