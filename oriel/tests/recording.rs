@@ -98,7 +98,7 @@ async fn recording_failure_recorded(api: &support::Api, sid: &str) {
     let api = api.clone();
     let sid = sid.to_owned();
     blocking(move || {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let audit = api
                 .call(
@@ -121,7 +121,7 @@ async fn recording_failure_recorded(api: &support::Api, sid: &str) {
                 return;
             }
             assert!(
-                std::time::Instant::now() < deadline,
+                Instant::now() < deadline,
                 "no session.recording_failed audit entry for {sid} (state {state})"
             );
             std::thread::sleep(Duration::from_millis(200));
