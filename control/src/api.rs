@@ -2,6 +2,22 @@
 //! the service layer (`crate::service`) and map its errors to the API's
 //! (`crate::error`).
 
+/// Declares a page of a list endpoint's items: `items` and the cursor of
+/// the next page.
+macro_rules! page_of {
+    ($(#[$doc:meta])* $name:ident, $item:ty) => {
+        $(#[$doc])*
+        #[derive(serde::Serialize, utoipa::ToSchema)]
+        #[serde(deny_unknown_fields)]
+        pub(crate) struct $name {
+            pub(crate) items: Vec<$item>,
+            /// Cursor of the next page (the `after` parameter), or null.
+            #[schema(required = true)]
+            pub(crate) next: Option<String>,
+        }
+    };
+}
+
 mod audit;
 pub(crate) mod authn;
 mod enroll;
@@ -176,12 +192,15 @@ async fn label_and_harden(req: Request, next: Next) -> Response {
 }
 
 /// Paging query of list endpoints.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct Page {
-    /// Items per page (1–200, default 50).
+    /// Items per page (a whole number; 422 outside 1-200, 400 when not a
+    /// number).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<i64>,
-    /// Cursor from the previous page's `next`.
+    /// Cursor: the `next` of the previous page (the last item's sort key).
     pub after: Option<String>,
 }
 

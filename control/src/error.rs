@@ -249,13 +249,42 @@ fn field_of(message: &str) -> Option<String> {
     (is_field && about_it && first != "the").then(|| first.to_owned())
 }
 
+/// The body of every error answer: `{"error": {"code", "message"}}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    #[schema(inline)]
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ErrorDetail {
+    /// Stable code, e.g. unauthorized, invalid_credentials, totp_required,
+    /// too_many_attempts, validation_failed, conflict, session_limit,
+    /// session_ended, last_admin.
+    code: &'static str,
+    /// For humans; never internal detail.
+    message: String,
+    /// On validation errors about one request field: its path, e.g.
+    /// `target.host`, `password`, `policy.upload_max_bytes`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    field: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = serde_json::json!({ "code": self.code, "message": self.message });
-        if let Some(field) = self.field {
-            error["field"] = serde_json::Value::String(field);
-        }
-        (self.status, Json(serde_json::json!({ "error": error }))).into_response()
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                field: self.field,
+            },
+        };
+        (self.status, Json(body)).into_response()
     }
 }
 

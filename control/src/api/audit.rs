@@ -2,6 +2,8 @@
 //! auditors). Writing it: `crate::audit`.
 
 use crate::ControlPlane;
+use crate::api::openapi::responses::{BadRequest, Unprocessable};
+use crate::api::openapi::schemas;
 use crate::audit::Audit;
 use crate::error::{ApiError, query_rejection};
 use crate::service::Authed;
@@ -11,39 +13,89 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use oriel_control_store::{AuditEntry, AuditFilter};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
-pub(crate) fn entry_json(e: &AuditEntry) -> serde_json::Value {
-    serde_json::json!({
-        "id": e.id,
-        "at": rfc3339(e.at),
-        "actor_id": e.actor_id,
-        "actor": e.actor_name,
-        "action": e.action,
-        "target_type": e.target_type,
-        "target_id": e.target_id,
-        "target_name": e.target_name,
-        "source": e.source,
-        "outcome": e.outcome,
-        "details": e.details,
-    })
+/// An entry of the audit log.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = AuditEntry)]
+pub(crate) struct AuditEntryView {
+    id: String,
+    #[schema(format = DateTime)]
+    at: String,
+    #[schema(required = true)]
+    actor_id: Option<String>,
+    /// The actor's name.
+    actor: String,
+    action: String,
+    #[schema(required = true)]
+    target_type: Option<String>,
+    #[schema(required = true)]
+    target_id: Option<String>,
+    #[schema(required = true)]
+    target_name: Option<String>,
+    #[schema(required = true)]
+    source: Option<String>,
+    #[schema(schema_with = schemas::outcome)]
+    outcome: String,
+    /// What the action did, by action.
+    #[schema(value_type = Object)]
+    details: serde_json::Value,
 }
 
+impl AuditEntryView {
+    pub(crate) fn of(e: &AuditEntry) -> AuditEntryView {
+        AuditEntryView {
+            id: e.id.clone(),
+            at: rfc3339(e.at),
+            actor_id: e.actor_id.clone(),
+            actor: e.actor_name.clone(),
+            action: e.action.clone(),
+            target_type: e.target_type.clone(),
+            target_id: e.target_id.clone(),
+            target_name: e.target_name.clone(),
+            source: e.source.clone(),
+            outcome: e.outcome.clone(),
+            details: e.details.clone(),
+        }
+    }
+}
+
+page_of!(
+    /// A page of audit entries, newest first.
+    AuditList,
+    AuditEntryView
+);
+
 /// Filters of the audit endpoints.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
+    /// Exact user name.
     actor: Option<String>,
-    /// An action, or a prefix ending in `.` (`session.`).
+    /// An action, or a prefix ending in `.` (e.g. `session.`).
     action: Option<String>,
+    /// Exact id of the object.
     target_id: Option<String>,
+    /// `success` or `failure` (422 otherwise).
+    #[param(schema_with = schemas::outcome)]
     outcome: Option<String>,
-    /// RFC 3339.
+    /// RFC 3339 (422 otherwise).
+    #[param(format = DateTime)]
     since: Option<String>,
-    /// RFC 3339.
+    /// RFC 3339 (422 otherwise).
+    #[param(format = DateTime)]
     until: Option<String>,
+    /// `GET /audit` only: items per page (a whole number; 422 outside
+    /// 1-1000).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     limit: Option<i64>,
+    /// `GET /audit` only: cursor `<unix ms>_<id>`, exactly the `next` of
+    /// the previous page; anything else is 400 `bad_request`.
+    #[param(pattern = "^-?[0-9]+_")]
     after: Option<String>,
 }
 
@@ -84,11 +136,24 @@ fn filter(q: &AuditQuery) -> Result<AuditFilter<'_>, ApiError> {
 }
 
 /// `GET /api/v1/audit` (admins and auditors), newest first, paged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    operation_id = "listAudit",
+    tag = "audit",
+    summary = "Query the audit log, newest first (admins and auditors)",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of entries.", body = AuditList),
+        (status = 400, response = BadRequest),
+        (status = 422, response = Unprocessable),
+    )
+)]
 pub(crate) async fn list(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     q: Result<Query<AuditQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<AuditList>, ApiError> {
     auth.require_reader()?;
     let Query(q) = q.map_err(query_rejection)?;
     let limit = match q.limit {
@@ -99,16 +164,34 @@ pub(crate) async fn list(
     let f = filter(&q)?;
     let rows = cp.store.query_audit(&f, limit + 1).await?;
     let more = rows.len() as i64 > limit;
-    let items: Vec<_> = rows.iter().take(limit as usize).map(entry_json).collect();
+    let items: Vec<_> = rows
+        .iter()
+        .take(limit as usize)
+        .map(AuditEntryView::of)
+        .collect();
     let next = more.then(|| {
         let last = &rows[limit as usize - 1];
         format!("{}_{}", last.at, last.id)
     });
-    Ok(Json(serde_json::json!({ "items": items, "next": next })))
+    Ok(Json(AuditList { items, next }))
 }
 
 /// `GET /api/v1/audit/export`: the matching entries as JSON lines, newest
 /// first (at most 100 000 per export; narrow the time range for more).
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/export",
+    operation_id = "exportAudit",
+    tag = "audit",
+    summary = "Export matching audit entries as JSON lines (admins and auditors)",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "One AuditEntry JSON object per line, newest first (at most 100 000).",
+            body = String, content_type = "application/x-ndjson"),
+        (status = 400, response = BadRequest),
+        (status = 422, response = Unprocessable),
+    )
+)]
 pub(crate) async fn export(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
@@ -127,7 +210,9 @@ pub(crate) async fn export(
         }
         let rows = cp.store.query_audit(&f, 1000).await?;
         for e in &rows {
-            out.push_str(&entry_json(e).to_string());
+            let line = serde_json::to_string(&AuditEntryView::of(e))
+                .map_err(|e| ApiError::internal(&e))?;
+            out.push_str(&line);
             out.push('\n');
         }
         total += rows.len();

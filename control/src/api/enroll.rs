@@ -9,6 +9,7 @@
 //!    group of the user requires it).
 
 use crate::ControlPlane;
+use crate::api::openapi::responses::{BadRequest, Conflict, Unprocessable, UnsupportedMediaType};
 use crate::audit::Audit;
 use crate::auth::{password, totp};
 use crate::error::{ApiError, json_rejection};
@@ -20,23 +21,57 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use http::StatusCode;
 use ring::rand::{SecureRandom as _, SystemRandom};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 /// Recovery codes issued per enrolment.
 const RECOVERY_CODES: usize = 10;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = TotpCode)]
 pub(crate) struct CodeBody {
+    /// The app's current 6-digit code (surrounding spaces ignored); another
+    /// value is 422.
     code: String,
 }
 
+/// A new second-factor secret, to confirm with a code.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TotpEnrollment {
+    /// Base32, for typing into an app.
+    secret: String,
+    otpauth_uri: String,
+    /// The URI as a QR code, an SVG document.
+    qr_svg: String,
+}
+
+/// The recovery codes of a second factor just turned on.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RecoveryCodes {
+    /// Ten single-use codes, shown only now.
+    recovery_codes: Vec<String>,
+}
+
 /// `POST /api/v1/auth/totp/enroll`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/totp/enroll",
+    operation_id = "totpEnroll",
+    tag = "auth",
+    summary = "Start setting up a second factor (TOTP)",
+    responses(
+        (status = 200, description = "A new secret, to confirm with a code.", body = TotpEnrollment),
+        (status = 409, response = Conflict),
+    )
+)]
 pub(crate) async fn enroll(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<TotpEnrollment>, ApiError> {
     auth.require_interactive()?;
     if auth.user.totp_enabled {
         return Err(ApiError::conflict(
@@ -60,19 +95,34 @@ pub(crate) async fn enroll(
         .map_or("Oriel".to_owned(), |host| format!("Oriel ({host})"));
     let uri = totp::otpauth_uri(secret.as_ref(), &issuer, &auth.user.username);
     let svg = totp::qr_svg(&uri).ok_or_else(|| ApiError::internal(&"qr code too large"))?;
-    Ok(Json(serde_json::json!({
-        "secret": totp::base32(secret.as_ref()),
-        "otpauth_uri": uri,
-        "qr_svg": svg,
-    })))
+    Ok(Json(TotpEnrollment {
+        secret: totp::base32(secret.as_ref()),
+        otpauth_uri: uri,
+        qr_svg: svg,
+    }))
 }
 
 /// `POST /api/v1/auth/totp/confirm`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/totp/confirm",
+    operation_id = "totpConfirm",
+    tag = "auth",
+    summary = "Turn the second factor on with a code from the app",
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "On; recovery codes shown once.", body = RecoveryCodes),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+    )
+)]
 pub(crate) async fn confirm(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     body: Result<Json<CodeBody>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<RecoveryCodes>, ApiError> {
     auth.require_interactive()?;
     let Json(body) = body.map_err(json_rejection)?;
     let record = cp
@@ -135,10 +185,27 @@ pub(crate) async fn confirm(
         cp.store.complete_login(hash).await?;
     }
     cp.audit(Audit::by(&auth, "auth.totp.enable")).await;
-    Ok(Json(serde_json::json!({ "recovery_codes": codes })))
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
 }
 
 /// `DELETE /api/v1/auth/totp`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/totp",
+    operation_id = "totpDisable",
+    tag = "auth",
+    summary = "Turn the second factor off",
+    request_body = CodeBody,
+    responses(
+        (status = 204, description = "Off."),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+    )
+)]
 pub(crate) async fn disable(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,

@@ -3,7 +3,11 @@
 //! granted workspaces' policies (see `docs/policy.md`).
 
 use super::Page;
+use super::login::GroupRef;
 use crate::ControlPlane;
+use crate::api::openapi::responses::{
+    BadRequest, Conflict, NotFound, Unprocessable, UnsupportedMediaType,
+};
 use crate::audit::Audit;
 use crate::error::{ApiError, json_rejection, query_rejection};
 use crate::service::Authed;
@@ -16,24 +20,68 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use oriel_control_store::{GroupRecord, StoreError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = GroupInput)]
 pub(crate) struct GroupBody {
+    /// 1-64 letters, digits, spaces, dots, dashes or underscores; no space
+    /// at either end (names are not trimmed: refused).
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[\p{L}\p{N}._-]([\p{L}\p{N} ._-]*[\p{L}\p{N}._-])?$"
+    )]
     name: String,
+    /// At most 1024 bytes.
     #[serde(default)]
+    #[schema(max_length = 1024, default = "")]
     description: String,
     #[serde(default)]
     settings: GroupSettings,
-    /// User ids; on PUT, absent leaves the members as they are.
+    /// User ids (each must exist); on PUT, absent or null leaves them.
     #[serde(default)]
     members: Option<Vec<String>>,
-    /// Workspace ids; on PUT, absent leaves the grants as they are.
+    /// Workspace ids granted (each must exist); on PUT, absent or null
+    /// leaves them.
     #[serde(default)]
     workspaces: Option<Vec<String>>,
 }
+
+/// A member of a group.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Member {
+    id: String,
+    username: String,
+}
+
+/// A group as the API shows it.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Group {
+    id: String,
+    name: String,
+    description: String,
+    settings: GroupSettings,
+    #[schema(inline)]
+    members: Vec<Member>,
+    /// The workspaces the group grants.
+    workspaces: Vec<GroupRef>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+page_of!(
+    /// A page of groups, by name.
+    GroupList,
+    Group
+);
 
 fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.chars().count())
@@ -43,25 +91,39 @@ fn valid_name(name: &str) -> bool {
         && name.trim() == name
 }
 
-async fn group_json(cp: &ControlPlane, g: &GroupRecord) -> Result<serde_json::Value, ApiError> {
+async fn group_view(cp: &ControlPlane, g: &GroupRecord) -> Result<Group, ApiError> {
     let members = cp.store.group_members(&g.id).await?;
     let ws_ids = cp.store.group_workspace_ids(&g.id).await?;
     let mut workspaces = Vec::new();
     for id in &ws_ids {
         if let Some(w) = cp.store.workspace(id).await?.filter(|w| w.id == *id) {
-            workspaces.push(serde_json::json!({ "id": w.id, "name": w.name }));
+            workspaces.push(GroupRef {
+                id: w.id,
+                name: w.name,
+            });
         }
     }
-    Ok(serde_json::json!({
-        "id": g.id,
-        "name": g.name,
-        "description": g.description,
-        "settings": GroupSettings::of(g),
-        "members": members.iter().map(|u| serde_json::json!({ "id": u.id, "username": u.username })).collect::<Vec<_>>(),
-        "workspaces": workspaces,
-        "created_at": rfc3339(g.created_at),
-        "updated_at": rfc3339(g.updated_at),
-    }))
+    Ok(Group {
+        id: g.id.clone(),
+        name: g.name.clone(),
+        description: g.description.clone(),
+        settings: GroupSettings::of(g),
+        members: members
+            .iter()
+            .map(|u| Member {
+                id: u.id.clone(),
+                username: u.username.clone(),
+            })
+            .collect(),
+        workspaces,
+        created_at: rfc3339(g.created_at),
+        updated_at: rfc3339(g.updated_at),
+    })
+}
+
+/// The group as audit details.
+fn details(g: &Group) -> serde_json::Value {
+    serde_json::to_value(g).unwrap_or_default()
 }
 
 fn check(body: &GroupBody) -> Result<serde_json::Value, ApiError> {
@@ -100,11 +162,24 @@ async fn apply_links(cp: &ControlPlane, id: &str, body: &GroupBody) -> Result<()
 }
 
 /// `GET /api/v1/groups`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/groups",
+    operation_id = "listGroups",
+    tag = "groups",
+    summary = "List groups (admins and auditors)",
+    params(Page),
+    responses(
+        (status = 200, description = "A page of groups, by name.", body = GroupList),
+        (status = 400, response = BadRequest),
+        (status = 422, response = Unprocessable),
+    )
+)]
 pub(crate) async fn list(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     page: Result<Query<Page>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<GroupList>, ApiError> {
     auth.require_reader()?;
     let Query(page) = page.map_err(query_rejection)?;
     let limit = page.limit()?;
@@ -115,13 +190,28 @@ pub(crate) async fn list(
     let more = rows.len() as i64 > limit;
     let mut items = Vec::new();
     for g in rows.iter().take(limit as usize) {
-        items.push(group_json(&cp, g).await?);
+        items.push(group_view(&cp, g).await?);
     }
     let next = more.then(|| rows[limit as usize - 1].name.clone());
-    Ok(Json(serde_json::json!({ "items": items, "next": next })))
+    Ok(Json(GroupList { items, next }))
 }
 
 /// `POST /api/v1/groups`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/groups",
+    operation_id = "createGroup",
+    tag = "groups",
+    summary = "Create a group (admin)",
+    request_body = GroupBody,
+    responses(
+        (status = 201, description = "Created.", body = Group),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+    )
+)]
 pub(crate) async fn create(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
@@ -141,38 +231,67 @@ pub(crate) async fn create(
         cp.store.delete_group(&g.id).await?;
         return Err(e);
     }
-    let json = group_json(&cp, &g).await?;
+    let view = group_view(&cp, &g).await?;
     cp.audit(
         Audit::by(&auth, "group.create")
             .on("group", &g.id, Some(&g.name))
-            .details(json.clone()),
+            .details(details(&view)),
     )
     .await;
-    Ok((StatusCode::CREATED, Json(json)).into_response())
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// `GET /api/v1/groups/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/groups/{id}",
+    operation_id = "getGroup",
+    tag = "groups",
+    summary = "One group",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The group.", body = Group),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(crate) async fn get_one(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Group>, ApiError> {
     auth.require_reader()?;
     let g = cp
         .store
         .group(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("group"))?;
-    Ok(Json(group_json(&cp, &g).await?))
+    Ok(Json(group_view(&cp, &g).await?))
 }
 
 /// `PUT /api/v1/groups/{id}`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/groups/{id}",
+    operation_id = "replaceGroup",
+    tag = "groups",
+    summary = "Replace a group (admin)",
+    params(("id" = String, Path)),
+    request_body = GroupBody,
+    responses(
+        (status = 200, description = "Replaced.", body = Group),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+    )
+)]
 pub(crate) async fn replace(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     Path(id): Path<String>,
     body: Result<Json<GroupBody>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Group>, ApiError> {
     auth.require_admin()?;
     let Json(body) = body.map_err(json_rejection)?;
     let settings = check(&body)?;
@@ -185,17 +304,29 @@ pub(crate) async fn replace(
         .await?
         .ok_or_else(|| ApiError::not_found("group"))?;
     apply_links(&cp, &id, &body).await?;
-    let json = group_json(&cp, &g).await?;
+    let view = group_view(&cp, &g).await?;
     cp.audit(
         Audit::by(&auth, "group.update")
             .on("group", &id, Some(&g.name))
-            .details(json.clone()),
+            .details(details(&view)),
     )
     .await;
-    Ok(Json(json))
+    Ok(Json(view))
 }
 
 /// `DELETE /api/v1/groups/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/groups/{id}",
+    operation_id = "deleteGroup",
+    tag = "groups",
+    summary = "Delete a group (admin)",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(crate) async fn delete(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,

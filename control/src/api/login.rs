@@ -6,7 +6,11 @@
 //! same amount of hashing work.
 
 use super::authn::{self, COOKIE};
+use crate::api::openapi::responses::{
+    BadRequest, Conflict, TooManyRequests, Unprocessable, UnsupportedMediaType,
+};
 use crate::auth::{password, totp};
+use crate::error::ErrorBody;
 use crate::error::{ApiError, json_rejection};
 use crate::service::Authed;
 use crate::service::policy::totp_required;
@@ -17,10 +21,11 @@ use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
-use oriel_control_store::{LoginStage, ThrottleRule, User, UserRecord};
-use serde::Deserialize;
+use oriel_control_store::{LoginStage, Role, ThrottleRule, User, UserRecord};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tracing::{info, warn};
+use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
 /// Per user name: 5 free failures, then 30 s doubling up to 15 min.
@@ -39,27 +44,110 @@ pub(crate) const SOURCE_RULE: ThrottleRule = ThrottleRule {
     window_ms: 15 * 60_000,
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LoginRequest)]
 pub(crate) struct LoginBody {
+    /// 1-256 bytes (422 otherwise).
+    #[schema(min_length = 1, max_length = 256)]
     username: String,
+    /// At most 1024 bytes (422 otherwise).
+    #[schema(max_length = 1024)]
     password: String,
-    /// A TOTP code or a recovery code, when the user has a second factor.
+    /// A TOTP code (6 digits) or a recovery code (16 letters and digits;
+    /// separators ignored), for users with a second factor; null or blank:
+    /// none.
     #[serde(default)]
     totp: Option<String>,
 }
 
-pub(crate) fn user_json(u: &User) -> serde_json::Value {
-    serde_json::json!({
-        "id": u.id,
-        "username": u.username,
-        "role": u.role,
-        "disabled": u.disabled,
-        "origin": u.origin,
-        "totp_enabled": u.totp_enabled,
-        "created_at": rfc3339(u.created_at),
-        "zone": u.zone,
-    })
+/// A user as the API shows it.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = User)]
+pub(crate) struct UserView {
+    id: String,
+    username: String,
+    role: Role,
+    disabled: bool,
+    /// `local`, or `oidc` for users an OpenID Connect provider vouches for
+    /// (created at their first single sign-on).
+    origin: String,
+    totp_enabled: bool,
+    #[schema(format = DateTime)]
+    created_at: String,
+    /// Zone the user's container sessions are placed in (agents of that
+    /// zone); `default` unless set.
+    zone: String,
+    /// The user's groups (absent in the login response).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    groups: Option<Vec<GroupRef>>,
+}
+
+impl UserView {
+    pub(crate) fn of(u: &User) -> UserView {
+        UserView {
+            id: u.id.clone(),
+            username: u.username.clone(),
+            role: u.role,
+            disabled: u.disabled,
+            origin: u.origin.clone(),
+            totp_enabled: u.totp_enabled,
+            created_at: rfc3339(u.created_at),
+            zone: u.zone.clone(),
+            groups: None,
+        }
+    }
+
+    /// The user with their groups.
+    pub(crate) fn with_groups(u: &User, groups: Vec<GroupRef>) -> UserView {
+        UserView {
+            groups: Some(groups),
+            ..UserView::of(u)
+        }
+    }
+}
+
+/// A reference to a group or a workspace: its id and name.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GroupRef {
+    pub(crate) id: String,
+    pub(crate) name: String,
+}
+
+/// The logged-in user (`GET /auth/me`).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Me {
+    id: String,
+    username: String,
+    role: Role,
+    disabled: bool,
+    origin: String,
+    totp_enabled: bool,
+    #[schema(format = DateTime)]
+    created_at: String,
+    zone: String,
+    stage: LoginStage,
+    groups: Vec<GroupRef>,
+    /// A group of the user requires a second factor.
+    totp_required: bool,
+}
+
+/// `POST /auth/login`'s answer.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginResponse {
+    /// Bearer token; also set as the `oriel_session` cookie.
+    token: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
+    user: UserView,
+    /// `totp_enroll`: a group requires a second factor; only
+    /// /auth/totp/*, /auth/me and /auth/logout work until it is set up.
+    stage: LoginStage,
 }
 
 fn too_many(retry_after_ms: i64) -> Response {
@@ -137,12 +225,12 @@ pub(crate) async fn start_login(
         token.as_str(),
         ttl_ms / 1000
     );
-    let mut resp = Json(serde_json::json!({
-        "token": token.as_str(),
-        "expires_at": rfc3339(expires_at),
-        "user": user_json(user),
-        "stage": stage,
-    }))
+    let mut resp = Json(LoginResponse {
+        token: token.as_str().to_owned(),
+        expires_at: rfc3339(expires_at),
+        user: UserView::of(user),
+        stage,
+    })
     .into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
@@ -190,6 +278,23 @@ impl Failure<'_> {
 }
 
 /// `POST /api/v1/auth/login`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    operation_id = "login",
+    tag = "auth",
+    summary = "Log in with a local user",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Logged in. Sets the `oriel_session` cookie (HttpOnly, Secure, SameSite=Strict).",
+            body = LoginResponse, headers(("Set-Cookie" = String))),
+        (status = 400, response = BadRequest),
+        (status = 401, description = "Wrong username or password (the same answer, after the same work, for unknown users), or `totp_required`.", body = ErrorBody),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+    )
+)]
 pub(crate) async fn login(
     State(cp): State<Arc<ControlPlane>>,
     ext: http::Extensions,
@@ -276,6 +381,14 @@ pub(crate) async fn login(
 }
 
 /// `POST /api/v1/auth/logout`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    operation_id = "logout",
+    tag = "auth",
+    summary = "End the current login session",
+    responses((status = 204, description = "Logged out; the cookie is cleared."))
+)]
 pub(crate) async fn logout(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
@@ -301,30 +414,71 @@ pub(crate) async fn logout(
 }
 
 /// `GET /api/v1/auth/me`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/me",
+    operation_id = "me",
+    tag = "auth",
+    summary = "The logged-in user",
+    responses((status = 200, description = "The user.", body = Me))
+)]
 pub(crate) async fn me(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let mut body = user_json(&auth.user);
-    body["stage"] = serde_json::to_value(auth.stage).unwrap_or_default();
-    let groups = cp.store.groups_of_user(&auth.user.id).await?;
-    body["groups"] = groups
-        .iter()
-        .map(|g| serde_json::json!({ "id": g.id, "name": g.name }))
-        .collect();
-    body["totp_required"] = totp_required(&cp, &auth.user.id).await?.into();
-    Ok(Json(body))
+) -> Result<Json<Me>, ApiError> {
+    let u = &auth.user;
+    let groups = cp.store.groups_of_user(&u.id).await?;
+    Ok(Json(Me {
+        id: u.id.clone(),
+        username: u.username.clone(),
+        role: u.role,
+        disabled: u.disabled,
+        origin: u.origin.clone(),
+        totp_enabled: u.totp_enabled,
+        created_at: rfc3339(u.created_at),
+        zone: u.zone.clone(),
+        stage: auth.stage,
+        groups: groups
+            .iter()
+            .map(|g| GroupRef {
+                id: g.id.clone(),
+                name: g.name.clone(),
+            })
+            .collect(),
+        totp_required: totp_required(&cp, &u.id).await?,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = PasswordChange)]
 pub(crate) struct PasswordBody {
     current: String,
+    /// At least `control.password_min_len` characters (12 by default), at
+    /// most 1024 bytes, not containing the user name (any case), not a
+    /// well-known password nor one character repeated; otherwise 422 naming
+    /// the field.
+    #[schema(max_length = 1024)]
     new: String,
 }
 
 /// `POST /api/v1/auth/password`: change one's own password (local users).
 /// Every login of the user ends, this one included: log in again.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password",
+    operation_id = "changePassword",
+    tag = "auth",
+    summary = "Change one's own password (every login ends)",
+    request_body = PasswordBody,
+    responses(
+        (status = 204, description = "Changed."),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+    )
+)]
 pub(crate) async fn change_password(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,

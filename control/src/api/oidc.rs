@@ -20,11 +20,12 @@
 use super::login::start_login;
 use crate::ControlPlane;
 use crate::api::authn;
+use crate::api::openapi::responses::BadRequest;
 use crate::audit::Audit;
 use crate::auth::oidc::claims;
 use crate::auth::oidc::flow::{self, Flow};
 use crate::auth::oidc::provider::ProviderError;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::time::now_ms;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -132,23 +133,97 @@ fn not_configured() -> ApiError {
     )
 }
 
+/// How one may log in here.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuthMethods {
+    /// Local users log in with `POST /auth/login`.
+    password: bool,
+    /// Single sign-on providers; empty when none is configured.
+    #[schema(inline)]
+    oidc: Vec<OidcMethod>,
+}
+
+/// A single sign-on provider.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OidcMethod {
+    /// Provider id (`default`).
+    id: &'static str,
+    /// Name for the login button.
+    name: String,
+    /// Path to navigate the browser to (not to fetch): it redirects to the
+    /// provider.
+    start: &'static str,
+}
+
 /// `GET /api/v1/auth/methods` (public): how one may log in here.
-pub(crate) async fn methods(State(cp): State<Arc<ControlPlane>>) -> Json<serde_json::Value> {
-    let oidc: Vec<serde_json::Value> = cp
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/methods",
+    operation_id = "authMethods",
+    tag = "auth",
+    summary = "How one may log in: password, and any single sign-on provider",
+    responses((status = 200, description = "The login methods.", body = AuthMethods))
+)]
+pub(crate) async fn methods(State(cp): State<Arc<ControlPlane>>) -> Json<AuthMethods> {
+    let oidc = cp
         .oidc
         .iter()
-        .map(|o| {
-            serde_json::json!({
-                "id": PROVIDER_ID,
-                "name": o.settings.display_name,
-                "start": START_PATH,
-            })
+        .map(|o| OidcMethod {
+            id: PROVIDER_ID,
+            name: o.settings.display_name.clone(),
+            start: START_PATH,
         })
         .collect();
-    Json(serde_json::json!({ "password": true, "oidc": oidc }))
+    Json(AuthMethods {
+        password: true,
+        oidc,
+    })
+}
+
+/// The query of `GET /api/v1/auth/oidc/start`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read as a map: only its documentation is used
+struct StartQuery {
+    /// A path of this site to land on after login (anything else means `/`).
+    return_to: Option<String>,
+}
+
+/// The query of `GET /api/v1/auth/oidc/callback`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // read as a map: only its documentation is used
+struct CallbackQuery {
+    /// The authorization code.
+    code: Option<String>,
+    /// Must be the flow's.
+    state: Option<String>,
+    /// The provider's issuer (RFC 9207); must be the configured one when
+    /// present.
+    iss: Option<String>,
+    /// The provider's error, instead of a code.
+    error: Option<String>,
+    /// Ignored.
+    error_description: Option<String>,
 }
 
 /// `GET /api/v1/auth/oidc/start[?return_to=/path]`: to the provider.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/oidc/start",
+    operation_id = "oidcStart",
+    tag = "auth",
+    summary = "Start a single sign-on login (browser navigation)",
+    params(StartQuery),
+    responses(
+        (status = 302, description = "To the provider's authorization endpoint (code flow, PKCE S256, `state`, `nonce`). Sets the `oriel_oidc_flow` cookie (sealed with the data key; HttpOnly, Secure, SameSite=Lax, Path=/api/v1/auth/oidc, 10 minutes). When the provider cannot be reached: to `/#/login?error=oidc_provider_unavailable`.",
+            headers(("Location" = String), ("Set-Cookie" = String))),
+        (status = 400, response = BadRequest),
+        (status = 404, description = "Single sign-on is not configured (`oidc_not_configured`).", body = ErrorBody),
+    )
+)]
 pub(crate) async fn start(State(cp): State<Arc<ControlPlane>>, parts: Parts) -> Response {
     let Some(oidc) = &cp.oidc else {
         return not_configured().into_response();
@@ -227,6 +302,19 @@ impl Attempt<'_> {
 
 /// `GET /api/v1/auth/oidc/callback?code&state` (or `?error`): back from
 /// the provider.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/oidc/callback",
+    operation_id = "oidcCallback",
+    tag = "auth",
+    summary = "Where the provider sends the browser back",
+    params(CallbackQuery),
+    responses(
+        (status = 302, description = "Logged in: to the saved return path, with the `oriel_session` cookie as after `POST /auth/login`. Refused: to `/#/login?error=<code>`, the code one of oidc_provider_error, oidc_invalid_state, oidc_flow_expired, oidc_replayed, oidc_invalid_request, oidc_provider_unavailable, oidc_token_exchange, oidc_invalid_token, oidc_nonce_mismatch, oidc_invalid_username, oidc_username_taken, oidc_user_disabled, oidc_internal. Either way the flow cookie is cleared and the outcome is in the audit log (`auth.login`, method `oidc`).",
+            headers(("Location" = String), ("Set-Cookie" = String))),
+        (status = 404, description = "Single sign-on is not configured (`oidc_not_configured`).", body = ErrorBody),
+    )
+)]
 pub(crate) async fn callback(State(cp): State<Arc<ControlPlane>>, parts: Parts) -> Response {
     let Some(oidc) = &cp.oidc else {
         return not_configured().into_response();

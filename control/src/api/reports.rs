@@ -2,7 +2,8 @@
 //! streams (`crate::service::reports` applies it).
 
 use crate::ControlPlane;
-use crate::error::ApiError;
+use crate::api::openapi::responses::{BadRequest, NotFound, PayloadTooLarge, Unauthorized};
+use crate::error::{ApiError, ErrorBody};
 use crate::time::now_ms;
 use axum::extract::State;
 use bytes::Bytes;
@@ -13,6 +14,23 @@ use tracing::warn;
 
 /// `POST /api/v1/gateway/reports`: a gateway's signed report (`r1.` token as
 /// the body). Only gateways whose public keys are configured are believed.
+#[utoipa::path(
+    post,
+    path = "/api/v1/gateway/reports",
+    operation_id = "gatewayReport",
+    tag = "gateway",
+    summary = "A remote gateway reports a stream starting or ending, or the sessions it streams",
+    description = "The body is a report token (`r1.…`) signed with the gateway's key, whose public half is configured in `control.gateway_report_keys`.",
+    request_body(content = String, content_type = "text/plain"),
+    responses(
+        (status = 204, description = "Applied."),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, description = "Not applied now (the database is away): send it again.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn receive(
     State(cp): State<Arc<ControlPlane>>,
     body: Bytes,

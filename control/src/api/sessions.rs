@@ -4,6 +4,9 @@
 
 use super::time_cursor;
 use crate::ControlPlane;
+use crate::api::openapi::responses::{BadRequest, NotFound, Unprocessable, UnsupportedMediaType};
+use crate::api::openapi::schemas;
+use crate::error::ErrorBody;
 use crate::error::{ApiError, json_rejection, query_rejection};
 use crate::service::{Authed, LaunchRequest, TokenOutcome, TokenRequest, public_base};
 use crate::time::rfc3339;
@@ -13,20 +16,106 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;
-use oriel_control_store::{SessionFilter, SessionRecord};
-use serde::Deserialize;
+use oriel_control_store::{SessionFilter, SessionRecord, SessionState};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LaunchRequest)]
 pub(crate) struct LaunchInput {
     /// Workspace id or name.
     workspace: String,
-    /// Admins: the zone to place a container session in, instead of the
-    /// user's.
+    /// Admins: the zone (must exist) to place a container session in,
+    /// instead of the user's; null: the user's.
     #[serde(default)]
     zone: Option<String>,
 }
+
+/// A launched session.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Launched {
+    id: String,
+    workspace_id: String,
+    viewer_url: String,
+    /// `starting`, or `requested`: a container session waiting for its
+    /// agent (no token yet; ask `POST /sessions/{id}/token`).
+    state: SessionState,
+    /// Session token for the stream protocol's HELLO (docs/protocol.md);
+    /// null for a container session until its desktop is ready.
+    #[schema(required = true)]
+    token: Option<String>,
+    /// wss://…/stream of the gateway; null with the token (the token
+    /// response names it).
+    #[schema(required = true)]
+    stream_url: Option<String>,
+    /// Expiry of the token, not of the session.
+    #[schema(format = DateTime)]
+    expires_at: String,
+}
+
+/// A fresh session token.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SessionToken {
+    token: String,
+    stream_url: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
+}
+
+/// A container session whose agent has not reported its desktop ready
+/// yet: ask again after `retry_after_ms`.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SessionPreparing {
+    state: SessionState,
+    retry_after_ms: u64,
+}
+
+/// A session as the API shows it.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Session {
+    id: String,
+    workspace_id: String,
+    workspace_name: String,
+    user_id: String,
+    username: String,
+    state: SessionState,
+    #[schema(format = DateTime)]
+    requested_at: String,
+    #[schema(format = DateTime, required = true)]
+    starting_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    running_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    ending_at: Option<String>,
+    #[schema(format = DateTime, required = true)]
+    ended_at: Option<String>,
+    /// Why it failed.
+    #[schema(required = true)]
+    failure: Option<String>,
+    /// When it ends at the latest (its policy's maximum length).
+    #[schema(format = DateTime, required = true)]
+    deadline: Option<String>,
+    /// The address that launched it.
+    #[schema(required = true)]
+    source: Option<String>,
+    /// The agent running a container session's desktop; null for other
+    /// kinds.
+    #[schema(required = true)]
+    agent_id: Option<String>,
+    viewer_url: String,
+}
+
+page_of!(
+    /// A page of sessions, newest first.
+    SessionList,
+    Session
+);
 
 /// The `Host` a request came to.
 pub(crate) fn host(parts: &Parts) -> Option<&str> {
@@ -40,28 +129,45 @@ fn viewer_url(cp: &ControlPlane, parts: &Parts, id: &str) -> String {
     format!("{}/viewer.html?session={id}", public_base(cp, host(parts)))
 }
 
-fn session_json(s: &SessionRecord, parts: &Parts, cp: &ControlPlane) -> serde_json::Value {
-    serde_json::json!({
-        "id": s.id,
-        "workspace_id": s.workspace_id,
-        "workspace_name": s.workspace_name,
-        "user_id": s.user_id,
-        "username": s.username,
-        "state": s.state,
-        "requested_at": rfc3339(s.requested_at),
-        "starting_at": s.starting_at.map(rfc3339),
-        "running_at": s.running_at.map(rfc3339),
-        "ending_at": s.ending_at.map(rfc3339),
-        "ended_at": s.ended_at.map(rfc3339),
-        "failure": s.failure,
-        "deadline": s.deadline.map(rfc3339),
-        "source": s.source,
-        "agent_id": s.agent_id,
-        "viewer_url": viewer_url(cp, parts, &s.id),
-    })
+fn session_view(s: &SessionRecord, parts: &Parts, cp: &ControlPlane) -> Session {
+    Session {
+        id: s.id.clone(),
+        workspace_id: s.workspace_id.clone(),
+        workspace_name: s.workspace_name.clone(),
+        user_id: s.user_id.clone(),
+        username: s.username.clone(),
+        state: s.state,
+        requested_at: rfc3339(s.requested_at),
+        starting_at: s.starting_at.map(rfc3339),
+        running_at: s.running_at.map(rfc3339),
+        ending_at: s.ending_at.map(rfc3339),
+        ended_at: s.ended_at.map(rfc3339),
+        failure: s.failure.clone(),
+        deadline: s.deadline.map(rfc3339),
+        source: s.source.clone(),
+        agent_id: s.agent_id.clone(),
+        viewer_url: viewer_url(cp, parts, &s.id),
+    }
 }
 
 /// `POST /api/v1/sessions`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions",
+    operation_id = "launchSession",
+    tag = "sessions",
+    summary = "Launch a session of a workspace your groups grant",
+    request_body = LaunchInput,
+    responses(
+        (status = 201, description = "Launched; open `viewer_url`, or speak the stream protocol to `stream_url` with `token`.", body = Launched),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`session_limit`: the user has as many active sessions of the workspace as its policy allows. `feature_unavailable`: the workspace's effective policy requires a control this server cannot apply (a watermark whose stored settings are out of range); such a workspace cannot be launched (the refusal is audited).", body = ErrorBody),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+        (status = 503, description = "`no_agent` or `no_capacity`: no agent can run a container workspace now; `no_connection_proxy`: the workspace's zone has none; `database_unavailable`.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn create(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
@@ -83,37 +189,63 @@ pub(crate) async fn create(
         Some(t) => (Some(t.token), Some(t.stream_url)),
         None => (None, None),
     };
-    let body = serde_json::json!({
-        "id": id,
-        "workspace_id": launched.workspace.id,
-        "viewer_url": viewer_url(&cp, &parts, id),
-        "state": if token.is_some() { "starting" } else { "requested" },
-        "stream_url": stream,
-        "token": token,
-        "expires_at": rfc3339(launched.expires_at),
-    });
+    let body = Launched {
+        id: id.clone(),
+        workspace_id: launched.workspace.id.clone(),
+        viewer_url: viewer_url(&cp, &parts, id),
+        state: if token.is_some() {
+            SessionState::Starting
+        } else {
+            SessionState::Requested
+        },
+        stream_url: stream,
+        token,
+        expires_at: rfc3339(launched.expires_at),
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SessionQuery {
+    /// Items per page (a whole number; 422 outside 1-200, 400 when not a
+    /// number).
+    #[param(minimum = 1, maximum = 200, default = 50)]
     limit: Option<i64>,
+    /// Cursor `<unix ms>:<id>`, exactly the `next` of the previous page;
+    /// anything else is 400 `bad_request`.
+    #[param(pattern = "^-?[0-9]+:")]
     after: Option<String>,
-    /// `active` (default: all).
+    /// `active`, or `all` (the default).
+    #[param(schema_with = schemas::session_state_filter)]
     state: Option<String>,
-    /// Admins and auditors: `all` to see everyone's (default: own).
+    /// Admins and auditors: `all` to see everyone's (default: `own`).
+    #[param(schema_with = schemas::scope)]
     scope: Option<String>,
 }
 
 /// `GET /api/v1/sessions`: own sessions; everyone's with `scope=all` for
 /// admins and auditors.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions",
+    operation_id = "listSessions",
+    tag = "sessions",
+    summary = "List sessions, newest first (own; `scope=all` for admins and auditors)",
+    params(SessionQuery),
+    responses(
+        (status = 200, description = "A page of sessions.", body = SessionList),
+        (status = 400, response = BadRequest),
+        (status = 422, response = Unprocessable),
+    )
+)]
 pub(crate) async fn list(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     parts: Parts,
     q: Result<Query<SessionQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<SessionList>, ApiError> {
     let Query(q) = q.map_err(query_rejection)?;
     let limit = match q.limit {
         None => 50,
@@ -144,28 +276,53 @@ pub(crate) async fn list(
     let items: Vec<_> = rows
         .iter()
         .take(limit as usize)
-        .map(|s| session_json(s, &parts, &cp))
+        .map(|s| session_view(s, &parts, &cp))
         .collect();
     let next = more.then(|| {
         let last = &rows[limit as usize - 1];
         format!("{}:{}", last.requested_at, last.id)
     });
-    Ok(Json(serde_json::json!({ "items": items, "next": next })))
+    Ok(Json(SessionList { items, next }))
 }
 
 /// `GET /api/v1/sessions/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}",
+    operation_id = "getSession",
+    tag = "sessions",
+    summary = "One session (owner, admin or auditor)",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The session.", body = Session),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(crate) async fn get_one(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     parts: Parts,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Session>, ApiError> {
     let s = cp.visible_session(&auth, &id).await?;
-    Ok(Json(session_json(&s, &parts, &cp)))
+    Ok(Json(session_view(&s, &parts, &cp)))
 }
 
 /// `DELETE /api/v1/sessions/{id}`: ends the session and closes its streams
 /// (owner or admin). Idempotent: ending an ended session tells the gateways again.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/sessions/{id}",
+    operation_id = "endSession",
+    tag = "sessions",
+    summary = "End a session (owner or admin); its streams close within a second",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Ended, and the gateways closed its streams. Idempotent."),
+        (status = 404, response = NotFound),
+        (status = 502, description = "Ending, but a gateway did not confirm; retry.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn end(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
@@ -177,6 +334,21 @@ pub(crate) async fn end(
 
 /// `POST /api/v1/sessions/{id}/token`: a fresh token for the owner of an
 /// active session (used by the viewer to connect and reconnect).
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions/{id}/token",
+    operation_id = "sessionToken",
+    tag = "sessions",
+    summary = "A fresh short-lived token for the owner of an active session (connect and reconnect)",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "A new token.", body = SessionToken),
+        (status = 202, description = "A container session still starting: no token yet.", body = SessionPreparing),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`session_ended`, `session_failed`, `workspace_gone`, `zone_gone`; or `feature_unavailable`: the workspace's effective policy now requires a control this server cannot apply (audited as `session.token`).", body = ErrorBody),
+        (status = 503, description = "`no_connection_proxy`: the workspace's zone has no connection proxy; `database_unavailable`.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn token(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
@@ -193,11 +365,11 @@ pub(crate) async fn token(
     Ok(match outcome {
         TokenOutcome::Issued(t) => (
             StatusCode::OK,
-            Json(serde_json::json!({
-                "token": t.token,
-                "stream_url": t.stream_url,
-                "expires_at": rfc3339(t.expires_at),
-            })),
+            Json(SessionToken {
+                token: t.token,
+                stream_url: t.stream_url,
+                expires_at: rfc3339(t.expires_at),
+            }),
         )
             .into_response(),
         TokenOutcome::Preparing {
@@ -205,7 +377,10 @@ pub(crate) async fn token(
             retry_after_ms,
         } => (
             StatusCode::ACCEPTED,
-            Json(serde_json::json!({ "state": state, "retry_after_ms": retry_after_ms })),
+            Json(SessionPreparing {
+                state,
+                retry_after_ms,
+            }),
         )
             .into_response(),
     })

@@ -3,6 +3,10 @@
 
 use super::Page;
 use crate::ControlPlane;
+use crate::api::openapi::responses::{
+    BadRequest, Conflict, NotFound, Unprocessable, UnsupportedMediaType,
+};
+use crate::api::openapi::schemas;
 use crate::audit::Audit;
 use crate::error::{ApiError, json_rejection, query_rejection};
 use crate::service::Authed;
@@ -18,44 +22,59 @@ use oriel_control_store::{CredentialsUpdate, NewWorkspace, WorkspaceRecord};
 use oriel_core_token::{Credentials, Policy};
 use serde::{Deserialize, Deserializer, Serialize};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
 /// Kinds a workspace can have.
 pub(crate) const KINDS: &[&str] = &["vnc", "rdp", "ssh", "container"];
 
-#[derive(Deserialize)]
+/// Where a vnc, rdp or ssh workspace connects (sent and returned).
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Target)]
 pub(crate) struct TargetInput {
+    /// A host name or an IP address (IPv6 in brackets): 1-253 ASCII
+    /// letters, digits, `.`, `-`, `_`, `:`, `[`, `]`.
+    #[schema(pattern = r"^[A-Za-z0-9.:\[\]_-]{1,253}$")]
     host: String,
+    #[schema(minimum = 1, maximum = 65535)]
     port: u32,
-    /// The zone whose network the target is in: its connection proxy
-    /// serves the workspace. Absent: the control plane's own gateway.
+    /// The zone whose network the target is in (must exist): that zone's
+    /// connection proxy serves it. Absent or null: the control plane's
+    /// gateway.
     #[serde(default)]
     zone: Option<String>,
 }
 
 /// Settings of a `container` workspace.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ContainerSpec {
-    /// Image (built locally, see `deploy/images/`).
+    /// A locally built image (deploy/images/): 1-256 bytes, no whitespace.
+    #[schema(pattern = r"^\S{1,256}$")]
     pub image: String,
-    /// CPU limit in cores (e.g. 1.5).
+    /// CPU limit, cores (fractions allowed).
     #[serde(default = "default_cpus")]
+    #[schema(exclusive_minimum = 0, maximum = 64, default = 1)]
     pub cpus: f64,
     /// Memory limit, MiB.
     #[serde(default = "default_memory")]
+    #[schema(minimum = 64, maximum = 262144, default = 2048)]
     pub memory_mb: u32,
     /// Process limit.
     #[serde(default = "default_pids")]
+    #[schema(minimum = 16, maximum = 65536, default = 512)]
     pub pids: u32,
-    /// Internet access from the container: `none` or `internet`.
+    /// Internet access from the container.
     #[serde(default = "default_egress")]
+    #[schema(schema_with = schemas::egress)]
     pub egress: String,
-    /// Desktop size.
+    /// Desktop width, pixels.
     #[serde(default = "default_width")]
+    #[schema(minimum = 320, maximum = 7680, default = 1600)]
     pub width: u16,
-    /// Desktop size.
+    /// Desktop height, pixels.
     #[serde(default = "default_height")]
+    #[schema(minimum = 200, maximum = 4320, default = 900)]
     pub height: u16,
 }
 
@@ -78,27 +97,72 @@ fn default_height() -> u16 {
     900
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WorkspaceInput {
+    /// 1-64 letters, digits, spaces, dots, dashes or underscores; no space
+    /// at either end (names are not trimmed: refused).
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[\p{L}\p{N}._-]([\p{L}\p{N} ._-]*[\p{L}\p{N}._-])?$"
+    )]
     name: String,
+    /// Only the kinds this installation serves (`control.workspace_kinds`);
+    /// another is 422.
+    #[schema(schema_with = schemas::workspace_kind)]
     kind: String,
-    /// Required for vnc, rdp and ssh; absent for container.
+    /// Required for vnc, rdp and ssh; absent or null for container.
     #[serde(default)]
     target: Option<TargetInput>,
-    /// For container workspaces.
+    /// Required for container; absent or null otherwise.
     #[serde(default)]
     container: Option<ContainerSpec>,
-    /// Absent: keep (on PUT) / none (on POST); `null`: remove; object: set.
+    /// On PUT: absent keeps the stored credentials, null removes them
+    /// (on POST: absent or null, none).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Credentials>)]
     credentials: Option<Option<Credentials>>,
     #[serde(default)]
     policy: Policy,
-    /// Pinned fingerprint of the target's certificate (rdp) or host key
-    /// (ssh), `SHA256:<base64>`; absent: recorded on first use.
+    /// Pinned SHA256:<base64> fingerprint of the target's certificate (rdp)
+    /// or host key (ssh), rdp and ssh only; absent or null: recorded on
+    /// first use.
     #[serde(default)]
+    #[schema(pattern = "^SHA256:[A-Za-z0-9+/]{43}$")]
     identity: Option<String>,
 }
+
+/// A workspace as the API shows it (never its credentials).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Workspace {
+    id: String,
+    name: String,
+    kind: String,
+    /// vnc, rdp and ssh workspaces: where they connect.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    target: Option<TargetInput>,
+    /// Container workspaces: their settings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    container: Option<ContainerSpec>,
+    policy: Policy,
+    has_credentials: bool,
+    #[schema(required = true)]
+    identity: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+page_of!(
+    /// A page of workspaces, by name.
+    WorkspaceList,
+    Workspace
+);
 
 /// Distinguishes an absent field from an explicit `null`.
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -107,24 +171,45 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-pub(crate) fn workspace_json(w: &WorkspaceRecord) -> serde_json::Value {
-    let mut json = serde_json::json!({
-        "id": w.id,
-        "name": w.name,
-        "kind": w.kind,
-        "policy": w.policy,
-        "has_credentials": w.sealed_credentials.is_some(),
-        "identity": w.identity,
-        "created_at": rfc3339(w.created_at),
-        "updated_at": rfc3339(w.updated_at),
-    });
-    if w.kind == "container" {
-        json["container"] = w.spec.clone();
-    } else {
-        json["target"] =
-            serde_json::json!({ "host": w.host, "port": w.port, "zone": w.spec.get("zone") });
+impl Workspace {
+    pub(crate) fn of(w: &WorkspaceRecord) -> Workspace {
+        let (target, container) = if w.kind == "container" {
+            // Stored as `ContainerSpec` serializes; a row that no longer
+            // reads is shown without its settings.
+            let spec = serde_json::from_value(w.spec.clone())
+                .inspect_err(|e| tracing::warn!(workspace = %w.id, error = %e, "stored container settings do not read"))
+                .ok();
+            (None, spec)
+        } else {
+            let target = TargetInput {
+                host: w.host.clone(),
+                port: u32::from(w.port),
+                zone: w
+                    .spec
+                    .get("zone")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned),
+            };
+            (Some(target), None)
+        };
+        Workspace {
+            id: w.id.clone(),
+            name: w.name.clone(),
+            kind: w.kind.clone(),
+            target,
+            container,
+            policy: w.policy.clone(),
+            has_credentials: w.sealed_credentials.is_some(),
+            identity: w.identity.clone(),
+            created_at: rfc3339(w.created_at),
+            updated_at: rfc3339(w.updated_at),
+        }
     }
-    json
+
+    /// The workspace as audit details.
+    fn details(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
 }
 
 fn valid_name(name: &str) -> bool {
@@ -260,11 +345,24 @@ fn desktop_size_ok(w: u16, h: u16) -> bool {
 }
 
 /// `GET /api/v1/workspaces`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workspaces",
+    operation_id = "listWorkspaces",
+    tag = "workspaces",
+    summary = "List workspaces (users: those their groups grant)",
+    params(Page),
+    responses(
+        (status = 200, description = "A page of workspaces, by name.", body = WorkspaceList),
+        (status = 400, response = BadRequest),
+        (status = 422, response = Unprocessable),
+    )
+)]
 pub(crate) async fn list(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     page: Result<Query<Page>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<WorkspaceList>, ApiError> {
     let Query(page) = page.map_err(query_rejection)?;
     let limit = page.limit()?;
     let rows = if auth.can_read_all() {
@@ -280,13 +378,28 @@ pub(crate) async fn list(
     let items: Vec<_> = rows
         .iter()
         .take(limit as usize)
-        .map(workspace_json)
+        .map(Workspace::of)
         .collect();
     let next = more.then(|| rows[limit as usize - 1].name.clone());
-    Ok(Json(serde_json::json!({ "items": items, "next": next })))
+    Ok(Json(WorkspaceList { items, next }))
 }
 
 /// `POST /api/v1/workspaces`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/workspaces",
+    operation_id = "createWorkspace",
+    tag = "workspaces",
+    summary = "Create a workspace (admin)",
+    request_body = WorkspaceInput,
+    responses(
+        (status = 201, description = "Created.", body = Workspace),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+    )
+)]
 pub(crate) async fn create(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
@@ -303,21 +416,34 @@ pub(crate) async fn create(
         .store
         .create_workspace(&new, creds.as_ref(), &cp.keys.data, now_ms())
         .await?;
+    let view = Workspace::of(&w);
     cp.audit(
         Audit::by(&auth, "workspace.create")
             .on("workspace", &w.id, Some(&w.name))
-            .details(workspace_json(&w)),
+            .details(view.details()),
     )
     .await;
-    Ok((StatusCode::CREATED, Json(workspace_json(&w))).into_response())
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// `GET /api/v1/workspaces/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workspaces/{id}",
+    operation_id = "getWorkspace",
+    tag = "workspaces",
+    summary = "One workspace",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The workspace.", body = Workspace),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(crate) async fn get_one(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Workspace>, ApiError> {
     let w = cp
         .store
         .workspace(&id)
@@ -327,16 +453,33 @@ pub(crate) async fn get_one(
     if !auth.can_read_all() && launchable(&cp, &auth.user, &w).await?.is_none() {
         return Err(ApiError::not_found("workspace"));
     }
-    Ok(Json(workspace_json(&w)))
+    Ok(Json(Workspace::of(&w)))
 }
 
 /// `PUT /api/v1/workspaces/{id}`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/workspaces/{id}",
+    operation_id = "replaceWorkspace",
+    tag = "workspaces",
+    summary = "Replace a workspace (admin)",
+    params(("id" = String, Path)),
+    request_body = WorkspaceInput,
+    responses(
+        (status = 200, description = "Replaced.", body = Workspace),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+    )
+)]
 pub(crate) async fn replace(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     Path(id): Path<String>,
     body: Result<Json<WorkspaceInput>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Workspace>, ApiError> {
     auth.require_admin()?;
     let Json(input) = body.map_err(json_rejection)?;
     let new = validate(&cp, &input)?;
@@ -354,7 +497,8 @@ pub(crate) async fn replace(
         .update_workspace(&id, &new, update, &cp.keys.data, now_ms())
         .await?
         .ok_or_else(|| ApiError::not_found("workspace"))?;
-    let mut details = workspace_json(&w);
+    let view = Workspace::of(&w);
+    let mut details = view.details();
     details["credentials_changed"] = credentials_changed.into();
     cp.audit(
         Audit::by(&auth, "workspace.update")
@@ -362,10 +506,22 @@ pub(crate) async fn replace(
             .details(details),
     )
     .await;
-    Ok(Json(workspace_json(&w)))
+    Ok(Json(view))
 }
 
 /// `DELETE /api/v1/workspaces/{id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/workspaces/{id}",
+    operation_id = "deleteWorkspace",
+    tag = "workspaces",
+    summary = "Delete a workspace (admin)",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(crate) async fn delete(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,

@@ -8,6 +8,9 @@
 //! name that has one), else their own `zone`.
 
 use crate::ControlPlane;
+use crate::api::openapi::responses::{
+    BadRequest, Conflict, NotFound, Unprocessable, UnsupportedMediaType,
+};
 use crate::audit::Audit;
 use crate::error::{ApiError, json_rejection};
 use crate::service::Authed;
@@ -19,21 +22,61 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use oriel_control_store::{ConnectionProxy, ZoneRecord};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ZoneInput)]
 pub(crate) struct ZoneBody {
+    /// 1-64 ASCII letters, digits, dots, dashes or underscores. On PUT, the
+    /// path's name (a zone cannot be renamed).
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     name: String,
+    /// At most 1000 bytes.
     #[serde(default)]
+    #[schema(max_length = 1000, default = "")]
     description: String,
+    /// Its users' container sessions may go to other zones when it has no
+    /// room.
     #[serde(default)]
+    #[schema(default = false)]
     fallback: bool,
+    /// https:// entry of the zone's dedicated proxy: its users stream
+    /// through it (a trailing / is dropped).
     #[serde(default)]
+    #[schema(max_length = 512, pattern = r"^https://\S+$")]
     proxy_url: Option<String>,
     #[serde(default)]
     connection_proxy: Option<ConnectionProxy>,
+}
+
+/// A zone as the API shows it.
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Zone {
+    name: String,
+    description: String,
+    fallback: bool,
+    #[schema(required = true)]
+    proxy_url: Option<String>,
+    #[schema(required = true)]
+    connection_proxy: Option<ConnectionProxy>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
+}
+
+/// Every zone, by name (one page: `next` is always null).
+#[derive(Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ZoneList {
+    items: Vec<Zone>,
+    /// Always null: the zones come in one page.
+    #[schema(schema_with = crate::api::openapi::schemas::null, required = true)]
+    next: (),
 }
 
 fn https_url(url: &str) -> bool {
@@ -89,16 +132,23 @@ fn check(body: &ZoneBody) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn zone_json(z: &ZoneRecord) -> serde_json::Value {
-    serde_json::json!({
-        "name": z.name,
-        "description": z.description,
-        "fallback": z.fallback,
-        "proxy_url": z.proxy_url,
-        "connection_proxy": z.connection_proxy,
-        "created_at": rfc3339(z.created_at),
-        "updated_at": rfc3339(z.updated_at),
-    })
+impl Zone {
+    fn of(z: &ZoneRecord) -> Zone {
+        Zone {
+            name: z.name.clone(),
+            description: z.description.clone(),
+            fallback: z.fallback,
+            proxy_url: z.proxy_url.clone(),
+            connection_proxy: z.connection_proxy.clone(),
+            created_at: rfc3339(z.created_at),
+            updated_at: rfc3339(z.updated_at),
+        }
+    }
+
+    /// The zone as audit details.
+    fn details(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
 }
 
 fn record(body: ZoneBody, now: i64) -> ZoneRecord {
@@ -118,34 +168,69 @@ fn record(body: ZoneBody, now: i64) -> ZoneRecord {
 }
 
 /// `GET /api/v1/zones`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/zones",
+    operation_id = "listZones",
+    tag = "zones",
+    summary = "Every zone, by name (admins and auditors)",
+    responses((status = 200, description = "The zones.", body = ZoneList))
+)]
 pub(crate) async fn list(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ZoneList>, ApiError> {
     auth.require_reader()?;
     let zones = cp.store.zones().await?;
-    Ok(Json(serde_json::json!({
-        "items": zones.iter().map(zone_json).collect::<Vec<_>>(),
-        "next": null,
-    })))
+    Ok(Json(ZoneList {
+        items: zones.iter().map(Zone::of).collect(),
+        next: (),
+    }))
 }
 
 /// `GET /api/v1/zones/{name}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/zones/{name}",
+    operation_id = "getZone",
+    tag = "zones",
+    summary = "One zone",
+    params(("name" = String, Path)),
+    responses(
+        (status = 200, description = "The zone.", body = Zone),
+        (status = 404, response = NotFound),
+    )
+)]
 pub(crate) async fn get(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Zone>, ApiError> {
     auth.require_reader()?;
     let z = cp
         .store
         .zone(&name)
         .await?
         .ok_or_else(|| ApiError::not_found("zone"))?;
-    Ok(Json(zone_json(&z)))
+    Ok(Json(Zone::of(&z)))
 }
 
 /// `POST /api/v1/zones`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/zones",
+    operation_id = "createZone",
+    tag = "zones",
+    summary = "Create a zone (admin)",
+    request_body = ZoneBody,
+    responses(
+        (status = 201, description = "Created.", body = Zone),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+    )
+)]
 pub(crate) async fn create(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
@@ -156,22 +241,39 @@ pub(crate) async fn create(
     check(&body)?;
     let z = record(body, now_ms());
     cp.store.create_zone(&z).await?;
+    let view = Zone::of(&z);
     cp.audit(
         Audit::by(&auth, "zone.create")
             .on("zone", &z.name, Some(&z.name))
-            .details(zone_json(&z)),
+            .details(view.details()),
     )
     .await;
-    Ok((StatusCode::CREATED, Json(zone_json(&z))).into_response())
+    Ok((StatusCode::CREATED, Json(view)).into_response())
 }
 
 /// `PUT /api/v1/zones/{name}`: the name in the body must be the path's.
+#[utoipa::path(
+    put,
+    path = "/api/v1/zones/{name}",
+    operation_id = "replaceZone",
+    tag = "zones",
+    summary = "Replace a zone's settings (admin; the name cannot change)",
+    params(("name" = String, Path)),
+    request_body = ZoneBody,
+    responses(
+        (status = 200, description = "Replaced.", body = Zone),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = Unprocessable),
+    )
+)]
 pub(crate) async fn update(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,
     Path(name): Path<String>,
     body: Result<Json<ZoneBody>, JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Zone>, ApiError> {
     auth.require_admin()?;
     let Json(body) = body.map_err(json_rejection)?;
     check(&body)?;
@@ -191,17 +293,31 @@ pub(crate) async fn update(
         ..record(body, now_ms())
     };
     cp.store.update_zone(&z).await?;
+    let view = Zone::of(&z);
     cp.audit(
         Audit::by(&auth, "zone.update")
             .on("zone", &z.name, Some(&z.name))
-            .details(zone_json(&z)),
+            .details(view.details()),
     )
     .await;
-    Ok(Json(zone_json(&z)))
+    Ok(Json(view))
 }
 
 /// `DELETE /api/v1/zones/{name}`: not `default`, nor a zone agents or
 /// users are in.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/zones/{name}",
+    operation_id = "deleteZone",
+    tag = "zones",
+    summary = "Delete a zone no agent or user is in (admin; not `default`)",
+    params(("name" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
 pub(crate) async fn delete(
     State(cp): State<Arc<ControlPlane>>,
     auth: Authed,

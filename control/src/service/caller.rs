@@ -7,7 +7,9 @@ use crate::audit::Audit;
 use oriel_control_store::{LoginStage, Role, User};
 
 /// What an API token may be used for (on top of its owner's role).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Scope {
     /// Read anything the owner may read.

@@ -62,17 +62,18 @@ pub(crate) fn validate_overrides(o: &PolicyOverrides, prefix: &str) -> Result<()
 }
 
 /// What a group says beyond its members and grants.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct GroupSettings {
-    /// Members must log in with a second factor (TOTP).
+    /// Members must log in with a second factor.
     #[serde(default)]
+    #[schema(default = false)]
     pub require_totp: bool,
     /// Adjustments of the policy of the workspaces this group grants.
     #[serde(default)]
     pub policy: PolicyOverrides,
-    /// The zone of the group's members (the first group by name that
-    /// names one decides).
+    /// The zone of the members (the first group by name that names one
+    /// decides; else the user's own zone); must exist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
 }

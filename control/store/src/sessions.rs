@@ -21,6 +21,7 @@ use sqlx::any::AnyRow;
 /// Where a session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SessionState {
     /// Recorded, nothing started yet (a container waiting for an agent).
     Requested,

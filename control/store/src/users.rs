@@ -8,6 +8,7 @@ use sqlx::any::AnyRow;
 /// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Everything.
     Admin,
@@ -82,6 +83,7 @@ impl std::fmt::Debug for UserRecord {
 /// How far a login got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum LoginStage {
     /// Fully logged in.
     Full,

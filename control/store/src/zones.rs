@@ -8,15 +8,24 @@ use sqlx::any::AnyRow;
 /// The gateway that reaches targets inside a zone's network.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectionProxy {
-    /// Its gateway id (`gateway.id`): tokens name it.
+    /// Its gateway id (`gateway.id`): tokens name it. 1-128 bytes.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128))]
     pub id: String,
-    /// Its public `https://` URL.
+    /// Its public `https://` URL (a trailing / is dropped).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 512, pattern = r"^https://\S+$")
+    )]
     pub url: String,
-    /// SHA-256 of its TLS certificate (hex): what a dedicated proxy accepts there.
+    /// SHA-256 of its TLS certificate, 64 hex digits (stored lowercase):
+    /// what a dedicated proxy accepts there.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9A-Fa-f]{64}$"))]
     pub cert_sha256: String,
-    /// Its public sealing key (base64 of `gateway-sealing.pub`): target
-    /// credentials are sealed to it, so only it can read them.
+    /// Its public sealing key (base64 of `gateway-sealing.pub`, 32 bytes):
+    /// target credentials are sealed to it, so only it can read them.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^\s*[A-Za-z0-9+/]{43}=\s*$"))]
     pub sealing_key: String,
 }
 

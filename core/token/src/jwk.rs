@@ -8,10 +8,13 @@ use serde::{Deserialize, Serialize};
 
 /// One key of a JWK set (RFC 8037: `kty` OKP, `crv` Ed25519).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Jwk {
     /// `OKP`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = only_okp))]
     pub kty: String,
     /// `Ed25519`.
+    #[cfg_attr(feature = "openapi", schema(schema_with = only_ed25519))]
     pub crv: String,
     /// Key id as tokens carry it.
     pub kid: String,
@@ -21,9 +24,29 @@ pub struct Jwk {
 
 /// A JWK set.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JwkSet {
     /// The keys.
     pub keys: Vec<Jwk>,
+}
+
+/// The one value a string field may have, as a schema.
+#[cfg(feature = "openapi")]
+fn only(value: &'static str) -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some([value]))
+        .build()
+}
+
+#[cfg(feature = "openapi")]
+fn only_okp() -> utoipa::openapi::schema::Object {
+    only("OKP")
+}
+
+#[cfg(feature = "openapi")]
+fn only_ed25519() -> utoipa::openapi::schema::Object {
+    only("Ed25519")
 }
 
 impl JwkSet {

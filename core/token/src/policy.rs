@@ -94,41 +94,125 @@ fn default_watermark_angle() -> i16 {
 }
 
 /// What a stored or signed policy may say: [`Policy`]'s fields, each
-/// optional, plus the legacy `transfer_max_bytes`.
+/// optional, plus the legacy `transfer_max_bytes`. Its schema is the API
+/// document's `Policy` (what a client may send; a response carries every
+/// field but the legacy one).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(
+        as = Policy,
+        description = "Enforced by the gateway (the session count by the control plane). Missing fields take the safe default."
+    )
+)]
 struct PolicyInput {
+    /// Clipboard from the browser to the remote desktop.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
     clipboard_up: bool,
+    /// Clipboard from the remote desktop to the browser.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
     clipboard_down: bool,
+    /// Largest clipboard text, bytes.
     #[serde(default = "default_clipboard_max")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 1048576, default = 1048576)
+    )]
     clipboard_max_bytes: u32,
+    /// Files from the browser to the remote.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
     upload: bool,
+    /// Files from the remote to the browser.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
     download: bool,
+    /// Largest file uploaded, bytes; 0: no limit; null or absent:
+    /// `transfer_max_bytes`, else the default. The gateway refuses a larger
+    /// upload before any of it is sent.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 9007199254740991_u64, default = 104857600)
+    )]
     upload_max_bytes: Option<u64>,
+    /// Largest file downloaded, bytes; 0: no limit; null or absent:
+    /// `transfer_max_bytes`, else the default.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 9007199254740991_u64, default = 104857600)
+    )]
     download_max_bytes: Option<u64>,
+    /// Legacy: read as both `upload_max_bytes` and `download_max_bytes`
+    /// where those are absent; never returned.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 9007199254740991_u64, deprecated)
+    )]
     transfer_max_bytes: Option<u64>,
+    /// Draw a watermark (`watermark_text`) into every picture on the
+    /// gateway, before encoding: the viewer cannot remove it and recordings
+    /// carry it.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
     watermark: bool,
+    /// The watermark's text: `{user}` (the user's name), `{time}` (UTC, to
+    /// the minute), `{session}` (the session id), `{client}` (the address
+    /// of the viewer that started the session) are filled in; `|` starts a
+    /// new line. 1-200 characters, not blank, no control characters (422).
+    /// Set on the workspace; groups do not override it.
     #[serde(default = "default_watermark_text")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 200,
+            pattern = r"^[^\p{Cc}]*\S[^\p{Cc}]*$",
+            default = "{user} {time}|{session} {client}"
+        )
+    )]
     watermark_text: String,
+    /// How strongly the watermark is blended over the picture, percent (1-100).
     #[serde(default = "default_watermark_opacity")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100, default = 25))]
     watermark_opacity: u8,
+    /// The watermark's rotation, degrees counter-clockwise (-90 to 90).
     #[serde(default = "default_watermark_angle")]
+    #[cfg_attr(feature = "openapi", schema(minimum = -90, maximum = 90, default = 30))]
     watermark_angle: i16,
+    /// Record the session at the gateway (docs/recording.md): what the
+    /// viewers are sent and an event track, signed; fail closed (a gateway
+    /// that cannot record refuses the session; a recording that stops being
+    /// written ends it).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
     recording: bool,
+    /// End the session after this long without input; 0: never.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 4294967295_u32, default = 0)
+    )]
     idle_timeout_secs: u32,
+    /// End the session this long after launch; 0: no limit.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 4294967295_u32, default = 0)
+    )]
     max_session_secs: u32,
+    /// Active sessions of the workspace one user may have; 0: no limit.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 4294967295_u32, default = 0)
+    )]
     max_sessions_per_user: u32,
 }
 
@@ -252,35 +336,73 @@ pub struct PolicyOverrides {
     pub max_sessions_per_user: Option<u32>,
 }
 
-/// The overrides as stored, with the legacy `transfer_max_bytes`.
+/// The overrides as stored, with the legacy `transfer_max_bytes`. Its
+/// schema is the API document's `PolicyOverrides`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(
+        as = PolicyOverrides,
+        description = "Set fields replace the granted workspaces' values; across several granting groups the most permissive value wins (docs/policy.md)."
+    )
+)]
 struct OverridesInput {
+    /// Clipboard from the browser to the remote desktop. Null or absent: not overridden.
     #[serde(default)]
     clipboard_up: Option<bool>,
+    /// Clipboard from the remote desktop to the browser. Null or absent: not overridden.
     #[serde(default)]
     clipboard_down: Option<bool>,
+    /// Largest clipboard text, bytes. Null or absent: not overridden.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1048576))]
     clipboard_max_bytes: Option<u32>,
+    /// Files from the browser to the remote. Null or absent: not overridden.
     #[serde(default)]
     upload: Option<bool>,
+    /// Files from the remote to the browser. Null or absent: not overridden.
     #[serde(default)]
     download: Option<bool>,
+    /// Largest file uploaded, bytes; 0: no limit. Null or absent: not overridden.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 9007199254740991_u64)
+    )]
     upload_max_bytes: Option<u64>,
+    /// Largest file downloaded, bytes; 0: no limit. Null or absent: not overridden.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 9007199254740991_u64)
+    )]
     download_max_bytes: Option<u64>,
+    /// Legacy: read as both `upload_max_bytes` and `download_max_bytes` where those are absent; never returned. Null or absent: not overridden.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 0, maximum = 9007199254740991_u64, deprecated)
+    )]
     transfer_max_bytes: Option<u64>,
+    /// Draw a watermark into every picture on the gateway (`false` is the permissive value). Null or absent: not overridden.
     #[serde(default)]
     watermark: Option<bool>,
+    /// Record the session at the gateway (`false` is the permissive value). Null or absent: not overridden.
     #[serde(default)]
     recording: Option<bool>,
+    /// End the session after this long without input; 0: never. Null or absent: not overridden.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 4294967295_u32))]
     idle_timeout_secs: Option<u32>,
+    /// End the session this long after launch; 0: no limit. Null or absent: not overridden.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 4294967295_u32))]
     max_session_secs: Option<u32>,
+    /// Active sessions of the workspace one user may have; 0: no limit. Null or absent: not overridden.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 4294967295_u32))]
     max_sessions_per_user: Option<u32>,
 }
 
@@ -590,5 +712,36 @@ mod tests {
         assert_eq!(p.download_max_bytes, 0, "no limit beats a limit");
         let p = ws.effective([&big, &small]);
         assert_eq!((p.upload_max_bytes, p.download_max_bytes), (100, 0));
+    }
+}
+
+/// The API document's `Policy` is what [`Policy`] deserializes from.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Policy {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <PolicyInput as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Policy {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <PolicyInput as utoipa::ToSchema>::name()
+    }
+}
+
+/// The API document's `PolicyOverrides` is what [`PolicyOverrides`]
+/// deserializes from.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for PolicyOverrides {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <OverridesInput as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for PolicyOverrides {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <OverridesInput as utoipa::ToSchema>::name()
     }
 }

@@ -169,18 +169,27 @@ impl SealingPublicKey {
 /// wiped on drop.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(description = "Write-only: stored encrypted, never returned.")
+)]
 pub struct Credentials {
-    /// User name, if the target needs one (VNC does not).
+    /// User name, if the target needs one (VNC does not); at most 256 bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 256))]
     pub username: Option<String>,
-    /// Password.
+    /// Password; at most 1024 bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1024))]
     pub password: Option<String>,
-    /// Private key (OpenSSH or PEM text), for targets that take one (SSH).
+    /// OpenSSH or PEM private key (ssh), at most 16384 bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
     pub private_key: Option<String>,
-    /// Windows domain, for targets that take one (RDP with NLA).
+    /// Windows domain (rdp), at most 256 bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 256))]
     pub domain: Option<String>,
 }
 
