@@ -9,7 +9,8 @@
 //!
 //! The API is an axum router wrapped as an [`HttpHandler`] of the HTTPS
 //! front, so it runs in `oriel up` beside the gateway or alone in
-//! `oriel control`. Its OpenAPI document is `src/openapi.json`, served at
+//! `oriel control`. Its OpenAPI document is generated from the handlers'
+//! request and response types (utoipa, `api/openapi.rs`), served at
 //! `/api/v1/openapi.json` and checked against the router by a test.
 //!
 //! Layers, top down (a test checks that no lower one names a higher one):

@@ -423,6 +423,8 @@ async fn sessions_tokens_csrf_limits_openapi_and_metrics(backend: Backend) {
         let doc = anon.call("GET", "/api/v1/openapi.json", None, &[]).unwrap();
         assert_eq!(doc.status, 200);
         assert!(doc.body["paths"]["/api/v1/sessions/{id}/token"]["post"].is_object());
+        // The served document is the one the contract checks against.
+        assert_eq!(doc.body, oriel_control::openapi::document());
 
         // Health and metrics.
         let h = anon.call("GET", "/healthz", None, &[]).unwrap();

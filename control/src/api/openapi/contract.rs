@@ -1,7 +1,8 @@
 //! Checking requests and responses against the OpenAPI document: a small
 //! validator for the JSON Schema subset the document uses (`$ref`, `type`
 //! with type lists for nullable values, `enum`, `const`, `properties`,
-//! `required`, `additionalProperties`, `items`, `minItems`, `maxItems`,
+//! `required`, `additionalProperties`, `propertyNames`, `items`,
+//! `minItems`, `maxItems`,
 //! `minLength`, `maxLength`, `pattern`, `minimum`, `maximum`,
 //! `exclusiveMinimum`, `exclusiveMaximum`, `format:
 //! date-time`, `oneOf`, `anyOf`, `allOf`). A keyword it does not know is an
@@ -159,6 +160,14 @@ fn check(doc: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<Stri
                                 check(doc, sub, field, &format!("{at}/{name}"), errors, depth + 1)
                             }
                         }
+                    }
+                }
+            }
+            "propertyNames" => {
+                if let Some(o) = v.as_object() {
+                    for name in o.keys() {
+                        let key = Value::String(name.clone());
+                        check(doc, rule, &key, &format!("{at}/{name}"), errors, depth + 1);
                     }
                 }
             }
@@ -416,6 +425,8 @@ mod tests {
                               "at": {"type": ["string", "null"], "format": "date-time"},
                               "kind": {"enum": ["a", "b"]},
                               "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                              "labels": {"type": "object", "additionalProperties": {"type": "string"},
+                                         "propertyNames": {"type": "string", "pattern": "^[a-z]+$"}},
                               "ref": {"oneOf": [{"$ref": "#/components/schemas/Thing"}, {"type": "null"}]}
                           }}
             }},
@@ -462,6 +473,8 @@ mod tests {
             (json!({"id": "a", "tags": []}), "minItems"),
             (json!({"id": "a", "tags": [1]}), "/tags/0"),
             (json!({"id": "a", "extra": 1}), "not in the schema"),
+            (json!({"id": "a", "labels": {"Up": "x"}}), "/labels/Up"),
+            (json!({"id": "a", "labels": {"ok": 1}}), "/labels/ok"),
             (
                 json!({"id": "a", "ref": {"id": 7}}),
                 "matches 0 of the oneOf",
