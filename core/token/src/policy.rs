@@ -582,6 +582,37 @@ pub enum ClipboardDecision {
     TooLarge,
 }
 
+/// The API document's `Policy` is what [`Policy`] deserializes from.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Policy {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <PolicyInput as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Policy {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <PolicyInput as utoipa::ToSchema>::name()
+    }
+}
+
+/// The API document's `PolicyOverrides` is what [`PolicyOverrides`]
+/// deserializes from.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for PolicyOverrides {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <OverridesInput as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for PolicyOverrides {
+    fn name() -> std::borrow::Cow<'static, str> {
+        <OverridesInput as utoipa::ToSchema>::name()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -712,36 +743,5 @@ mod tests {
         assert_eq!(p.download_max_bytes, 0, "no limit beats a limit");
         let p = ws.effective([&big, &small]);
         assert_eq!((p.upload_max_bytes, p.download_max_bytes), (100, 0));
-    }
-}
-
-/// The API document's `Policy` is what [`Policy`] deserializes from.
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for Policy {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        <PolicyInput as utoipa::PartialSchema>::schema()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for Policy {
-    fn name() -> std::borrow::Cow<'static, str> {
-        <PolicyInput as utoipa::ToSchema>::name()
-    }
-}
-
-/// The API document's `PolicyOverrides` is what [`PolicyOverrides`]
-/// deserializes from.
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for PolicyOverrides {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        <OverridesInput as utoipa::PartialSchema>::schema()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for PolicyOverrides {
-    fn name() -> std::borrow::Cow<'static, str> {
-        <OverridesInput as utoipa::ToSchema>::name()
     }
 }
