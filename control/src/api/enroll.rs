@@ -34,6 +34,7 @@ const RECOVERY_CODES: usize = 10;
 pub(crate) struct CodeBody {
     /// The app's current 6-digit code (surrounding spaces ignored); another
     /// value is 422.
+    #[schema(pattern = r"^\s*[0-9]{6}\s*$")]
     code: String,
 }
 
