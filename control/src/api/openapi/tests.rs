@@ -373,7 +373,8 @@ const RULES: &[&str] = &[
 
 /// What a request schema accepted (at `at`) and the new one refuses in
 /// shape: a field newly required, a property removed, an enum value
-/// removed, a type narrowed.
+/// removed, a type narrowed; and a rule (length, pattern, range) stated,
+/// changed or dropped.
 fn compare_request(old: (&Value, &Value), new: (&Value, &Value), at: &str, out: &mut Vec<String>) {
     let (od, os) = old;
     let (nd, ns) = new;
@@ -391,12 +392,13 @@ fn compare_request(old: (&Value, &Value), new: (&Value, &Value), at: &str, out: 
     // those values before too, but a client reading the old document
     // could not know. Each must be listed in DELIBERATE.
     let (or, nr) = (resolve(od, os), resolve(nd, ns));
+    // And a rule no longer stated: the document would say less than the
+    // code does.
     for rule in RULES {
-        if let Some(n) = nr.get(*rule)
-            && or.get(*rule) != Some(n)
-        {
-            let was = or.get(*rule).map_or("none".to_owned(), Value::to_string);
-            out.push(format!("{at}: {rule} {was} -> {n}"));
+        let (was, now) = (or.get(*rule), nr.get(*rule));
+        if was != now {
+            let show = |v: Option<&Value>| v.map_or("none".to_owned(), Value::to_string);
+            out.push(format!("{at}: {rule} {} -> {}", show(was), show(now)));
         }
     }
     if let (Some(oo), Some(no)) = (object_of(od, os), object_of(nd, ns)) {
@@ -454,7 +456,8 @@ const DELIBERATE: &[(&str, &str)] = &[
 /// Every way `new` breaks a client written for `old`: an operation, a
 /// response status or media type, a response property or a parameter
 /// removed; a response property's type changed; a request field or a
-/// parameter newly required, or an enum value it took removed.
+/// parameter newly required, or an enum value it took removed; and a
+/// request rule stated, changed or dropped (see [`compare_request`]).
 fn breaks(old: &Value, new: &Value) -> Vec<String> {
     let mut breaks = Vec::new();
     for (path, oitem) in old["paths"].as_object().expect("paths") {
@@ -628,6 +631,16 @@ fn the_compatibility_check_finds_breaks() {
                 .unwrap() = json!(64);
         }),
         "request/name: maxLength 128 -> 64",
+    );
+    has(
+        edited(&|d| {
+            d.pointer_mut(&format!("{schemas}/ZoneInput/properties/name"))
+                .unwrap()
+                .as_object_mut()
+                .unwrap()
+                .remove("pattern");
+        }),
+        "request/name: pattern \"^[A-Za-z0-9._-]{1,64}$\" -> none",
     );
     has(
         edited(&|d| {
