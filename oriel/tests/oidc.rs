@@ -394,6 +394,7 @@ fn get(api: &Api, path: &str) -> Value {
 }
 
 async fn single_sign_on(backend: Backend) {
+    support::contract::enforce();
     let sso = Sso::start(backend).await;
     let admin = sso.admin.clone();
 

@@ -105,6 +105,7 @@ async fn frames(v: &mut StreamViewer, n: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zones_route_streams_through_their_proxies() {
+    support::contract::enforce();
     let display = VncDisplay::start(VncOptions {
         password: Some("site-pw1".into()),
         ..VncOptions::new(640, 400)

@@ -12,7 +12,7 @@ mod tests;
 
 pub use contract::{Contract, validate};
 
-use super::{audit, enroll, groups, login, oidc, reports, revocations, sessions, tokens};
+use super::{audit, enroll, fleet, groups, login, oidc, reports, revocations, sessions, tokens};
 use super::{users, workspaces, zones};
 use crate::error::ErrorBody;
 use axum::response::{IntoResponse, Response};
@@ -80,6 +80,10 @@ use utoipa::{Modify, OpenApi};
         revocations::keys,
         revocations::list,
         revocations::revoke,
+        fleet::list,
+        fleet::register,
+        fleet::poll,
+        fleet::report,
         serve,
     ),
     components(

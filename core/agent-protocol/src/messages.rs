@@ -12,18 +12,26 @@ use std::collections::BTreeMap;
 pub struct AgentHello {
     /// Its id: lowercase letters, digits and `-`, at most 24 characters,
     /// not starting with `-`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z0-9][a-z0-9-]{0,23}$"))]
     pub id: String,
     /// Zone (default `default`), 1-64 characters.
     #[serde(default = "default_zone")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 64, default = "default")
+    )]
     pub zone: String,
     /// Free-form labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     /// Most sessions at once, 1-10000.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
     pub max_sessions: u32,
     /// CPU cores it offers, more than 0 and at most 4096.
+    #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0, maximum = 4096))]
     pub cpus: f64,
     /// Memory for sessions, MiB (more than 0).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub memory_mb: u64,
     /// The gateway on its node (multi-host); `None`: the control plane's
     /// own gateway streams its sessions (same host).
@@ -38,15 +46,20 @@ fn default_zone() -> String {
 /// The gateway on an agent's node, as the agent announces it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = NodeGateway))]
 #[serde(deny_unknown_fields)]
 pub struct NodeGatewayHello {
     /// Public base URL (`https://host:port`), at most 512 characters.
+    #[cfg_attr(feature = "openapi", schema(max_length = 512, pattern = "^https://"))]
     pub url: String,
     /// Its sealing public key (`gateway-sealing.pub`): 32 bytes, base64.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^\s*[A-Za-z0-9+/]{43}=\s*$"))]
     pub sealing_key: String,
     /// Its report-signing public key (`gateway-signing.pub`): 32 bytes, base64.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^\s*[A-Za-z0-9+/]{43}=\s*$"))]
     pub signing_key: String,
     /// SHA-256 of its TLS certificate (DER): 64 hex digits.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9A-Fa-f]{64}$"))]
     pub cert_sha256: String,
 }
 
@@ -73,6 +86,7 @@ pub struct AgentPoll {
     /// Hold the answer until something changes, at most this long (ms;
     /// capped at [`MAX_POLL_WAIT_MS`](crate::MAX_POLL_WAIT_MS)).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = 0))]
     pub wait_ms: u64,
 }
 
@@ -114,6 +128,7 @@ pub struct WantedSession {
     /// something to start).
     pub launched: bool,
     /// What to run; `None` when the workspace was deleted meanwhile.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub container: Option<ContainerSettings>,
 }
 
@@ -176,6 +191,7 @@ pub struct ReadyDesktop {
     /// Address the gateway connects to.
     pub host: String,
     /// VNC port.
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 65535))]
     pub port: u16,
     /// The per-session VNC password.
     pub password: String,
