@@ -215,6 +215,7 @@ async fn a_fresh_desktop_in_the_browser_and_nothing_left_after_logout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn placement_respects_capacity_and_zones() {
+    support::contract::enforce();
     let image = oriel_testkit::images::desktop_image().await.unwrap();
     let agent = agent_id();
     let _cleanup = AgentLeftovers(agent.clone());
@@ -518,6 +519,7 @@ async fn files_move_between_the_browser_and_the_container() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_docker_oriel_up_runs_and_says_why() {
+    support::contract::enforce();
     let oriel = Oriel::up(&[
         ("ORIEL_AGENT__ENABLED", "true"),
         ("ORIEL_AGENT__DOCKER_SOCKET", "/nonexistent/docker.sock"),
