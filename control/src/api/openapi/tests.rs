@@ -245,6 +245,72 @@ fn the_document_is_checkable_and_its_rules_hold() {
     assert!(!validate(&doc, revoke, &json!({"kind": "user", "id": ""})).is_empty());
 }
 
+/// The agent endpoints are called by agents, not by the end-to-end
+/// tests' API client: what their types send and take is checked here.
+#[test]
+fn agent_messages_match_their_schemas() {
+    use crate::{AgentOrders, AgentWelcome, ContainerSettings, WantedSession};
+    let doc = document();
+    let schema = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
+    let errors = |name: &str, v: &Value| validate(&doc, &schema(name), v);
+    let orders = AgentOrders {
+        sessions: vec![
+            WantedSession {
+                id: "s1".into(),
+                launched: false,
+                container: Some(ContainerSettings {
+                    image: "oriel/desktop".into(),
+                    cpus: 1.5,
+                    memory_mb: 2048,
+                    pids: 512,
+                    egress: "none".into(),
+                    width: 1600,
+                    height: 900,
+                }),
+            },
+            WantedSession {
+                id: "s2".into(),
+                launched: true,
+                container: None,
+            },
+        ],
+    };
+    let sent = serde_json::to_value(&orders).expect("serializes");
+    assert_eq!(errors("AgentOrders", &sent), Vec::<String>::new());
+    let welcome = AgentWelcome {
+        heartbeat_ms: 2000,
+        lost_after_ms: 15000,
+    };
+    let sent = serde_json::to_value(&welcome).expect("serializes");
+    assert_eq!(errors("AgentWelcome", &sent), Vec::<String>::new());
+    let hello = json!({"id": "node-1", "zone": "eu", "labels": {"rack": "a"}, "max_sessions": 4,
+                       "cpus": 8.0, "memory_mb": 16384});
+    assert_eq!(errors("AgentHello", &hello), Vec::<String>::new());
+    serde_json::from_value::<crate::AgentHello>(hello.clone()).expect("the type reads it");
+    for (field, bad) in [
+        ("id", json!("-node")),
+        ("id", json!("Node")),
+        ("max_sessions", json!(0)),
+        ("cpus", json!(0)),
+        ("memory_mb", json!(0)),
+        ("zone", json!("")),
+    ] {
+        let mut h = hello.clone();
+        h[field] = bad.clone();
+        assert!(!errors("AgentHello", &h).is_empty(), "{field}: {bad}");
+    }
+    let report = json!({"id": "node-1", "session": "s1", "ready": {"host": "10.0.0.2", "port": 5901, "password": "pw"}});
+    assert_eq!(errors("AgentReport", &report), Vec::<String>::new());
+    serde_json::from_value::<crate::AgentReport>(report).expect("the type reads it");
+    let answer = doc
+        .pointer(
+            "/paths/~1api~1v1~1agent~1report/post/responses/200/content/application~1json/schema",
+        )
+        .expect("report answer");
+    assert!(validate(&doc, answer, &json!({"outcome": "not_wanted"})).is_empty());
+    assert!(!validate(&doc, answer, &json!({"outcome": "maybe"})).is_empty());
+}
+
 /// The schema at `v`, references followed.
 fn resolve<'a>(doc: &'a Value, mut v: &'a Value) -> &'a Value {
     for _ in 0..16 {
