@@ -719,11 +719,3 @@ fn the_compatibility_check_finds_breaks() {
         "201: response removed",
     );
 }
-
-#[test]
-#[ignore = "writes the document for a look: OPENAPI_OUT=path"]
-fn write_the_document() {
-    if let Ok(out) = std::env::var("OPENAPI_OUT") {
-        std::fs::write(out, text()).expect("written");
-    }
-}
