@@ -249,7 +249,7 @@ fn the_document_is_checkable_and_its_rules_hold() {
 /// tests' API client: what their types send and take is checked here.
 #[test]
 fn agent_messages_match_their_schemas() {
-    use crate::{AgentOrders, AgentWelcome, ContainerSettings, WantedSession};
+    use oriel_core_agent_protocol::{AgentOrders, AgentWelcome, ContainerSettings, WantedSession};
     let doc = document();
     let schema = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
     let errors = |name: &str, v: &Value| validate(&doc, &schema(name), v);
@@ -286,7 +286,8 @@ fn agent_messages_match_their_schemas() {
     let hello = json!({"id": "node-1", "zone": "eu", "labels": {"rack": "a"}, "max_sessions": 4,
                        "cpus": 8.0, "memory_mb": 16384});
     assert_eq!(errors("AgentHello", &hello), Vec::<String>::new());
-    serde_json::from_value::<crate::AgentHello>(hello.clone()).expect("the type reads it");
+    serde_json::from_value::<oriel_core_agent_protocol::AgentHello>(hello.clone())
+        .expect("the type reads it");
     for (field, bad) in [
         ("id", json!("-node")),
         ("id", json!("Node")),
@@ -301,7 +302,8 @@ fn agent_messages_match_their_schemas() {
     }
     let report = json!({"id": "node-1", "session": "s1", "ready": {"host": "10.0.0.2", "port": 5901, "password": "pw"}});
     assert_eq!(errors("AgentReport", &report), Vec::<String>::new());
-    serde_json::from_value::<crate::AgentReport>(report).expect("the type reads it");
+    serde_json::from_value::<oriel_core_agent_protocol::AgentReport>(report)
+        .expect("the type reads it");
     let answer = doc
         .pointer(
             "/paths/~1api~1v1~1agent~1report/post/responses/200/content/application~1json/schema",
