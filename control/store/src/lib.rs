@@ -14,6 +14,7 @@ mod groups;
 mod identities;
 mod revocations;
 mod sessions;
+mod shares;
 mod throttle;
 mod tokens;
 mod users;
@@ -27,6 +28,7 @@ pub use groups::GroupRecord;
 pub use identities::{ExternalIdentity, ExternalLogin, OIDC_ORIGIN};
 pub use revocations::{RevocationKind, RevocationRecord};
 pub use sessions::{Launch, NewSession, SessionFilter, SessionRecord, SessionState, SessionTarget};
+pub use shares::{NewShareLink, ShareLinkRecord};
 pub use throttle::ThrottleRule;
 pub use tokens::ApiTokenRecord;
 pub use users::{DEFAULT_ZONE, LoginSession, LoginStage, Role, User, UserRecord};
@@ -151,6 +153,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "zones",
         include_str!("../migrations/common_0006_zones.sql"),
         include_str!("../migrations/common_0006_zones.sql"),
+    ),
+    (
+        7,
+        "share links",
+        include_str!("../migrations/common_0007_share_links.sql"),
+        include_str!("../migrations/common_0007_share_links.sql"),
     ),
 ];
 

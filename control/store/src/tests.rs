@@ -99,6 +99,7 @@ mod identities;
 mod revocations;
 mod schema;
 mod sessions;
+mod shares;
 mod tokens;
 mod users;
 mod workspaces;

@@ -71,6 +71,16 @@ pub struct Policy {
     pub max_session_secs: u32,
     /// Active sessions of this workspace one user may have; 0: no limit.
     pub max_sessions_per_user: u32,
+    /// Session owners may create share links (view only unless
+    /// `share_links_control`). Set on the workspace (groups do not
+    /// override it).
+    pub share_links: bool,
+    /// Share links may give their guests control of the session. Set on
+    /// the workspace.
+    pub share_links_control: bool,
+    /// Admins shadowing a session are not shown to its user. Set on the
+    /// workspace.
+    pub silent_monitoring: bool,
 }
 
 fn default_clipboard_max() -> u32 {
@@ -214,6 +224,12 @@ struct PolicyInput {
         schema(minimum = 0, maximum = 4294967295_u32, default = 0)
     )]
     max_sessions_per_user: u32,
+    #[serde(default)]
+    share_links: bool,
+    #[serde(default)]
+    share_links_control: bool,
+    #[serde(default)]
+    silent_monitoring: bool,
 }
 
 impl From<PolicyInput> for Policy {
@@ -235,6 +251,9 @@ impl From<PolicyInput> for Policy {
             idle_timeout_secs: i.idle_timeout_secs,
             max_session_secs: i.max_session_secs,
             max_sessions_per_user: i.max_sessions_per_user,
+            share_links: i.share_links,
+            share_links_control: i.share_links_control,
+            silent_monitoring: i.silent_monitoring,
         }
     }
 }
@@ -257,6 +276,9 @@ impl Default for Policy {
             idle_timeout_secs: 0,
             max_session_secs: 0,
             max_sessions_per_user: 0,
+            share_links: false,
+            share_links_control: false,
+            silent_monitoring: false,
         }
     }
 }
@@ -504,6 +526,9 @@ impl Policy {
             max_sessions_per_user: o
                 .max_sessions_per_user
                 .unwrap_or(self.max_sessions_per_user),
+            share_links: self.share_links,
+            share_links_control: self.share_links_control,
+            silent_monitoring: self.silent_monitoring,
         }
     }
 
@@ -673,6 +698,30 @@ mod tests {
         assert_eq!(p.max_session_secs, 0, "no limit beats a limit");
         // No overrides: the workspace's policy.
         assert_eq!(ws.effective([]), ws);
+    }
+
+    #[test]
+    fn sharing_is_the_workspace_s_alone() {
+        let ws: Policy = serde_json::from_str(
+            r#"{"share_links":true,"share_links_control":false,"silent_monitoring":true}"#,
+        )
+        .unwrap();
+        assert!(ws.share_links && !ws.share_links_control && ws.silent_monitoring);
+        assert!(!Policy::default().share_links && !Policy::default().silent_monitoring);
+        // Groups cannot say anything about sharing or monitoring.
+        for field in ["share_links", "share_links_control", "silent_monitoring"] {
+            let json = format!(r#"{{"{field}":true}}"#);
+            assert!(
+                serde_json::from_str::<PolicyOverrides>(&json).is_err(),
+                "{field}"
+            );
+        }
+        let loose = PolicyOverrides {
+            clipboard_up: Some(true),
+            ..Default::default()
+        };
+        let p = ws.effective([&loose]);
+        assert!(p.share_links && p.silent_monitoring && !p.share_links_control);
     }
 
     #[test]
