@@ -29,6 +29,7 @@ pub(crate) mod openapi;
 mod reports;
 mod revocations;
 mod sessions;
+mod shares;
 mod tokens;
 mod users;
 mod workspaces;
@@ -78,6 +79,12 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/sessions/{id}"),
     ("delete", "/api/v1/sessions/{id}"),
     ("post", "/api/v1/sessions/{id}/token"),
+    ("get", "/api/v1/sessions/{id}/shares"),
+    ("post", "/api/v1/sessions/{id}/shares"),
+    ("delete", "/api/v1/sessions/{id}/shares/{link}"),
+    ("post", "/api/v1/sessions/{id}/shares/{link}/control"),
+    ("post", "/api/v1/sessions/{id}/shadow"),
+    ("post", "/api/v1/shares/{link}/join"),
     ("get", "/api/v1/tokens"),
     ("post", "/api/v1/tokens"),
     ("delete", "/api/v1/tokens/{id}"),
@@ -142,6 +149,20 @@ pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
             get(sessions::get_one).delete(sessions::end),
         )
         .route("/api/v1/sessions/{id}/token", post(sessions::token))
+        .route(
+            "/api/v1/sessions/{id}/shares",
+            get(shares::list).post(shares::create),
+        )
+        .route(
+            "/api/v1/sessions/{id}/shares/{link}",
+            axum::routing::delete(shares::revoke),
+        )
+        .route(
+            "/api/v1/sessions/{id}/shares/{link}/control",
+            post(shares::control),
+        )
+        .route("/api/v1/sessions/{id}/shadow", post(shares::shadow))
+        .route("/api/v1/shares/{link}/join", post(shares::join))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/api/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/api/v1/audit", get(audit::list))

@@ -201,6 +201,11 @@ impl From<ServiceError> for ApiError {
                 ApiError::conflict("session_failed", format!("the session failed: {why}"))
             }
             E::SessionEnded => ApiError::conflict("session_ended", "the session has ended"),
+            E::SignInRequired(message) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "sign_in_required", message)
+            }
+            E::Denied { reason, message } => ApiError::new(StatusCode::FORBIDDEN, reason, message),
+            E::Gone { reason, message } => ApiError::new(StatusCode::GONE, reason, message),
             E::SessionExpired => {
                 ApiError::conflict("session_ended", "the session reached its maximum length")
             }

@@ -25,6 +25,16 @@ pub trait GatewayLink: Send + Sync + 'static {
 
     /// Hands the gateways a signed revocation list (`rv1.…`).
     fn push_revocations(&self, list: &str) -> BoxFuture<'_, Result<(), String>>;
+
+    /// Hands the control of `session_id` to the viewers of share link
+    /// `link` (`control: true`) or takes it back. Returns how many viewers
+    /// changed (0 when none is connected).
+    fn set_link_control(
+        &self,
+        session_id: &str,
+        link: &str,
+        control: bool,
+    ) -> BoxFuture<'_, Result<usize, String>>;
 }
 
 /// Several links told the same thing: the gateway of this process and
@@ -86,15 +96,41 @@ impl GatewayLink for AllGateways {
             }
         })
     }
+
+    fn set_link_control(
+        &self,
+        session_id: &str,
+        link: &str,
+        control: bool,
+    ) -> BoxFuture<'_, Result<usize, String>> {
+        let (session_id, share) = (session_id.to_owned(), link.to_owned());
+        Box::pin(async move {
+            let mut changed = 0;
+            let mut failures = Vec::new();
+            for link in &self.0 {
+                match link.set_link_control(&session_id, &share, control).await {
+                    Ok(n) => changed += n,
+                    Err(e) => failures.push(e),
+                }
+            }
+            if failures.is_empty() {
+                Ok(changed)
+            } else {
+                Err(failures.join("; "))
+            }
+        })
+    }
 }
 
 type EndFn = Box<dyn Fn(&str, u64) -> usize + Send + Sync>;
 type RevocationsFn = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+type LinkControlFn = Box<dyn Fn(String, String, bool) -> BoxFuture<'static, usize> + Send + Sync>;
 
 /// The gateway of this very process.
 pub struct InProcessGateway {
     end: EndFn,
     revocations: Option<RevocationsFn>,
+    link_control: Option<LinkControlFn>,
 }
 
 impl std::fmt::Debug for InProcessGateway {
@@ -109,7 +145,18 @@ impl InProcessGateway {
         InProcessGateway {
             end: Box::new(end),
             revocations: None,
+            link_control: None,
         }
+    }
+
+    /// Also hands share links' control over with `set(session_id, link,
+    /// control)`, which answers how many viewers changed.
+    pub fn with_link_control(
+        mut self,
+        set: impl Fn(String, String, bool) -> BoxFuture<'static, usize> + Send + Sync + 'static,
+    ) -> Self {
+        self.link_control = Some(Box::new(set));
+        self
     }
 
     /// Also hands revocation lists to `apply`.
@@ -135,6 +182,21 @@ impl GatewayLink for InProcessGateway {
     fn push_revocations(&self, list: &str) -> BoxFuture<'_, Result<(), String>> {
         let applied = self.revocations.as_ref().map_or(Ok(()), |f| f(list));
         Box::pin(async move { applied })
+    }
+
+    fn set_link_control(
+        &self,
+        session_id: &str,
+        link: &str,
+        control: bool,
+    ) -> BoxFuture<'_, Result<usize, String>> {
+        match &self.link_control {
+            Some(set) => {
+                let changed = set(session_id.to_owned(), link.to_owned(), control);
+                Box::pin(async move { Ok(changed.await) })
+            }
+            None => Box::pin(async { Ok(0) }),
+        }
     }
 }
 
@@ -185,12 +247,10 @@ impl RemoteGateways {
     }
 }
 
-impl GatewayLink for RemoteGateways {
-    fn end_session(
-        &self,
-        session_id: &str,
-        until_unix: u64,
-    ) -> BoxFuture<'_, Result<usize, String>> {
+impl RemoteGateways {
+    /// Signs `cmd` and POSTs it to every gateway; sums `field` of their
+    /// answers. Fails if one of them could not be reached.
+    fn command(&self, cmd: Command, field: &'static str) -> BoxFuture<'_, Result<usize, String>> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -201,10 +261,7 @@ impl GatewayLink for RemoteGateways {
             nbf: now,
             exp: now + 60,
             aud: None,
-            cmd: Command::EndSession {
-                sid: session_id.to_owned(),
-                until: until_unix,
-            },
+            cmd,
         };
         let token = self.signer.sign(&claims);
         let urls = self.urls.clone();
@@ -212,7 +269,7 @@ impl GatewayLink for RemoteGateways {
         Box::pin(async move {
             let token = token.map_err(|e| e.to_string())?;
             tokio::task::spawn_blocking(move || {
-                let mut closed = 0usize;
+                let mut total = 0usize;
                 let mut failures = Vec::new();
                 for url in urls {
                     let endpoint = format!("{}{COMMAND_PATH}", url.trim_end_matches('/'));
@@ -224,16 +281,16 @@ impl GatewayLink for RemoteGateways {
                         Ok(mut resp) => {
                             let body: serde_json::Value =
                                 resp.body_mut().read_json().unwrap_or_default();
-                            closed += body["streams_closed"].as_u64().unwrap_or(0) as usize;
+                            total += body[field].as_u64().unwrap_or(0) as usize;
                         }
                         Err(e) => {
-                            warn!(gateway = %url, error = %e, "cannot reach gateway to end a session");
+                            warn!(gateway = %url, error = %e, "cannot reach a gateway with a command");
                             failures.push(format!("{url}: {e}"));
                         }
                     }
                 }
                 if failures.is_empty() {
-                    Ok(closed)
+                    Ok(total)
                 } else {
                     Err(failures.join("; "))
                 }
@@ -241,6 +298,38 @@ impl GatewayLink for RemoteGateways {
             .await
             .map_err(|e| e.to_string())?
         })
+    }
+}
+
+impl GatewayLink for RemoteGateways {
+    fn set_link_control(
+        &self,
+        session_id: &str,
+        link: &str,
+        control: bool,
+    ) -> BoxFuture<'_, Result<usize, String>> {
+        self.command(
+            Command::SetLinkControl {
+                sid: session_id.to_owned(),
+                link: link.to_owned(),
+                control,
+            },
+            "viewers_changed",
+        )
+    }
+
+    fn end_session(
+        &self,
+        session_id: &str,
+        until_unix: u64,
+    ) -> BoxFuture<'_, Result<usize, String>> {
+        self.command(
+            Command::EndSession {
+                sid: session_id.to_owned(),
+                until: until_unix,
+            },
+            "streams_closed",
+        )
     }
 
     fn push_revocations(&self, list: &str) -> BoxFuture<'_, Result<(), String>> {

@@ -29,6 +29,7 @@ pub(crate) mod policy;
 mod reports;
 mod revocations;
 mod sessions;
+mod shares;
 mod users;
 pub(crate) mod zones;
 
@@ -37,6 +38,7 @@ pub use error::{Feature, ServiceError};
 pub use fleet::{AgentStreams, Fleet};
 pub(crate) use revocations::RevokeRequest;
 pub(crate) use sessions::{LaunchRequest, TokenOutcome, TokenRequest, public_base};
+pub(crate) use shares::{JoinRequest, ShareRequest, ShareState};
 pub(crate) use users::{NewUser, UserUpdate};
 
 #[cfg(test)]

@@ -194,6 +194,7 @@ async fn up(config: Config) -> anyhow::Result<()> {
     let gw = gateway::build(&p, reporter, connectors)?;
     let gw_for_link = Arc::clone(&gw);
     let gw_for_lists = Arc::clone(&gw);
+    let gw_for_control = Arc::clone(&gw);
     let in_process: Arc<dyn oriel_control::GatewayLink> = Arc::new(
         oriel_control::InProcessGateway::new(move |sid, until| gw_for_link.end_session(sid, until))
             .with_revocations(move |list| {
@@ -201,6 +202,10 @@ async fn up(config: Config) -> anyhow::Result<()> {
                     .apply_revocations(list)
                     .map(|_| ())
                     .map_err(|e| e.to_string())
+            })
+            .with_link_control(move |sid, link, control| {
+                let gw = Arc::clone(&gw_for_control);
+                Box::pin(async move { gw.set_link_control(&sid, &link, control).await })
             }),
     );
     // Stand-alone gateways of this deployment (connection proxies) are told

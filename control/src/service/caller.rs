@@ -70,6 +70,11 @@ impl Authed {
         }
     }
 
+    /// Not an API token, or one with the sessions (or admin) scope.
+    pub(crate) fn allows_sessions_scope(&self) -> bool {
+        self.scope_allows(Scope::Sessions)
+    }
+
     /// Admin role (and, for API tokens, the admin scope).
     pub(crate) fn require_admin(&self) -> Result<(), ServiceError> {
         if self.is_admin() {

@@ -90,6 +90,27 @@ pub enum ServiceError {
     /// The session has ended.
     #[error("the session has ended")]
     SessionEnded,
+    /// The caller must sign in for this (an anonymous request).
+    #[error("{0}")]
+    SignInRequired(String),
+    /// The caller may not do this, for a reason worth a stable code
+    /// (`sharing_disabled`, `not_in_group`, …).
+    #[error("{message}")]
+    Denied {
+        /// Stable reason.
+        reason: &'static str,
+        /// For people.
+        message: String,
+    },
+    /// What was asked for existed but is over for good (an expired or a
+    /// revoked share link).
+    #[error("{message}")]
+    Gone {
+        /// Stable reason.
+        reason: &'static str,
+        /// For people.
+        message: String,
+    },
     /// The session reached its maximum length.
     #[error("the session reached its maximum length")]
     SessionExpired,

@@ -76,6 +76,10 @@ pub(crate) struct GroupSettings {
     /// decides; else the user's own zone); must exist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
+    /// Members may watch, and take control of, anyone's live session (as
+    /// admins may): `POST /api/v1/sessions/{id}/shadow`.
+    #[serde(default)]
+    pub shadow_sessions: bool,
 }
 
 impl GroupSettings {
@@ -84,6 +88,27 @@ impl GroupSettings {
         // parses grants nothing extra and requires nothing.
         serde_json::from_value(g.settings.clone()).unwrap_or_default()
     }
+}
+
+/// Whether the caller may shadow others' sessions: admins, and members of
+/// a group granting `shadow_sessions` (on an API token, with the sessions
+/// scope).
+pub(crate) async fn may_shadow(
+    cp: &ControlPlane,
+    auth: &super::Authed,
+) -> Result<bool, ServiceError> {
+    if auth.is_admin() {
+        return Ok(true);
+    }
+    if !auth.allows_sessions_scope() {
+        return Ok(false);
+    }
+    Ok(cp
+        .store
+        .groups_of_user(&auth.user.id)
+        .await?
+        .iter()
+        .any(|g| GroupSettings::of(g).shadow_sessions))
 }
 
 /// Whether any group of the user requires a second factor.

@@ -52,6 +52,13 @@ impl ControlPlane {
         let now = now_ms();
         let seq = self.store.revoke(kind, subject, now, until_ms).await?;
         info!(kind = kind.as_str(), subject, seq, "revoked");
+        self.publish_revocations(seq).await;
+        Ok(seq)
+    }
+
+    /// Pushes the current list (number `seq` or newer) to the gateways. A
+    /// failure is logged: they fetch the list themselves within seconds.
+    pub(crate) async fn publish_revocations(&self, seq: i64) {
         match self.revocation_list().await {
             Ok(list) => {
                 if let Err(e) = self.gateways.push_revocations(&list).await {
@@ -60,7 +67,6 @@ impl ControlPlane {
             }
             Err(e) => warn!(error = %e, "cannot sign the revocation list"),
         }
-        Ok(seq)
     }
 
     /// The current revocation list, signed (`rv1.…`): what gateways hold.
@@ -72,6 +78,9 @@ impl ControlPlane {
     pub(crate) async fn revocation_list(&self) -> Result<String, ServiceError> {
         let now = now_ms();
         let (seq, records) = self.store.revocations(now).await?;
+        // Read after the number: a link revoked meanwhile is listed early,
+        // never late.
+        let links = self.store.revoked_share_links(now).await?;
         let secs = (now / 1000) as u64;
         let entry = |r: &RevocationRecord| Revoked {
             id: r.subject.clone(),
@@ -94,8 +103,16 @@ impl ControlPlane {
             tokens: pick(RevocationKind::Token),
             sessions: pick(RevocationKind::Session),
             users: pick(RevocationKind::User),
-            // The control plane issues no share links yet (issue 17).
-            links: Vec::new(),
+            links: links
+                .iter()
+                .filter_map(|l| {
+                    Some(Revoked {
+                        id: l.id.clone(),
+                        at: (l.revoked_at? / 1000) as u64,
+                        until: (l.revoked_until? as u64).div_ceil(1000),
+                    })
+                })
+                .collect(),
         };
         self.keys
             .signer

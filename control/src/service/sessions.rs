@@ -6,7 +6,9 @@
 mod mint;
 mod placement;
 mod route;
+mod watchers;
 
+pub(crate) use mint::WatcherMint;
 pub(crate) use route::public_base;
 
 use super::policy::{launchable, unavailable_feature};
@@ -248,6 +250,7 @@ impl ControlPlane {
                 policy: &policy,
                 now_ms: now,
                 expires_at_ms: exp,
+                watcher: None,
             })?;
             Some(IssuedToken {
                 token,
@@ -357,6 +360,7 @@ impl ControlPlane {
             policy: &policy,
             now_ms: now,
             expires_at_ms: exp,
+            watcher: None,
         })?;
         Ok(TokenOutcome::Issued(IssuedToken {
             token,

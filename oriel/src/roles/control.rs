@@ -144,6 +144,15 @@ impl GatewayLink for NoGateways {
         // Gateways fetch the list themselves.
         Box::pin(async { Ok(()) })
     }
+
+    fn set_link_control(
+        &self,
+        _: &str,
+        _: &str,
+        _: bool,
+    ) -> oriel_gateway_http::BoxFuture<'_, Result<usize, String>> {
+        Box::pin(async { Err("no gateway configured (control.gateway_urls)".into()) })
+    }
 }
 
 /// Verifier of remote gateways' reports (their `gateway-signing.pub` files).

@@ -6,7 +6,7 @@ use super::route::StreamRoute;
 use crate::ControlPlane;
 use crate::service::ServiceError;
 use oriel_control_store::{SessionTarget, User, WorkspaceRecord};
-use oriel_core_token::{CLAIMS_VERSION, Policy, SessionClaims, TargetClaims};
+use oriel_core_token::{CLAIMS_VERSION, Policy, SessionClaims, TargetClaims, Watcher};
 
 /// Everything a session token says.
 #[derive(Clone, Copy)]
@@ -29,6 +29,23 @@ pub(crate) struct MintRequest<'a> {
     pub now_ms: i64,
     /// The token's expiry, Unix ms.
     pub expires_at_ms: i64,
+    /// Someone other than the owner watching (a share link's guest, an
+    /// admin shadowing): who (`sub`, `name`), whether they control the
+    /// session, and how they came. `None`: the owner, `user`.
+    pub watcher: Option<&'a WatcherMint<'a>>,
+}
+
+/// The holder of a watcher's token.
+#[derive(Debug, Clone)]
+pub(crate) struct WatcherMint<'a> {
+    /// `sub` of the token: the watcher's user id, or `guest:<link ref>`.
+    pub sub: &'a str,
+    /// Their name, shown to the owner.
+    pub name: &'a str,
+    /// Whether their input reaches the target.
+    pub control: bool,
+    /// How they came.
+    pub watcher: Watcher,
 }
 
 /// When a token minted at `now` expires: whole seconds (the token carries
@@ -83,8 +100,11 @@ impl ControlPlane {
             v: CLAIMS_VERSION,
             sid: m.session_id.to_owned(),
             jti: uuid::Uuid::new_v4().to_string(),
-            sub: m.user.id.clone(),
-            name: m.user.username.clone(),
+            sub: m.watcher.map_or(&m.user.id[..], |w| w.sub).to_owned(),
+            name: m
+                .watcher
+                .map_or(&m.user.username[..], |w| w.name)
+                .to_owned(),
             ws: w.name.clone(),
             iat: now,
             nbf: now,
@@ -97,8 +117,8 @@ impl ControlPlane {
             gws: m.route.routing.gws.clone(),
             via: m.route.routing.via.clone(),
             reuse: Some(self.settings.reconnect),
-            control: None,
-            watcher: None,
+            control: m.watcher.map(|w| w.control),
+            watcher: m.watcher.map(|w| w.watcher.clone()),
         };
         self.keys
             .signer
