@@ -11,7 +11,8 @@
 #[macro_use]
 mod support;
 
-use oriel_testkit::{Postgres, StreamViewer, VncDisplay, VncOptions};
+use oriel_core_wire::{NoticeKind, caps, policy_bits};
+use oriel_testkit::{Postgres, StreamViewer, ViewerEvent, VncDisplay, VncOptions};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -24,6 +25,7 @@ on_both_databases!(
     second_factor_and_throttling,
     api_tokens_and_scopes,
     sessions_follow_the_gateway,
+    share_links_and_shadowing,
 );
 
 fn assert_error(r: &Reply, status: u16, code: &str) {
@@ -997,6 +999,439 @@ async fn sessions_follow_the_gateway(backend: Backend) {
         }
         let limit = audit(&api, "action=session.launch&outcome=failure");
         assert_eq!(limit.len(), 6, "{limit:?}");
+    })
+    .await;
+}
+
+/// A viewer of `token` at `url` that is told who watches (PRESENCE).
+async fn watch(oriel: &Oriel, url: &str, token: &str) -> StreamViewer {
+    let mut v = StreamViewer::connect(url, &oriel.cert(), Some(&oriel.origin()))
+        .await
+        .unwrap();
+    v.capabilities = caps::PRESENCE;
+    v.hello(token, Duration::from_secs(20)).await.unwrap();
+    assert!(v.hello.is_some(), "{:?}\n{}", v.end, oriel.log_tail(30));
+    v
+}
+
+/// Waits until a viewer is told a list of watchers that names `name`.
+async fn watchers_told(v: &mut StreamViewer, name: &str) -> String {
+    match v
+        .wait_for(
+            Duration::from_secs(10),
+            "a watchers notice",
+            |e| matches!(e, ViewerEvent::Notice(NoticeKind::Watchers, line) if line.contains(name)),
+        )
+        .await
+        .unwrap()
+    {
+        ViewerEvent::Notice(_, line) => line,
+        _ => unreachable!(),
+    }
+}
+
+/// `POST /api/v1/shares/{link}/join` (no body).
+fn join_link(api: &Api, path: &str) -> Reply {
+    api.call("POST", path, None, &[]).unwrap()
+}
+
+fn view_only(v: &StreamViewer) -> bool {
+    v.hello.as_ref().unwrap().policy & policy_bits::VIEW_ONLY != 0
+}
+
+/// Share links and shadowing through the API, streamed by the real
+/// gateway: every refusal, the link's control handed over and taken back,
+/// a revoked link's viewer closed while the owner streams on, the audit.
+async fn share_links_and_shadowing(backend: Backend) {
+    support::contract::enforce();
+    let display = VncDisplay::start(VncOptions::new(320, 240)).await.unwrap();
+    let port = display.rfb_port();
+    let d = Deployment::start(backend, &[]).await;
+    let admin = d.admin();
+    let a = admin.clone();
+    let (ann, bob, carl, dave, anon, ids, watchers) = blocking(move || {
+        let ann = create_user(&a, "ann", "user", &[]);
+        let bob = create_user(&a, "bob", "user", &[]);
+        create_user(&a, "carl", "user", &[]);
+        let dave = create_user(&a, "dave", "user", &[]);
+        let closed = create_workspace(&a, "closed", port, json!({}));
+        let shared = create_workspace(&a, "shared", port, json!({"share_links": true}));
+        let steer = create_workspace(
+            &a,
+            "steer",
+            port,
+            json!({"share_links": true, "share_links_control": true, "silent_monitoring": true}),
+        );
+        create_group(
+            &a,
+            json!({"name": "desk", "members": [ann], "workspaces": [closed, shared, steer]}),
+        );
+        let watchers = create_group(&a, json!({"name": "watchers", "members": [bob]}));
+        create_group(
+            &a,
+            json!({"name": "shadowers", "members": [dave], "settings": {"shadow_sessions": true}}),
+        );
+        // Groups cannot grant sharing: it is the workspace's alone.
+        let r = post(
+            &a,
+            "/api/v1/groups",
+            json!({"name": "g", "settings": {"policy": {"share_links": true}}}),
+        );
+        assert_error(&r, 400, "bad_request");
+        let mut anon = a.clone();
+        anon.token = None;
+        (
+            login_as(&a, "ann"),
+            login_as(&a, "bob"),
+            login_as(&a, "carl"),
+            login_as(&a, "dave"),
+            anon,
+            [closed, shared, steer],
+            watchers,
+        )
+    })
+    .await;
+    let [closed, shared, steer] = ids;
+    let launch =
+        |api: &Api, w: &str| ok(post(api, "/api/v1/sessions", json!({"workspace": w})), 201);
+
+    // A workspace whose policy does not allow share links: refused, audited.
+    let (api, w) = (ann.clone(), closed.clone());
+    blocking(move || {
+        let s = launch(&api, &w);
+        let id = s["id"].as_str().unwrap();
+        let r = post(&api, &format!("/api/v1/sessions/{id}/shares"), json!({}));
+        assert_error(&r, 403, "sharing_disabled");
+    })
+    .await;
+
+    // The owner streams a workspace that allows view-only links.
+    let api = ann.clone();
+    let launched = blocking(move || launch(&api, &shared)).await;
+    let sid = launched["id"].as_str().unwrap().to_owned();
+    let mut owner = watch(
+        &d.oriel,
+        launched["stream_url"].as_str().unwrap(),
+        launched["token"].as_str().unwrap(),
+    )
+    .await;
+    let (api, other, id) = (ann.clone(), carl.clone(), sid.clone());
+    let (link, ws_link) = blocking(move || {
+        let shares = format!("/api/v1/sessions/{id}/shares");
+        // Control is not for this workspace; bad bodies are refused.
+        assert_error(
+            &post(&api, &shares, json!({"control": true})),
+            403,
+            "share_control_disabled",
+        );
+        for bad in [
+            json!({"expires_in_secs": 0}),
+            json!({"expires_in_secs": 604_801}),
+            json!({"groups": []}),
+            json!({"groups": ["no-such-group"]}),
+        ] {
+            assert_error(&post(&api, &shares, bad.clone()), 422, "validation_failed");
+        }
+        // Someone else's session is not found, for them.
+        assert_error(&post(&other, &shares, json!({})), 404, "not_found");
+        assert_error(&get(&other, &shares), 404, "not_found");
+        let l = ok(post(&api, &shares, json!({"expires_in_secs": 600})), 201);
+        let link = l["link"].as_str().unwrap().to_owned();
+        assert_eq!(link.len(), 22, "128 bits, base64url: {l}");
+        assert!(
+            link.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_eq!(
+            (l["state"].as_str(), l["control"].as_bool()),
+            (Some("active"), Some(false))
+        );
+        assert!(
+            l["url"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/share.html#{link}")),
+            "{l}"
+        );
+        assert!(l["groups"].is_null());
+        // A link for one group's signed-in members.
+        let g = ok(post(&api, &shares, json!({"groups": [watchers]})), 201);
+        let ws_link = g["link"].as_str().unwrap().to_owned();
+        let list = ok(get(&api, &shares), 200);
+        assert_eq!(list["items"].as_array().unwrap().len(), 2, "{list}");
+        (link, ws_link)
+    })
+    .await;
+
+    // Anyone holding the link joins, view only; the owner is told.
+    let (api, l) = (anon.clone(), link.clone());
+    let guest_token = blocking(move || {
+        ok(
+            join_link(&api, &format!("/api/v1/shares/{l}/join")),
+            200,
+        )
+    })
+    .await;
+    assert_eq!(guest_token["control"], false, "{guest_token}");
+    assert_eq!(guest_token["owner"], "ann");
+    let mut guest = watch(
+        &d.oriel,
+        guest_token["stream_url"].as_str().unwrap(),
+        guest_token["token"].as_str().unwrap(),
+    )
+    .await;
+    assert!(view_only(&guest) && !view_only(&owner));
+    watchers_told(&mut owner, "guest").await;
+
+    // The group's link: sign in, and be a member.
+    let (a0, b0, c0, wl) = (anon.clone(), bob.clone(), carl.clone(), ws_link.clone());
+    blocking(move || {
+        let join = format!("/api/v1/shares/{wl}/join");
+        assert_error(&join_link(&a0, &join), 401, "sign_in_required");
+        assert_error(&join_link(&c0, &join), 403, "not_in_group");
+        let t = ok(join_link(&b0, &join), 200);
+        assert_eq!(t["control"], false);
+        assert_error(
+            &join_link(&a0, "/api/v1/shares/not-a-link/join"),
+            404,
+            "not_found",
+        );
+        // Bad credentials are not taken for none.
+        let mut forged = a0.clone();
+        forged.token = Some("forged".into());
+        assert_eq!(join_link(&forged, &join).status, 401);
+    })
+    .await;
+
+    // An expired link is refused.
+    let (api, a0, id) = (ann.clone(), anon.clone(), sid.clone());
+    blocking(move || {
+        let l = ok(
+            post(
+                &api,
+                &format!("/api/v1/sessions/{id}/shares"),
+                json!({"expires_in_secs": 1}),
+            ),
+            201,
+        );
+        std::thread::sleep(Duration::from_millis(2100));
+        let link = l["link"].as_str().unwrap();
+        assert_error(
+            &join_link(&a0, &format!("/api/v1/shares/{link}/join")),
+            410,
+            "share_link_expired",
+        );
+        let list = ok(get(&api, &format!("/api/v1/sessions/{id}/shares")), 200);
+        let states: BTreeSet<String> = names(list["items"].as_array().unwrap(), "state");
+        assert_eq!(states, set(&["active", "expired"]), "{list}");
+        // No control through a view-only workspace's links.
+        assert_error(
+            &post(
+                &api,
+                &format!("/api/v1/sessions/{id}/shares/{link}/control"),
+                json!({"control": true}),
+            ),
+            409,
+            "share_link_inactive",
+        );
+    })
+    .await;
+
+    // Revoked: the guest's stream closes (4003), the owner streams on, the
+    // link is refused after.
+    let (api, id, l) = (ann.clone(), sid.clone(), link.clone());
+    let revoked = blocking(move || {
+        let r = api
+            .call(
+                "DELETE",
+                &format!("/api/v1/sessions/{id}/shares/{l}"),
+                None,
+                &[],
+            )
+            .unwrap();
+        ok(r, 200)
+    })
+    .await;
+    assert_eq!(revoked["state"], "revoked", "{revoked}");
+    let (_, code) = guest.wait_closed(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(code, Some(4003));
+    let closed = owner.pump(Duration::from_millis(500)).await.unwrap();
+    assert!(!closed, "the owner's stream ended");
+    let (api, l) = (anon.clone(), link.clone());
+    blocking(move || {
+        assert_error(
+            &join_link(&api, &format!("/api/v1/shares/{l}/join")),
+            410,
+            "share_link_revoked",
+        );
+    })
+    .await;
+
+    // A workspace whose links may give control: handed over, taken back.
+    let api = ann.clone();
+    let steered = blocking(move || launch(&api, &steer)).await;
+    let steer_id = steered["id"].as_str().unwrap().to_owned();
+    let mut steer_owner = watch(
+        &d.oriel,
+        steered["stream_url"].as_str().unwrap(),
+        steered["token"].as_str().unwrap(),
+    )
+    .await;
+    let (api, a0, id) = (ann.clone(), anon.clone(), steer_id.clone());
+    let (ctl_link, t) = blocking(move || {
+        let l = ok(
+            post(&api, &format!("/api/v1/sessions/{id}/shares"), json!({})),
+            201,
+        );
+        let link = l["link"].as_str().unwrap().to_owned();
+        let t = ok(
+            join_link(&a0, &format!("/api/v1/shares/{link}/join")),
+            200,
+        );
+        (link, t)
+    })
+    .await;
+    let mut steer_guest = watch(
+        &d.oriel,
+        t["stream_url"].as_str().unwrap(),
+        t["token"].as_str().unwrap(),
+    )
+    .await;
+    assert!(view_only(&steer_guest));
+    watchers_told(&mut steer_owner, "guest").await;
+    for (control, notice) in [
+        (true, NoticeKind::ControlGranted),
+        (false, NoticeKind::ControlTaken),
+    ] {
+        let (api, id, l) = (ann.clone(), steer_id.clone(), ctl_link.clone());
+        let r = blocking(move || {
+            ok(
+                post(
+                    &api,
+                    &format!("/api/v1/sessions/{id}/shares/{l}/control"),
+                    json!({"control": control}),
+                ),
+                200,
+            )
+        })
+        .await;
+        assert_eq!(
+            (r["control"].as_bool(), r["viewers_changed"].as_u64()),
+            (Some(control), Some(1)),
+            "{r}"
+        );
+        steer_guest
+            .wait_for(
+                Duration::from_secs(10),
+                "the control notice",
+                |e| matches!(e, ViewerEvent::Notice(k, _) if *k == notice),
+            )
+            .await
+            .unwrap();
+    }
+
+    // Shadowing: admins and the shadowers' members; nobody else.
+    let (c0, d0, adm, id, sid2) = (
+        carl.clone(),
+        dave.clone(),
+        admin.clone(),
+        sid.clone(),
+        steer_id.clone(),
+    );
+    let (by_admin, by_dave) = blocking(move || {
+        assert_error(
+            &post(&c0, &format!("/api/v1/sessions/{id}/shadow"), json!({})),
+            403,
+            "forbidden",
+        );
+        let by_admin = ok(
+            post(&adm, &format!("/api/v1/sessions/{id}/shadow"), json!({})),
+            200,
+        );
+        assert_eq!(
+            (
+                by_admin["control"].as_bool(),
+                by_admin["notified"].as_bool()
+            ),
+            (Some(false), Some(true))
+        );
+        // Silent monitoring where the workspace allows it.
+        let by_dave = ok(
+            post(
+                &d0,
+                &format!("/api/v1/sessions/{sid2}/shadow"),
+                json!({"control": true}),
+            ),
+            200,
+        );
+        assert_eq!(
+            (by_dave["control"].as_bool(), by_dave["notified"].as_bool()),
+            (Some(true), Some(false))
+        );
+        (by_admin, by_dave)
+    })
+    .await;
+    let mut shadow = watch(
+        &d.oriel,
+        by_admin["stream_url"].as_str().unwrap(),
+        by_admin["token"].as_str().unwrap(),
+    )
+    .await;
+    assert!(view_only(&shadow));
+    watchers_told(&mut owner, "admin").await;
+    let silent = watch(
+        &d.oriel,
+        by_dave["stream_url"].as_str().unwrap(),
+        by_dave["token"].as_str().unwrap(),
+    )
+    .await;
+    assert!(!view_only(&silent));
+    drop(silent);
+    let closed = shadow.pump(Duration::from_millis(200)).await.unwrap();
+    assert!(!closed, "the admin's stream ended");
+
+    // The session ends: its links are refused.
+    let (api, a0, id, l) = (
+        ann.clone(),
+        anon.clone(),
+        steer_id.clone(),
+        ctl_link.clone(),
+    );
+    blocking(move || {
+        let r = api
+            .call("DELETE", &format!("/api/v1/sessions/{id}"), None, &[])
+            .unwrap();
+        assert_eq!(r.status, 204, "{r:?}");
+        assert_error(
+            &join_link(&a0, &format!("/api/v1/shares/{l}/join")),
+            409,
+            "session_ended",
+        );
+    })
+    .await;
+
+    let api = admin.clone();
+    blocking(move || {
+        for (action, n) in [
+            ("share_link.created&outcome=success", 4),
+            ("share_link.created&outcome=failure", 2),
+            ("share_link.revoked", 1),
+            ("share_link.control", 2),
+            ("session.shadow_started", 2),
+        ] {
+            let got = audit(&api, &format!("action={action}"));
+            assert_eq!(got.len(), n, "{action}: {got:?}");
+        }
+        let joined = audit(&api, "action=share_link.joined&outcome=success");
+        assert_eq!(joined.len(), 3, "{joined:?}");
+        // The audit names links by reference, never the secret itself.
+        let all = audit(&api, "action=share_link.");
+        assert!(
+            all.iter().all(|e| !e.to_string().contains(&link)),
+            "{all:?}"
+        );
+        let refused = audit(&api, "action=share_link.joined&outcome=failure");
+        assert!(refused.len() >= 4, "{refused:?}");
     })
     .await;
 }
