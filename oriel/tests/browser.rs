@@ -10,6 +10,8 @@
 //! - [`sessions`]: ending, an unreachable target, reconnecting after a
 //!   restart, the session list.
 //! - [`codec`]: the JavaScript stream codec's self-test against the spec.
+//! - [`sharing`]: an admin shadows a session from Live sessions; a share
+//!   link watched from another browser, revoked; an expired link refused.
 //!
 //! Failures leave the canvas and the screenshot as PNG files in the
 //! display's scratch directory (the path is printed). Fixtures are in
@@ -29,6 +31,8 @@ mod input;
 mod picture;
 #[path = "browser/sessions.rs"]
 mod sessions;
+#[path = "browser/sharing.rs"]
+mod sharing;
 
 use oriel_testkit::XtermOptions;
 use std::time::Duration;

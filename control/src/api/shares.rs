@@ -77,6 +77,10 @@ fn share(cp: &ControlPlane, parts: &Parts, l: &ShareLinkRecord) -> Share {
 #[derive(Debug, Serialize)]
 pub(crate) struct ShareList {
     items: Vec<Share>,
+    /// New links may be created now (the workspace's policy, a live session).
+    allowed: bool,
+    /// New links may give control.
+    control_allowed: bool,
 }
 
 /// `POST …/shares/{link}/control`.
@@ -149,9 +153,11 @@ pub(crate) async fn list(
     parts: Parts,
     Path(id): Path<String>,
 ) -> Result<Json<ShareList>, ApiError> {
-    let links = cp.list_shares(&auth, &id).await?;
+    let (links, allowed, control_allowed) = cp.list_shares(&auth, &id).await?;
     Ok(Json(ShareList {
         items: links.iter().map(|l| share(&cp, &parts, l)).collect(),
+        allowed,
+        control_allowed,
     }))
 }
 

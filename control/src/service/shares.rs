@@ -254,14 +254,22 @@ impl ControlPlane {
             .ok_or_else(|| ServiceError::internal(&"a share link just created is missing"))
     }
 
-    /// The session's links (owner or admin).
+    /// The session's links (owner or admin), and whether new ones may be
+    /// created now (`share_links`), with control (`share_links_control`):
+    /// both `false` once the session is over.
     pub(crate) async fn list_shares(
         &self,
         auth: &Authed,
         session_id: &str,
-    ) -> Result<Vec<ShareLinkRecord>, ServiceError> {
+    ) -> Result<(Vec<ShareLinkRecord>, bool, bool), ServiceError> {
         let s = self.shared_session(auth, session_id).await?;
-        Ok(self.store.share_links_of_session(&s.id).await?)
+        let links = self.store.share_links_of_session(&s.id).await?;
+        let (allowed, control) = match self.watched(&s).await {
+            Ok((_, _, p)) => (p.share_links, p.share_links && p.share_links_control),
+            Err(ServiceError::Store(e)) => return Err(ServiceError::Store(e)),
+            Err(_) => (false, false),
+        };
+        Ok((links, allowed, control))
     }
 
     /// Revokes a link: published in the revocation list (its streams are

@@ -220,6 +220,19 @@ export const api = {
   sessionToken: (id) => request('POST', `/sessions/${enc(id)}/token`),
   /** Ends a session. */
   endSession: (id) => request('DELETE', `/sessions/${enc(id)}`),
+
+  /** `{items: [share], allowed, control_allowed}`: a session's share links (owner, admins). */
+  listShares: (id) => request('GET', `/sessions/${enc(id)}/shares`),
+  /** A new share link `{control, expires_in_secs, groups}` → the link `{link, url, state, ...}`. */
+  createShare: (id, body) => request('POST', `/sessions/${enc(id)}/shares`, body),
+  /** Revokes a share link: its viewers are closed. */
+  revokeShare: (id, link) => request('DELETE', `/sessions/${enc(id)}/shares/${enc(link)}`),
+  /** Hands a link's control over (`true`) or takes it back. */
+  shareControl: (id, link, control) => request('POST', `/sessions/${enc(id)}/shares/${enc(link)}/control`, { control }),
+  /** Joins a share link: `{session_id, workspace_name, owner, control, token, stream_url, expires_at}`. */
+  joinShare: (link) => request('POST', `/shares/${enc(link)}/join`),
+  /** Admins: a token to watch (or, `control`, drive) someone's session; same shape as joinShare. */
+  shadowSession: (id, control) => request('POST', `/sessions/${enc(id)}/shadow`, { control: Boolean(control) }),
 };
 
 /** The address of the audit log export (JSON lines) with the same filters as the list. */
@@ -230,4 +243,9 @@ export function auditExportUrl(filters) {
 /** The viewer page of a session. */
 export function viewerUrl(sessionId) {
   return `/viewer.html?session=${enc(sessionId)}`;
+}
+
+/** The viewer page on which an admin watches (`control`: drives) someone's session. */
+export function shadowUrl(sessionId, control) {
+  return `/viewer.html?session=${enc(sessionId)}&watch=${control ? 'control' : 'view'}`;
 }

@@ -11,6 +11,7 @@
  */
 
 import { api, ApiError, describeError } from './api.js';
+import { SharePanel } from './share-panel.js';
 import { CAP_WEBP, CAP_PRESENCE, NoticeKind, POLICY_VIEW_ONLY } from './wire.js';
 import { Framebuffer, canDecodeWebp } from './render.js';
 import { StreamSession } from './stream.js';
@@ -54,7 +55,18 @@ window.orielViewer = viewer;
 
 const canvas = $('screen');
 const container = $('screen-container');
-const sessionId = new URLSearchParams(window.location.search).get('session');
+const params = new URLSearchParams(window.location.search);
+/**
+ * How this page watches: `owner` (`?session=<id>`), `share` (a share
+ * link's guest: `?share=1#<link>`, the link in the fragment, never sent to
+ * a server but to the join API) or `shadow` (an admin:
+ * `?session=<id>&watch=view|control`).
+ */
+const mode = params.has('share') ? 'share' : params.has('watch') ? 'shadow' : 'owner';
+const shareLink = mode === 'share' ? window.location.hash.slice(1) : '';
+const shadowControl = params.get('watch') === 'control';
+let sessionId = mode === 'share' ? null : params.get('session');
+viewer.mode = mode;
 
 // -- preferences -------------------------------------------------------------
 
@@ -219,6 +231,11 @@ let webp = false;
 let framesThisSecond = 0;
 
 function backToLogin() {
+  if (mode === 'share') {
+    // A link for members of some groups: sign in, then open it again.
+    stream.markEnded('Sign in first: this share link is only for members of some groups.');
+    return;
+  }
   window.location.assign('/index.html');
 }
 
@@ -229,6 +246,12 @@ function backToLogin() {
  * takes too long, which ends the wait with its reason).
  */
 async function waitForToken() {
+  if (mode !== 'owner') {
+    const grant = mode === 'share' ? await api.joinShare(shareLink) : await api.shadowSession(sessionId, shadowControl);
+    sessionId = grant.session_id;
+    setTitle(`${grant.workspace_name} — ${grant.owner}`);
+    return grant;
+  }
   for (;;) {
     const grant = await api.sessionToken(sessionId);
     if (grant && grant.token) return grant;
@@ -370,13 +393,22 @@ async function main() {
   updateToggles();
   layout();
   canvas.focus({ preventScroll: true });
-  if (!sessionId) {
-    stream.finish('error', 'No session was given. Go back to the workspaces and launch one.');
+  if (mode === 'share' ? !shareLink : !sessionId) {
+    stream.finish('error', mode === 'share'
+      ? 'This share link is incomplete: copy the whole address you were given.'
+      : 'No session was given. Go back to the workspaces and launch one.');
     return;
   }
-  setTitle(`Session ${sessionId}`);
-  viewer.name = '';
-  loadSessionName();
+  if (mode === 'owner') {
+    setTitle(`Session ${sessionId}`);
+    viewer.name = '';
+    loadSessionName();
+    new SharePanel({ sessionId, toast, layoutChanged: () => onViewportChange() }).start();
+  } else {
+    // Watchers neither end the session nor share it.
+    $('end-session-button').hidden = true;
+    if (mode === 'share') $('back-button').hidden = true;
+  }
   webp = await Promise.race([canDecodeWebp(), new Promise((r) => setTimeout(() => r(false), 1000))]);
   stream.start();
 }

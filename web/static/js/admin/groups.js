@@ -49,6 +49,8 @@ export function render(container, ctx) {
     const description = field({ label: 'Description', name: 'description', value: g.description, attrs: { maxlength: 1024 } });
     const requireTotp = checkbox({ label: 'Members must use two-factor authentication', name: 'require_totp',
       checked: Boolean(settings.require_totp), hint: 'Members without it are asked to set it up at their next login.' });
+    const shadow = checkbox({ label: 'Members may watch and take control of anyone\'s live session', name: 'shadow_sessions',
+      checked: Boolean(settings.shadow_sessions), hint: 'As admins may (Live sessions); audited, and the user is told unless the workspace allows silent monitoring.' });
     const zoneNames = (Array.isArray(zones.items) ? zones.items : []).map((z) => z.name);
     const zone = select({ label: 'Zone of the members', name: 'zone', value: settings.zone || '',
       options: [['', '– (each user\'s own)'], ...zoneNames.map((n) => [n, n])],
@@ -68,7 +70,7 @@ export function render(container, ctx) {
     const overrides = overridesFieldset(settings.policy || {});
     const form = editorForm({
       id: group ? 'group-edit-form' : 'group-create-form',
-      rows: [name.row, description.row, requireTotp.row, zone.row, members.row, grants.row, overrides.row],
+      rows: [name.row, description.row, requireTotp.row, shadow.row, zone.row, members.row, grants.row, overrides.row],
       submitLabel: group ? 'Save' : 'Create group',
       handleError: ctx.handleError,
       onCancel: () => editor.close(),
@@ -78,7 +80,7 @@ export function render(container, ctx) {
         const body = {
           name: groupName,
           description: description.input.value.trim(),
-          settings: { require_totp: requireTotp.input.checked, policy: overrides.value(),
+          settings: { require_totp: requireTotp.input.checked, shadow_sessions: shadow.input.checked, policy: overrides.value(),
             ...(zone.input.value ? { zone: zone.input.value } : {}) },
           members: members.values(),
           workspaces: grants.values(),

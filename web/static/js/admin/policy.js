@@ -41,6 +41,10 @@ export const POLICY_FIELDS = [
   { key: 'idle_timeout_secs', type: 'int', label: 'Idle timeout (seconds, 0: none)', max: U32, fallback: 0 },
   { key: 'max_session_secs', type: 'int', label: 'Maximum session length (seconds, 0: none)', max: U32, fallback: 0 },
   { key: 'max_sessions_per_user', type: 'int', label: 'Sessions per user (0: no limit)', max: U32, fallback: 0 },
+  // Who else may see a session is the workspace's own: groups do not override it.
+  { key: 'share_links', type: 'bool', label: 'Owners may share their session with a link (view only)', workspaceOnly: true },
+  { key: 'share_links_control', type: 'bool', label: 'Share links may give control', workspaceOnly: true },
+  { key: 'silent_monitoring', type: 'bool', label: 'Admins may watch without the user being told (silent monitoring)', workspaceOnly: true },
 ];
 
 /** A workspace's policy: every field set. Returns `{row, value()}`. */
@@ -142,6 +146,8 @@ export function policySummary(policy = {}, { overrides = false } = {}) {
     if (policy[key]) parts.push(`${text} ${formatSecs(policy[key])}`);
     else if (overrides && policy[key] === 0) parts.push(`no ${text}`);
   }
+  if (on('share_links')) parts.push(on('share_links_control') ? 'share links with control' : 'view-only share links');
+  if (on('silent_monitoring')) parts.push('silent monitoring');
   if (policy.max_sessions_per_user) parts.push(`${policy.max_sessions_per_user} per user`);
   else if (overrides && policy.max_sessions_per_user === 0) parts.push('no session limit');
   return parts.join(', ') || (overrides ? 'none' : '–');

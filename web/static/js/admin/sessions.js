@@ -4,7 +4,7 @@
  * seconds while shown.
  */
 
-import { api } from '../api.js';
+import { api, shadowUrl } from '../api.js';
 import { el, showMessage, timeEl } from '../ui/dom.js';
 import { confirmButton, formError, select } from '../ui/form.js';
 import { Pager } from '../ui/pager.js';
@@ -49,6 +49,22 @@ export function render(container, ctx) {
     });
   }
 
+  /** Admins watch (or take control of) a live session in a new viewer tab. */
+  function watchLinks(s) {
+    if (!canEnd || !['starting', 'running'].includes(s.state)) return null;
+    const link = (text, control, cls) => el('a', {
+      className: `button secondary small ${cls}`, text, href: shadowUrl(s.id, control), target: '_blank', rel: 'noopener',
+      'aria-label': `${text}: the session of ${s.username} on ${s.workspace_name}`,
+    });
+    return [link('Watch', false, 'watch'), link('Take control', true, 'take-control')];
+  }
+
+  function actions(s) {
+    const watch = watchLinks(s);
+    const end = endButton(s);
+    return watch ? el('span', { className: 'row-actions' }, ...watch, end === '–' ? null : end) : end;
+  }
+
   function sessionsTable(items) {
     const columns = [
       { label: 'User', className: 'user', cell: (s) => s.username },
@@ -59,7 +75,7 @@ export function render(container, ctx) {
       { label: 'Ended', cell: (s) => timeEl(s.ended_at) },
       { label: 'From', cell: (s) => s.source || '–' },
     ];
-    if (canEnd) columns.push({ label: 'Actions', className: 'actions-cell', cell: endButton });
+    if (canEnd) columns.push({ label: 'Actions', className: 'actions-cell', cell: actions });
     return table({
       caption: 'Sessions',
       empty: state.input.value === 'active' ? 'No active sessions.' : 'No sessions.',
