@@ -1165,13 +1165,8 @@ async fn share_links_and_shadowing(backend: Backend) {
 
     // Anyone holding the link joins, view only; the owner is told.
     let (api, l) = (anon.clone(), link.clone());
-    let guest_token = blocking(move || {
-        ok(
-            join_link(&api, &format!("/api/v1/shares/{l}/join")),
-            200,
-        )
-    })
-    .await;
+    let guest_token =
+        blocking(move || ok(join_link(&api, &format!("/api/v1/shares/{l}/join")), 200)).await;
     assert_eq!(guest_token["control"], false, "{guest_token}");
     assert_eq!(guest_token["owner"], "ann");
     let mut guest = watch(
@@ -1284,10 +1279,7 @@ async fn share_links_and_shadowing(backend: Backend) {
             201,
         );
         let link = l["link"].as_str().unwrap().to_owned();
-        let t = ok(
-            join_link(&a0, &format!("/api/v1/shares/{link}/join")),
-            200,
-        );
+        let t = ok(join_link(&a0, &format!("/api/v1/shares/{link}/join")), 200);
         (link, t)
     })
     .await;

@@ -19,7 +19,7 @@ use crate::ControlPlane;
 use crate::audit::Audit;
 use crate::time::now_ms;
 use oriel_control_store::SessionState;
-use oriel_core_token::Report;
+use oriel_core_token::{Report, WatchedVia, WatcherLeft};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -90,7 +90,11 @@ impl ControlPlane {
                 reason,
                 retryable,
                 class,
+                watcher,
             } => {
+                if let Some(w) = watcher {
+                    self.watcher_left(sid, w, reason).await?;
+                }
                 let (to, failure) = match (reason.as_str(), class.as_str()) {
                     ("target_closed", _) | ("ended" | "idle_timeout" | "session_expired", _) => {
                         (SessionState::Ended, None)
@@ -130,6 +134,52 @@ impl ControlPlane {
             }
             Report::Sessions { sids } => self.reconcile(sids).await?,
         }
+        Ok(())
+    }
+
+    /// A watcher's stream ended: audited with who and how long
+    /// (`share_link.left`, `session.shadow_ended`).
+    async fn watcher_left(
+        &self,
+        sid: &str,
+        w: &WatcherLeft,
+        reason: &str,
+    ) -> Result<(), ServiceError> {
+        let workspace = self.store.session(sid).await?.map(|s| s.workspace_name);
+        let (action, details) = match w.via {
+            WatchedVia::Share => (
+                "share_link.left",
+                serde_json::json!({
+                    "link_ref": w.link.as_deref().map(super::shares::link_ref),
+                    "duration_secs": w.secs,
+                    "reason": reason,
+                }),
+            ),
+            WatchedVia::Shadow => (
+                "session.shadow_ended",
+                serde_json::json!({
+                    "duration_secs": w.secs,
+                    "notified": w.notify,
+                    "reason": reason,
+                }),
+            ),
+        };
+        // A signed-in watcher is named by their id; a link's anonymous
+        // guest (`guest:…`) by name only.
+        let actor_id = (!w.sub.starts_with("guest:")).then_some(w.sub.as_str());
+        info!(session_id = %sid, watcher = %w.name, action, secs = w.secs, "a watcher left");
+        self.audit(
+            Audit {
+                actor_id,
+                actor_name: &w.name,
+                action,
+                success: true,
+                details: Some(details),
+                ..Default::default()
+            }
+            .on("session", sid, workspace.as_deref()),
+        )
+        .await;
         Ok(())
     }
 

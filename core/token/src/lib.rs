@@ -244,6 +244,25 @@ pub enum Command {
     },
 }
 
+/// A watcher's stream that ended, in [`Report::StreamEnded`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatcherLeft {
+    /// How they came.
+    pub via: WatchedVia,
+    /// The share link, for a link's guest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// Their token's `sub` (a user id, or `guest:…`).
+    pub sub: String,
+    /// Their token's `name`.
+    pub name: String,
+    /// Whether the owner was shown that they watched.
+    pub notify: bool,
+    /// How long the stream lasted from its admission, seconds.
+    pub secs: u64,
+}
+
 /// A gateway's report to the control plane (prefix `r1`), signed with the
 /// gateway's own Ed25519 key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -286,6 +305,10 @@ pub enum Report {
         retryable: bool,
         /// Who failed: `client`, `target`, `policy`, `internal`, or `none`.
         class: String,
+        /// Set when the stream was a watcher's (a share link's guest, an
+        /// admin shadowing): who, and how long they watched.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        watcher: Option<WatcherLeft>,
     },
     /// Every session with live streams on the gateway, sent periodically
     /// so that the control plane reconciles after a partition.

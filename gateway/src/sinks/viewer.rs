@@ -11,7 +11,7 @@ use crate::{Gateway, now_secs};
 use futures_util::StreamExt as _;
 use oriel_core_model::{ErrorClass, SessionError, SessionErrorKind};
 use oriel_core_stream::{SinkKind, SinkSpec};
-use oriel_core_token::Report;
+use oriel_core_token::{Report, Watcher, WatcherLeft};
 use oriel_core_wire::{ClientHello, ClientMessage, End, ServerMessage, VERSION};
 use oriel_gateway_http::{BoxFuture, UpgradeContext, WebSocketHandler, WsStream};
 use std::sync::Arc;
@@ -22,6 +22,14 @@ use tokio_tungstenite::tungstenite::Message;
 use tracing::{Instrument as _, info, info_span, warn};
 
 pub(crate) type WsSource = futures_util::stream::SplitStream<WsStream>;
+
+/// A stream admitted into its session: which, when, and the watcher (with
+/// their `sub` and `name`) when it is not the owner's.
+struct Admitted {
+    sid: String,
+    watcher: Option<(Watcher, String, String)>,
+    at: std::time::Instant,
+}
 
 /// Longest wait for the END and close to be written to a viewer that is
 /// not reading.
@@ -52,7 +60,7 @@ async fn serve(gw: Arc<Gateway>, ws: WsStream, ctx: UpgradeContext) {
         protocol = tracing::field::Empty,
         peer = ?ctx.peer,
     );
-    let mut admitted: Option<String> = None;
+    let mut admitted: Option<Admitted> = None;
     let result = run(&gw, &mut source, &out, &ctx, &mut admitted)
         .instrument(span.clone())
         .await;
@@ -82,12 +90,20 @@ async fn serve(gw: Arc<Gateway>, ws: WsStream, ctx: UpgradeContext) {
         Ok(ending) => info!(?ending, "stream ended"),
     });
     gw.metrics.streams.with_label_values(&[label, class]).inc();
-    if let Some(sid) = admitted {
+    if let Some(Admitted { sid, watcher, at }) = admitted {
         gw.reporter.report(Report::StreamEnded {
             sid,
             reason: label.to_owned(),
             retryable: matches!(&result, Err(e) if e.kind.retryable()),
             class: class.to_owned(),
+            watcher: watcher.map(|(w, sub, name)| WatcherLeft {
+                via: w.via,
+                link: w.link,
+                sub,
+                name,
+                notify: w.notify,
+                secs: at.elapsed().as_secs(),
+            }),
         });
     }
     let goodbye = async {
@@ -153,7 +169,7 @@ async fn run(
     source: &mut WsSource,
     out: &mpsc::Sender<Outgoing>,
     ctx: &UpgradeContext,
-    admitted: &mut Option<String>,
+    admitted: &mut Option<Admitted>,
 ) -> Result<Ending, SessionError> {
     let hello = match timeout(gw.settings.hello_timeout, read_hello(source)).await {
         Err(_) => {
@@ -186,7 +202,14 @@ async fn run(
         ));
     }
     // From here on the control plane hears how the stream ends.
-    *admitted = Some(claims.sid.clone());
+    *admitted = Some(Admitted {
+        sid: claims.sid.clone(),
+        watcher: claims
+            .watcher
+            .clone()
+            .map(|w| (w, claims.sub.clone(), claims.name.clone())),
+        at: std::time::Instant::now(),
+    });
     gw.metrics
         .sessions_active
         .set(gw.registry.active_sessions() as i64);

@@ -8,7 +8,11 @@
 const link = window.location.hash.slice(1);
 const status = document.getElementById('share-status');
 if (/^[A-Za-z0-9_-]{16,64}$/.test(link)) {
-  window.location.replace(`/viewer.html?share=1#${link}`);
+  // Once this page has loaded (a navigation replaced while loading is
+  // reported as never finished by some clients).
+  const go = () => setTimeout(() => window.location.replace(`/viewer.html?share=1#${link}`), 0);
+  if (document.readyState === 'complete') go();
+  else window.addEventListener('load', go, { once: true });
 } else {
   status.textContent = 'This share link is incomplete: copy the whole address you were given.';
 }
