@@ -169,7 +169,7 @@ impl ControlPlane {
         }
         let groups = match req.groups {
             None => None,
-            Some(g) if g.is_empty() => {
+            Some([]) => {
                 return Err(ServiceError::invalid_field(
                     "groups",
                     "groups must name at least one group (or be absent: anyone with the link)",
