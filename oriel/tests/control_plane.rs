@@ -1424,6 +1424,23 @@ async fn share_links_and_shadowing(backend: Backend) {
         );
         let refused = audit(&api, "action=share_link.joined&outcome=failure");
         assert!(refused.len() >= 4, "{refused:?}");
+        // The guests' stream ends (the revoked link's, the ended
+        // session's), reported by the gateway, with how long they watched.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = audit(&api, "action=share_link.left");
+            if left.len() >= 2 {
+                for e in &left {
+                    assert_eq!(e["actor"], "guest", "{e}");
+                    assert!(e["details"]["duration_secs"].is_u64(), "{e}");
+                    assert!(e["details"]["link_ref"].is_string(), "{e}");
+                    assert!(e["details"]["reason"].is_string(), "{e}");
+                }
+                break;
+            }
+            assert!(Instant::now() < deadline, "{left:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     })
     .await;
 }
