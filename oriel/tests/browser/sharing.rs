@@ -1,13 +1,14 @@
 //! Watching a session in the browser (issue 17): an admin shadows a
 //! user's session from Live sessions, and a share link is joined by
 //! another browser, view only, until the owner revokes it; an expired
-//! link is refused. Each browser has its own profile (its own login).
+//! link is refused. Each browser has its own profile (its own login). On
+//! both databases (links and the audit are stored).
 
 use crate::support::web::{
     CONNECT_TIMEOUT, Desk, expect_logged_in, js, launch_workspace, log_in, open_view, viewer_state,
     wait_canvas_exact, wait_connected,
 };
-use crate::support::{ADMIN_PASSWORD, blocking};
+use crate::support::{ADMIN_PASSWORD, Backend, blocking};
 use crate::{SETTLE, text_xterm};
 use oriel_testkit::Browser;
 use serde_json::json;
@@ -15,9 +16,10 @@ use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_admin_shadows_and_a_share_link_is_watched_then_revoked() {
-    let desk = Desk::start(640, 480).await.unwrap();
+on_both_databases!(an_admin_shadows_and_a_share_link_is_watched_then_revoked);
+
+async fn an_admin_shadows_and_a_share_link_is_watched_then_revoked(backend: Backend) {
+    let desk = Desk::start_on(backend, 640, 480).await.unwrap();
     let _text = desk
         .display
         .start_xterm(text_xterm(20, 20, "echo 'watched desktop'; sleep 600"))

@@ -41,6 +41,8 @@ pub struct Desk {
     pub api: Api,
     pub oriel: Oriel,
     pub display: VncDisplay,
+    /// The PostgreSQL cluster of a desk on PostgreSQL ([`Desk::start_on`]).
+    pub pg: Option<oriel_testkit::Postgres>,
 }
 
 impl Desk {
@@ -58,6 +60,26 @@ impl Desk {
             api,
             oriel,
             display,
+            pg: None,
+        })
+    }
+
+    /// Like [`Desk::start`], with `oriel up` on `backend`.
+    #[allow(dead_code)] // Each test crate uses a part of them.
+    pub async fn start_on(backend: super::Backend, width: u32, height: u32) -> Result<Desk> {
+        let display = VncDisplay::start(VncOptions::new(width, height)).await?;
+        let deployment = super::Deployment::start(backend, &[]).await;
+        let super::Deployment { oriel, pg } = deployment;
+        let api = oriel.admin_api().await?;
+        let browser = Browser::launch().await?;
+        let page = browser.new_page().await?;
+        Ok(Desk {
+            page,
+            browser,
+            api,
+            oriel,
+            display,
+            pg,
         })
     }
 
