@@ -12,7 +12,9 @@
 //!   methods endpoint (same-site providers only, error codes as words).
 //! - [`workspaces`]: the form creates workspaces, credentials stay
 //!   write-only; upload and download limits apart (the legacy single limit
-//!   read as both); the home page's cards page through the API's cursor.
+//!   read as both); the home page's cards page through the API's cursor;
+//!   sharing and silent monitoring are the workspace's, a group grants
+//!   shadowing.
 //! - [`groups`]: the form creates groups (one requiring TOTP) and grants
 //!   workspaces; the table pages through the API's cursor.
 //! - [`users`]: the form creates a user in a group; a refused form shows

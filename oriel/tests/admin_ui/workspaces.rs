@@ -13,6 +13,7 @@ on_both_databases!(
     the_policy_forms_set_upload_and_download_limits_apart,
     the_home_page_shows_more_workspaces_through_the_api_cursor,
     the_watermark_and_recording_are_set_with_the_workspace_form,
+    sharing_is_set_with_the_workspace_form_and_shadowing_with_a_group,
 );
 
 const VNC_SECRET: &str = "vnc-secret-never-shown";
@@ -346,5 +347,87 @@ async fn the_watermark_and_recording_are_set_with_the_workspace_form(backend: Ba
             .unwrap(),
         0
     );
+    page.assert_no_js_errors();
+}
+
+/// Share links, their control and silent monitoring are the workspace's
+/// (the group form has no override for them); a group grants shadowing.
+async fn sharing_is_set_with_the_workspace_form_and_shadowing_with_a_group(backend: Backend) {
+    let ui = AdminUi::start(backend).await.unwrap();
+    let port = free_port().unwrap();
+    let ws = {
+        let api = ui.api.clone();
+        blocking(move || api.vnc_workspace("shared", port, None, json!({})).unwrap()).await
+    };
+    let ws_id = ws["id"].as_str().unwrap().to_owned();
+    let page = &ui.page;
+    ui.open_view("workspaces").await.unwrap();
+    page.click("#workspaces-list tr[data-workspace-name=shared] button.edit")
+        .await
+        .unwrap();
+    let form = "#workspace-edit-form";
+    page.wait_shown(form).await.unwrap();
+    let input = |key: &str| format!("{form} [data-field='policy.{key}'] input");
+    for key in ["share_links", "share_links_control", "silent_monitoring"] {
+        assert_eq!(
+            page.property(&input(key), "checked").await.unwrap(),
+            false,
+            "{key}"
+        );
+    }
+    page.set_checked(&input("share_links"), true).await.unwrap();
+    page.set_checked(&input("silent_monitoring"), true)
+        .await
+        .unwrap();
+    page.click(&format!("{form} button[type=submit]"))
+        .await
+        .unwrap();
+    page.wait("document.getElementById('workspace-editor').hidden")
+        .await
+        .unwrap();
+    let ws = ui
+        .request("GET", &format!("/api/v1/workspaces/{ws_id}"), None)
+        .await
+        .unwrap();
+    let policy = &ws.body["policy"];
+    assert_eq!(
+        (
+            &policy["share_links"],
+            &policy["share_links_control"],
+            &policy["silent_monitoring"]
+        ),
+        (&json!(true), &json!(false), &json!(true)),
+        "{policy}"
+    );
+    // A group grants shadowing; it cannot override sharing.
+    new_group(&ui, json!({"name": "monitors"})).await;
+    ui.open_view("groups").await.unwrap();
+    page.click("#groups-list tr[data-group-name=monitors] button.edit")
+        .await
+        .unwrap();
+    let gform = "#group-edit-form";
+    page.wait_shown(gform).await.unwrap();
+    for key in ["share_links", "share_links_control", "silent_monitoring"] {
+        let field = format!("{gform} [data-field='override.{key}']");
+        assert_eq!(page.count(&field).await.unwrap(), 0, "{key}");
+    }
+    page.set_checked(&format!("{gform} input[name=shadow_sessions]"), true)
+        .await
+        .unwrap();
+    page.click(&format!("{gform} button[type=submit]"))
+        .await
+        .unwrap();
+    page.wait("document.getElementById('group-editor').hidden")
+        .await
+        .unwrap();
+    let groups = ui.request("GET", "/api/v1/groups", None).await.unwrap();
+    let monitors = groups.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "monitors")
+        .cloned()
+        .unwrap();
+    assert_eq!(monitors["settings"]["shadow_sessions"], true, "{monitors}");
     page.assert_no_js_errors();
 }
