@@ -1308,7 +1308,10 @@ async fn share_links_and_shadowing(backend: Backend) {
         })
         .await;
         assert_eq!(
-            (r["control"].as_bool(), r["viewers_changed"].as_u64()),
+            (
+                r["share"]["control"].as_bool(),
+                r["viewers_changed"].as_u64()
+            ),
             (Some(control), Some(1)),
             "{r}"
         );

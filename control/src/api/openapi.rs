@@ -12,7 +12,8 @@ mod tests;
 
 pub use contract::{Contract, validate};
 
-use super::{audit, enroll, fleet, groups, login, oidc, reports, revocations, sessions, tokens};
+use super::tokens;
+use super::{audit, enroll, fleet, groups, login, oidc, reports, revocations, sessions, shares};
 use super::{users, workspaces, zones};
 use crate::error::ErrorBody;
 use axum::response::{IntoResponse, Response};
@@ -66,6 +67,12 @@ use utoipa::{Modify, OpenApi};
         sessions::get_one,
         sessions::end,
         sessions::token,
+        shares::list,
+        shares::create,
+        shares::revoke,
+        shares::control,
+        shares::shadow,
+        shares::join,
         tokens::list,
         tokens::create,
         tokens::revoke,
@@ -114,6 +121,8 @@ const PUBLIC: &[&str] = &[
     "controlKeys",
     "revocationList",
     "openapi",
+    // Anyone holding the link (signed in only when it names groups).
+    "joinShare",
     // Authenticated by the signed report it carries, not by a header.
     "gatewayReport",
 ];

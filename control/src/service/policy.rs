@@ -76,9 +76,10 @@ pub(crate) struct GroupSettings {
     /// decides; else the user's own zone); must exist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone: Option<String>,
-    /// Members may watch, and take control of, anyone's live session (as
-    /// admins may): `POST /api/v1/sessions/{id}/shadow`.
+    /// Members may watch, and take control of, anyone's live session
+    /// (`POST /sessions/{id}/shadow`), as admins may.
     #[serde(default)]
+    #[schema(default = false)]
     pub shadow_sessions: bool,
 }
 

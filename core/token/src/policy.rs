@@ -224,11 +224,22 @@ struct PolicyInput {
         schema(minimum = 0, maximum = 4294967295_u32, default = 0)
     )]
     max_sessions_per_user: u32,
+    /// Session owners may create share links (`POST /sessions/{id}/shares`):
+    /// others watch the session, view only unless `share_links_control`.
+    /// Set on the workspace; groups do not override it.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
     share_links: bool,
+    /// Share links may give their guests control of the session (keyboard,
+    /// pointer, clipboard). Set on the workspace; groups do not override it.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
     share_links_control: bool,
+    /// Admins shadowing a session (`POST /sessions/{id}/shadow`) are not
+    /// shown to its user (the audit log still records them). Set on the
+    /// workspace; groups do not override it.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
     silent_monitoring: bool,
 }
 
