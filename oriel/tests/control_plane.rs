@@ -1426,7 +1426,22 @@ async fn share_links_and_shadowing(backend: Backend) {
             "{all:?}"
         );
         let refused = audit(&api, "action=share_link.joined&outcome=failure");
-        assert!(refused.len() >= 4, "{refused:?}");
+        let reasons: BTreeSet<String> = refused
+            .iter()
+            .map(|e| e["details"]["reason"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            reasons,
+            set(&[
+                "not in the link's groups",
+                "not signed in",
+                "expired",
+                "revoked",
+                "session over"
+            ]),
+            "{refused:?}"
+        );
+        assert_eq!(refused.len(), 5, "{refused:?}");
         // The guests' stream ends (the revoked link's, the ended
         // session's), reported by the gateway, with how long they watched.
         let deadline = Instant::now() + Duration::from_secs(20);

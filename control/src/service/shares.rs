@@ -420,6 +420,7 @@ impl ControlPlane {
         }
         if let Some(groups) = &l.groups {
             let Some(auth) = req.caller else {
+                refused("not signed in").await;
                 return Err(ServiceError::SignInRequired(
                     "sign in to join this share link: it is only for members of some groups".into(),
                 ));
