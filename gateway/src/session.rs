@@ -436,11 +436,19 @@ impl SessionTask {
             }),
             SinkOut::Recorder(tx) => {
                 let item = RecorderItem::Message { bytes, keyframe };
+                // Fail closed either way: not one frame more goes out
+                // unrecorded. A recorder that stopped did so because a
+                // write failed (its own message, with the cause, is on
+                // its way to the log; the viewers are told the same).
                 return match tx.try_send(item) {
                     Ok(()) => {}
-                    Err(_) => self.core.fail(SessionError::new(
+                    Err(mpsc::error::TrySendError::Full(_)) => self.core.fail(SessionError::new(
                         SessionErrorKind::FeatureUnavailable,
                         "the session recording cannot keep up",
+                    )),
+                    Err(mpsc::error::TrySendError::Closed(_)) => self.core.fail(SessionError::new(
+                        SessionErrorKind::FeatureUnavailable,
+                        "the session recording cannot be written",
                     )),
                 };
             }

@@ -54,10 +54,18 @@ impl std::fmt::Debug for WsRoute {
 /// Builds a [`Front`].
 pub struct FrontBuilder {
     ws: Vec<WsRoute>,
-    http: Vec<(String, Arc<dyn HttpHandler>)>,
+    http: Vec<HttpRoute>,
     health: Health,
     registry: Registry,
     max_body: usize,
+}
+
+/// An HTTP route: a path prefix, its handler, and its own body limit if it
+/// takes larger bodies than the front's.
+struct HttpRoute {
+    prefix: String,
+    handler: Arc<dyn HttpHandler>,
+    max_body: Option<usize>,
 }
 
 impl std::fmt::Debug for FrontBuilder {
@@ -66,7 +74,7 @@ impl std::fmt::Debug for FrontBuilder {
             .field("ws", &self.ws)
             .field(
                 "http",
-                &self.http.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+                &self.http.iter().map(|r| &r.prefix).collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
     }
@@ -81,10 +89,33 @@ impl FrontBuilder {
 
     /// Routes requests whose path starts with `prefix` to `handler`.
     /// The longest matching prefix wins.
-    pub fn http(mut self, prefix: &str, handler: Arc<dyn HttpHandler>) -> Self {
-        self.http.push((prefix.to_owned(), handler));
-        self.http
-            .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
+    pub fn http(self, prefix: &str, handler: Arc<dyn HttpHandler>) -> Self {
+        self.route(prefix, handler, None)
+    }
+
+    /// Like [`FrontBuilder::http`], for a route that takes bodies of up to
+    /// `max_body` bytes (e.g. uploads), whatever the front's limit.
+    pub fn http_with_limit(
+        self,
+        prefix: &str,
+        handler: Arc<dyn HttpHandler>,
+        max_body: usize,
+    ) -> Self {
+        self.route(prefix, handler, Some(max_body))
+    }
+
+    fn route(
+        mut self,
+        prefix: &str,
+        handler: Arc<dyn HttpHandler>,
+        max_body: Option<usize>,
+    ) -> Self {
+        self.http.push(HttpRoute {
+            prefix: prefix.to_owned(),
+            handler,
+            max_body,
+        });
+        self.http.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
         self
     }
 
@@ -110,7 +141,7 @@ impl FrontBuilder {
 /// The HTTP application behind the TLS listener.
 pub struct Front {
     ws: Vec<WsRoute>,
-    http: Vec<(String, Arc<dyn HttpHandler>)>,
+    http: Vec<HttpRoute>,
     health: Health,
     registry: Registry,
     metrics: FrontMetrics,
@@ -204,11 +235,11 @@ impl Front {
         }
     }
 
-    async fn read_body(&self, session: &mut ServerSession) -> Result<Bytes, u16> {
+    async fn read_body(&self, session: &mut ServerSession, max_body: usize) -> Result<Bytes, u16> {
         // Over the limit, the rest of the body is read and dropped (up to a
         // bound) so that the client, still sending, can read our 413; a
         // declared length past that bound is refused without reading.
-        let drain_limit = (self.max_body as u64).saturating_mul(16).max(1 << 20);
+        let drain_limit = (max_body as u64).saturating_mul(16).max(1 << 20);
         let declared = session
             .req_header()
             .headers
@@ -227,11 +258,11 @@ impl Front {
                     if seen > drain_limit {
                         return Err(413);
                     }
-                    if seen <= self.max_body as u64 {
+                    if seen <= max_body as u64 {
                         body.extend_from_slice(&chunk);
                     }
                 }
-                Ok(None) if seen > self.max_body as u64 => return Err(413),
+                Ok(None) if seen > max_body as u64 => return Err(413),
                 Ok(None) => return Ok(body.freeze()),
                 Err(e) => {
                     debug!(error = %e, "reading request body failed");
@@ -363,16 +394,20 @@ impl HttpServerApp for Front {
         }
         let (response, label) = if let Some((resp, label)) = self.respond_builtin(&path) {
             (resp, label.to_owned())
-        } else if let Some((_, handler)) =
-            self.http.iter().find(|(p, _)| path.starts_with(p.as_str()))
+        } else if let Some(route) = self
+            .http
+            .iter()
+            .find(|r| path.starts_with(r.prefix.as_str()))
         {
-            let body = match self.read_body(&mut session).await {
+            let handler = &route.handler;
+            let max_body = route.max_body.unwrap_or(self.max_body);
+            let body = match self.read_body(&mut session, max_body).await {
                 Ok(b) => b,
                 Err(status) => {
                     // The connection is closed after this answer (what is
                     // left of the body is not read): say so, or a client
                     // would send its next request on it and meet a reset.
-                    let mut resp = body_error(&path, status, self.max_body);
+                    let mut resp = body_error(&path, status, max_body);
                     resp.headers_mut().insert(
                         http::header::CONNECTION,
                         http::HeaderValue::from_static("close"),

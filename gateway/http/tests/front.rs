@@ -69,6 +69,7 @@ async fn start(health_ready: bool) -> Server {
     let registry = prometheus::Registry::new();
     let front = Front::builder(health, registry)
         .http("/echo/", Arc::new(Echo))
+        .http_with_limit("/echo/upload", Arc::new(Echo), 4000)
         .max_body(1000)
         .websocket(WsRoute {
             path: "/ws".into(),
@@ -139,6 +140,24 @@ async fn routes_limits_health_and_metrics() {
         ))
         .await;
     assert_eq!(status, 413);
+    // A route with a limit of its own takes what the front would refuse,
+    // up to its own limit.
+    let (status, body) = s
+        .request(&format!(
+            "POST /echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\nConnection: close\r\n\r\n{big}"
+        ))
+        .await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "POST /echo/upload 2000 peer=true")
+    );
+    let bigger = "x".repeat(5000);
+    let (status, _) = s
+        .request(&format!(
+            "POST /echo/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n{bigger}"
+        ))
+        .await;
+    assert_eq!(status, 413);
     let (status, body) = s
         .request("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await;
@@ -149,7 +168,7 @@ async fn routes_limits_health_and_metrics() {
         .await;
     assert_eq!(status, 200);
     assert!(
-        body.contains("oriel_http_requests_total{route=\"/echo/{x}\",status=\"200\"} 1"),
+        body.contains("oriel_http_requests_total{route=\"/echo/{x}\",status=\"200\"} 2"),
         "{body}"
     );
 }
