@@ -2,7 +2,9 @@
 //! streams (`crate::service::reports` applies it).
 
 use crate::ControlPlane;
-use crate::api::openapi::responses::{BadRequest, NotFound, PayloadTooLarge, Unauthorized};
+use crate::api::openapi::responses::{
+    BadRequest, NotFound, PayloadTooLarge, Unauthorized, Unprocessable,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::time::now_ms;
 use axum::extract::State;
@@ -71,25 +73,46 @@ pub(crate) async fn receive(
 }
 
 /// Query of `POST /api/v1/gateway/recordings`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct UploadQuery {
     /// The gateway's file name, `<start µs>.orec`.
+    #[param(pattern = "^[0-9]{1,20}\\.orec$")]
     file: String,
 }
 
 /// Answer of `POST /api/v1/gateway/recordings`.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct UploadAnswer {
     /// The stored recording.
     id: String,
-    /// Its verdict.
-    verdict: oriel_control_store::RecordingVerdict,
+    verdict: super::recordings::Verdict,
 }
 
 /// `POST /api/v1/gateway/recordings?file=<name>`: a stand-alone gateway
 /// uploads a finished recording (the body), signed in the headers with the
 /// key its reports are signed with (`docs/recording.md`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/gateway/recordings",
+    operation_id = "gatewayRecording",
+    tag = "gateway",
+    summary = "A stand-alone gateway uploads a finished session recording",
+    description = "The body is the recording file (docs/recording.md). Signed by the gateway's key (the one of its reports, `control.gateway_report_keys`, or an agent node gateway's) in the headers `x-oriel-key-id`, `x-oriel-signed-at` (Unix s, within 5 minutes), `x-oriel-sha256` (the body's hash, hex) and `x-oriel-signature` (hex): Ed25519 over `oriel-recording-upload-1 ‖ 0 ‖ file ‖ 0 ‖ sha256 ‖ 0 ‖ signed-at`. Uploading the same file again answers the stored recording.",
+    params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses(
+        (status = 201, description = "Stored (or stored before).", body = UploadAnswer),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 409, description = "Another file of this name is stored for the session.", body = ErrorBody),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 503, description = "Not stored now (the database is away): send it again.", body = ErrorBody),
+    )
+)]
 pub(crate) async fn receive_recording(
     State(cp): State<Arc<ControlPlane>>,
     headers: http::HeaderMap,
@@ -149,7 +172,7 @@ pub(crate) async fn receive_recording(
         StatusCode::CREATED,
         axum::Json(UploadAnswer {
             id: rec.id,
-            verdict: rec.verdict,
+            verdict: rec.verdict.into(),
         }),
     ))
 }

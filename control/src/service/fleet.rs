@@ -97,7 +97,6 @@ impl ControlPlane {
         Ok(ended)
     }
 
-    /// Verifies a report signed by the gateway of an agent's node.
     /// The signing keys the agents' node gateways registered with.
     pub(crate) async fn agent_gateway_keys(&self) -> Result<Vec<[u8; 32]>, ServiceError> {
         Ok(self
@@ -109,6 +108,7 @@ impl ControlPlane {
             .collect())
     }
 
+    /// Verifies a report signed by the gateway of an agent's node.
     pub(crate) async fn verify_agent_gateway_report(
         &self,
         token: &str,
