@@ -77,6 +77,7 @@ async fn a_recording_plays_back_as_the_live_viewer_saw_it_and_tampering_shows() 
         api,
         oriel,
         display,
+        pg: None,
     };
     desk.workspace("recorded", json!({"recording": true}))
         .await
