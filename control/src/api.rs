@@ -26,6 +26,7 @@ mod groups;
 mod login;
 mod oidc;
 pub(crate) mod openapi;
+mod recordings;
 mod reports;
 mod revocations;
 mod sessions;
@@ -91,6 +92,7 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/audit/export"),
     ("post", "/api/v1/gateway/reports"),
+    ("post", "/api/v1/gateway/recordings"),
     ("get", "/api/v1/agents"),
     ("post", "/api/v1/agent/register"),
     ("post", "/api/v1/agent/poll"),
@@ -103,6 +105,10 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/keys"),
     ("get", "/api/v1/revocations"),
     ("post", "/api/v1/revocations"),
+    ("get", "/api/v1/recordings"),
+    ("get", "/api/v1/recordings/{id}"),
+    ("delete", "/api/v1/recordings/{id}"),
+    ("get", "/api/v1/recordings/{id}/file"),
     ("get", "/api/v1/openapi.json"),
 ];
 
@@ -168,6 +174,10 @@ pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/api/v1/audit", get(audit::list))
         .route("/api/v1/audit/export", get(audit::export))
         .route("/api/v1/gateway/reports", post(reports::receive))
+        .route(
+            "/api/v1/gateway/recordings",
+            post(reports::receive_recording),
+        )
         .route("/api/v1/agents", get(fleet::list))
         .route("/api/v1/agent/register", post(fleet::register))
         .route("/api/v1/agent/poll", post(fleet::poll))
@@ -182,6 +192,12 @@ pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
             "/api/v1/revocations",
             get(revocations::list).post(revocations::revoke),
         )
+        .route("/api/v1/recordings", get(recordings::list))
+        .route(
+            "/api/v1/recordings/{id}",
+            get(recordings::get_one).delete(recordings::delete),
+        )
+        .route("/api/v1/recordings/{id}/file", get(recordings::file))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .fallback(|| async { ApiError::not_found("endpoint").into_response() })
         .method_not_allowed_fallback(|| async {

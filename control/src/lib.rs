@@ -46,7 +46,9 @@ pub use gateway_link::{AllGateways, GatewayLink, InProcessGateway, RemoteGateway
 pub mod openapi {
     pub use crate::api::openapi::{Contract, document, validate};
 }
-pub use service::{AgentStreams, Feature, Fleet, ServiceError};
+pub use service::{
+    AgentStreams, Feature, Fleet, MAX_RECORDING_BYTES, RecordingUpload, ServiceError,
+};
 
 use bytes::Bytes;
 use oriel_control_store::{DataKey, Role, Store, StoreError};
@@ -89,6 +91,32 @@ pub struct ControlSettings {
     /// token may be presented again from the same address, this long, this
     /// many times (a viewer reconnects even while the control plane is away).
     pub reconnect: oriel_core_token::Reuse,
+    /// Where session recordings are kept and how they are judged.
+    pub recordings: RecordingStoreSettings,
+}
+
+/// The control plane's storage of session recordings (`docs/recording.md`).
+#[derive(Debug, Clone)]
+pub struct RecordingStoreSettings {
+    /// The directory recording files are kept in; `None`: recordings are
+    /// not taken (gateways keep theirs).
+    pub dir: Option<std::path::PathBuf>,
+    /// The public keys of the gateways whose recordings are believed (their
+    /// checkpoint signatures): a recording signed by another key is
+    /// judged tampered.
+    pub keys: TokenVerifier,
+    /// How often expired recordings are deleted.
+    pub sweep_every: Duration,
+}
+
+impl Default for RecordingStoreSettings {
+    fn default() -> Self {
+        RecordingStoreSettings {
+            dir: None,
+            keys: TokenVerifier::new([]),
+            sweep_every: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// The agents' join token (never printed).
@@ -126,6 +154,7 @@ impl Default for ControlSettings {
                 window: 300,
                 max: 20,
             },
+            recordings: RecordingStoreSettings::default(),
         }
     }
 }
@@ -252,8 +281,9 @@ struct ApiHandler {
     router: axum::Router,
 }
 
-/// Largest response body the API produces (lists are paged).
-const MAX_RESPONSE: usize = 16 << 20;
+/// Largest response body the API produces: lists are paged, a recording
+/// file is at most [`MAX_RECORDING_BYTES`].
+const MAX_RESPONSE: usize = MAX_RECORDING_BYTES as usize + (1 << 20);
 
 impl HttpHandler for ApiHandler {
     fn handle(

@@ -13,6 +13,7 @@
 
 mod admission;
 pub mod commands;
+pub mod handover;
 mod metrics;
 mod proxy;
 mod registry;

@@ -198,9 +198,10 @@ pub(crate) fn start(
             },
         );
         let every = gw.settings.recordings.checkpoint_every;
+        let handover = Arc::clone(&gw.settings.recordings.handover);
         tokio::spawn(
             recorder
-                .run(id, rx, handle.inbox.clone(), every)
+                .run(id, rx, handle.inbox.clone(), every, handover)
                 .in_current_span(),
         );
     }

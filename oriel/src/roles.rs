@@ -186,12 +186,18 @@ async fn up(config: Config) -> anyhow::Result<()> {
             tokio::spawn(async move { cp.on_report(&report).await });
         }
     }));
+    // Finished recordings go into the control plane's storage, in process.
+    let cell = Arc::clone(&control_cell);
+    let handover = Arc::new(oriel_gateway::handover::HandoverFn::new(move |path| {
+        let cell = Arc::clone(&cell);
+        tokio::spawn(control::take_recording(cell, path));
+    }));
     // The agent of this process, when Docker answers: its containers are
     // streamed by this gateway, which also moves their files.
     let local = local_agent(&p).await;
     let connectors = with_containers(&p, gateway::connectors(&p), local.as_ref());
     let kinds = connectors.kinds().into_iter().map(str::to_owned).collect();
-    let gw = gateway::build(&p, reporter, connectors)?;
+    let gw = gateway::build(&p, reporter, handover, connectors)?;
     let gw_for_link = Arc::clone(&gw);
     let gw_for_lists = Arc::clone(&gw);
     let gw_for_control = Arc::clone(&gw);
@@ -379,7 +385,8 @@ async fn gateway_only(config: Config) -> anyhow::Result<()> {
     p.tls_files()?;
     p.config.check_files()?;
     let reporter = gateway::remote_reporter(&p)?;
-    let gw = gateway::build(&p, reporter, gateway::connectors(&p))?;
+    let handover = gateway::remote_handover(&p)?;
+    let gw = gateway::build(&p, reporter, handover, gateway::connectors(&p))?;
     let front = p
         .front()
         .websocket(gw.stream_route())
@@ -423,11 +430,12 @@ async fn agent_only(config: Config) -> anyhow::Result<()> {
     let runtime = Arc::new(runtime);
     let node_url = node_url.clone();
     let reporter = gateway::remote_reporter(&p)?;
+    let handover = gateway::remote_handover(&p)?;
     let connectors = gateway::connectors(&p).with(oriel_agent::ContainerConnector::new(
         oriel_protocols_vnc::VncConnector::new(p.config.gateway.vnc.clone()),
         Arc::clone(&runtime),
     ));
-    let gw = gateway::build(&p, reporter, connectors)?;
+    let gw = gateway::build(&p, reporter, handover, connectors)?;
     hello.gateway = Some(node_gateway(&p, node_url.as_str())?);
     // A session ended anywhere ends here at once: this node's gateway
     // closes its streams and refuses its tokens (well past their expiry).

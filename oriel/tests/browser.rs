@@ -12,6 +12,8 @@
 //! - [`codec`]: the JavaScript stream codec's self-test against the spec.
 //! - [`sharing`]: an admin shadows a session from Live sessions; a share
 //!   link watched from another browser, revoked; an expired link refused.
+//! - [`playback`]: a recording played in the browser's player against the
+//!   live viewer's pictures; a tampered one.
 //!
 //! Failures leave the canvas and the screenshot as PNG files in the
 //! display's scratch directory (the path is printed). Fixtures are in
@@ -30,6 +32,8 @@ mod codec;
 mod input;
 #[path = "browser/picture.rs"]
 mod picture;
+#[path = "browser/playback.rs"]
+mod playback;
 #[path = "browser/sessions.rs"]
 mod sessions;
 #[path = "browser/sharing.rs"]

@@ -1,6 +1,7 @@
 //! Session recording at the gateway, end to end with the real `oriel up`,
-//! Xtigervnc and an xterm: a recorded session's file is complete, signed by
-//! the gateway and replays to the server's exact picture; a recording that
+//! Xtigervnc and an xterm: a recorded session's file (as the gateway
+//! handed it to the control plane's storage) is complete, signed by the
+//! gateway and replays to the server's exact picture; a recording that
 //! cannot be written keeps the session from streaming (fail closed), at
 //! the start and when the disk fills while it runs.
 
@@ -12,41 +13,50 @@ use oriel_core_recording::{RecordKind, Recording, Verdict};
 use oriel_core_token::TokenVerifier;
 use oriel_testkit::{StreamViewer, VncDisplay, VncOptions, XtermOptions};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use support::{Oriel, blocking};
 
-/// The recording files of a session under `dir`.
-fn recordings(dir: &Path, sid: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join(sid))
-        .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
-        .unwrap_or_default();
-    files.sort();
-    files
-}
-
-/// Reads the session's one recording, waiting until `done` says it is.
+/// The session's one recording, as the control plane stores it once the
+/// gateway handed it over (when the recorder stopped), waiting until
+/// `done` says it is.
 async fn read_when(
-    dir: &Path,
+    api: &support::Api,
     sid: &str,
     keys: &TokenVerifier,
-    done: impl Fn(&Recording) -> bool,
+    done: impl Fn(&Recording) -> bool + Send + 'static,
 ) -> Recording {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let [file] = &recordings(dir, sid)[..]
-            && let Ok(r) = oriel_core_recording::read(&std::fs::read(file).unwrap(), keys)
-            && done(&r)
-        {
-            return r;
+    let (api, sid, keys) = (api.clone(), sid.to_owned(), keys.clone());
+    blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let listed = api
+                .call(
+                    "GET",
+                    &format!("/api/v1/recordings?session={sid}"),
+                    None,
+                    &[],
+                )
+                .unwrap();
+            if let Some(id) = listed.body["items"][0]["id"].as_str() {
+                let (status, bytes, _) = api
+                    .get_bytes(&format!("/api/v1/recordings/{id}/file"))
+                    .unwrap();
+                assert_eq!(status, 200);
+                if let Ok(r) = oriel_core_recording::read(&bytes, &keys)
+                    && done(&r)
+                {
+                    return r;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no such recording of {sid} in the control plane's storage"
+            );
+            std::thread::sleep(Duration::from_millis(200));
         }
-        assert!(
-            Instant::now() < deadline,
-            "no such recording of {sid} in {}",
-            dir.display()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    })
+    .await
 }
 
 fn events(r: &Recording) -> Vec<Value> {
@@ -172,14 +182,16 @@ async fn a_recorded_session_is_complete_signed_and_replays_to_the_servers_pictur
     // Still for a few seconds: the recorder gets a keyframe every second.
     v.pump(Duration::from_secs(3)).await.unwrap();
     let shot = desk.display.screenshot().await.unwrap();
-    let path = format!("/api/v1/sessions/{sid}");
-    let status = blocking(move || api.call("DELETE", &path, None, &[]).unwrap().status).await;
+    let status = api
+        .request("DELETE", &format!("/api/v1/sessions/{sid}"), None)
+        .await
+        .unwrap()
+        .status;
     assert_eq!(status, 204);
     v.wait_closed(Duration::from_secs(5)).await.unwrap();
 
-    let dir = oriel.data_dir().join("recordings");
     let r = read_when(
-        &dir,
+        &api,
         &sid,
         &support::replay::gateway_keys(&oriel.data_dir()),
         |r| r.verdict == Verdict::Complete,
@@ -290,7 +302,7 @@ async fn a_full_disk_ends_the_session_and_leaves_a_playable_incomplete_recording
     // What was written plays up to where the disk filled; it is marked
     // incomplete, never complete, and its signed part verifies.
     let r = read_when(
-        &small,
+        &api,
         &sid,
         &support::replay::gateway_keys(&oriel.data_dir()),
         |_| true,

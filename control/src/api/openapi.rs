@@ -13,7 +13,8 @@ mod tests;
 pub use contract::{Contract, validate};
 
 use super::tokens;
-use super::{audit, enroll, fleet, groups, login, oidc, reports, revocations, sessions, shares};
+use super::{audit, enroll, fleet, groups, login, oidc, recordings, reports, revocations};
+use super::{sessions, shares};
 use super::{users, workspaces, zones};
 use crate::error::ErrorBody;
 use axum::response::{IntoResponse, Response};
@@ -79,6 +80,11 @@ use utoipa::{Modify, OpenApi};
         audit::list,
         audit::export,
         reports::receive,
+        reports::receive_recording,
+        recordings::list,
+        recordings::get_one,
+        recordings::file,
+        recordings::delete,
         zones::list,
         zones::create,
         zones::get,

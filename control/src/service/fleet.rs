@@ -97,6 +97,17 @@ impl ControlPlane {
         Ok(ended)
     }
 
+    /// The signing keys the agents' node gateways registered with.
+    pub(crate) async fn agent_gateway_keys(&self) -> Result<Vec<[u8; 32]>, ServiceError> {
+        Ok(self
+            .store
+            .agent_gateway_signing_keys()
+            .await?
+            .iter()
+            .filter_map(|k| decode_key32(k))
+            .collect())
+    }
+
     /// Verifies a report signed by the gateway of an agent's node.
     pub(crate) async fn verify_agent_gateway_report(
         &self,

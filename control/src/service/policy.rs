@@ -5,7 +5,7 @@
 use super::{Feature, ServiceError};
 use crate::ControlPlane;
 use oriel_control_store::{GroupRecord, Role, User, WorkspaceRecord};
-use oriel_core_token::{Policy, PolicyOverrides};
+use oriel_core_token::{MAX_RECORDING_RETENTION_DAYS, Policy, PolicyOverrides};
 use serde::{Deserialize, Serialize};
 
 /// Largest clipboard limit a policy may set (the stream protocol's maximum).
@@ -47,6 +47,11 @@ pub(crate) fn validate_policy(p: &Policy, prefix: &str) -> Result<(), ServiceErr
         Some(p.upload_max_bytes),
         Some(p.download_max_bytes),
     )?;
+    if p.recording_retention_days > MAX_RECORDING_RETENTION_DAYS {
+        return Err(ServiceError::invalid(format!(
+            "{prefix}.recording_retention_days must be 0 (keep) to {MAX_RECORDING_RETENTION_DAYS} (days)"
+        )));
+    }
     p.check_watermark()
         .map_err(|e| ServiceError::invalid(format!("{prefix}.{} {}", e.field, e.must)))
 }

@@ -12,6 +12,7 @@ mod audit;
 mod data_key;
 mod groups;
 mod identities;
+mod recordings;
 mod revocations;
 mod sessions;
 mod shares;
@@ -26,6 +27,7 @@ pub use audit::{AuditEntry, AuditFilter, NewAudit};
 pub use data_key::{DataKey, DataKeyError};
 pub use groups::GroupRecord;
 pub use identities::{ExternalIdentity, ExternalLogin, OIDC_ORIGIN};
+pub use recordings::{NewRecording, RecordingFilter, RecordingRecord, RecordingVerdict};
 pub use revocations::{RevocationKind, RevocationRecord};
 pub use sessions::{Launch, NewSession, SessionFilter, SessionRecord, SessionState, SessionTarget};
 pub use shares::{NewShareLink, ShareLinkRecord};
@@ -159,6 +161,13 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "share links",
         include_str!("../migrations/common_0007_share_links.sql"),
         include_str!("../migrations/common_0007_share_links.sql"),
+    ),
+    // 8 is kept for share links.
+    (
+        9,
+        "recordings",
+        include_str!("../migrations/common_0009_recordings.sql"),
+        include_str!("../migrations/common_0009_recordings.sql"),
     ),
 ];
 

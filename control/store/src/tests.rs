@@ -96,6 +96,7 @@ fn workspace(name: &str) -> NewWorkspace {
 mod agents;
 mod audit;
 mod identities;
+mod recordings;
 mod revocations;
 mod schema;
 mod sessions;

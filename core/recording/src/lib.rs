@@ -17,6 +17,7 @@
 mod chain;
 mod format;
 mod reader;
+pub mod upload;
 mod writer;
 
 pub use chain::{Chain, SIGNATURE_DOMAIN};

@@ -23,7 +23,8 @@ pub mod sealed;
 pub use envelope::{Kid, TokenError, TokenSigner, TokenVerifier};
 pub use jwk::{Jwk, JwkSet};
 pub use policy::{
-    ClipboardDecision, DEFAULT_TRANSFER_MAX_BYTES, Policy, PolicyOverrides, TransferDecision,
+    ClipboardDecision, DEFAULT_TRANSFER_MAX_BYTES, MAX_RECORDING_RETENTION_DAYS, Policy,
+    PolicyOverrides, TransferDecision,
 };
 pub use replay::{ReplayCache, ReplayError};
 pub use revocation::{

@@ -26,6 +26,8 @@ pub const DEFAULT_WATERMARK_TEXT: &str = "{user} {time}|{session} {client}";
 pub const DEFAULT_WATERMARK_OPACITY: u8 = 25;
 /// Default watermark angle, degrees counter-clockwise.
 pub const DEFAULT_WATERMARK_ANGLE: i16 = 30;
+/// Longest retention of recordings a policy may set, days (100 years).
+pub const MAX_RECORDING_RETENTION_DAYS: u32 = 36_500;
 /// Longest watermark template, characters.
 pub const MAX_WATERMARK_TEXT: usize = 200;
 
@@ -65,6 +67,10 @@ pub struct Policy {
     pub watermark_angle: i16,
     /// Record the session.
     pub recording: bool,
+    /// Delete the session's recordings from the control plane's storage
+    /// this many days after they were stored; 0: keep them. Set on the
+    /// workspace (groups do not override it).
+    pub recording_retention_days: u32,
     /// End the session after this long without input from the viewer; 0: never.
     pub idle_timeout_secs: u32,
     /// End the session this long after it was launched; 0: no limit.
@@ -203,6 +209,13 @@ struct PolicyInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(default = false))]
     recording: bool,
+    /// Delete the session's recordings from the control plane's storage
+    /// this many days after they were stored (an hourly sweep, audited
+    /// `recording.expire`); 0: keep them. Set on the workspace; groups do
+    /// not override it.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 36500, default = 0))]
+    recording_retention_days: u32,
     /// End the session after this long without input; 0: never.
     #[serde(default)]
     #[cfg_attr(
@@ -259,6 +272,7 @@ impl From<PolicyInput> for Policy {
             watermark_opacity: i.watermark_opacity,
             watermark_angle: i.watermark_angle,
             recording: i.recording,
+            recording_retention_days: i.recording_retention_days,
             idle_timeout_secs: i.idle_timeout_secs,
             max_session_secs: i.max_session_secs,
             max_sessions_per_user: i.max_sessions_per_user,
@@ -284,6 +298,7 @@ impl Default for Policy {
             watermark_opacity: DEFAULT_WATERMARK_OPACITY,
             watermark_angle: DEFAULT_WATERMARK_ANGLE,
             recording: false,
+            recording_retention_days: 0,
             idle_timeout_secs: 0,
             max_session_secs: 0,
             max_sessions_per_user: 0,
@@ -532,6 +547,7 @@ impl Policy {
             watermark_opacity: self.watermark_opacity,
             watermark_angle: self.watermark_angle,
             recording: o.recording.unwrap_or(self.recording),
+            recording_retention_days: self.recording_retention_days,
             idle_timeout_secs: o.idle_timeout_secs.unwrap_or(self.idle_timeout_secs),
             max_session_secs: o.max_session_secs.unwrap_or(self.max_session_secs),
             max_sessions_per_user: o

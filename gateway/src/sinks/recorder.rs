@@ -9,6 +9,7 @@
 //! if a write fails the session ends for every viewer. Nothing is streamed
 //! unrecorded.
 
+use crate::handover::{KeepRecordings, RecordingHandover};
 use crate::session::Inbound;
 use oriel_core_model::{SessionError, SessionErrorKind};
 use oriel_core_recording::{Header, RecordKind, Writer};
@@ -36,6 +37,9 @@ pub struct RecordingSettings {
     pub checkpoint_every: Duration,
     /// A keyframe at least this often, for seeking.
     pub keyframe_every: Duration,
+    /// Who takes a recording once its file is closed (the control plane's
+    /// storage); by default files stay in `dir`.
+    pub handover: Arc<dyn RecordingHandover>,
 }
 
 impl Default for RecordingSettings {
@@ -44,6 +48,7 @@ impl Default for RecordingSettings {
             dir: None,
             checkpoint_every: Duration::from_secs(5),
             keyframe_every: Duration::from_secs(10),
+            handover: Arc::new(KeepRecordings),
         }
     }
 }
@@ -253,12 +258,15 @@ impl Recorder {
 
     /// Writes what arrives until the session ends, acknowledging frames to
     /// the session; a write that fails ends the session (fail closed).
+    /// The closed file is handed over (the control plane's storage),
+    /// whatever ended it.
     pub(crate) async fn run(
         mut self,
         sink: SinkId,
         mut items: mpsc::Receiver<RecorderItem>,
         session: mpsc::Sender<Inbound>,
         checkpoint_every: Duration,
+        handover: Arc<dyn RecordingHandover>,
     ) {
         let mut tick = tokio::time::interval(checkpoint_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -302,5 +310,11 @@ impl Recorder {
                 let _ = session.send(Inbound::RecorderFailed(e)).await;
             }
         }
+        // Whatever was buffered goes to the file first (after a failed
+        // write this may fail too: the file then ends earlier).
+        let _ = self.file.flush().await;
+        let Recorder { file, path, .. } = self;
+        drop(file);
+        handover.finished(path);
     }
 }

@@ -26,6 +26,8 @@ pub struct Control {
     /// Empty: the kinds the build's gateway serves.
     pub workspace_kinds: Vec<String>,
     pub password_min_len: usize,
+    /// Resolved: empty in the file is `<data_dir>/recordings-store`.
+    pub recordings_dir: PathBuf,
     /// `None`: `<data_dir>/keys/data.key`, made on first start.
     pub data_key_file: Option<PathBuf>,
     /// `None`: `<data_dir>/keys/agent-join.key`, made on first start.
@@ -142,6 +144,10 @@ impl Control {
             gateway_report_keys: paths("control.gateway_report_keys", &c.gateway_report_keys, p),
             workspace_kinds,
             password_min_len: p.within("control.password_min_len", c.password_min_len, 8..=128),
+            recordings_dir: match path(&c.recordings_dir) {
+                Some(dir) => dir,
+                None => std::path::Path::new(data_dir).join("recordings-store"),
+            },
             data_key_file: path(&c.data_key_file),
             agent_join_token_file: path(&c.agent_join_token_file),
             agent_lost_after: p.duration(

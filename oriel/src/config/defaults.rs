@@ -60,6 +60,7 @@ impl Default for Control {
             gateway_report_keys: Vec::new(),
             workspace_kinds: Vec::new(),
             password_min_len: 12,
+            recordings_dir: String::new(),
             data_key_file: String::new(),
             agent_join_token_file: String::new(),
             agent_lost_after: "30s".into(),

@@ -60,6 +60,9 @@ pub struct Control {
     pub gateway_report_keys: Vec<String>,
     pub workspace_kinds: Vec<String>,
     pub password_min_len: usize,
+    /// Where the control plane keeps the session recordings gateways hand
+    /// over (empty: `<data_dir>/recordings-store`).
+    pub recordings_dir: String,
     /// The key that encrypts secrets at rest, from a file (e.g. a mounted
     /// secret shared by several control planes); empty: `keys/data.key` in
     /// the data directory, made on first start.

@@ -5,7 +5,9 @@ use super::Process;
 use crate::config::{Config, oidc_settings, redact};
 use crate::keys;
 use anyhow::{Context as _, bail};
-use oriel_control::{ControlKeys, ControlPlane, ControlSettings, GatewayLink, RemoteGateways};
+use oriel_control::{
+    ControlKeys, ControlPlane, ControlSettings, GatewayLink, RecordingStoreSettings, RemoteGateways,
+};
 use oriel_control_store::{DataKey, Store};
 use oriel_core_token::{SealingPublicKey, TokenSigner, TokenVerifier};
 use std::sync::Arc;
@@ -155,6 +157,61 @@ impl GatewayLink for NoGateways {
     }
 }
 
+/// The gateway keys whose recordings are believed: the remote gateways'
+/// (`control.gateway_report_keys`) and, under `oriel up`, this process's
+/// gateway (`keys/gateway-signing.pub`, made before the control plane).
+fn recording_keys(
+    config: &Config,
+    remote: Option<&TokenVerifier>,
+) -> anyhow::Result<TokenVerifier> {
+    let mut pubs: Vec<[u8; 32]> = remote
+        .map(|v| v.keys().map(|(_, k)| *k).collect())
+        .unwrap_or_default();
+    if config.role == crate::config::Role::Up {
+        let path = config.general.keys_dir().join("gateway-signing.pub");
+        pubs.push(
+            *keys::read32(&path)
+                .with_context(|| format!("cannot read this gateway's key {}", path.display()))?,
+        );
+    }
+    Ok(TokenVerifier::new(pubs))
+}
+
+/// Under `oriel up`: stores a recording the gateway of this process
+/// finished, then deletes the gateway's copy. Retried while the control
+/// plane cannot take it (not built yet, its database or disk away); a
+/// file it refuses (not a recording, another file of the name) stays.
+#[cfg(feature = "gateway")]
+pub(super) async fn take_recording(
+    cell: Arc<std::sync::OnceLock<Arc<ControlPlane>>>,
+    path: std::path::PathBuf,
+) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        if let Some(cp) = cell.get() {
+            match cp.store_recording_file(&path).await {
+                Ok(id) => {
+                    info!(path = %path.display(), recording_id = %id, "recording stored by the control plane");
+                    oriel_gateway::handover::remove_handed_over(&path);
+                    return;
+                }
+                Err(
+                    e @ (oriel_control::ServiceError::Invalid { .. }
+                    | oriel_control::ServiceError::Conflict { .. }),
+                ) => {
+                    warn!(path = %path.display(), error = %e, "the control plane refused a recording; it stays in the gateway's directory");
+                    return;
+                }
+                Err(e) => {
+                    warn!(path = %path.display(), error = %e, "cannot store a recording now; retrying");
+                }
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(60));
+    }
+}
+
 /// Verifier of remote gateways' reports (their `gateway-signing.pub` files).
 pub(super) fn report_verifier(config: &Config) -> anyhow::Result<Option<TokenVerifier>> {
     let c = &config.control;
@@ -211,6 +268,11 @@ pub(super) async fn build(
         container_start_timeout: c.container_start_timeout,
         agent_streams: c.agent_streams,
         reconnect: c.reconnect,
+        recordings: RecordingStoreSettings {
+            dir: Some(c.recordings_dir.clone()),
+            keys: recording_keys(config, report_verifier.as_ref())?,
+            ..RecordingStoreSettings::default()
+        },
     };
     if let Some(o) = &settings.oidc {
         info!(issuer = %o.issuer, client_id = %o.client_id, "single sign-on with an OpenID provider");
@@ -238,6 +300,7 @@ pub(super) async fn build(
     }
     // Often enough to notice a lost agent within seconds of its timeout.
     cp.spawn_reaper(Duration::from_secs(5));
+    cp.spawn_recording_sweep();
     p.health.register("control").set(true);
     Ok(cp)
 }

@@ -6,6 +6,7 @@ use crate::keys;
 use anyhow::Context as _;
 use oriel_core_token::{SealingKey, TokenVerifier};
 use oriel_encoders_codecs::EncodePool;
+use oriel_gateway::handover::{HttpHandover, KeepRecordings, RecordingHandover};
 use oriel_gateway::{
     ControlSync, Gateway, GatewayIdentity, GatewayKeys, GatewayRole, GatewaySettings, HttpReporter,
     NoReports, RecordingSettings, SessionReporter,
@@ -92,7 +93,7 @@ pub(super) fn connectors(p: &Process) -> Connectors {
         .with(SshConnector::new(SshSettings::default()))
 }
 
-fn settings(p: &Process) -> GatewaySettings {
+fn settings(p: &Process, handover: Arc<dyn RecordingHandover>) -> GatewaySettings {
     let g = &p.config.gateway;
     GatewaySettings {
         max_frames_in_flight: g.max_frames_in_flight,
@@ -113,6 +114,7 @@ fn settings(p: &Process) -> GatewaySettings {
             dir: (g.role != GatewayRole::DedicatedProxy).then(|| g.recordings_dir.clone()),
             checkpoint_every: g.recording_checkpoint,
             keyframe_every: g.recording_keyframe,
+            handover,
         },
         ..GatewaySettings::default()
     }
@@ -142,6 +144,20 @@ pub(super) fn ensure_keys(p: &Process) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where a stand-alone gateway's finished recordings go: uploaded to
+/// `gateway.control_url`, or kept in its directory without one.
+pub(super) fn remote_handover(p: &Process) -> anyhow::Result<Arc<dyn RecordingHandover>> {
+    let g = &p.config.gateway;
+    let Some(link) = &g.control else {
+        return Ok(Arc::new(KeepRecordings));
+    };
+    let ca = control_ca(link)?;
+    let signer = Arc::new(signing_key(p)?);
+    Ok(Arc::new(
+        HttpHandover::new(link.url.as_str(), &ca, signer).map_err(anyhow::Error::msg)?,
+    ))
+}
+
 /// Where a stand-alone gateway reports stream starts and ends.
 pub(super) fn remote_reporter(p: &Process) -> anyhow::Result<Arc<dyn SessionReporter>> {
     let g = &p.config.gateway;
@@ -165,6 +181,7 @@ pub(super) fn remote_reporter(p: &Process) -> anyhow::Result<Arc<dyn SessionRepo
 pub(super) fn build(
     p: &Process,
     reporter: Arc<dyn SessionReporter>,
+    handover: Arc<dyn RecordingHandover>,
     connectors: Connectors,
 ) -> anyhow::Result<Arc<Gateway>> {
     // Made on every start so an operator can copy gateway-signing.pub; it
@@ -190,7 +207,15 @@ pub(super) fn build(
     );
     let pool = EncodePool::new(threads, queue).context("cannot start the encode pool")?;
     info!(threads, queue, kinds = ?connectors.kinds(), "gateway ready");
-    let settings = settings(p);
+    let settings = settings(p, Arc::clone(&handover));
+    // What a previous run left (a crash, a stop, a control plane away) is
+    // handed over now, before any session records.
+    if let Some(dir) = &settings.recordings.dir {
+        for path in oriel_gateway::handover::leftover_recordings(dir) {
+            info!(path = %path.display(), "handing over a recording left by a previous run");
+            handover.finished(path);
+        }
+    }
     let identity = settings.identity.clone();
     let gw = Gateway::new(settings, keys, connectors, pool, reporter, &p.registry)?;
     if let Some(sync) = sync {

@@ -28,6 +28,7 @@ async fn a_user_sees_their_groups_workspaces_and_nothing_of_the_admins(backend: 
         "/api/v1/groups",
         "/api/v1/audit",
         "/api/v1/sessions?scope=all",
+        "/api/v1/recordings",
     ] {
         assert_eq!(fetch_status(page, "GET", path).await, 403, "{path}");
     }
@@ -61,7 +62,17 @@ async fn an_auditor_gets_read_only_sessions_and_audit(backend: Backend) {
     ui.log_in("aude", "reader-long-password-3").await.unwrap();
     let page = &ui.page;
     let routes = page.attrs("#nav-links a", "data-route").await.unwrap();
-    assert_eq!(routes, ["home", "sessions", "audit", "tokens", "account"]);
+    assert_eq!(
+        routes,
+        [
+            "home",
+            "sessions",
+            "recordings",
+            "audit",
+            "tokens",
+            "account"
+        ]
+    );
     // Auditors see every workspace and launch none.
     assert_eq!(listed_workspaces(page).await.unwrap(), ["audited"]);
     assert_eq!(page.count("#workspaces button.launch").await.unwrap(), 0);

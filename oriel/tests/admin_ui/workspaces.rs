@@ -301,6 +301,15 @@ async fn the_watermark_and_recording_are_set_with_the_workspace_form(backend: Ba
     let input = |key: &str| format!("{form} [data-field='policy.{key}'] input");
     assert_eq!(page.value(&input("watermark_opacity")).await.unwrap(), "25");
     assert_eq!(page.value(&input("watermark_angle")).await.unwrap(), "30");
+    assert_eq!(
+        page.value(&input("recording_retention_days"))
+            .await
+            .unwrap(),
+        "0"
+    );
+    page.fill(&input("recording_retention_days"), "90")
+        .await
+        .unwrap();
     page.set_checked(&input("watermark"), true).await.unwrap();
     page.set_checked(&input("recording"), true).await.unwrap();
     page.fill(&input("watermark_text"), "{user} at {time}")
@@ -334,6 +343,7 @@ async fn the_watermark_and_recording_are_set_with_the_workspace_form(backend: Ba
     assert_eq!(policy["watermark_text"], "{user} at {time}", "{policy}");
     assert_eq!(policy["watermark_opacity"], 60, "{policy}");
     assert_eq!(policy["watermark_angle"], -15, "{policy}");
+    assert_eq!(policy["recording_retention_days"], 90, "{policy}");
     // A group does not override the watermark's look.
     new_group(&ui, json!({"name": "watchers"})).await;
     ui.open_view("groups").await.unwrap();

@@ -251,6 +251,31 @@ impl Api {
         ))
     }
 
+    /// GETs a binary body (a recording file), blocking: status, bytes and
+    /// the content type. Outside the JSON contract check.
+    pub fn get_bytes(&self, path: &str) -> anyhow::Result<(u16, Vec<u8>, String)> {
+        let mut req = http::Request::builder()
+            .method("GET")
+            .uri(format!("{}{path}", self.base));
+        if let Some(t) = &self.token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = self.agent.run(req.body(())?)?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = resp
+            .into_body()
+            .with_config()
+            .limit(1 << 30)
+            .read_to_vec()?;
+        Ok((status, bytes, content_type))
+    }
+
     /// [`Api::call`] off the async runtime, with an owned body.
     pub async fn request(
         &self,

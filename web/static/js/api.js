@@ -233,11 +233,28 @@ export const api = {
   joinShare: (link) => request('POST', `/shares/${enc(link)}/join`),
   /** Admins: a token to watch (or, `control`, drive) someone's session; same shape as joinShare. */
   shadowSession: (id, control) => request('POST', `/sessions/${enc(id)}/shadow`, { control: Boolean(control) }),
+
+  /** `{items: [recording], next}`, newest first (admins, auditors); filters `session`, `user`, `workspace` (ids). */
+  listRecordings: (params) => request('GET', `/recordings${query(params)}`),
+  /** A recording's metadata, its verdict checked again by the server. */
+  getRecording: (id) => request('GET', `/recordings/${enc(id)}`),
+  /** Deletes a recording (admins). */
+  deleteRecording: (id) => request('DELETE', `/recordings/${enc(id)}`),
 };
 
 /** The address of the audit log export (JSON lines) with the same filters as the list. */
 export function auditExportUrl(filters) {
   return `${BASE}/audit/export${query(filters)}`;
+}
+
+/** The player page of a recording. */
+export function playerUrl(recordingId) {
+  return `/player.html?recording=${enc(recordingId)}`;
+}
+
+/** The download address of a recording's file. */
+export function recordingFileUrl(recordingId) {
+  return `${BASE}/recordings/${enc(recordingId)}/file`;
 }
 
 /** The viewer page of a session. */

@@ -23,6 +23,7 @@ import * as groups from './admin/groups.js';
 import * as workspaces from './admin/workspaces.js';
 import * as sessions from './admin/sessions.js';
 import * as audit from './admin/audit.js';
+import * as recordings from './admin/recordings.js';
 import * as zones from './admin/zones.js';
 import { el, formatTime, showMessage } from './ui/dom.js';
 import { showFormError } from './ui/form.js';
@@ -40,6 +41,7 @@ const ROUTES = [
   { path: 'workspaces', nav: 'Workspaces', title: 'Manage workspaces', roles: ['admin'], view: workspaces },
   { path: 'zones', nav: 'Zones', roles: ['admin'], view: zones },
   { path: 'sessions', nav: 'Live sessions', roles: ['admin', 'auditor'], view: sessions },
+  { path: 'recordings', nav: 'Recordings', roles: ['admin', 'auditor'], view: recordings },
   { path: 'audit', nav: 'Audit log', roles: ['admin', 'auditor'], view: audit },
   { path: 'tokens', nav: 'API tokens', roles: ALL, view: tokens, side: true },
   { path: 'account', nav: 'Account', roles: ALL, view: account, side: true },

@@ -38,6 +38,8 @@ export const POLICY_FIELDS = [
   { key: 'watermark_opacity', type: 'int', label: 'Watermark opacity (percent, 1–100)', min: 1, max: 100, fallback: 25, workspaceOnly: true },
   { key: 'watermark_angle', type: 'int', label: 'Watermark angle (degrees, −90 to 90)', min: -90, max: 90, fallback: 30, workspaceOnly: true },
   { key: 'recording', type: 'bool', label: 'Record the session (at the gateway; the session does not start if it cannot be recorded)' },
+  // How long recordings are kept is the workspace's own: groups do not override it.
+  { key: 'recording_retention_days', type: 'int', label: 'Keep recordings (days, 0 = keep)', max: 36500, fallback: 0, workspaceOnly: true },
   { key: 'idle_timeout_secs', type: 'int', label: 'Idle timeout (seconds, 0: none)', max: U32, fallback: 0 },
   { key: 'max_session_secs', type: 'int', label: 'Maximum session length (seconds, 0: none)', max: U32, fallback: 0 },
   { key: 'max_sessions_per_user', type: 'int', label: 'Sessions per user (0: no limit)', max: U32, fallback: 0 },

@@ -1,0 +1,96 @@
+/**
+ * Recordings (admins and auditors): the session recordings the control
+ * plane keeps, newest first, with their verdict (complete, incomplete,
+ * tampered), filtered by session, user or workspace; each opens in the
+ * player or downloads; admins delete them.
+ */
+
+import { api, playerUrl, recordingFileUrl } from '../api.js';
+import { el, formatBytes, showMessage, timeEl } from '../ui/dom.js';
+import { confirmButton, field, formError } from '../ui/form.js';
+import { Pager } from '../ui/pager.js';
+import { table } from '../ui/table.js';
+
+const PAGE_SIZE = 50;
+
+function duration(ms) {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+export function render(container, ctx) {
+  const canDelete = ctx.me().role === 'admin';
+  const listError = formError();
+  const list = el('div', { id: 'recordings-list', 'aria-live': 'polite' });
+  const pager = new Pager((after) => load(after), 'Pages of recordings');
+  const session = field({ label: 'Session id', name: 'session', type: 'text' });
+  const user = field({ label: 'User id', name: 'user', type: 'text' });
+  const workspace = field({ label: 'Workspace id', name: 'workspace', type: 'text' });
+
+  async function load(after = pager.current) {
+    try {
+      const page = await api.listRecordings({
+        session: session.input.value.trim(), user: user.input.value.trim(),
+        workspace: workspace.input.value.trim(), limit: PAGE_SIZE, after,
+      });
+      if (!ctx.alive()) return;
+      showMessage(listError, '');
+      list.replaceChildren(recordingsTable(Array.isArray(page.items) ? page.items : []));
+      pager.loaded(page.next);
+    } catch (err) {
+      if (ctx.alive()) ctx.handleError(err, listError);
+    }
+  }
+
+  function actions(r) {
+    const cells = [
+      el('a', { className: 'button secondary small play', href: playerUrl(r.id), text: 'Play' }),
+      el('a', { className: 'button secondary small download', href: recordingFileUrl(r.id), text: 'Download' }),
+    ];
+    if (canDelete) {
+      cells.push(confirmButton({
+        label: 'Delete', confirmLabel: 'Delete it', ariaLabel: `Delete the recording of ${r.username} on ${r.workspace_name}`,
+        className: 'button danger small delete',
+        onError: (err) => ctx.handleError(err, listError),
+        action: async () => {
+          await api.deleteRecording(r.id);
+          ctx.toast(`Recording of ${r.username} on ${r.workspace_name} deleted.`);
+          await load();
+        },
+      }));
+    }
+    return el('div', { className: 'actions' }, ...cells);
+  }
+
+  function recordingsTable(items) {
+    return table({
+      caption: 'Recordings',
+      empty: 'No recordings.',
+      rows: items,
+      rowProps: (r) => ({ 'data-recording-id': r.id, 'data-session-id': r.session_id, 'data-verdict': r.verdict }),
+      columns: [
+        { label: 'User', className: 'user', cell: (r) => r.username },
+        { label: 'Workspace', className: 'workspace', cell: (r) => `${r.workspace_name} (${r.kind})` },
+        { label: 'Started', cell: (r) => timeEl(r.started_at) },
+        { label: 'Length', cell: (r) => duration(r.duration_ms) },
+        { label: 'Size', cell: (r) => formatBytes(r.bytes) },
+        { label: 'Integrity', className: 'verdict', cell: (r) => el('span', { className: `badge verdict-${r.verdict}`, text: r.verdict, title: r.verdict_detail || '' }) },
+        { label: 'Kept until', cell: (r) => (r.retain_until ? timeEl(r.retain_until) : 'kept') },
+        { label: 'Actions', className: 'actions-cell', cell: actions },
+      ],
+    });
+  }
+
+  const apply = el('button', { type: 'submit', className: 'button secondary', text: 'Filter' });
+  const filters = el('form', { className: 'filters', id: 'recordings-filters' }, session.row, user.row, workspace.row, apply);
+  filters.addEventListener('submit', (e) => {
+    e.preventDefault();
+    pager.reset();
+    load(null);
+  });
+  container.replaceChildren(...[
+    el('div', { className: 'section-head' }, el('h1', { tabIndex: -1, text: 'Recordings' })),
+    canDelete ? null : el('p', { className: 'muted', text: 'Read-only: auditors play and download recordings but cannot delete them.' }),
+    filters, listError, list, pager.element].filter(Boolean));
+  load(null);
+}
