@@ -176,7 +176,11 @@ pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
         .route("/api/v1/gateway/reports", post(reports::receive))
         .route(
             "/api/v1/gateway/recordings",
-            post(reports::receive_recording),
+            // A recording is larger than any other body: its own limit
+            // (the HTTPS front gives the route the same one).
+            post(reports::receive_recording).layer(axum::extract::DefaultBodyLimit::max(
+                crate::MAX_RECORDING_BYTES as usize,
+            )),
         )
         .route("/api/v1/agents", get(fleet::list))
         .route("/api/v1/agent/register", post(fleet::register))

@@ -21,6 +21,9 @@ use tracing::info;
 
 /// Grace period for streams to say goodbye when shutting down.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// Where stand-alone gateways upload recordings: a body limit of its own.
+#[cfg(feature = "control")]
+const RECORDING_UPLOAD_PATH: &str = "/api/v1/gateway/recordings";
 
 /// Reads the configuration for the command's role, checks it (every
 /// error at once), then runs the role, prints it or only checks it.
@@ -254,6 +257,11 @@ async fn up(config: Config) -> anyhow::Result<()> {
         .websocket(gw.relay_route())
         .http("/gateway/v1/", gw.command_endpoint())
         .http("/api/", cp.api_handler())
+        .http_with_limit(
+            RECORDING_UPLOAD_PATH,
+            cp.api_handler(),
+            oriel_control::MAX_RECORDING_BYTES as usize,
+        )
         .http("/", Arc::new(oriel_web::WebClient::new()))
         .build()?;
     p.serve(front, "all roles").await
@@ -365,6 +373,11 @@ async fn control_only(config: Config) -> anyhow::Result<()> {
     let front = p
         .front()
         .http("/api/", cp.api_handler())
+        .http_with_limit(
+            RECORDING_UPLOAD_PATH,
+            cp.api_handler(),
+            oriel_control::MAX_RECORDING_BYTES as usize,
+        )
         .http("/", Arc::new(oriel_web::WebClient::new()))
         .build()?;
     p.serve(front, "control plane").await
