@@ -11,6 +11,7 @@ mod support;
 
 use oriel_core_recording::{RecordKind, Recording, Verdict};
 use oriel_core_token::TokenVerifier;
+use oriel_core_wire::ClientMessage;
 use oriel_testkit::{StreamViewer, VncDisplay, VncOptions, XtermOptions};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -91,12 +92,20 @@ async fn desk(command: &str) -> Desk {
 
 /// Launches a recorded workspace on `port` as the admin.
 async fn launch_recorded(oriel: &Oriel, port: u16) -> (support::Api, Value) {
+    launch_with(oriel, port, "recorded", json!({"recording": true})).await
+}
+
+async fn launch_with(
+    oriel: &Oriel,
+    port: u16,
+    name: &'static str,
+    policy: Value,
+) -> (support::Api, Value) {
     let mut api = oriel.api();
     blocking(move || {
         api.login_admin().unwrap();
-        api.vnc_workspace("recorded", port, None, json!({"recording": true}))
-            .unwrap();
-        let launched = api.launch("recorded").unwrap();
+        api.vnc_workspace(name, port, None, policy).unwrap();
+        let launched = api.launch(name).unwrap();
         (api, launched)
     })
     .await
@@ -317,4 +326,53 @@ async fn a_full_disk_ends_the_session_and_leaves_a_playable_incomplete_recording
             .iter()
             .any(|(_, rec)| rec.kind == RecordKind::Message)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keystrokes_are_in_the_event_track_only_where_the_policy_says() {
+    let desk = desk("sleep 600").await;
+    let oriel = Oriel::up(&[]).await.unwrap();
+    let keys = support::replay::gateway_keys(&oriel.data_dir());
+    for (name, policy, recorded) in [
+        (
+            "with-keys",
+            json!({"recording": true, "recording_keystrokes": true}),
+            true,
+        ),
+        ("without-keys", json!({"recording": true}), false),
+    ] {
+        let (api, launched) = launch_with(&oriel, desk.display.rfb_port(), name, policy).await;
+        let sid = launched["id"].as_str().unwrap().to_owned();
+        let mut v = viewer(&oriel, &launched).await;
+        assert!(v.hello.is_some(), "{:?}", v.end);
+        for down in [true, false] {
+            v.send(ClientMessage::Key {
+                down,
+                keysym: 0x61,
+                scancode: 0x1e,
+            })
+            .await
+            .unwrap();
+        }
+        v.pump(Duration::from_millis(500)).await.unwrap();
+        let status = api
+            .request("DELETE", &format!("/api/v1/sessions/{sid}"), None)
+            .await
+            .unwrap()
+            .status;
+        assert_eq!(status, 204);
+        v.wait_closed(Duration::from_secs(5)).await.unwrap();
+        let r = read_when(&api, &sid, &keys, |r| r.verdict == Verdict::Complete).await;
+        assert_eq!(r.header.keystrokes, recorded, "{name}");
+        let typed: Vec<(u64, bool)> = events(&r)
+            .iter()
+            .filter(|e| e["type"] == "key")
+            .map(|e| (e["keysym"].as_u64().unwrap(), e["down"].as_bool().unwrap()))
+            .collect();
+        if recorded {
+            assert_eq!(typed, [(0x61, true), (0x61, false)], "{name}");
+        } else {
+            assert!(typed.is_empty(), "{name}: {typed:?}");
+        }
+    }
 }

@@ -71,6 +71,9 @@ pub struct Policy {
     /// this many days after they were stored; 0: keep them. Set on the
     /// workspace (groups do not override it).
     pub recording_retention_days: u32,
+    /// The recording's event track also holds the keys typed (keysyms,
+    /// down and up). Set on the workspace (groups do not override it).
+    pub recording_keystrokes: bool,
     /// End the session after this long without input from the viewer; 0: never.
     pub idle_timeout_secs: u32,
     /// End the session this long after it was launched; 0: no limit.
@@ -216,6 +219,13 @@ struct PolicyInput {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 36500, default = 0))]
     recording_retention_days: u32,
+    /// The recording's event track also holds the keys typed (keysyms,
+    /// down and up; passwords typed are in it too: only where the policy
+    /// of the organisation asks for it). Set on the workspace; groups do
+    /// not override it.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(default = false))]
+    recording_keystrokes: bool,
     /// End the session after this long without input; 0: never.
     #[serde(default)]
     #[cfg_attr(
@@ -273,6 +283,7 @@ impl From<PolicyInput> for Policy {
             watermark_angle: i.watermark_angle,
             recording: i.recording,
             recording_retention_days: i.recording_retention_days,
+            recording_keystrokes: i.recording_keystrokes,
             idle_timeout_secs: i.idle_timeout_secs,
             max_session_secs: i.max_session_secs,
             max_sessions_per_user: i.max_sessions_per_user,
@@ -299,6 +310,7 @@ impl Default for Policy {
             watermark_angle: DEFAULT_WATERMARK_ANGLE,
             recording: false,
             recording_retention_days: 0,
+            recording_keystrokes: false,
             idle_timeout_secs: 0,
             max_session_secs: 0,
             max_sessions_per_user: 0,
@@ -548,6 +560,7 @@ impl Policy {
             watermark_angle: self.watermark_angle,
             recording: o.recording.unwrap_or(self.recording),
             recording_retention_days: self.recording_retention_days,
+            recording_keystrokes: self.recording_keystrokes,
             idle_timeout_secs: o.idle_timeout_secs.unwrap_or(self.idle_timeout_secs),
             max_session_secs: o.max_session_secs.unwrap_or(self.max_session_secs),
             max_sessions_per_user: o
@@ -735,8 +748,14 @@ mod tests {
         .unwrap();
         assert!(ws.share_links && !ws.share_links_control && ws.silent_monitoring);
         assert!(!Policy::default().share_links && !Policy::default().silent_monitoring);
-        // Groups cannot say anything about sharing or monitoring.
-        for field in ["share_links", "share_links_control", "silent_monitoring"] {
+        // Groups cannot say anything about sharing, monitoring or what a
+        // recording holds.
+        for field in [
+            "share_links",
+            "share_links_control",
+            "silent_monitoring",
+            "recording_keystrokes",
+        ] {
             let json = format!(r#"{{"{field}":true}}"#);
             assert!(
                 serde_json::from_str::<PolicyOverrides>(&json).is_err(),

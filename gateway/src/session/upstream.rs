@@ -174,7 +174,7 @@ async fn recorder(
         gateway: gw.settings.identity.id.clone(),
         key_id: signer.kid().as_str().to_owned(),
         started_us,
-        keystrokes: false,
+        keystrokes: claims.policy.recording_keystrokes,
     };
     let recorder = recording::open(dir, header, Arc::clone(signer)).await?;
     let spec = SinkSpec {
@@ -191,7 +191,7 @@ async fn recorder(
         deadline_us: None,
         kind: SinkKind::Recorder {
             keyframe_every_us: settings.keyframe_every.as_micros() as u64,
-            keystrokes: false,
+            keystrokes: claims.policy.recording_keystrokes,
         },
         watcher: None,
     };

@@ -40,6 +40,7 @@ export const POLICY_FIELDS = [
   { key: 'recording', type: 'bool', label: 'Record the session (at the gateway; the session does not start if it cannot be recorded)' },
   // How long recordings are kept is the workspace's own: groups do not override it.
   { key: 'recording_retention_days', type: 'int', label: 'Keep recordings (days, 0 = keep)', max: 36500, fallback: 0, workspaceOnly: true },
+  { key: 'recording_keystrokes', type: 'bool', label: 'Recordings list the keys typed', workspaceOnly: true },
   { key: 'idle_timeout_secs', type: 'int', label: 'Idle timeout (seconds, 0: none)', max: U32, fallback: 0 },
   { key: 'max_session_secs', type: 'int', label: 'Maximum session length (seconds, 0: none)', max: U32, fallback: 0 },
   { key: 'max_sessions_per_user', type: 'int', label: 'Sessions per user (0: no limit)', max: U32, fallback: 0 },
