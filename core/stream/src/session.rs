@@ -615,12 +615,20 @@ impl SessionCore {
                 _ => None,
             })
             .collect();
+        // Viewers set the pace: a recorder (which takes every frame at
+        // once) joins the frames they are sent, and paces them only when
+        // no viewer is in step; otherwise recording would raise the frame
+        // rate and the cost of everything downstream.
+        let in_step = |s: &&Sink| s.picture == Picture::InStep;
+        let viewers_in_step = self.sinks.iter().filter(in_step).any(|s| !s.is_recorder());
         let frame_due = self.pending_since_us.is_some_and(|since| {
             target_quiet || now_us >= since.saturating_add(self.settings.max_coalesce_us)
         }) && self
             .sinks
             .iter()
-            .any(|s| s.picture == Picture::InStep && s.can_take_frame());
+            .filter(in_step)
+            .filter(|s| !(viewers_in_step && s.is_recorder()))
+            .any(Sink::can_take_frame);
         if wants_keyframe.is_empty() && !frame_due {
             return;
         }

@@ -146,3 +146,37 @@ fn without_a_recorder_there_is_no_event_track() {
     let out = h.viewer(v, ClientMessage::Clipboard("x".into()));
     assert!(notes(&out).is_empty());
 }
+
+#[test]
+fn viewers_set_the_pace_not_the_recorder() {
+    let mut h = Harness::new();
+    let r = h.join(recorder(false));
+    let v = h.join(spec());
+    // The viewer acknowledges nothing: after its window (2 frames) no new
+    // frame is planned, though the recorder, which acknowledges at once,
+    // has room; the changes wait and are sent together later.
+    let mut to_viewer = Vec::new();
+    let mut to_recorder = Vec::new();
+    for i in 0..6u8 {
+        h.paint(Rect::new(0, 0, 64, 64), [i, i, i]);
+        let out = h.step(true);
+        to_viewer.extend(frames(&out, v));
+        for id in frames(&out, r) {
+            to_recorder.push(id);
+            h.ack(r, id);
+        }
+    }
+    assert_eq!(to_viewer.len(), 2, "the viewer's window: {to_viewer:?}");
+    assert_eq!(
+        to_recorder.len(),
+        to_viewer.len(),
+        "the recorder gets the frames the viewer gets, no more"
+    );
+    // Once the viewer acknowledges, the waiting change goes to both at once.
+    let mut out = Vec::new();
+    for id in to_viewer {
+        out.extend(h.ack(v, id));
+    }
+    assert_eq!(frames(&out, v).len(), 1);
+    assert_eq!(frames(&out, r).len(), 1);
+}
