@@ -2,11 +2,11 @@
 //! admins shadowing it. The owner's viewers are told who watches (unless
 //! the watcher is silent, which only an admin's token can say, where the
 //! workspace's policy allows it); a share link's control is handed over and
-//! taken back by the link, and its viewers closed when it is revoked.
+//! taken back by the link (a revoked link's streams are stopped by the
+//! gateway's registry, like any revoked token's).
 
 use crate::recorder::{Note, SinkKind};
 use crate::session::{Output, SessionCore, SinkId};
-use oriel_core_model::SessionError;
 use oriel_core_token::WatchedVia;
 use oriel_core_wire::{NoticeKind, ServerMessage, caps};
 
@@ -14,7 +14,7 @@ impl SessionCore {
     /// Who the owner's viewers are told watches: one entry per watching
     /// viewer that is not silent, in the order they joined; empty when
     /// nobody does.
-    pub fn watchers_line(&self) -> String {
+    pub(crate) fn watchers_line(&self) -> String {
         self.sinks
             .iter()
             .filter_map(|s| {
@@ -132,29 +132,5 @@ impl SessionCore {
         }
         self.watchers_changed();
         changed.len()
-    }
-
-    /// Closes every viewer that came by this share link (it was revoked or
-    /// expired). Returns the viewers closed.
-    pub fn close_link(&mut self, link: &str, error: &SessionError) -> usize {
-        let ids: Vec<SinkId> = self
-            .sinks
-            .iter()
-            .filter(|s| {
-                s.spec
-                    .watcher
-                    .as_ref()
-                    .is_some_and(|w| w.link.as_deref() == Some(link))
-            })
-            .map(|s| s.id)
-            .collect();
-        for id in &ids {
-            if self.detach(*id) {
-                self.emit(Output::Close(*id, error.clone()));
-            }
-        }
-        // The owner hears the new list once.
-        self.watchers_changed();
-        ids.len()
     }
 }

@@ -172,44 +172,6 @@ fn a_links_control_is_handed_over_and_taken_back() {
 }
 
 #[test]
-fn revoking_a_link_closes_its_viewers_only() {
-    let mut h = Harness::new();
-    let o = h.join(owner(caps::PRESENCE));
-    let a = h.join(guest(
-        "bob from 192.0.2.8",
-        WatchedVia::Share,
-        Some("l-1"),
-        true,
-    ));
-    let b = h.join(guest(
-        "bob from 192.0.2.12",
-        WatchedVia::Share,
-        Some("l-1"),
-        true,
-    ));
-    let c = h.join(guest(
-        "dan from 192.0.2.11",
-        WatchedVia::Share,
-        Some("l-2"),
-        true,
-    ));
-    h.collect();
-    let revoked = SessionError::new(SessionErrorKind::Forbidden, "the share link was revoked");
-    assert_eq!(h.core.close_link("l-1", &revoked), 2);
-    let out = h.collect();
-    assert_eq!(closed(&out, a), Some(SessionErrorKind::Forbidden));
-    assert_eq!(closed(&out, b), Some(SessionErrorKind::Forbidden));
-    assert_eq!(closed(&out, c), None);
-    assert_eq!(closed(&out, o), None);
-    assert_eq!(h.core.sinks(), 2);
-    assert_eq!(
-        notices(&out, o, NoticeKind::Watchers),
-        ["dan from 192.0.2.11 (share link, view only)"]
-    );
-    assert_eq!(h.core.close_link("l-1", &revoked), 0);
-}
-
-#[test]
 fn the_event_track_says_how_a_viewer_came_and_when_control_changed() {
     let mut h = Harness::new();
     h.join(SinkSpec {
