@@ -38,6 +38,7 @@
 //! [`FrameBytes`]: oriel_core_wire::FrameBytes
 
 pub mod files;
+mod frames;
 mod lossy;
 mod recorder;
 mod session;

@@ -1,5 +1,6 @@
-//! [`SessionCore`]: the session's state, its inputs and outputs, frame
-//! scheduling and deadlines. Viewer messages are in [`crate::viewer`], a
+//! [`SessionCore`]: the session's state, its inputs and outputs, sinks
+//! joining and leaving, target events and deadlines. Frame scheduling is in
+//! [`crate::frames`]. Viewer messages are in [`crate::viewer`], a
 //! sink's window and backlog in [`crate::sink`].
 
 use crate::lossy::{LossyChooser, LossyCodec};
@@ -8,12 +9,9 @@ use crate::sink::{Picture, Sink};
 use crate::watermark::{Watermark, WatermarkSpec, WatermarkText};
 use oriel_core_model::{InputEvent, SessionError, SessionErrorKind, SessionEvent, Size};
 use oriel_core_token::{ClipboardDecision, Policy, Watcher};
-use oriel_core_wire::{
-    ClipboardText, Codec, CursorImage, FrameBytes, FrameOp, ServerMessage, caps,
-};
-use oriel_encoders_damage::{DamageTracker, FramePlan, PlanSettings, TileContent};
+use oriel_core_wire::{ClipboardText, Codec, CursorImage, FrameOp, ServerMessage};
+use oriel_encoders_damage::{DamageTracker, FramePlan, PlanSettings};
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 /// Tunables of the session core.
 #[derive(Debug, Clone)]
@@ -103,7 +101,7 @@ pub struct SinkSpec {
 
 /// An encode job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct JobId(u64);
+pub struct JobId(pub(crate) u64);
 
 /// Work for the encoders: the next frame, a keyframe, or both, with the
 /// lossy codec chosen for them.
@@ -205,13 +203,13 @@ pub enum Output {
 
 /// The job being encoded and who takes its parts.
 #[derive(Debug)]
-struct Job {
-    id: JobId,
-    codec: Codec,
-    frame_to: Vec<SinkId>,
-    frame_damage_us: u64,
-    keyframe_to: Vec<SinkId>,
-    keyframe_damage_us: u64,
+pub(crate) struct Job {
+    pub(crate) id: JobId,
+    pub(crate) codec: Codec,
+    pub(crate) frame_to: Vec<SinkId>,
+    pub(crate) frame_damage_us: u64,
+    pub(crate) keyframe_to: Vec<SinkId>,
+    pub(crate) keyframe_damage_us: u64,
 }
 
 /// One session's logic. See the [crate] documentation.
@@ -222,11 +220,11 @@ pub struct SessionCore {
     pub(crate) tracker: DamageTracker,
     pub(crate) sinks: Vec<Sink>,
     next_sink: u64,
-    job: Option<Job>,
-    next_job: u64,
+    pub(crate) job: Option<Job>,
+    pub(crate) next_job: u64,
     /// When the oldest change not yet planned arrived.
     pub(crate) pending_since_us: Option<u64>,
-    chooser: Option<LossyChooser>,
+    pub(crate) chooser: Option<LossyChooser>,
     /// Last input from a sink that controls the session (idle timeout).
     pub(crate) last_input_us: u64,
     /// The pointer's shape, for sinks that join later.
@@ -235,7 +233,7 @@ pub struct SessionCore {
     /// The list of watchers the owner's viewers were last told.
     pub(crate) watchers_told: String,
     out: VecDeque<Output>,
-    ended: bool,
+    pub(crate) ended: bool,
 }
 
 impl SessionCore {
@@ -590,220 +588,6 @@ impl SessionCore {
             && self.tracker.next_refresh_at().is_some_and(|t| t <= now_us)
         {
             self.pending_since_us = Some(now_us.saturating_sub(self.settings.max_coalesce_us));
-        }
-    }
-
-    /// Starts an encode job when one is due: a frame when a sink in step
-    /// can take it and the target paused (`target_quiet`) or the coalescing
-    /// deadline passed; a keyframe as soon as a sink that needs one has room
-    /// (with the frame, since a keyframe is only valid right after one).
-    /// Call after every batch of events.
-    pub fn schedule(&mut self, now_us: u64, target_quiet: bool) {
-        if self.ended || self.job.is_some() {
-            return;
-        }
-        if self.watermark.as_ref().is_some_and(|w| !w.ready) {
-            // Nothing leaves without the mark.
-            return;
-        }
-        let wants_keyframe: Vec<(SinkId, bool)> = self
-            .sinks
-            .iter()
-            .filter(|s| s.flow.can_send())
-            .filter_map(|s| match s.picture {
-                Picture::Behind { from_black } => Some((s.id, from_black)),
-                _ => None,
-            })
-            .collect();
-        // Viewers set the pace: a recorder (which takes every frame at
-        // once) joins the frames they are sent, and paces them only when
-        // no viewer is in step; otherwise recording would raise the frame
-        // rate and the cost of everything downstream.
-        let in_step = |s: &&Sink| s.picture == Picture::InStep;
-        let viewers_in_step = self.sinks.iter().filter(in_step).any(|s| !s.is_recorder());
-        let frame_due = self.pending_since_us.is_some_and(|since| {
-            target_quiet || now_us >= since.saturating_add(self.settings.max_coalesce_us)
-        }) && self
-            .sinks
-            .iter()
-            .filter(in_step)
-            .filter(|s| !(viewers_in_step && s.is_recorder()))
-            .any(Sink::can_take_frame);
-        if wants_keyframe.is_empty() && !frame_due {
-            return;
-        }
-        self.pending_since_us = None;
-        let (frame, keyframe) = if wants_keyframe.is_empty() {
-            (self.tracker.plan(now_us), None)
-        } else {
-            let from_black = wants_keyframe.iter().all(|&(_, black)| black);
-            self.tracker.plan_with_keyframe(now_us, from_black)
-        };
-        let frame_to: Vec<SinkId> = self
-            .sinks
-            .iter()
-            .filter(|s| s.picture == Picture::InStep)
-            .map(|s| s.id)
-            .collect();
-        let keyframe_to: Vec<SinkId> = wants_keyframe.iter().map(|&(id, _)| id).collect();
-        // Nobody in step: the frame only moves the model on.
-        let frame = frame.filter(|_| !frame_to.is_empty());
-        if keyframe.is_none() {
-            // Nothing but black to show: the joining sinks are in step.
-            for id in &keyframe_to {
-                if let Some(sink) = self.sink_mut(*id) {
-                    sink.picture = Picture::InStep;
-                }
-            }
-        }
-        if frame.is_none() && keyframe.is_none() {
-            return;
-        }
-        for id in &keyframe_to {
-            if let Some(sink) = self.sink_mut(*id) {
-                sink.picture = Picture::KeyframeComing;
-            }
-        }
-        let codec = self.codec(
-            now_us,
-            frame.as_ref(),
-            keyframe.as_ref(),
-            &frame_to,
-            &keyframe_to,
-        );
-        let id = JobId(self.next_job);
-        self.next_job += 1;
-        self.job = Some(Job {
-            id,
-            codec,
-            frame_damage_us: frame.as_ref().map_or(now_us, |f| f.damage_time_us),
-            keyframe_damage_us: keyframe.as_ref().map_or(now_us, |k| k.damage_time_us),
-            frame_to: if frame.is_some() {
-                frame_to
-            } else {
-                Vec::new()
-            },
-            keyframe_to: if keyframe.is_some() {
-                keyframe_to
-            } else {
-                Vec::new()
-            },
-        });
-        self.emit(Output::Encode(EncodeJob {
-            id,
-            codec,
-            frame,
-            keyframe,
-        }));
-    }
-
-    /// The lossy codec of a job: WebP only when every sink taking it
-    /// decodes WebP and the chooser allows it.
-    fn codec(
-        &mut self,
-        now_us: u64,
-        frame: Option<&FramePlan>,
-        keyframe: Option<&FramePlan>,
-        frame_to: &[SinkId],
-        keyframe_to: &[SinkId],
-    ) -> Codec {
-        let all_webp = frame_to.iter().chain(keyframe_to).all(|id| {
-            self.sinks
-                .iter()
-                .any(|s| s.id == *id && s.spec.capabilities & caps::WEBP != 0)
-        });
-        let Some(chooser) = self.chooser.as_mut().filter(|_| all_webp) else {
-            return Codec::Jpeg;
-        };
-        let lossy_px = frame
-            .into_iter()
-            .chain(keyframe)
-            .flat_map(|p| &p.tiles)
-            .filter(|t| matches!(t.content, TileContent::Lossy { .. }))
-            .map(|t| u64::from(t.rect.area()))
-            .sum();
-        chooser.choose(now_us, lossy_px)
-    }
-
-    /// The encoders finished job `id` at `now_us`.
-    pub fn handle_encoded(&mut self, id: JobId, result: EncodedJob, now_us: u64) {
-        if self.ended || self.job.as_ref().is_none_or(|j| j.id != id) {
-            // A job dropped by a resize, or the session is over.
-            return;
-        }
-        let Some(job) = self.job.take() else {
-            return;
-        };
-        if let (Some(chooser), Some(frame)) = (&mut self.chooser, &result.frame) {
-            chooser.observe(job.codec, frame.lossy_px, frame.lossy_us);
-        }
-        if let Some(encoded) = result.frame {
-            let frame = Arc::new(FrameBytes::new(job.frame_damage_us, encoded.ops));
-            for id in job.frame_to {
-                self.deliver(id, &frame, now_us, false);
-            }
-        }
-        if let Some(encoded) = result.keyframe {
-            let keyframe = Arc::new(FrameBytes::new(job.keyframe_damage_us, encoded.ops));
-            for id in job.keyframe_to {
-                if self
-                    .sink_mut(id)
-                    .is_some_and(|s| s.picture == Picture::KeyframeComing)
-                {
-                    self.deliver(id, &keyframe, now_us, true);
-                }
-            }
-        }
-    }
-
-    /// Hands a frame to a sink: sent now if its window has room and nothing
-    /// waits before it, else into its backlog; a backlog that overflows
-    /// means the sink fell behind.
-    fn deliver(&mut self, id: SinkId, frame: &Arc<FrameBytes>, now_us: u64, keyframe: bool) {
-        let (backlog_frames, backlog_bytes) =
-            (self.settings.backlog_frames, self.settings.backlog_bytes);
-        let Some(sink) = self.sink_mut(id) else {
-            return;
-        };
-        if keyframe {
-            sink.picture = Picture::InStep;
-        } else if sink.picture != Picture::InStep {
-            // It asked for the whole picture meanwhile (REFRESH).
-            return;
-        }
-        if sink.backlog.is_empty() && sink.flow.can_send() {
-            let msg = sink.send_frame(frame, now_us);
-            self.emit(if keyframe {
-                Output::SendKeyframe(id, msg)
-            } else {
-                Output::Send(id, msg)
-            });
-            self.emit(Output::Observe(Observation::FrameSent { keyframe }));
-        } else if sink.backlog.len() < backlog_frames
-            && sink.backlog_bytes() + frame.len() <= backlog_bytes
-        {
-            sink.backlog.push_back(Arc::clone(frame));
-        } else {
-            sink.backlog.clear();
-            sink.picture = Picture::Behind { from_black: false };
-            self.emit(Output::Observe(Observation::FellBehind));
-        }
-    }
-
-    /// Sends what waits in a sink's backlog while its window has room.
-    pub(crate) fn drain_backlog(&mut self, id: SinkId, now_us: u64) {
-        let mut sent = Vec::new();
-        if let Some(sink) = self.sink_mut(id) {
-            while sink.flow.can_send() {
-                let Some(frame) = sink.backlog.pop_front() else {
-                    break;
-                };
-                sent.push(sink.send_frame(&frame, now_us));
-            }
-        }
-        for msg in sent {
-            self.emit(Output::Send(id, msg));
-            self.emit(Output::Observe(Observation::FrameSent { keyframe: false }));
         }
     }
 }
