@@ -109,6 +109,7 @@ pub(crate) const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/recordings/{id}"),
     ("delete", "/api/v1/recordings/{id}"),
     ("get", "/api/v1/recordings/{id}/file"),
+    ("get", "/api/v1/recordings/{id}/cast"),
     ("get", "/api/v1/openapi.json"),
 ];
 
@@ -202,6 +203,7 @@ pub(crate) fn router(cp: Arc<ControlPlane>) -> Router {
             get(recordings::get_one).delete(recordings::delete),
         )
         .route("/api/v1/recordings/{id}/file", get(recordings::file))
+        .route("/api/v1/recordings/{id}/cast", get(recordings::cast))
         .route("/api/v1/openapi.json", get(openapi::serve))
         .fallback(|| async { ApiError::not_found("endpoint").into_response() })
         .method_not_allowed_fallback(|| async {

@@ -107,6 +107,9 @@ pub struct RecordingStoreSettings {
     pub keys: TokenVerifier,
     /// How often expired recordings are deleted.
     pub sweep_every: Duration,
+    /// Store new recording files encrypted with the control plane's data
+    /// key (files stored either way stay readable).
+    pub encrypt: bool,
 }
 
 impl Default for RecordingStoreSettings {
@@ -115,6 +118,7 @@ impl Default for RecordingStoreSettings {
             dir: None,
             keys: TokenVerifier::new([]),
             sweep_every: Duration::from_secs(3600),
+            encrypt: false,
         }
     }
 }

@@ -367,10 +367,14 @@ impl SessionTask {
                 Output::Send(id, bytes) => self.send(id, bytes, false),
                 Output::SendKeyframe(id, bytes) => self.send(id, bytes, true),
                 Output::Note(note) => {
-                    for sink in self.sinks.values() {
-                        if let SinkOut::Recorder(tx) = &sink.out {
-                            let _ = tx.try_send(RecorderItem::Note(note.clone()));
-                        }
+                    let recorders: Vec<SinkId> = self
+                        .sinks
+                        .iter()
+                        .filter(|(_, s)| matches!(s.out, SinkOut::Recorder(_)))
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for id in recorders {
+                        self.record(id, RecorderItem::Note(note.clone()));
                     }
                 }
                 Output::Ping(id) => self.ping(id),
@@ -426,6 +430,27 @@ impl SessionTask {
     /// room is not reading and is closed; a recorder that has none cannot
     /// keep up, and the session ends (fail closed); a sink whose writer is
     /// gone has left.
+    /// Hands `item` to recorder `id`. Fail closed either way: not one frame
+    /// or event more goes by unrecorded. A recorder that stopped did so
+    /// because a write failed (its own message, with the cause, is on its
+    /// way to the log; the viewers are told the same).
+    fn record(&mut self, id: SinkId, item: RecorderItem) {
+        let Some(SinkOut::Recorder(tx)) = self.sinks.get(&id).map(|s| &s.out) else {
+            return;
+        };
+        match tx.try_send(item) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => self.core.fail(SessionError::new(
+                SessionErrorKind::FeatureUnavailable,
+                "the session recording cannot keep up",
+            )),
+            Err(mpsc::error::TrySendError::Closed(_)) => self.core.fail(SessionError::new(
+                SessionErrorKind::FeatureUnavailable,
+                "the session recording cannot be written",
+            )),
+        }
+    }
+
     fn send(&mut self, id: SinkId, bytes: Vec<u8>, keyframe: bool) {
         let Some(sink) = self.sinks.get(&id) else {
             return;
@@ -435,23 +460,8 @@ impl SessionTask {
                 mpsc::error::TrySendError::Full(_) => true,
                 mpsc::error::TrySendError::Closed(_) => false,
             }),
-            SinkOut::Recorder(tx) => {
-                let item = RecorderItem::Message { bytes, keyframe };
-                // Fail closed either way: not one frame more goes out
-                // unrecorded. A recorder that stopped did so because a
-                // write failed (its own message, with the cause, is on
-                // its way to the log; the viewers are told the same).
-                return match tx.try_send(item) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(_)) => self.core.fail(SessionError::new(
-                        SessionErrorKind::FeatureUnavailable,
-                        "the session recording cannot keep up",
-                    )),
-                    Err(mpsc::error::TrySendError::Closed(_)) => self.core.fail(SessionError::new(
-                        SessionErrorKind::FeatureUnavailable,
-                        "the session recording cannot be written",
-                    )),
-                };
+            SinkOut::Recorder(_) => {
+                return self.record(id, RecorderItem::Message { bytes, keyframe });
             }
         };
         match sent {

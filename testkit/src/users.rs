@@ -17,6 +17,16 @@ static LOCK: Mutex<()> = Mutex::new(());
 /// directory; returns the home directory. Needs root (CI runs as root).
 pub fn ensure_test_user() -> anyhow::Result<std::path::PathBuf> {
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    // Test processes run in parallel: two `useradd`s at once can leave the
+    // home directory owned by another uid than the user's. One process at
+    // a time, machine-wide.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("oriel-test-user.lock"))
+        .context("open the test user's lock file")?;
+    lock.lock().context("lock the test user's lock file")?;
     let exists = Command::new("id").arg(TEST_USER).output()?.status.success();
     if !exists {
         let out = Command::new("useradd")
@@ -41,8 +51,25 @@ pub fn ensure_test_user() -> anyhow::Result<std::path::PathBuf> {
         bail!("chpasswd failed");
     }
     let home = std::path::PathBuf::from(format!("/home/{TEST_USER}"));
-    if !home.exists() {
+    let Ok(meta) = std::fs::metadata(&home) else {
         bail!("{} has no home directory", TEST_USER);
+    };
+    // A home left by an earlier account of the name (or by a race before
+    // the lock above) is given to the user.
+    let uid = Command::new("id").args(["-u", TEST_USER]).output()?;
+    let uid: u32 = String::from_utf8_lossy(&uid.stdout)
+        .trim()
+        .parse()
+        .context("the test user's uid")?;
+    use std::os::unix::fs::MetadataExt as _;
+    if meta.uid() != uid {
+        let status = Command::new("chown")
+            .args(["-R", &format!("{TEST_USER}:"), &home.to_string_lossy()])
+            .status()
+            .context("run chown")?;
+        if !status.success() {
+            bail!("chown of {} failed", home.display());
+        }
     }
     Ok(home)
 }

@@ -84,6 +84,7 @@ use utoipa::{Modify, OpenApi};
         recordings::list,
         recordings::get_one,
         recordings::file,
+        recordings::cast,
         recordings::delete,
         zones::list,
         zones::create,

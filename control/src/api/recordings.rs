@@ -4,10 +4,10 @@
 
 use super::time_cursor;
 use crate::ControlPlane;
-use crate::api::openapi::responses::{BadRequest, NotFound, Unprocessable};
+use crate::api::openapi::responses::{BadRequest, Conflict, NotFound, Unprocessable};
 use crate::error::{ApiError, query_rejection};
 use crate::service::Authed;
-use crate::time::rfc3339;
+use crate::time::{parse_rfc3339, rfc3339};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -128,7 +128,25 @@ pub(crate) struct RecordingQuery {
     user: Option<String>,
     /// Only this workspace's (id).
     workspace: Option<String>,
+    /// Only of this workspace kind (422 for another value).
+    #[param(pattern = "^(vnc|rdp|ssh|container)$")]
+    kind: Option<String>,
+    /// Only those still running at or after this time (RFC 3339; 422
+    /// otherwise).
+    #[param(format = DateTime)]
+    since: Option<String>,
+    /// Only those started before this time (RFC 3339; 422 otherwise).
+    #[param(format = DateTime)]
+    until: Option<String>,
+    /// Only SSH recordings whose text (what the shell printed, escape
+    /// sequences removed, the first 8 MiB) contains this, in any case; at
+    /// most 200 characters (422 otherwise).
+    #[param(max_length = 200)]
+    text: Option<String>,
 }
+
+/// Longest text searched for, characters.
+const MAX_SEARCH: usize = 200;
 
 /// `GET /api/v1/recordings`: newest first, keyset paged.
 #[utoipa::path(
@@ -156,10 +174,35 @@ pub(crate) async fn list(
     }
     .limit()?;
     let before = q.after.as_deref().map(time_cursor).transpose()?;
+    let time = |s: &Option<String>, name: &str| {
+        s.as_deref()
+            .map(|v| {
+                parse_rfc3339(v)
+                    .ok_or_else(|| ApiError::invalid(format!("{name} must be an RFC 3339 time")))
+            })
+            .transpose()
+    };
+    if let Some(kind) = &q.kind
+        && !["vnc", "rdp", "ssh", "container"].contains(&kind.as_str())
+    {
+        return Err(ApiError::invalid("kind must be vnc, rdp, ssh or container"));
+    }
+    if q.text
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > MAX_SEARCH)
+    {
+        return Err(ApiError::invalid(format!(
+            "text must be at most {MAX_SEARCH} characters"
+        )));
+    }
     let filter = RecordingFilter {
         session_id: q.session.as_deref(),
         user_id: q.user.as_deref(),
         workspace_id: q.workspace.as_deref(),
+        kind: q.kind.as_deref(),
+        from: time(&q.since, "since")?,
+        to: time(&q.until, "until")?,
+        text: q.text.as_deref().filter(|t| !t.is_empty()),
         before,
     };
     let rows = cp.list_recordings(&auth, &filter, limit + 1).await?;
@@ -220,6 +263,7 @@ pub(crate) struct FileQuery {
         (status = 200, description = "The file.", body = Vec<u8>, content_type = "application/octet-stream"),
         (status = 400, response = BadRequest),
         (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
         (status = 422, response = Unprocessable),
     )
 )]
@@ -238,10 +282,7 @@ pub(crate) async fn file(
     let (rec, bytes) = cp.recording_bytes(&auth, &id, view).await?;
     let disposition = format!(
         "attachment; filename=\"oriel-{}-{}\"",
-        rec.session_id
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect::<String>(),
+        safe_session(&rec.session_id),
         rec.file_name
     );
     Ok((
@@ -256,6 +297,52 @@ pub(crate) async fn file(
         bytes,
     )
         .into_response())
+}
+
+/// `GET /api/v1/recordings/{id}/cast`: an SSH recording as asciicast v2.
+#[utoipa::path(
+    get,
+    path = "/api/v1/recordings/{id}/cast",
+    operation_id = "getRecordingCast",
+    tag = "recordings",
+    summary = "An SSH recording's terminal text as an asciicast v2 file (docs/recording.md), audited `recording.download`",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "The asciicast v2 file: a JSON header line, then one JSON event line each.", body = String, content_type = "application/x-asciicast"),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    )
+)]
+pub(crate) async fn cast(
+    State(cp): State<Arc<ControlPlane>>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (rec, cast) = cp.recording_cast(&auth, &id).await?;
+    let disposition = format!(
+        "attachment; filename=\"oriel-{}-{}.cast\"",
+        safe_session(&rec.session_id),
+        rec.file_name.trim_end_matches(".orec")
+    );
+    Ok((
+        StatusCode::OK,
+        [
+            (
+                http::header::CONTENT_TYPE,
+                "application/x-asciicast".to_owned(),
+            ),
+            (http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        cast,
+    )
+        .into_response())
+}
+
+/// A session id for a file name.
+fn safe_session(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect()
 }
 
 /// `DELETE /api/v1/recordings/{id}` (admins).

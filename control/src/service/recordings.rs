@@ -10,7 +10,9 @@ use super::{Authed, ServiceError};
 use crate::ControlPlane;
 use crate::audit::Audit;
 use crate::time::now_ms;
-use oriel_control_store::{RecordingFilter, RecordingRecord, RecordingVerdict, StoreError, new_id};
+use oriel_control_store::{
+    DataKey, RecordingFilter, RecordingRecord, RecordingVerdict, StoreError, new_id,
+};
 use oriel_core_recording::Verdict;
 use oriel_core_token::TokenVerifier;
 use std::path::{Path, PathBuf};
@@ -96,6 +98,18 @@ impl ControlPlane {
         Ok(self.recordings_dir()?.join(&rec.path))
     }
 
+    /// Reads a stored recording's file off the async runtime: its bytes
+    /// as the gateway wrote them (decrypted when stored encrypted), or why
+    /// they cannot be had.
+    async fn read_stored(&self, rec: &RecordingRecord) -> Result<Vec<u8>, ServiceError> {
+        let path = self.stored_path(rec)?;
+        let key = self.keys.data.clone();
+        let id = rec.id.clone();
+        tokio::task::spawn_blocking(move || read_stored(&path, &key, &id))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?
+    }
+
     /// Stores a recording a gateway hands over: judged with the gateway
     /// keys this control plane knows, kept in the recordings directory,
     /// recorded in the database. Handing the same file over again returns
@@ -122,7 +136,9 @@ impl ControlPlane {
                     .records
                     .last()
                     .map_or(r.header.started_us, |(_, rec)| rec.time_us);
-                (r.header, judge(&r.verdict), ended_us)
+                // What an SSH session printed, for search.
+                let text = oriel_core_recording::transcript(r.records.iter().map(|(_, rec)| rec));
+                (r.header, judge(&r.verdict), ended_us, text)
             });
             (bytes, sha, read)
         })
@@ -135,7 +151,7 @@ impl ControlPlane {
                 "the recording's bytes do not match its SHA-256",
             ));
         }
-        let (header, judgement, ended_us) =
+        let (header, judgement, ended_us, text) =
             read.map_err(|e| ServiceError::invalid(format!("not a recording: {e}")))?;
         if let Some(existing) = self
             .store
@@ -183,6 +199,15 @@ impl ControlPlane {
             created_at: now,
         };
         let path = dir.join(&rec.path);
+        let bytes = if self.settings.recordings.encrypt {
+            let key = self.keys.data.clone();
+            let id = rec.id.clone();
+            tokio::task::spawn_blocking(move || encrypt(&key, &id, bytes))
+                .await
+                .map_err(|e| ServiceError::Internal(e.to_string()))??
+        } else {
+            bytes
+        };
         write_file(&dir, &path, bytes)
             .await
             .map_err(|e| ServiceError::Internal(format!("cannot store a recording: {e}")))?;
@@ -201,6 +226,12 @@ impl ControlPlane {
                     }),
                 e => Err(e.into()),
             };
+        }
+        if !text.is_empty()
+            && let Err(e) = self.store.set_recording_text(&rec.id, &text).await
+        {
+            // The recording is kept; only the search misses it.
+            warn!(recording_id = %rec.id, error = %e, "a recording's text could not be kept for search");
         }
         info!(recording_id = %rec.id, session_id = %rec.session_id, verdict = rec.verdict.as_str(), bytes = rec.bytes, "recording stored");
         self.audit(
@@ -268,23 +299,24 @@ impl ControlPlane {
             .recording(id)
             .await?
             .ok_or(ServiceError::NotFound("recording"))?;
-        let path = self.stored_path(&rec)?;
         let keys = self.recording_verifier().await?;
-        let judgement = tokio::task::spawn_blocking(move || match std::fs::read(&path) {
-            Ok(bytes) => match oriel_core_recording::read(&bytes, &keys) {
-                Ok(r) => judge(&r.verdict),
-                Err(e) => Judgement {
-                    verdict: RecordingVerdict::Tampered,
-                    detail: format!("not a recording: {e}"),
-                },
-            },
+        let judgement = match self.read_stored(&rec).await {
+            Ok(bytes) => tokio::task::spawn_blocking(move || {
+                match oriel_core_recording::read(&bytes, &keys) {
+                    Ok(r) => judge(&r.verdict),
+                    Err(e) => Judgement {
+                        verdict: RecordingVerdict::Tampered,
+                        detail: format!("not a recording: {e}"),
+                    },
+                }
+            })
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?,
             Err(e) => Judgement {
                 verdict: RecordingVerdict::Tampered,
-                detail: format!("the stored file cannot be read: {e}"),
+                detail: e.to_string(),
             },
-        })
-        .await
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        };
         if judgement.verdict != rec.verdict || judgement.detail != rec.verdict_detail {
             warn!(recording_id = %rec.id, was = rec.verdict.as_str(), now = judgement.verdict.as_str(), detail = %judgement.detail, "a stored recording's verdict changed");
             self.store
@@ -310,10 +342,7 @@ impl ControlPlane {
             .recording(id)
             .await?
             .ok_or(ServiceError::NotFound("recording"))?;
-        let path = self.stored_path(&rec)?;
-        let bytes = tokio::fs::read(&path)
-            .await
-            .map_err(|e| ServiceError::Internal(format!("cannot read {}: {e}", path.display())))?;
+        let bytes = self.read_stored(&rec).await?;
         self.audit(
             Audit::by(
                 auth,
@@ -328,6 +357,50 @@ impl ControlPlane {
         )
         .await;
         Ok((rec, bytes))
+    }
+
+    /// An SSH recording's terminal track as an asciicast v2 file (admins
+    /// and auditors), audited as `recording.download`; 409
+    /// `no_terminal_text` for a recording without one.
+    pub(crate) async fn recording_cast(
+        &self,
+        auth: &Authed,
+        id: &str,
+    ) -> Result<(RecordingRecord, String), ServiceError> {
+        auth.require_reader()?;
+        let rec = self
+            .store
+            .recording(id)
+            .await?
+            .ok_or(ServiceError::NotFound("recording"))?;
+        let keys = self.recording_verifier().await?;
+        let bytes = self.read_stored(&rec).await?;
+        let cast = tokio::task::spawn_blocking(move || {
+            let r = oriel_core_recording::read(&bytes, &keys)
+                .map_err(|e| format!("the stored file is not a recording: {e}"))?;
+            Ok::<_, String>(oriel_core_recording::asciicast(
+                &r.header,
+                r.records.iter().map(|(_, rec)| rec),
+            ))
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+        .map_err(ServiceError::Internal)?
+        .ok_or_else(|| ServiceError::Conflict {
+            reason: "no_terminal_text",
+            message: "this recording has no terminal text (only SSH sessions have)".into(),
+        })?;
+        self.audit(
+            Audit::by(auth, "recording.download")
+                .on("recording", &rec.id, Some(&rec.workspace_name))
+                .details(serde_json::json!({
+                    "session_id": rec.session_id,
+                    "format": "asciicast",
+                    "bytes": cast.len(),
+                })),
+        )
+        .await;
+        Ok((rec, cast))
     }
 
     /// Deletes a recording, file and row (admins).
@@ -416,6 +489,54 @@ impl ControlPlane {
     }
 }
 
+/// The first bytes of a recording stored encrypted.
+const ENCRYPTED_MAGIC: &[u8; 8] = b"ORIELENC";
+/// Its version: ChaCha20-Poly1305 with the data key.
+const ENCRYPTED_VERSION: u16 = 1;
+
+/// What an encrypted recording's tag is bound to: the recording's id, so
+/// a file moved to another row does not decrypt.
+fn encryption_aad(id: &str) -> Vec<u8> {
+    let mut aad = b"oriel-recording-at-rest-1\0".to_vec();
+    aad.extend_from_slice(id.as_bytes());
+    aad
+}
+
+/// `bytes` encrypted at rest for recording `id`: `ORIELENC`, version,
+/// nonce, ciphertext, tag (docs/recording.md).
+fn encrypt(key: &DataKey, id: &str, bytes: Vec<u8>) -> Result<Vec<u8>, ServiceError> {
+    let mut out = key
+        .seal_bytes(bytes, &encryption_aad(id))
+        .map_err(|e| ServiceError::Internal(format!("cannot encrypt a recording: {e}")))?;
+    let mut head = ENCRYPTED_MAGIC.to_vec();
+    head.extend_from_slice(&ENCRYPTED_VERSION.to_be_bytes());
+    drop(out.splice(0..0, head));
+    Ok(out)
+}
+
+/// The stored file of recording `id` at `path`, decrypted when it was
+/// stored encrypted. A file that does not decrypt was changed (or the data
+/// key was): `409 recording_unreadable`.
+fn read_stored(path: &Path, key: &DataKey, id: &str) -> Result<Vec<u8>, ServiceError> {
+    let mut bytes = std::fs::read(path).map_err(|e| ServiceError::Conflict {
+        reason: "recording_unreadable",
+        message: format!("the stored file cannot be read: {e}"),
+    })?;
+    if !bytes.starts_with(ENCRYPTED_MAGIC) {
+        return Ok(bytes);
+    }
+    let unreadable = |why: &str| ServiceError::Conflict {
+        reason: "recording_unreadable",
+        message: format!("the stored file is encrypted and {why}"),
+    };
+    if bytes.get(8..10) != Some(&ENCRYPTED_VERSION.to_be_bytes()[..]) {
+        return Err(unreadable("of a version this control plane does not know"));
+    }
+    bytes.drain(..10);
+    key.open_bytes(bytes, &encryption_aad(id))
+        .map_err(|_| unreadable("does not decrypt with the data key: it was changed"))
+}
+
 /// Writes `bytes` to `path` in `dir` (made 0700), the file 0600, through a
 /// temporary name so a half-written file is never taken for a recording.
 async fn write_file(dir: &Path, path: &Path, bytes: Vec<u8>) -> std::io::Result<()> {
@@ -457,6 +578,52 @@ mod tests {
         ] {
             assert!(!valid_file_name(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn stored_files_encrypted_read_back_bound_to_their_id_and_changes_show() {
+        let dir = std::env::temp_dir().join(format!("oriel-rec-enc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = DataKey::from_bytes(&[4; 32]).unwrap();
+        let plain = b"ORIELREC\0\x01 the recording's bytes".repeat(100);
+        let sealed = encrypt(&key, "rec-1", plain.clone()).unwrap();
+        assert!(sealed.starts_with(b"ORIELENC\0\x01"));
+        assert!(!sealed.windows(8).any(|w| w == b"ORIELREC"));
+        let path = dir.join("rec-1.orec");
+        std::fs::write(&path, &sealed).unwrap();
+        assert_eq!(read_stored(&path, &key, "rec-1").unwrap(), plain);
+        let unreadable = |r: Result<Vec<u8>, ServiceError>| {
+            matches!(
+                r,
+                Err(ServiceError::Conflict {
+                    reason: "recording_unreadable",
+                    ..
+                })
+            )
+        };
+        // Another row's id, another key, a changed byte, a cut file, an
+        // unknown version: refused.
+        assert!(unreadable(read_stored(&path, &key, "rec-2")));
+        let other = DataKey::from_bytes(&[5; 32]).unwrap();
+        assert!(unreadable(read_stored(&path, &other, "rec-1")));
+        for at in [12, sealed.len() / 2, sealed.len() - 1] {
+            let mut changed = sealed.clone();
+            changed[at] ^= 0x80;
+            std::fs::write(&path, &changed).unwrap();
+            assert!(unreadable(read_stored(&path, &key, "rec-1")), "{at}");
+        }
+        std::fs::write(&path, &sealed[..sealed.len() - 10]).unwrap();
+        assert!(unreadable(read_stored(&path, &key, "rec-1")));
+        let mut version = sealed.clone();
+        version[9] = 2;
+        std::fs::write(&path, &version).unwrap();
+        assert!(unreadable(read_stored(&path, &key, "rec-1")));
+        // A file stored before encryption was turned on reads as it is.
+        std::fs::write(&path, &plain).unwrap();
+        assert_eq!(read_stored(&path, &key, "rec-1").unwrap(), plain);
+        // A missing file.
+        assert!(unreadable(read_stored(&dir.join("none"), &key, "rec-1")));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Encryption of secrets at rest (target credentials; later TOTP seeds and
-//! the OIDC client secret): ChaCha20-Poly1305 with a random nonce per value
-//! and the row id as associated data, so a ciphertext copied into another
-//! row does not decrypt.
+//! the OIDC client secret) and, where configured, of stored recordings:
+//! ChaCha20-Poly1305 with a random nonce per value and the row id as
+//! associated data, so a ciphertext copied into another row does not
+//! decrypt.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom as _, SystemRandom};
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// Why a secret could not be sealed or opened.
@@ -24,9 +26,11 @@ pub enum DataKeyError {
     Open,
 }
 
-/// The key for secrets at rest.
+/// The key for secrets at rest (cloned cheaply, to encrypt off the
+/// async runtime).
+#[derive(Clone)]
 pub struct DataKey {
-    key: LessSafeKey,
+    key: Arc<LessSafeKey>,
 }
 
 impl std::fmt::Debug for DataKey {
@@ -41,7 +45,7 @@ impl DataKey {
         let unbound =
             UnboundKey::new(&CHACHA20_POLY1305, bytes).map_err(|_| DataKeyError::BadKey)?;
         Ok(DataKey {
-            key: LessSafeKey::new(unbound),
+            key: Arc::new(LessSafeKey::new(unbound)),
         })
     }
 
@@ -56,43 +60,52 @@ impl DataKey {
 
     /// Encrypts `plain` for the row `id`; base64 of nonce ‖ ciphertext ‖ tag.
     pub fn seal(&self, plain: &[u8], id: &str) -> Result<String, DataKeyError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        SystemRandom::new()
-            .fill(&mut nonce)
-            .map_err(|_| DataKeyError::Random)?;
-        let mut body = plain.to_vec();
-        self.key
-            .seal_in_place_append_tag(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(id.as_bytes()),
-                &mut body,
-            )
-            .map_err(|_| DataKeyError::Open)?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&body);
-        Ok(B64.encode(out))
+        Ok(B64.encode(self.seal_bytes(plain.to_vec(), id.as_bytes())?))
     }
 
     /// Decrypts what [`Self::seal`] made for the row `id`.
     pub fn open(&self, sealed: &str, id: &str) -> Result<Zeroizing<Vec<u8>>, DataKeyError> {
         let raw = B64.decode(sealed).map_err(|_| DataKeyError::Open)?;
-        if raw.len() < NONCE_LEN + 16 {
+        Ok(Zeroizing::new(self.open_bytes(raw, id.as_bytes())?))
+    }
+
+    /// Encrypts `plain` (in place, for large values such as recording
+    /// files) bound to `aad`: nonce ‖ ciphertext ‖ tag.
+    pub fn seal_bytes(&self, mut plain: Vec<u8>, aad: &[u8]) -> Result<Vec<u8>, DataKeyError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        SystemRandom::new()
+            .fill(&mut nonce)
+            .map_err(|_| DataKeyError::Random)?;
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut plain,
+            )
+            .map_err(|_| DataKeyError::Open)?;
+        drop(plain.splice(0..0, nonce));
+        Ok(plain)
+    }
+
+    /// Decrypts what [`Self::seal_bytes`] made for `aad`, in place.
+    pub fn open_bytes(&self, mut sealed: Vec<u8>, aad: &[u8]) -> Result<Vec<u8>, DataKeyError> {
+        if sealed.len() < NONCE_LEN + 16 {
             return Err(DataKeyError::Open);
         }
         let mut nonce = [0u8; NONCE_LEN];
-        nonce.copy_from_slice(&raw[..NONCE_LEN]);
-        let mut body = Zeroizing::new(raw[NONCE_LEN..].to_vec());
+        nonce.copy_from_slice(&sealed[..NONCE_LEN]);
         let len = self
             .key
-            .open_in_place(
+            .open_within(
                 Nonce::assume_unique_for_key(nonce),
-                Aad::from(id.as_bytes()),
-                &mut body,
+                Aad::from(aad),
+                &mut sealed,
+                NONCE_LEN..,
             )
             .map_err(|_| DataKeyError::Open)?
             .len();
-        body.truncate(len);
-        Ok(body)
+        sealed.truncate(len);
+        Ok(sealed)
     }
 }
 
@@ -115,5 +128,44 @@ mod tests {
             "nonces differ"
         );
         assert!(DataKey::from_bytes(&[0; 31]).is_err());
+    }
+
+    #[test]
+    fn bytes_round_trip_bound_to_their_aad_and_any_change_is_refused() {
+        let key = DataKey::from_bytes(&[9; 32]).unwrap();
+        let plain: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let sealed = key.seal_bytes(plain.clone(), b"rec-1").unwrap();
+        assert_eq!(sealed.len(), plain.len() + NONCE_LEN + 16);
+        assert!(
+            !sealed
+                .windows(64)
+                .any(|w| plain.windows(64).next() == Some(w))
+        );
+        assert_eq!(key.open_bytes(sealed.clone(), b"rec-1").unwrap(), plain);
+        assert_eq!(
+            key.open_bytes(sealed.clone(), b"rec-2"),
+            Err(DataKeyError::Open)
+        );
+        for at in [0, NONCE_LEN, sealed.len() / 2, sealed.len() - 1] {
+            let mut changed = sealed.clone();
+            changed[at] ^= 1;
+            assert_eq!(
+                key.open_bytes(changed, b"rec-1"),
+                Err(DataKeyError::Open),
+                "{at}"
+            );
+        }
+        for len in [0, NONCE_LEN + 15, sealed.len() - 1] {
+            assert_eq!(
+                key.open_bytes(sealed[..len].to_vec(), b"rec-1"),
+                Err(DataKeyError::Open),
+                "{len}"
+            );
+        }
+        assert_eq!(
+            key.open_bytes(key.seal_bytes(Vec::new(), b"").unwrap(), b"")
+                .unwrap(),
+            Vec::<u8>::new()
+        );
     }
 }

@@ -169,6 +169,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/common_0009_recordings.sql"),
         include_str!("../migrations/common_0009_recordings.sql"),
     ),
+    (
+        10,
+        "recording text",
+        include_str!("../migrations/common_0010_recording_text.sql"),
+        include_str!("../migrations/common_0010_recording_text.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

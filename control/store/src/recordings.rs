@@ -96,8 +96,32 @@ pub struct RecordingFilter<'a> {
     pub user_id: Option<&'a str>,
     /// Only this workspace's (id).
     pub workspace_id: Option<&'a str>,
+    /// Only of this workspace kind (`vnc`, `rdp`, `ssh`, `container`).
+    pub kind: Option<&'a str>,
+    /// Only those still running at or after this instant (`ended_at >=`),
+    /// Unix ms.
+    pub from: Option<i64>,
+    /// Only those started before this instant (`started_at <`), Unix ms.
+    pub to: Option<i64>,
+    /// Only those whose text (SSH sessions) contains this, any case.
+    pub text: Option<&'a str>,
     /// Only after this one in the listing order (its `started_at` and id).
     pub before: Option<(i64, &'a str)>,
+}
+
+/// `text` as a LIKE pattern matching it anywhere, lowercased, with `\`
+/// escaping the pattern's own characters.
+fn contains_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 const SELECT: &str = "SELECT id, session_id, file_name, workspace_id, workspace_name, user_id, \
@@ -194,15 +218,23 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<RecordingRecord>, StoreError> {
         let (before_at, before_id) = filter.before.unwrap_or((i64::MAX, ""));
+        let text = filter.text.filter(|t| !t.is_empty()).map(contains_pattern);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{SELECT} WHERE ($1 = '' OR session_id = $1) AND ($2 = '' OR user_id = $2) \
-             AND ($3 = '' OR workspace_id = $3) \
-             AND (started_at < $4 OR (started_at = $4 AND id < $5)) \
-             ORDER BY started_at DESC, id DESC LIMIT $6"
+             AND ($3 = '' OR workspace_id = $3) AND ($4 = '' OR kind = $4) \
+             AND ended_at >= $5 AND started_at < $6 \
+             AND ($7 = '' OR id IN (SELECT recording_id FROM recording_text \
+                                    WHERE text LIKE $7 ESCAPE '\\')) \
+             AND (started_at < $8 OR (started_at = $8 AND id < $9)) \
+             ORDER BY started_at DESC, id DESC LIMIT $10"
         )))
         .bind(filter.session_id.unwrap_or(""))
         .bind(filter.user_id.unwrap_or(""))
         .bind(filter.workspace_id.unwrap_or(""))
+        .bind(filter.kind.unwrap_or(""))
+        .bind(filter.from.unwrap_or(i64::MIN))
+        .bind(filter.to.unwrap_or(i64::MAX))
+        .bind(text.as_deref().unwrap_or(""))
         .bind(before_at)
         .bind(before_id)
         .bind(limit)
@@ -227,13 +259,37 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a recording's row; `false` when there was none.
+    /// Deletes a recording's row and its text; `false` when there was none.
     pub async fn delete_recording(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM recording_text WHERE recording_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM recordings WHERE id = $1")
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Keeps the text of recording `id` for search (lowercased here; an
+    /// SSH session's transcript). Replaces what was kept.
+    pub async fn set_recording_text(&self, id: &str, text: &str) -> Result<(), StoreError> {
+        let lower = text.to_lowercase();
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM recording_text WHERE recording_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO recording_text (recording_id, text) VALUES ($1, $2)")
+            .bind(id)
+            .bind(&lower)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Recordings whose retention ended before `now_ms`, oldest first, at

@@ -94,6 +94,17 @@ pub enum SessionEvent {
     Clipboard(String),
     /// The remote side rang the bell.
     Bell,
+    /// A terminal (an SSH shell) printed these bytes. The pictures show
+    /// them already; only a recording keeps them, as the text of the
+    /// session (asciicast, search).
+    TerminalOutput(Vec<u8>),
+    /// A terminal now has this many columns and rows.
+    TerminalGrid {
+        /// Columns.
+        cols: u16,
+        /// Rows.
+        rows: u16,
+    },
 }
 
 impl std::fmt::Debug for SessionEvent {
@@ -123,6 +134,16 @@ impl std::fmt::Debug for SessionEvent {
                 .field("len", &text.len())
                 .finish(),
             SessionEvent::Bell => f.write_str("Bell"),
+            // What a shell printed is user data: never print it.
+            SessionEvent::TerminalOutput(bytes) => f
+                .debug_struct("TerminalOutput")
+                .field("len", &bytes.len())
+                .finish(),
+            SessionEvent::TerminalGrid { cols, rows } => f
+                .debug_struct("TerminalGrid")
+                .field("cols", cols)
+                .field("rows", rows)
+                .finish(),
         }
     }
 }

@@ -51,6 +51,10 @@ pub enum RecordKind {
     Checkpoint = 4,
     /// How the session ended, as a JSON object.
     End = 5,
+    /// The terminal track of an SSH session: a byte 0 and what the shell
+    /// printed, or a byte 1 and the terminal's `cols: u16`, `rows: u16`
+    /// ([`TerminalEntry`](crate::TerminalEntry)).
+    Terminal = 6,
 }
 
 impl RecordKind {
@@ -61,6 +65,7 @@ impl RecordKind {
             3 => RecordKind::Event,
             4 => RecordKind::Checkpoint,
             5 => RecordKind::End,
+            6 => RecordKind::Terminal,
             _ => return None,
         })
     }

@@ -68,6 +68,15 @@ pub enum Note {
         /// Whether it controls the session now.
         control: bool,
     },
+    /// A terminal (an SSH shell) printed these bytes since the last frame.
+    TerminalOutput(Vec<u8>),
+    /// A terminal's columns and rows.
+    TerminalGrid {
+        /// Columns.
+        cols: u16,
+        /// Rows.
+        rows: u16,
+    },
     /// A viewer left.
     Left {
         /// Which.

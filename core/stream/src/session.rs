@@ -431,6 +431,10 @@ impl SessionCore {
             SessionEvent::Clipboard(text) => return self.clipboard_down(text),
             SessionEvent::Bell => return self.broadcast(&ServerMessage::Bell),
             SessionEvent::Cursor(_) => return,
+            SessionEvent::TerminalOutput(bytes) => return self.note(Note::TerminalOutput(bytes)),
+            SessionEvent::TerminalGrid { cols, rows } => {
+                return self.note(Note::TerminalGrid { cols, rows });
+            }
         };
         match drawn {
             Ok(()) => {

@@ -12,7 +12,7 @@
 use crate::handover::{KeepRecordings, RecordingHandover};
 use crate::session::Inbound;
 use oriel_core_model::{SessionError, SessionErrorKind};
-use oriel_core_recording::{Header, RecordKind, Writer};
+use oriel_core_recording::{Header, RecordKind, TerminalEntry, Writer};
 use oriel_core_stream::{Note, SinkId};
 use oriel_core_token::{ClipboardDecision, TokenSigner, WatchedVia};
 use oriel_core_wire::ClientMessage;
@@ -24,8 +24,9 @@ use tokio::io::{AsyncWriteExt as _, BufWriter};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-/// Items waiting for the recorder's writer.
-pub(crate) const RECORDER_QUEUE: usize = 256;
+/// Items waiting for the recorder's writer (frames are few: each waits
+/// for the one before to be written; the rest is the event track).
+pub(crate) const RECORDER_QUEUE: usize = 1024;
 
 /// Where and how recordings are written.
 #[derive(Debug, Clone)]
@@ -185,6 +186,23 @@ fn note_json(note: &Note) -> serde_json::Value {
         Note::Left { sink, label } => {
             json!({"type": "viewer_left", "viewer": sink.get(), "who": label})
         }
+        // Written as TERMINAL records, not events (see `Recorder::write`).
+        Note::TerminalOutput(_) | Note::TerminalGrid { .. } => json!({}),
+    }
+}
+
+/// A terminal note as a TERMINAL record's payload.
+fn terminal_payload(note: &Note) -> Option<Vec<u8>> {
+    match note {
+        Note::TerminalOutput(bytes) => Some(TerminalEntry::Output(bytes.clone()).to_payload()),
+        Note::TerminalGrid { cols, rows } => Some(
+            TerminalEntry::Grid {
+                cols: *cols,
+                rows: *rows,
+            }
+            .to_payload(),
+        ),
+        _ => None,
     }
 }
 
@@ -239,6 +257,10 @@ impl Recorder {
                     .then(|| u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]])))
             }
             RecorderItem::Note(note) => {
+                if let Some(payload) = terminal_payload(&note) {
+                    self.record(RecordKind::Terminal, &payload).await?;
+                    return Ok(None);
+                }
                 let json = note_json(&note).to_string();
                 self.record(RecordKind::Event, json.as_bytes()).await?;
                 Ok(None)

@@ -28,6 +28,7 @@ pub struct Control {
     pub password_min_len: usize,
     /// Resolved: empty in the file is `<data_dir>/recordings-store`.
     pub recordings_dir: PathBuf,
+    pub recordings_encrypt: bool,
     /// `None`: `<data_dir>/keys/data.key`, made on first start.
     pub data_key_file: Option<PathBuf>,
     /// `None`: `<data_dir>/keys/agent-join.key`, made on first start.
@@ -148,6 +149,7 @@ impl Control {
                 Some(dir) => dir,
                 None => std::path::Path::new(data_dir).join("recordings-store"),
             },
+            recordings_encrypt: c.recordings_encrypt,
             data_key_file: path(&c.data_key_file),
             agent_join_token_file: path(&c.agent_join_token_file),
             agent_lost_after: p.duration(

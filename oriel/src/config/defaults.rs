@@ -61,6 +61,7 @@ impl Default for Control {
             workspace_kinds: Vec::new(),
             password_min_len: 12,
             recordings_dir: String::new(),
+            recordings_encrypt: false,
             data_key_file: String::new(),
             agent_join_token_file: String::new(),
             agent_lost_after: "30s".into(),

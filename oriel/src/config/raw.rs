@@ -63,6 +63,8 @@ pub struct Control {
     /// Where the control plane keeps the session recordings gateways hand
     /// over (empty: `<data_dir>/recordings-store`).
     pub recordings_dir: String,
+    /// Store recordings encrypted with the data key (`data_key_file`).
+    pub recordings_encrypt: bool,
     /// The key that encrypts secrets at rest, from a file (e.g. a mounted
     /// secret shared by several control planes); empty: `keys/data.key` in
     /// the data directory, made on first start.

@@ -271,6 +271,7 @@ pub(super) async fn build(
         recordings: RecordingStoreSettings {
             dir: Some(c.recordings_dir.clone()),
             keys: recording_keys(config, report_verifier.as_ref())?,
+            encrypt: c.recordings_encrypt,
             ..RecordingStoreSettings::default()
         },
     };

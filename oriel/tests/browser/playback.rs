@@ -137,6 +137,44 @@ async fn a_recording_plays_back_as_the_live_viewer_saw_it_and_tampering_shows() 
         desk.page.attrs(&row, "data-verdict").await.unwrap(),
         vec!["complete".to_owned()]
     );
+    // A VNC recording has no terminal text to download.
+    assert_eq!(desk.page.count(&format!("{row} a.cast")).await.unwrap(), 0);
+    // The filters: another kind or a text no SSH session printed find
+    // nothing; its own kind and a window around it find it.
+    let filter = |kind: &'static str, since: &'static str, text: &'static str| {
+        let page = &desk.page;
+        async move {
+            page.choose("#recordings-filters select[name=kind]", kind)
+                .await
+                .unwrap();
+            // A date-time input takes its value as a user's picker sets it.
+            page.eval(&format!(
+                "document.querySelector('#recordings-filters input[name=since]').value = '{since}'"
+            ))
+            .await
+            .unwrap();
+            page.fill("#recordings-filters input[name=text]", text)
+                .await
+                .unwrap();
+            page.click("#recordings-filters button[type=submit]")
+                .await
+                .unwrap();
+        }
+    };
+    let listed = format!("document.querySelector(\"{row}\") !== null");
+    let empty = "document.querySelector('#recordings-list tr[data-recording-id]') === null";
+    filter("ssh", "", "").await;
+    desk.page.wait(empty).await.unwrap();
+    filter("vnc", "", "").await;
+    desk.page.wait(&listed).await.unwrap();
+    filter("", "2999-01-01T00:00", "").await;
+    desk.page.wait(empty).await.unwrap();
+    filter("vnc", "2000-01-01T00:00", "").await;
+    desk.page.wait(&listed).await.unwrap();
+    filter("", "", "no such text").await;
+    desk.page.wait(empty).await.unwrap();
+    filter("", "", "").await;
+    desk.page.wait(&listed).await.unwrap();
     desk.page.click(&format!("{row} a.play")).await.unwrap();
     desk.page
         .wait("location.pathname === '/player.html' && window.orielPlayer !== undefined")

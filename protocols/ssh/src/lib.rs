@@ -12,6 +12,10 @@
 //! [`SessionEvent`](oriel_core_model::SessionEvent)s a VNC desktop produces: changed cell runs as pixels,
 //! scrolling as copy-rects. The viewer's keys, pointer, wheel, paste and
 //! resizes go the other way as xterm input sequences and pty window changes.
+//! With each frame go the bytes the shell printed since the one before and
+//! the terminal's columns and rows when they changed
+//! (`SessionEvent::TerminalOutput`, `TerminalGrid`): a recording keeps them
+//! as the session's text.
 //! The browser needs nothing SSH-specific.
 //!
 //! Files move over SFTP on a second channel of the same connection
@@ -184,12 +188,13 @@ async fn connect(
         .await
         .map_err(|e| client::classify(&e))?;
     let (mut reader, writer) = channel.split();
-    expect_success(&mut reader, &mut terminal, "a pty").await?;
+    let mut printed = Vec::new();
+    expect_success(&mut reader, &mut terminal, &mut printed, "a pty").await?;
     writer
         .request_shell(true)
         .await
         .map_err(|e| client::classify(&e))?;
-    expect_success(&mut reader, &mut terminal, "a shell").await?;
+    expect_success(&mut reader, &mut terminal, &mut printed, "a shell").await?;
     debug!(%target, user = %user, "ssh shell started");
 
     let handle = Arc::new(handle);
@@ -206,6 +211,8 @@ async fn connect(
         input: input_rx,
         observed,
         frame_interval: settings.frame_interval,
+        printed,
+        grid: None,
     };
     tokio::spawn(session.run(Some(probe_rx)));
     let name = format!("{user}@{}", request.host);
@@ -232,6 +239,7 @@ async fn connect(
 async fn expect_success(
     reader: &mut session::ShellReader,
     terminal: &mut Terminal,
+    printed: &mut Vec<u8>,
     what: &str,
 ) -> Result<(), SessionError> {
     loop {
@@ -242,6 +250,7 @@ async fn expect_success(
             }
             Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
                 terminal.feed(&data);
+                printed.extend_from_slice(&data);
             }
             Some(ChannelMsg::Close) | Some(ChannelMsg::Eof) | None => {
                 return Err(SessionError::new(

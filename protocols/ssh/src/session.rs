@@ -82,6 +82,12 @@ pub(crate) struct SshSession {
     pub(crate) input: mpsc::Receiver<InputEvent>,
     pub(crate) observed: SharedObserved,
     pub(crate) frame_interval: Duration,
+    /// What the shell printed since the last frame (starting with what it
+    /// printed before the shell was granted), sent with the frame as one
+    /// [`SessionEvent::TerminalOutput`] for recordings.
+    pub(crate) printed: Vec<u8>,
+    /// The columns and rows last announced.
+    pub(crate) grid: Option<(u16, u16)>,
 }
 
 /// Why the loop stopped.
@@ -166,6 +172,7 @@ impl SshSession {
                 msg = self.reader.wait() => match msg {
                     Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
                         self.terminal.feed(&data);
+                        self.printed.extend_from_slice(&data);
                         self.queue_output(out);
                     }
                     Some(ChannelMsg::ExitStatus { exit_status }) => {
@@ -211,7 +218,21 @@ impl SshSession {
 
     /// Sends the current frame; `false` when the gateway is gone.
     async fn send_frame(&mut self, events_sent: &mut u64) -> bool {
-        for event in self.terminal.frame() {
+        let pty = self.terminal.pty_size();
+        let mut text = Vec::with_capacity(2);
+        if self.grid != Some((pty.cols, pty.rows)) {
+            self.grid = Some((pty.cols, pty.rows));
+            text.push(SessionEvent::TerminalGrid {
+                cols: pty.cols,
+                rows: pty.rows,
+            });
+        }
+        if !self.printed.is_empty() {
+            text.push(SessionEvent::TerminalOutput(std::mem::take(
+                &mut self.printed,
+            )));
+        }
+        for event in text.into_iter().chain(self.terminal.frame()) {
             if self.events.send(Ok(event)).await.is_err() {
                 return false;
             }

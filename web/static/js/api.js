@@ -257,6 +257,11 @@ export function recordingFileUrl(recordingId) {
   return `${BASE}/recordings/${enc(recordingId)}/file`;
 }
 
+/** The download address of an SSH recording's terminal text (asciicast v2). */
+export function recordingCastUrl(recordingId) {
+  return `${BASE}/recordings/${enc(recordingId)}/cast`;
+}
+
 /** The viewer page of a session. */
 export function viewerUrl(sessionId) {
   return `/viewer.html?session=${enc(sessionId)}`;

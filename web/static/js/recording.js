@@ -11,7 +11,7 @@
 
 export const MAGIC = 'ORIELREC';
 export const VERSION = 1;
-export const RecordKind = Object.freeze({ MESSAGE: 1, KEYFRAME: 2, EVENT: 3, CHECKPOINT: 4, END: 5 });
+export const RecordKind = Object.freeze({ MESSAGE: 1, KEYFRAME: 2, EVENT: 3, CHECKPOINT: 4, END: 5, TERMINAL: 6 });
 const RECORD_HEAD = 13;
 const MAX_HEADER = 64 << 10;
 const MAX_RECORD = 64 << 20;
@@ -55,7 +55,7 @@ export function parseRecording(buffer) {
     const kind = bytes[at];
     const timeUs = Number(view.getBigUint64(at + 1));
     const len = view.getUint32(at + 9);
-    if (kind < 1 || kind > 5 || len > MAX_RECORD) {
+    if (kind < 1 || kind > 6 || len > MAX_RECORD) {
       bad = at;
       break;
     }

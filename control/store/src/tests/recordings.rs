@@ -102,3 +102,109 @@ both!(
         assert!(s.expired_recordings(i64::MAX, 10).await.unwrap().is_empty());
     }
 );
+
+both!(
+    recordings_are_found_by_kind_time_and_text,
+    |db: Ctx| async move {
+        let s = &db.store;
+        // a: vnc 1000-1500, b: ssh 2000-2500, c: ssh 3000-3500.
+        let a = rec("a", "s1", "u1", "w1", 1_000);
+        let b = RecordingRecord {
+            kind: "ssh".into(),
+            ..rec("b", "s2", "u1", "w1", 2_000)
+        };
+        let c = RecordingRecord {
+            kind: "ssh".into(),
+            ..rec("c", "s3", "u1", "w1", 3_000)
+        };
+        for r in [&a, &b, &c] {
+            s.add_recording(r).await.unwrap();
+        }
+        s.set_recording_text("b", "$ sudo systemctl restart Nginx\n100% done_ok\n")
+            .await
+            .unwrap();
+        s.set_recording_text("c", "$ ls\nÉTÉ.txt\n").await.unwrap();
+        // Set again: replaced.
+        s.set_recording_text("c", "$ ls\nÉTÉ.txt\nnotes\n")
+            .await
+            .unwrap();
+
+        let ids = |v: Vec<RecordingRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        let find = |f: RecordingFilter<'static>| async move {
+            ids(s.list_recordings(&f, 10).await.unwrap())
+        };
+        assert_eq!(
+            find(RecordingFilter {
+                kind: Some("ssh"),
+                ..Default::default()
+            })
+            .await,
+            ["c", "b"]
+        );
+        assert_eq!(
+            find(RecordingFilter {
+                kind: Some("rdp"),
+                ..Default::default()
+            })
+            .await,
+            Vec::<String>::new()
+        );
+        // Time: those running in [1600, 3000): b only (a ended at 1500,
+        // c starts at 3000).
+        let window = RecordingFilter {
+            from: Some(1_600),
+            to: Some(3_000),
+            ..Default::default()
+        };
+        assert_eq!(find(window).await, ["b"]);
+        // A recording still running at `from` is in.
+        let from = RecordingFilter {
+            from: Some(1_500),
+            ..Default::default()
+        };
+        assert_eq!(find(from).await, ["c", "b", "a"]);
+        let to = RecordingFilter {
+            to: Some(2_001),
+            ..Default::default()
+        };
+        assert_eq!(find(to).await, ["b", "a"]);
+        // Text: any case, anywhere; LIKE's own characters are literal.
+        for (q, want) in [
+            ("nginx", vec!["b"]),
+            ("SYSTEMCTL restart", vec!["b"]),
+            ("été", vec!["c"]),
+            ("notes", vec!["c"]),
+            ("$ ", vec!["c", "b"]),
+            ("100%", vec!["b"]),
+            ("0% d", vec!["b"]),
+            ("%", vec!["b"]),
+            ("done_ok", vec!["b"]),
+            ("done%ok", vec![]),
+            ("one_o", vec!["b"]),
+            ("systemctl_restart", vec![]),
+            ("\\", vec![]),
+            ("not there", vec![]),
+        ] {
+            let f = RecordingFilter {
+                text: Some(q),
+                ..Default::default()
+            };
+            assert_eq!(ids(s.list_recordings(&f, 10).await.unwrap()), want, "{q:?}");
+        }
+        // Text and kind and time together.
+        let f = RecordingFilter {
+            text: Some("ls"),
+            kind: Some("ssh"),
+            from: Some(3_400),
+            ..Default::default()
+        };
+        assert_eq!(ids(s.list_recordings(&f, 10).await.unwrap()), ["c"]);
+        // The text goes with its recording.
+        assert!(s.delete_recording("b").await.unwrap());
+        let f = RecordingFilter {
+            text: Some("nginx"),
+            ..Default::default()
+        };
+        assert!(s.list_recordings(&f, 10).await.unwrap().is_empty());
+    }
+);

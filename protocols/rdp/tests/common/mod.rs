@@ -100,7 +100,9 @@ impl Viewer {
             SessionEvent::Copy { src, dst } => self.fb.copy(src, dst).expect("copy fits"),
             SessionEvent::Cursor(shape) => self.cursor = Some(shape),
             SessionEvent::Clipboard(text) => self.clipboard.push(text),
-            SessionEvent::Bell => {}
+            SessionEvent::Bell
+            | SessionEvent::TerminalOutput(_)
+            | SessionEvent::TerminalGrid { .. } => {}
         }
     }
 

@@ -25,7 +25,11 @@ fn apply(fb: &mut Framebuffer, events: Vec<SessionEvent>) {
                 .expect("pixels inside the desktop"),
             SessionEvent::Fill { rect, rgb } => fb.fill(rect, rgb).expect("fill inside"),
             SessionEvent::Copy { src, dst } => fb.copy(src, dst).expect("copy inside"),
-            SessionEvent::Cursor(_) | SessionEvent::Clipboard(_) | SessionEvent::Bell => {}
+            SessionEvent::Cursor(_)
+            | SessionEvent::Clipboard(_)
+            | SessionEvent::Bell
+            | SessionEvent::TerminalOutput(_)
+            | SessionEvent::TerminalGrid { .. } => {}
         }
     }
 }

@@ -46,7 +46,9 @@ impl Viewer {
                 }
                 SessionEvent::Clipboard(text) => self.clipboard.push(text),
                 SessionEvent::Bell => self.bells += 1,
-                SessionEvent::Cursor(_) => {}
+                SessionEvent::Cursor(_)
+                | SessionEvent::TerminalOutput(_)
+                | SessionEvent::TerminalGrid { .. } => {}
             }
         }
         n

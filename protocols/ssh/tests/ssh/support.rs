@@ -55,6 +55,10 @@ pub struct Seen {
     pub pixels: u64,
     pub desktop_sizes: Vec<Size>,
     pub clipboard: Vec<String>,
+    /// What the shell printed, from the text track.
+    pub printed: Vec<u8>,
+    /// The terminal's columns and rows as announced.
+    pub grids: Vec<(u16, u16)>,
     pub error: Option<SessionError>,
     pub ended: bool,
     pub last_event: Instant,
@@ -90,6 +94,8 @@ impl Live {
             pixels: 0,
             desktop_sizes: Vec::new(),
             clipboard: Vec::new(),
+            printed: Vec::new(),
+            grids: Vec::new(),
             error: None,
             ended: false,
             last_event: Instant::now(),
@@ -119,6 +125,8 @@ impl Live {
                                 s.fb.copy(src, dst).expect("copy fits");
                             }
                             SessionEvent::Clipboard(text) => s.clipboard.push(text),
+                            SessionEvent::TerminalOutput(bytes) => s.printed.extend(bytes),
+                            SessionEvent::TerminalGrid { cols, rows } => s.grids.push((cols, rows)),
                             SessionEvent::Bell | SessionEvent::Cursor(_) => {}
                         }
                         s.applied += 1;

@@ -36,7 +36,14 @@ async fn password_login_shows_printed_text_exactly() {
     assert_eq!(live.info.name, format!("{}@127.0.0.1", sshd.user()));
     live.type_text("printf 'oriel-%s\\n' hello-world\n").await;
     live.wait_line("oriel-hello-world").await;
-    live.assert_exact().await;
+    let snap = live.assert_exact().await;
+    // The text track carries what the shell printed and the grid.
+    {
+        let seen = live.seen.lock().unwrap();
+        let printed = String::from_utf8_lossy(&seen.printed);
+        assert!(printed.contains("oriel-hello-world\r\n"), "{printed:?}");
+        assert_eq!(seen.grids, [snap.grid], "the grid is announced once");
+    }
     // Idle: nothing at all is sent.
     live.wait_quiet(Duration::from_millis(300)).await;
     let before = live.seen.lock().unwrap().applied;
@@ -168,6 +175,11 @@ async fn scrolling_copies_and_resize() {
     assert_eq!(
         live.seen.lock().unwrap().desktop_sizes,
         [Size::new(800, 400)]
+    );
+    assert_eq!(
+        live.seen.lock().unwrap().grids,
+        [(64, 240 / cell.height), (cols, rows)],
+        "the text track follows the resize"
     );
 
     // The gateway drops the input end: the session task ends quietly.

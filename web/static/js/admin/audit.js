@@ -6,7 +6,7 @@
 
 import { api, auditExportUrl } from '../api.js';
 import { el, showMessage, timeEl } from '../ui/dom.js';
-import { InputError, field, formError, select, showFormError } from '../ui/form.js';
+import { field, formError, isoOf, select, showFormError } from '../ui/form.js';
 import { Pager } from '../ui/pager.js';
 import { table } from '../ui/table.js';
 
@@ -21,14 +21,6 @@ const ACTIONS = [
   'session.', 'session.launch', 'session.start', 'session.end', 'session.fail',
   'token.', 'token.create', 'token.revoke', 'audit.export',
 ];
-
-/** RFC 3339 of a `datetime-local` value (the browser's time zone), or ''. */
-function isoOf(input, label) {
-  if (!input.value) return '';
-  const date = new Date(input.value);
-  if (Number.isNaN(date.getTime())) throw new InputError(`${label} is not a valid time.`);
-  return date.toISOString();
-}
 
 function detailsCell(e) {
   const details = e.details && typeof e.details === 'object' && Object.keys(e.details).length ? JSON.stringify(e.details) : '';

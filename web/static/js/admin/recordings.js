@@ -1,13 +1,14 @@
 /**
  * Recordings (admins and auditors): the session recordings the control
  * plane keeps, newest first, with their verdict (complete, incomplete,
- * tampered), filtered by session, user or workspace; each opens in the
- * player or downloads; admins delete them.
+ * tampered), filtered by kind, time, the text an SSH session printed,
+ * session, user or workspace; each opens in the player or downloads (SSH
+ * ones also as asciicast); admins delete them.
  */
 
-import { api, playerUrl, recordingFileUrl } from '../api.js';
+import { api, playerUrl, recordingCastUrl, recordingFileUrl } from '../api.js';
 import { el, formatBytes, showMessage, timeEl } from '../ui/dom.js';
-import { confirmButton, field, formError } from '../ui/form.js';
+import { confirmButton, field, formError, isoOf, select } from '../ui/form.js';
 import { Pager } from '../ui/pager.js';
 import { table } from '../ui/table.js';
 
@@ -26,12 +27,20 @@ export function render(container, ctx) {
   const session = field({ label: 'Session id', name: 'session', type: 'text' });
   const user = field({ label: 'User id', name: 'user', type: 'text' });
   const workspace = field({ label: 'Workspace id', name: 'workspace', type: 'text' });
+  const kind = select({ label: 'Kind', name: 'kind', value: '',
+    options: [['', 'Any'], ['vnc', 'VNC'], ['rdp', 'RDP'], ['ssh', 'SSH'], ['container', 'Container']] });
+  const since = field({ label: 'Running since', name: 'since', type: 'datetime-local' });
+  const until = field({ label: 'Started before', name: 'until', type: 'datetime-local' });
+  const text = field({ label: 'Text (SSH)', name: 'text', type: 'search', placeholder: 'a command or its output',
+    hint: 'What an SSH session printed, in any case.', attrs: { maxLength: 200 } });
 
   async function load(after = pager.current) {
     try {
       const page = await api.listRecordings({
         session: session.input.value.trim(), user: user.input.value.trim(),
-        workspace: workspace.input.value.trim(), limit: PAGE_SIZE, after,
+        workspace: workspace.input.value.trim(), kind: kind.input.value,
+        since: isoOf(since.input, 'Running since'), until: isoOf(until.input, 'Started before'),
+        text: text.input.value.trim(), limit: PAGE_SIZE, after,
       });
       if (!ctx.alive()) return;
       showMessage(listError, '');
@@ -47,6 +56,10 @@ export function render(container, ctx) {
       el('a', { className: 'button secondary small play', href: playerUrl(r.id), text: 'Play' }),
       el('a', { className: 'button secondary small download', href: recordingFileUrl(r.id), text: 'Download' }),
     ];
+    if (r.kind === 'ssh') {
+      cells.push(el('a', { className: 'button secondary small cast', href: recordingCastUrl(r.id), text: 'asciicast',
+        title: 'The terminal text, for asciinema and other terminal players' }));
+    }
     if (canDelete) {
       cells.push(confirmButton({
         label: 'Delete', confirmLabel: 'Delete it', ariaLabel: `Delete the recording of ${r.username} on ${r.workspace_name}`,
@@ -82,7 +95,8 @@ export function render(container, ctx) {
   }
 
   const apply = el('button', { type: 'submit', className: 'button secondary', text: 'Filter' });
-  const filters = el('form', { className: 'filters', id: 'recordings-filters' }, session.row, user.row, workspace.row, apply);
+  const filters = el('form', { className: 'filters', id: 'recordings-filters', noValidate: true, role: 'search', 'aria-label': 'Recording filters' },
+    el('div', { className: 'field-grid' }, kind.row, since.row, until.row, text.row, session.row, user.row, workspace.row), apply);
   filters.addEventListener('submit', (e) => {
     e.preventDefault();
     pager.reset();

@@ -42,6 +42,17 @@ export function checkbox({ label, name, checked = false, hint = '' }) {
   return { row, input };
 }
 
+/**
+ * RFC 3339 of a `datetime-local` input's value (the browser's time zone),
+ * or '' when empty; throws InputError naming `label` when not a time.
+ */
+export function isoOf(input, label) {
+  if (!input.value) return '';
+  const date = new Date(input.value);
+  if (Number.isNaN(date.getTime())) throw new InputError(`${label} is not a valid time.`);
+  return date.toISOString();
+}
+
 /** A `<select>`: `options` is `[[value, label], …]`. Returns `{row, input}`. */
 export function select({ label, name, options, value = '', hint = '' }) {
   const id = uniqueId(`f-${name}`);
