@@ -13,7 +13,9 @@
 //! - the signed command `set_link_control` hands the link's control over
 //!   (its clipboard now reaches the desktop) and takes it back;
 //! - a revocation list naming the link closes the guest's stream (4003)
-//!   while the owner streams on, and refuses the link's tokens after.
+//!   while the owner streams on, and refuses the link's tokens after;
+//! - a watcher whose stream connects the target first records the session
+//!   as the owner's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -104,6 +106,8 @@ fn watcher_claims(
             via,
             link: link.map(str::to_owned),
             notify,
+            owner_sub: owner_claims(port).sub,
+            owner_name: owner_claims(port).name,
         }),
         ..owner_claims(port)
     }
@@ -379,4 +383,53 @@ async fn share_link_guests_and_shadowing_admins_watch_under_the_gateways_rules()
     // The owner still streams and drives the desktop.
     let seen = clipboard_after(&display, &mut owner, &mut silent, "owner-4", "never").await;
     assert_eq!(seen, "owner-4");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_who_connects_the_target_first_records_the_owners_session() {
+    let display = VncDisplay::start(VncOptions::new(320, 200)).await.unwrap();
+    let signer = TokenSigner::from_seed(&[8; 32]).unwrap();
+    let gw = gateway(&signer).await;
+    let recorded = |mut c: SessionClaims| {
+        c.sid = "s-watched-first".into();
+        c.policy.recording = true;
+        c
+    };
+    let port = display.rfb_port();
+    let guest = recorded(watcher_claims(
+        port,
+        "guest-first",
+        "bob",
+        WatchedVia::Share,
+        Some("link-first"),
+        true,
+    ));
+    let mut v = join(&gw, &signer.sign(&guest).unwrap()).await;
+    v.pump(Duration::from_secs(1)).await.unwrap();
+    drop(v);
+    let dir = gw.data_dir().join("recordings").join("s-watched-first");
+    let header = blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let file = std::fs::read_dir(&dir)
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(Result::ok)
+                .map(|e| std::fs::read(e.path()).unwrap());
+            let verifier = oriel_core_token::TokenVerifier::new([]);
+            if let Some(r) = file.and_then(|b| oriel_core_recording::read(&b, &verifier).ok()) {
+                return r.header;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no recording in {dir:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+    .await;
+    assert_eq!(
+        (header.user_id.as_str(), header.user.as_str()),
+        ("u-alice", "alice")
+    );
 }

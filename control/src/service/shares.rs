@@ -466,6 +466,8 @@ impl ControlPlane {
                 via: WatchedVia::Share,
                 link: Some(req.link.to_owned()),
                 notify: true,
+                owner_sub: String::new(),
+                owner_name: String::new(),
             },
         };
         let token = self
@@ -529,6 +531,8 @@ impl ControlPlane {
                 via: WatchedVia::Shadow,
                 link: None,
                 notify,
+                owner_sub: String::new(),
+                owner_name: String::new(),
             },
         };
         let token = self

@@ -134,6 +134,14 @@ pub struct Watcher {
     /// The owner's viewers are shown who watches; `false` only for silent
     /// monitoring that the workspace's policy allows.
     pub notify: bool,
+    /// The session owner's user id: if the watcher's stream is the one
+    /// that connects the target, the session is still the owner's (its
+    /// recording and watermark name the owner, not the watcher).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner_sub: String,
+    /// The session owner's user name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner_name: String,
 }
 
 /// How a watcher came to the session.
@@ -147,6 +155,15 @@ pub enum WatchedVia {
 }
 
 impl SessionClaims {
+    /// The session owner's user id and name: the holder's own, or for a
+    /// watcher the owner's the token names.
+    pub fn owner(&self) -> (&str, &str) {
+        match &self.watcher {
+            Some(w) if !w.owner_sub.is_empty() => (&w.owner_sub, &w.owner_name),
+            _ => (&self.sub, &self.name),
+        }
+    }
+
     /// Whether the holder may drive the session.
     pub fn controls(&self) -> bool {
         self.control.unwrap_or(true)

@@ -386,6 +386,8 @@ fn revocations_refuse_a_token_by_id_session_or_user_issued_before() {
             via: WatchedVia::Share,
             link: Some("link-1".into()),
             notify: true,
+            owner_sub: String::new(),
+            owner_name: String::new(),
         }),
         ..other_token.clone()
     };
@@ -431,4 +433,28 @@ fn a_session_token_with_routing_and_reuse_round_trips() {
     let token = s.sign(&c).unwrap();
     let v = TokenVerifier::new([s.public_key()]);
     assert_eq!(v.verify::<SessionClaims>(&token, NOW).unwrap(), c);
+}
+
+#[test]
+fn a_watchers_token_names_the_sessions_owner() {
+    let mut c = claims();
+    assert_eq!(c.owner(), (c.sub.as_str(), c.name.as_str()));
+    c.watcher = Some(Watcher {
+        via: WatchedVia::Shadow,
+        link: None,
+        notify: true,
+        owner_sub: String::new(),
+        owner_name: String::new(),
+    });
+    // A token of before the owner was named: the holder's own.
+    assert_eq!(c.owner(), (c.sub.as_str(), c.name.as_str()));
+    let w = c.watcher.as_mut().expect("a watcher");
+    w.owner_sub = "u-owner".into();
+    w.owner_name = "owner".into();
+    assert_eq!(c.owner(), ("u-owner", "owner"));
+    // Signed and read back, the owner stays.
+    let s = signer(1);
+    let v = TokenVerifier::new([s.public_key()]);
+    let back: SessionClaims = v.verify(&s.sign(&c).expect("sign"), NOW).expect("verify");
+    assert_eq!(back.owner(), ("u-owner", "owner"));
 }

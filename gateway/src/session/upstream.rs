@@ -65,7 +65,7 @@ pub(crate) async fn join_or_connect(
             files: remote.files.is_some(),
             watermark: claims.policy.watermark.then(|| WatermarkSpec {
                 template: claims.policy.watermark_text.clone(),
-                user: claims.name.clone(),
+                user: claims.owner().1.to_owned(),
                 client: client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string()),
                 opacity: claims.policy.watermark_opacity,
                 angle: claims.policy.watermark_angle,
@@ -167,8 +167,8 @@ async fn recorder(
     };
     let header = Header {
         session_id: claims.sid.clone(),
-        user_id: claims.sub.clone(),
-        user: claims.name.clone(),
+        user_id: claims.owner().0.to_owned(),
+        user: claims.owner().1.to_owned(),
         workspace: claims.ws.clone(),
         kind: claims.target.kind.clone(),
         gateway: gw.settings.identity.id.clone(),

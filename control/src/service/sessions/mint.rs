@@ -118,7 +118,11 @@ impl ControlPlane {
             via: m.route.routing.via.clone(),
             reuse: Some(self.settings.reconnect),
             control: m.watcher.map(|w| w.control),
-            watcher: m.watcher.map(|w| w.watcher.clone()),
+            watcher: m.watcher.map(|w| Watcher {
+                owner_sub: m.user.id.clone(),
+                owner_name: m.user.username.clone(),
+                ..w.watcher.clone()
+            }),
         };
         self.keys
             .signer

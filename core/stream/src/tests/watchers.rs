@@ -24,6 +24,8 @@ fn guest(label: &str, via: WatchedVia, link: Option<&str>, notify: bool) -> Sink
             via,
             link: link.map(str::to_owned),
             notify,
+            owner_sub: String::new(),
+            owner_name: String::new(),
         }),
         ..spec()
     }
