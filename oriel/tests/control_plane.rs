@@ -1339,6 +1339,26 @@ async fn share_links_and_shadowing(backend: Backend) {
             403,
             "forbidden",
         );
+        // Who may shadow is told so, and lists the live sessions (only
+        // those: ended ones stay the readers').
+        assert_eq!(ok(get(&c0, "/api/v1/auth/me"), 200)["may_shadow"], false);
+        assert_eq!(ok(get(&d0, "/api/v1/auth/me"), 200)["may_shadow"], true);
+        assert_eq!(ok(get(&adm, "/api/v1/auth/me"), 200)["may_shadow"], true);
+        let live = ok(get(&d0, "/api/v1/sessions?scope=all&state=active"), 200);
+        let listed: Vec<&str> = live["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap())
+            .collect();
+        assert!(listed.contains(&id.as_str()), "{live}");
+        assert!(listed.contains(&sid2.as_str()), "{live}");
+        assert_error(&get(&d0, "/api/v1/sessions?scope=all"), 403, "forbidden");
+        assert_error(
+            &get(&c0, "/api/v1/sessions?scope=all&state=active"),
+            403,
+            "forbidden",
+        );
         let by_admin = ok(
             post(&adm, &format!("/api/v1/sessions/{id}/shadow"), json!({})),
             200,

@@ -134,6 +134,10 @@ pub(crate) struct Me {
     groups: Vec<GroupRef>,
     /// A group of the user requires a second factor.
     totp_required: bool,
+    /// The user may watch and take control of others' live sessions (an
+    /// admin, or a group granting `shadow_sessions`): Live sessions is
+    /// theirs to use.
+    may_shadow: bool,
 }
 
 /// `POST /auth/login`'s answer.
@@ -446,6 +450,7 @@ pub(crate) async fn me(
             })
             .collect(),
         totp_required: totp_required(&cp, &u.id).await?,
+        may_shadow: crate::service::policy::may_shadow(&cp, &auth).await?,
     }))
 }
 

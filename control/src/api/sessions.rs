@@ -232,7 +232,7 @@ pub(crate) struct SessionQuery {
     path = "/api/v1/sessions",
     operation_id = "listSessions",
     tag = "sessions",
-    summary = "List sessions, newest first (own; `scope=all` for admins and auditors)",
+    summary = "List sessions, newest first (own; `scope=all` for admins and auditors, and with `state=active` for members of a group granting `shadow_sessions`)",
     params(SessionQuery),
     responses(
         (status = 200, description = "A page of sessions.", body = SessionList),
@@ -253,18 +253,25 @@ pub(crate) async fn list(
         Some(_) => return Err(ApiError::invalid("limit must be between 1 and 200")),
     };
     let before = q.after.as_deref().map(time_cursor).transpose()?;
-    let all = match q.scope.as_deref() {
-        None | Some("own") => false,
-        Some("all") => {
-            auth.require_reader()?;
-            true
-        }
-        Some(_) => return Err(ApiError::invalid("scope must be own or all")),
-    };
     let active_only = match q.state.as_deref() {
         None | Some("all") => false,
         Some("active") => true,
         Some(_) => return Err(ApiError::invalid("state must be active or all")),
+    };
+    let all = match q.scope.as_deref() {
+        None | Some("own") => false,
+        Some("all") => {
+            // Those who may shadow see the live sessions they may join.
+            if auth.require_reader().is_err()
+                && !(active_only && crate::service::policy::may_shadow(&cp, &auth).await?)
+            {
+                return Err(ApiError::forbidden(
+                    "scope=all is for admins and auditors, or with state=active for those who may watch others' sessions",
+                ));
+            }
+            true
+        }
+        Some(_) => return Err(ApiError::invalid("scope must be own or all")),
     };
     let filter = SessionFilter {
         user_id: (!all).then_some(auth.user.id.as_str()),

@@ -1,12 +1,13 @@
-//! Watching a session in the browser (issue 17): an admin shadows a
-//! user's session from Live sessions, and a share link is joined by
+//! Watching a session in the browser (issue 17): an admin, then a user
+//! granted `shadow_sessions` by a group, shadow a user's session from Live
+//! sessions, and a share link is joined by
 //! another browser, view only, until the owner revokes it; an expired
 //! link is refused. Each browser has its own profile (its own login). On
 //! both databases (links and the audit are stored).
 
 use crate::support::web::{
-    CONNECT_TIMEOUT, Desk, expect_logged_in, js, launch_workspace, log_in, open_view, viewer_state,
-    wait_canvas_exact, wait_connected,
+    CONNECT_TIMEOUT, Desk, expect_logged_in, goto_index, js, launch_workspace, log_in, log_out,
+    open_view, viewer_state, wait_canvas_exact, wait_connected,
 };
 use crate::support::{ADMIN_PASSWORD, Backend, blocking};
 use crate::{SETTLE, text_xterm};
@@ -149,6 +150,70 @@ async fn an_admin_shadows_and_a_share_link_is_watched_then_revoked(backend: Back
         );
     }
     assert!(audit[0]["details"]["duration_secs"].is_u64(), "{audit:?}");
+
+    // A user who is no admin, in a group granting shadow_sessions, has Live
+    // sessions too (active ones only) and watches from there.
+    let api = desk.api.clone();
+    blocking(move || {
+        let r = api
+            .call(
+                "POST",
+                "/api/v1/users",
+                Some(&json!({"username": "sam", "password": PASSWORD})),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(r.status, 201, "{r:?}");
+        let sam = r.body["id"].as_str().unwrap().to_owned();
+        let r = api
+            .call(
+                "POST",
+                "/api/v1/groups",
+                Some(&json!({"name": "watchers", "members": [sam], "settings": {"shadow_sessions": true}})),
+                &[],
+            )
+            .unwrap();
+        assert_eq!(r.status, 201, "{r:?}");
+    })
+    .await;
+    goto_index(&admin, &desk.oriel).await.unwrap();
+    log_out(&admin).await.unwrap();
+    log_in(&admin, &desk.oriel, "sam", PASSWORD).await.unwrap();
+    expect_logged_in(&admin, "sam").await.unwrap();
+    open_view(&admin, "sessions").await.unwrap();
+    admin.wait_shown(&format!("{row} a.watch")).await.unwrap();
+    assert_eq!(
+        admin
+            .count("#sessions-list tr[data-session-id]")
+            .await
+            .unwrap(),
+        1,
+        "sam sees the live session"
+    );
+    assert_eq!(admin.count("[data-field=state] option").await.unwrap(), 1);
+    assert_eq!(admin.count("a[data-route=users]").await.unwrap(), 0);
+    let href = admin
+        .attrs(&format!("{row} a.watch"), "href")
+        .await
+        .unwrap();
+    admin
+        .goto(&format!("{}{}", desk.oriel.origin(), href[0]))
+        .await
+        .unwrap();
+    let state = wait_connected(&admin, CONNECT_TIMEOUT).await.unwrap();
+    assert_eq!(
+        (state["mode"].as_str(), state["viewOnly"].as_bool()),
+        (Some("shadow"), Some(true)),
+        "{state}"
+    );
+    owner
+        .wait_for(
+            "orielViewer.watchers.includes('sam')",
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    admin.goto("about:blank").await.unwrap();
 
     // The owner shares a view-only link from the viewer's Share panel.
     owner.click("#share-toggle").await.unwrap();

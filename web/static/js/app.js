@@ -6,7 +6,9 @@
  * - `#/` the user's workspaces (launch a session) and running sessions;
  * - `#/account`, `#/tokens` for everyone;
  * - `#/users`, `#/groups`, `#/workspaces` for admins;
- * - `#/sessions`, `#/audit` for admins and (read-only) auditors.
+ * - `#/sessions`, `#/audit` for admins and (read-only) auditors; Live
+ *   sessions also for members of a group granting `shadow_sessions`
+ *   (`may_shadow`), to watch them.
  *
  * The navigation shows only what the role may use; the server checks
  * everything again. All text goes through `textContent`; nothing from the
@@ -40,7 +42,7 @@ const ROUTES = [
   { path: 'groups', nav: 'Groups', roles: ['admin'], view: groups },
   { path: 'workspaces', nav: 'Workspaces', title: 'Manage workspaces', roles: ['admin'], view: workspaces },
   { path: 'zones', nav: 'Zones', roles: ['admin'], view: zones },
-  { path: 'sessions', nav: 'Live sessions', roles: ['admin', 'auditor'], view: sessions },
+  { path: 'sessions', nav: 'Live sessions', roles: ['admin', 'auditor'], shadowers: true, view: sessions },
   { path: 'recordings', nav: 'Recordings', roles: ['admin', 'auditor'], view: recordings },
   { path: 'audit', nav: 'Audit log', roles: ['admin', 'auditor'], view: audit },
   { path: 'tokens', nav: 'API tokens', roles: ALL, view: tokens, side: true },
@@ -178,7 +180,7 @@ function enterApp(user) {
 }
 
 function allowed(r) {
-  return Boolean(currentUser) && r.roles.includes(currentUser.role);
+  return Boolean(currentUser) && (r.roles.includes(currentUser.role) || (Boolean(r.shadowers) && currentUser.may_shadow === true));
 }
 
 function renderNav() {

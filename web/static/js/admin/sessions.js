@@ -1,6 +1,8 @@
 /**
- * Live sessions (admins end them; auditors only look): everyone's
- * sessions, active ones by default, newest first, refreshed every few
+ * Live sessions (admins end them; auditors only look; admins and members
+ * of a group granting `shadow_sessions` watch or take control of them):
+ * everyone's sessions, active ones by default (only those for a member
+ * who is neither admin nor auditor), newest first, refreshed every few
  * seconds while shown.
  */
 
@@ -16,12 +18,15 @@ const REFRESH_MS = 10000;
 const ACTIVE = new Set(['requested', 'starting', 'running', 'ending']);
 
 export function render(container, ctx) {
-  const canEnd = ctx.me().role === 'admin';
+  const me = ctx.me();
+  const canEnd = me.role === 'admin';
+  const canWatch = me.role === 'admin' || me.may_shadow === true;
+  const reader = me.role === 'admin' || me.role === 'auditor';
   const listError = formError();
   const list = el('div', { id: 'sessions-list', 'aria-live': 'polite' });
   const pager = new Pager((after) => load(after), 'Pages of sessions');
   const state = select({ label: 'Show', name: 'state', value: 'active',
-    options: [['active', 'Active sessions'], ['all', 'All sessions, ended ones too']] });
+    options: reader ? [['active', 'Active sessions'], ['all', 'All sessions, ended ones too']] : [['active', 'Active sessions']] });
 
   async function load(after = pager.current) {
     try {
@@ -49,9 +54,9 @@ export function render(container, ctx) {
     });
   }
 
-  /** Admins watch (or take control of) a live session in a new viewer tab. */
+  /** Those who may shadow watch (or take control of) a live session in a new viewer tab. */
   function watchLinks(s) {
-    if (!canEnd || !['starting', 'running'].includes(s.state)) return null;
+    if (!canWatch || s.user_id === me.id || !['starting', 'running'].includes(s.state)) return null;
     const link = (text, control, cls) => el('a', {
       className: `button secondary small ${cls}`, text, href: shadowUrl(s.id, control), target: '_blank', rel: 'noopener',
       'aria-label': `${text}: the session of ${s.username} on ${s.workspace_name}`,
@@ -75,7 +80,7 @@ export function render(container, ctx) {
       { label: 'Ended', cell: (s) => timeEl(s.ended_at) },
       { label: 'From', cell: (s) => s.source || '–' },
     ];
-    if (canEnd) columns.push({ label: 'Actions', className: 'actions-cell', cell: actions });
+    if (canEnd || canWatch) columns.push({ label: 'Actions', className: 'actions-cell', cell: actions });
     return table({
       caption: 'Sessions',
       empty: state.input.value === 'active' ? 'No active sessions.' : 'No sessions.',
@@ -92,7 +97,9 @@ export function render(container, ctx) {
   const refresh = el('button', { type: 'button', id: 'sessions-refresh', className: 'button secondary', text: 'Refresh', onClick: () => load() });
   container.replaceChildren(...[
     el('div', { className: 'section-head' }, el('h1', { tabIndex: -1, text: 'Live sessions' }), refresh),
-    canEnd ? null : el('p', { className: 'muted', text: 'Read-only: auditors see sessions but cannot end them.' }),
+    canEnd ? null : el('p', { className: 'muted', text: canWatch
+      ? 'You may watch and take control of these sessions; each is audited, and the user is told unless the workspace allows silent monitoring.'
+      : 'Read-only: auditors see sessions but cannot end them.' }),
     el('div', { className: 'filters' }, state.row),
     listError, list, pager.element].filter(Boolean));
   load(null);
