@@ -493,3 +493,50 @@ async fn resize_request_changes_the_remote_desktop() {
         .await
         .unwrap();
 }
+
+/// One frame per picture of the source (issue 16): a 30 frames a second
+/// video reaches a viewer that keeps up as at most one frame per source
+/// picture, each one whole RFB update, not several partial frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_30_fps_video_arrives_as_at_most_one_frame_per_source_picture() {
+    let xterm = XtermOptions {
+        columns: 20,
+        rows: 4,
+        x: 400,
+        y: 300,
+        command: Some("sleep 600".into()),
+        ..Default::default()
+    };
+    let Setup {
+        display,
+        oriel,
+        launched,
+        _xterm,
+        api: _api,
+    } = setup_with(VncOptions::new(640, 480), None, xterm, json!({}), &[]).await;
+    let _video = display.start_test_video("320x240").unwrap();
+    let mut v = open_viewer(&oriel, &launched, 0).await;
+    assert!(v.hello.is_some(), "end {:?}", v.end);
+    // Past the start of the video and the first pictures.
+    v.pump(Duration::from_secs(2)).await.unwrap();
+    let counted = |v: &StreamViewer| {
+        v.events
+            .iter()
+            .filter(|e| matches!(e, oriel_testkit::ViewerEvent::Frame(_)))
+            .count()
+    };
+    let before = counted(&v);
+    let started = Instant::now();
+    v.pump(Duration::from_secs(4)).await.unwrap();
+    let frames = counted(&v) - before;
+    let per_second = frames as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "{frames} frames in {:?}: {per_second:.1} a second",
+        started.elapsed()
+    );
+    assert!(frames > 0, "the video never moved");
+    assert!(
+        per_second <= 31.0,
+        "{per_second:.1} frames a second for a 30 a second source: pictures split into partial frames"
+    );
+}

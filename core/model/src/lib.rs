@@ -105,6 +105,11 @@ pub enum SessionEvent {
         /// Rows.
         rows: u16,
     },
+    /// The target finished an update of its screen: what it sent since the
+    /// previous one is a whole picture (an RFB FramebufferUpdate, a
+    /// terminal's redraw). Adapters that send it get one stream frame per
+    /// update, never part of one; without it the gateway guesses.
+    UpdateEnd,
 }
 
 impl std::fmt::Debug for SessionEvent {
@@ -144,6 +149,7 @@ impl std::fmt::Debug for SessionEvent {
                 .field("cols", cols)
                 .field("rows", rows)
                 .finish(),
+            SessionEvent::UpdateEnd => f.write_str("UpdateEnd"),
         }
     }
 }

@@ -37,8 +37,16 @@ impl SessionCore {
         // rate and the cost of everything downstream.
         let in_step = |s: &&Sink| s.picture == Picture::InStep;
         let viewers_in_step = self.sinks.iter().filter(in_step).any(|s| !s.is_recorder());
+        // One whole update of the target a frame: at the end of the update
+        // where the target marks it, else when it pauses; at the latest
+        // after a bounded wait.
+        let update_ready = if self.marks_updates {
+            self.update_complete
+        } else {
+            target_quiet
+        };
         let frame_due = self.pending_since_us.is_some_and(|since| {
-            target_quiet || now_us >= since.saturating_add(self.settings.max_coalesce_us)
+            update_ready || now_us >= since.saturating_add(self.frame_wait_us())
         }) && self
             .sinks
             .iter()
@@ -49,6 +57,7 @@ impl SessionCore {
             return;
         }
         self.pending_since_us = None;
+        self.update_complete = false;
         let (frame, keyframe) = if wants_keyframe.is_empty() {
             (self.tracker.plan(now_us), None)
         } else {
@@ -111,6 +120,23 @@ impl SessionCore {
             frame,
             keyframe,
         }));
+    }
+
+    /// Longest wait for a change before its frame is planned anyway.
+    pub(crate) fn frame_wait_us(&self) -> u64 {
+        if self.marks_updates {
+            self.settings.max_update_wait_us
+        } else {
+            self.settings.max_coalesce_us
+        }
+    }
+
+    /// A change of our own (a refresh, the watermark) is due at once, as a
+    /// whole update.
+    pub(crate) fn frame_due_now(&mut self, now_us: u64) {
+        let since = self.pending_since_us.unwrap_or(now_us);
+        self.pending_since_us = Some(since.min(now_us.saturating_sub(self.frame_wait_us())));
+        self.update_complete = true;
     }
 
     /// The lossy codec of a job: WebP only when every sink taking it

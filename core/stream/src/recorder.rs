@@ -37,6 +37,15 @@ pub enum Note {
         /// Pressed.
         down: bool,
     },
+    /// A pointer button went down or up (not the pointer's moves).
+    Buttons {
+        /// Where the pointer was.
+        x: u16,
+        /// Where the pointer was.
+        y: u16,
+        /// The buttons held now (`oriel_core_model::buttons`).
+        buttons: u8,
+    },
     /// Clipboard text was checked against the policy (never its content).
     Clipboard {
         /// Viewer → target.

@@ -22,8 +22,13 @@ pub struct CoreSettings {
     pub tile_size: u16,
     /// Damage planning (JPEG quality, lossless threshold, settle time).
     pub plan: PlanSettings,
-    /// Longest wait (µs) for the target to pause before a frame is planned.
+    /// Longest wait (µs) for the target to pause before a frame is planned,
+    /// for targets that do not mark where their updates end.
     pub max_coalesce_us: u64,
+    /// Longest wait (µs) for a target that marks where its updates end
+    /// ([`SessionEvent::UpdateEnd`]) to finish one before the damage so far
+    /// is sent anyway (a huge update still shows progress).
+    pub max_update_wait_us: u64,
     /// The codec of lossy tiles.
     pub lossy_codec: LossyCodec,
     /// Frames a sink without room may have waiting; one more and it has
@@ -44,6 +49,7 @@ impl Default for CoreSettings {
             tile_size: oriel_encoders_damage::DEFAULT_TILE,
             plan: PlanSettings::default(),
             max_coalesce_us: 16_000,
+            max_update_wait_us: 100_000,
             lossy_codec: LossyCodec::Auto { cpu_budget: 0.02 },
             backlog_frames: 4,
             backlog_bytes: 16 << 20,
@@ -224,6 +230,14 @@ pub struct SessionCore {
     pub(crate) next_job: u64,
     /// When the oldest change not yet planned arrived.
     pub(crate) pending_since_us: Option<u64>,
+    /// The target marks where its updates end (it sent an UpdateEnd): a
+    /// frame waits for the end of the update, not for a pause.
+    pub(crate) marks_updates: bool,
+    /// The changes pending end with a whole update.
+    pub(crate) update_complete: bool,
+    /// The pointer buttons held at the target (clicks go into the event
+    /// track).
+    pub(crate) buttons: u8,
     pub(crate) chooser: Option<LossyChooser>,
     /// Last input from a sink that controls the session (idle timeout).
     pub(crate) last_input_us: u64,
@@ -248,6 +262,9 @@ impl SessionCore {
             job: None,
             next_job: 1,
             pending_since_us: None,
+            marks_updates: false,
+            update_complete: false,
+            buttons: 0,
             last_input_us: now_us,
             cursor: None,
             watermark: start.watermark.clone().map(Watermark::new),
@@ -435,10 +452,17 @@ impl SessionCore {
             SessionEvent::TerminalGrid { cols, rows } => {
                 return self.note(Note::TerminalGrid { cols, rows });
             }
+            SessionEvent::UpdateEnd => {
+                self.marks_updates = true;
+                self.update_complete = self.pending_since_us.is_some();
+                return;
+            }
         };
         match drawn {
             Ok(()) => {
                 self.pending_since_us.get_or_insert(now_us);
+                // Part of the next update: wait for its end.
+                self.update_complete = false;
             }
             Err(e) => self.target_failed(SessionError::new(
                 SessionErrorKind::TargetProtocol,
@@ -515,7 +539,7 @@ impl SessionCore {
         }
         if self.job.is_none() && self.sinks.iter().any(|s| s.can_take_frame()) {
             if let Some(since) = self.pending_since_us {
-                at(since.saturating_add(self.settings.max_coalesce_us));
+                at(since.saturating_add(self.frame_wait_us()));
             }
             if let Some(refresh) = self.tracker.next_refresh_at() {
                 at(refresh);
@@ -591,7 +615,7 @@ impl SessionCore {
         if self.pending_since_us.is_none()
             && self.tracker.next_refresh_at().is_some_and(|t| t <= now_us)
         {
-            self.pending_since_us = Some(now_us.saturating_sub(self.settings.max_coalesce_us));
+            self.frame_due_now(now_us);
         }
     }
 }

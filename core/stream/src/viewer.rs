@@ -79,6 +79,15 @@ impl SessionCore {
         {
             self.note(Note::Key { keysym, down });
         }
+        if let InputEvent::Pointer { at, buttons } = input
+            && buttons != std::mem::replace(&mut self.buttons, buttons)
+        {
+            self.note(Note::Buttons {
+                x: at.x,
+                y: at.y,
+                buttons,
+            });
+        }
         // Resizing and lock-key state are not the user at work.
         if !matches!(input, InputEvent::Resize(_) | InputEvent::Locks { .. }) {
             self.last_input_us = now_us;

@@ -116,6 +116,6 @@ impl SessionCore {
         };
         w.ready = true;
         self.tracker.set_overlay(Some(overlay), now_us);
-        self.pending_since_us.get_or_insert(now_us);
+        self.frame_due_now(now_us);
     }
 }

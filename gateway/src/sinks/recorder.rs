@@ -78,6 +78,8 @@ pub(crate) struct Recorder {
     writer: Writer,
     path: PathBuf,
     signer: Arc<TokenSigner>,
+    /// A FRAME has been written and signed.
+    signed_a_frame: bool,
 }
 
 fn unwritable(path: &Path, e: impl std::fmt::Display) -> SessionError {
@@ -120,6 +122,7 @@ pub(crate) async fn open(
         path,
         signer,
         writer,
+        signed_a_frame: false,
     };
     recorder.append(&head).await?;
     recorder.checkpoint(header.started_us).await?;
@@ -148,6 +151,9 @@ fn note_json(note: &Note) -> serde_json::Value {
     };
     match note {
         Note::Key { keysym, down } => json!({"type": "key", "keysym": keysym, "down": down}),
+        Note::Buttons { x, y, buttons } => {
+            json!({"type": "buttons", "x": x, "y": y, "buttons": buttons})
+        }
         Note::Clipboard {
             up,
             bytes,
@@ -246,15 +252,19 @@ impl Recorder {
                     RecordKind::Message
                 };
                 self.record(kind, &bytes).await?;
-                // A picture a player can start from is signed at once, so
-                // even a recording cut short right after (a full disk)
-                // verifies from its first picture.
-                if keyframe {
+                let frame = (bytes.first() == Some(&0x82) && bytes.len() >= 5)
+                    .then(|| u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]));
+                // A picture a player can start from is signed at once, and
+                // so is the first picture (a recorder that joined before
+                // it gets it as a frame from black), so even a recording
+                // cut short right after (a full disk) verifies from its
+                // first picture.
+                if keyframe || (frame.is_some() && !self.signed_a_frame) {
                     self.checkpoint(now_us()).await?;
+                    self.signed_a_frame |= frame.is_some();
                 }
                 // A FRAME is acknowledged once written (its id after the type byte).
-                Ok((bytes.first() == Some(&0x82) && bytes.len() >= 5)
-                    .then(|| u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]])))
+                Ok(frame)
             }
             RecorderItem::Note(note) => {
                 if let Some(payload) = terminal_payload(&note) {

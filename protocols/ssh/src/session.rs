@@ -232,12 +232,21 @@ impl SshSession {
                 &mut self.printed,
             )));
         }
+        let mut sent = 0;
         for event in text.into_iter().chain(self.terminal.frame()) {
             if self.events.send(Ok(event)).await.is_err() {
                 return false;
             }
-            *events_sent += 1;
+            sent += 1;
         }
+        // One redraw of the terminal is one whole update.
+        if sent > 0 {
+            if self.events.send(Ok(SessionEvent::UpdateEnd)).await.is_err() {
+                return false;
+            }
+            sent += 1;
+        }
+        *events_sent += sent;
         true
     }
 

@@ -6,11 +6,13 @@
 //! per session that forwards RFB updates as session events and viewer input
 //! as RFB messages. The translation itself is pure ([`translate`]).
 //!
-//! Update pacing: RFB is pull-based. After an update has started to arrive,
-//! the task asks for the next incremental update, at most `max_update_rate`
-//! times per second, so exactly one request is outstanding while the screen
-//! is still; the gateway coalesces whatever arrives faster than the viewer
-//! acknowledges.
+//! Update pacing: RFB is pull-based. Once an update has arrived whole (the
+//! end of its FramebufferUpdate message, which vnc-rs reports in our tree's
+//! copy, `third_party/vnc-rs`), the task asks for the next incremental
+//! update, at most `max_update_rate` times per second: exactly one request
+//! is outstanding at any time, as noVNC does, so the server sends each
+//! change of the screen as one update, not in pieces. Each update ends with
+//! `SessionEvent::UpdateEnd`: the gateway puts one whole update in a frame.
 //!
 //! Known limits of vnc-rs 0.6: no VeNCrypt/TLS (the gateway→VNC leg must be
 //! a trusted network or a tunnel), and clipboard text is sent as its UTF-8
@@ -230,7 +232,9 @@ impl VncSession {
                 }
                 Step::Event(Err(e)) => break Err(closed(e)),
                 Step::Event(Ok(event)) => {
-                    want_request = true;
+                    if matches!(event, VncEvent::UpdateEnd) {
+                        want_request = true;
+                    }
                     match self.translator.translate(event) {
                         Ok(Some(ev)) => {
                             if let SessionEvent::DesktopSize(size) = &ev {

@@ -91,6 +91,7 @@ impl EventTranslator {
                 })
             }
             VncEvent::Bell => SessionEvent::Bell,
+            VncEvent::UpdateEnd => SessionEvent::UpdateEnd,
             VncEvent::Text(text) => SessionEvent::Clipboard(text),
             VncEvent::Error(message) => return Err(protocol_error(message)),
             // The pixel format is ours (set at connect); other events are not for viewers.

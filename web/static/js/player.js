@@ -24,6 +24,21 @@ const $ = (id) => document.getElementById(id);
 const enc = encodeURIComponent;
 
 /** What an event of the track says, for people. */
+/** A keysym as a person reads it: the character for Latin-1 and Unicode keysyms, else its number. */
+function keyName(keysym) {
+  if (keysym >= 0x20 && keysym <= 0x7e) return `'${String.fromCharCode(keysym)}'`;
+  if (keysym >= 0xa0 && keysym <= 0xff) return `'${String.fromCharCode(keysym)}'`;
+  if (keysym >= 0x1000100 && keysym <= 0x110ffff) return `'${String.fromCodePoint(keysym - 0x1000000)}'`;
+  const named = { 0xff0d: 'Return', 0xff08: 'BackSpace', 0xff09: 'Tab', 0xff1b: 'Escape', 0xffe1: 'Shift', 0xffe3: 'Control', 0xffe9: 'Alt', 0xffff: 'Delete' };
+  return named[keysym] || `0x${keysym.toString(16)}`;
+}
+
+/** The buttons of a mask (docs/protocol.md: left 1, middle 2, right 4, back 8, forward 16). */
+function buttonNames(mask) {
+  const names = [[1, 'left'], [2, 'middle'], [4, 'right'], [8, 'back'], [16, 'forward']];
+  return names.filter(([bit]) => mask & bit).map(([, name]) => name).join('+') || 'no button';
+}
+
 function describeEvent(e) {
   switch (e.type) {
     case 'viewer_joined':
@@ -33,7 +48,8 @@ function describeEvent(e) {
     case 'resize': return `desktop resized to ${e.width}×${e.height}`;
     case 'clipboard': return `clipboard ${e.direction === 'up' ? 'to the remote' : 'from the remote'}: ${e.bytes} bytes, ${e.decision.replace('_', ' ')}`;
     case 'file': return `file ${e.direction}: ${e.path} (${e.bytes} bytes) ${e.outcome}`;
-    case 'key': return `key ${e.keysym} ${e.down ? 'down' : 'up'}`;
+    case 'key': return `key ${keyName(e.keysym)} ${e.down ? 'down' : 'up'}`;
+    case 'buttons': return e.buttons ? `${buttonNames(e.buttons)} pressed at ${e.x},${e.y}` : `buttons released at ${e.x},${e.y}`;
     default: return JSON.stringify(e);
   }
 }

@@ -42,6 +42,56 @@ fn a_sink_is_greeted_then_gets_frames_within_its_window() {
 }
 
 #[test]
+fn a_target_that_marks_its_updates_gets_one_frame_per_whole_update() {
+    let mut h = Harness::new();
+    let a = h.join(spec());
+    let end = |h: &mut Harness| {
+        h.now += MS;
+        h.core.handle_target(SessionEvent::UpdateEnd, h.now);
+    };
+    // The first mark: from now on a pause is no end.
+    end(&mut h);
+    assert!(frames(&h.step(true), a).is_empty(), "nothing to show");
+    // An update in three rectangles, with pauses between them (a slow
+    // decoder): no frame until its end, then one frame with all three.
+    for (i, x) in [0u16, 64, 128].into_iter().enumerate() {
+        h.paint(Rect::new(x, 0, 64, 64), [i as u8 + 1, 0, 0]);
+        assert!(frames(&h.step(true), a).is_empty(), "part {i} alone");
+    }
+    end(&mut h);
+    let out = h.step(true);
+    let msgs = sent(&out, a);
+    let [ServerMessage::Frame(f)] = &msgs[..] else {
+        panic!("one frame: {msgs:?}")
+    };
+    assert_eq!(f.ops.len(), 3, "{:?}", f.ops);
+    // Part of the next update came after the end was seen but before the
+    // frame could go (the window is full): it waits for its own end.
+    h.paint(Rect::new(0, 64, 64, 64), [7, 7, 7]);
+    end(&mut h);
+    assert_eq!(frames(&h.step(true), a), vec![2]);
+    h.paint(Rect::new(64, 64, 64, 64), [8, 8, 8]);
+    end(&mut h);
+    h.paint(Rect::new(128, 64, 64, 64), [9, 9, 9]);
+    assert!(
+        frames(&h.ack(a, 1), a).is_empty(),
+        "the next update is not whole"
+    );
+    end(&mut h);
+    assert_eq!(frames(&h.step(true), a), vec![3]);
+    // An update that never ends still shows, after the longest wait.
+    h.ack(a, 2);
+    h.ack(a, 3);
+    h.paint(Rect::new(192, 0, 64, 64), [5, 5, 5]);
+    let painted_at = h.now;
+    assert!(frames(&h.step(true), a).is_empty());
+    assert_eq!(h.core.poll_timeout(), Some(painted_at + 100 * MS));
+    h.now = painted_at + 100 * MS;
+    h.core.handle_timeout(h.now);
+    assert_eq!(frames(&h.step(true), a), vec![4], "the wait is bounded");
+}
+
+#[test]
 fn the_target_pausing_or_the_coalescing_deadline_plans_a_frame() {
     let mut h = Harness::new();
     let a = h.join(spec());

@@ -140,6 +140,30 @@ fn keystrokes_go_into_the_track_only_when_the_recorder_records_them() {
 }
 
 #[test]
+fn pointer_presses_and_releases_go_into_the_track_not_its_moves() {
+    let mut h = Harness::new();
+    let v = h.join(spec());
+    h.join(recorder(false));
+    let mut track = Vec::new();
+    for (x, buttons) in [(1, 0), (2, 0), (3, 1), (4, 1), (5, 5), (6, 0), (7, 0)] {
+        let out = h.viewer(
+            v,
+            ClientMessage::Pointer {
+                at: oriel_core_model::Point::new(x, 9),
+                buttons,
+            },
+        );
+        track.extend(
+            notes(&out)
+                .into_iter()
+                .filter(|n| matches!(n, Note::Buttons { .. })),
+        );
+    }
+    let presses = |x, buttons| Note::Buttons { x, y: 9, buttons };
+    assert_eq!(track, vec![presses(3, 1), presses(5, 5), presses(6, 0)]);
+}
+
+#[test]
 fn without_a_recorder_there_is_no_event_track() {
     let mut h = Harness::new();
     let v = h.join(spec());

@@ -102,7 +102,8 @@ impl Viewer {
             SessionEvent::Clipboard(text) => self.clipboard.push(text),
             SessionEvent::Bell
             | SessionEvent::TerminalOutput(_)
-            | SessionEvent::TerminalGrid { .. } => {}
+            | SessionEvent::TerminalGrid { .. }
+            | SessionEvent::UpdateEnd => {}
         }
     }
 

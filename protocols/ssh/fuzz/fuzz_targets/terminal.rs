@@ -29,7 +29,8 @@ fn apply(fb: &mut Framebuffer, events: Vec<SessionEvent>) {
             | SessionEvent::Clipboard(_)
             | SessionEvent::Bell
             | SessionEvent::TerminalOutput(_)
-            | SessionEvent::TerminalGrid { .. } => {}
+            | SessionEvent::TerminalGrid { .. }
+            | SessionEvent::UpdateEnd => {}
         }
     }
 }

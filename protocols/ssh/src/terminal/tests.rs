@@ -48,7 +48,8 @@ impl Viewer {
                 SessionEvent::Bell => self.bells += 1,
                 SessionEvent::Cursor(_)
                 | SessionEvent::TerminalOutput(_)
-                | SessionEvent::TerminalGrid { .. } => {}
+                | SessionEvent::TerminalGrid { .. }
+                | SessionEvent::UpdateEnd => {}
             }
         }
         n

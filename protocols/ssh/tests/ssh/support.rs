@@ -59,6 +59,8 @@ pub struct Seen {
     pub printed: Vec<u8>,
     /// The terminal's columns and rows as announced.
     pub grids: Vec<(u16, u16)>,
+    /// Whole updates announced (`UpdateEnd`).
+    pub updates: u64,
     pub error: Option<SessionError>,
     pub ended: bool,
     pub last_event: Instant,
@@ -96,6 +98,7 @@ impl Live {
             clipboard: Vec::new(),
             printed: Vec::new(),
             grids: Vec::new(),
+            updates: 0,
             error: None,
             ended: false,
             last_event: Instant::now(),
@@ -127,6 +130,7 @@ impl Live {
                             SessionEvent::Clipboard(text) => s.clipboard.push(text),
                             SessionEvent::TerminalOutput(bytes) => s.printed.extend(bytes),
                             SessionEvent::TerminalGrid { cols, rows } => s.grids.push((cols, rows)),
+                            SessionEvent::UpdateEnd => s.updates += 1,
                             SessionEvent::Bell | SessionEvent::Cursor(_) => {}
                         }
                         s.applied += 1;

@@ -43,6 +43,7 @@ async fn password_login_shows_printed_text_exactly() {
         let printed = String::from_utf8_lossy(&seen.printed);
         assert!(printed.contains("oriel-hello-world\r\n"), "{printed:?}");
         assert_eq!(seen.grids, [snap.grid], "the grid is announced once");
+        assert!(seen.updates > 0, "each redraw ends with UpdateEnd");
     }
     // Idle: nothing at all is sent.
     live.wait_quiet(Duration::from_millis(300)).await;

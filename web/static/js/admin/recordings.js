@@ -6,7 +6,7 @@
  * ones also as asciicast); admins delete them.
  */
 
-import { api, playerUrl, recordingCastUrl, recordingFileUrl } from '../api.js';
+import { api, listAll, playerUrl, recordingCastUrl, recordingFileUrl } from '../api.js';
 import { el, formatBytes, showMessage, timeEl } from '../ui/dom.js';
 import { confirmButton, field, formError, isoOf, select } from '../ui/form.js';
 import { Pager } from '../ui/pager.js';
@@ -25,8 +25,22 @@ export function render(container, ctx) {
   const list = el('div', { id: 'recordings-list', 'aria-live': 'polite' });
   const pager = new Pager((after) => load(after), 'Pages of recordings');
   const session = field({ label: 'Session id', name: 'session', type: 'text' });
-  const user = field({ label: 'User id', name: 'user', type: 'text' });
-  const workspace = field({ label: 'Workspace id', name: 'workspace', type: 'text' });
+  // Users and workspaces are chosen by name where the lists can be read
+  // (ids otherwise: a recording outlives a deleted user or workspace).
+  let user = field({ label: 'User id', name: 'user', type: 'text' });
+  let workspace = field({ label: 'Workspace id', name: 'workspace', type: 'text' });
+  const byName = async (path, label, name, nameOf, current) => {
+    try {
+      const items = await listAll(path);
+      if (!ctx.alive() || !items.length) return current;
+      const chosen = select({ label, name, value: '',
+        options: [['', 'Any'], ...items.map((i) => [i.id, nameOf(i)]).sort((a, b) => a[1].localeCompare(b[1]))] });
+      current.row.replaceWith(chosen.row);
+      return chosen;
+    } catch (err) {
+      return current;
+    }
+  };
   const kind = select({ label: 'Kind', name: 'kind', value: '',
     options: [['', 'Any'], ['vnc', 'VNC'], ['rdp', 'RDP'], ['ssh', 'SSH'], ['container', 'Container']] });
   const since = field({ label: 'Running since', name: 'since', type: 'datetime-local' });
@@ -107,4 +121,6 @@ export function render(container, ctx) {
     canDelete ? null : el('p', { className: 'muted', text: 'Read-only: auditors play and download recordings but cannot delete them.' }),
     filters, listError, list, pager.element].filter(Boolean));
   load(null);
+  byName('/users', 'User', 'user', (u) => u.username, user).then((f) => { user = f; });
+  byName('/workspaces', 'Workspace', 'workspace', (w) => `${w.name} (${w.kind})`, workspace).then((f) => { workspace = f; });
 }
