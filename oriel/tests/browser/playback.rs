@@ -1,7 +1,9 @@
 //! A recorded session played back in the browser's player shows the same
 //! pictures as the live viewer did at marked instants (pixel for pixel),
 //! seeking forwards and backwards through keyframes; the event track lists
-//! the viewer; a recording changed after it was stored plays as tampered.
+//! the viewer and the key typed (the workspace records keystrokes); the
+//! filters of the Recordings page find it; a recording changed after it
+//! was stored plays as tampered.
 
 use crate::support::web::{Desk, SCREEN, expect_logged_in, log_in, open_view, wait_canvas_exact};
 use crate::support::{ADMIN_PASSWORD, Oriel, blocking};
@@ -79,10 +81,24 @@ async fn a_recording_plays_back_as_the_live_viewer_saw_it_and_tampering_shows() 
         display,
         pg: None,
     };
-    desk.workspace("recorded", json!({"recording": true}))
+    desk.workspace(
+        "recorded",
+        json!({"recording": true, "recording_keystrokes": true}),
+    )
+    .await
+    .unwrap();
+    let sid = desk.open("recorded").await.unwrap();
+    // A key typed in the live viewer (the terminal echoes it before the
+    // first marked instant) goes into the event track.
+    desk.page
+        .eval("document.getElementById('screen').focus({ preventScroll: true })")
         .await
         .unwrap();
-    let sid = desk.open("recorded").await.unwrap();
+    desk.page
+        .wait("document.activeElement && document.activeElement.id === 'screen'")
+        .await
+        .unwrap();
+    desk.page.type_text("k").await.unwrap();
 
     // Two marked instants of the live viewer, each a still picture.
     let (first, first_at) = mark(&desk, "live-first").await;
@@ -202,6 +218,10 @@ async fn a_recording_plays_back_as_the_live_viewer_saw_it_and_tampering_shows() 
         "{track}"
     );
     assert!(track.contains("session ended: ended"), "{track}");
+    assert!(
+        track.contains("key 'k' down") && track.contains("key 'k' up"),
+        "{track}"
+    );
     assert!(!desk.page.is_shown("#banner").await.unwrap());
     // Playing runs to the end.
     desk.page
