@@ -1,5 +1,8 @@
 //! Embeds every file under `static/` into the binary: generates a table of
-//! (URL path, bytes) that `src/lib.rs` serves.
+//! (URL path, bytes) that `src/lib.rs` serves. The pages under
+//! `static/test/` (the stream protocol's self-test) only with the
+//! `test-pages` feature, which the test builds turn on: a release build
+//! does not ship them.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -21,6 +24,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
     walk(&root, &mut files)?;
+    if std::env::var_os("CARGO_FEATURE_TEST_PAGES").is_none() {
+        let tests = root.join("test");
+        files.retain(|f| !f.starts_with(&tests));
+    }
     files.sort();
     let mut code = String::from("pub(crate) static FILES: &[(&str, &[u8])] = &[\n");
     for file in &files {

@@ -257,6 +257,33 @@ impl Page {
     }
 }
 
+/// Path parameters, as axum's `Path`, but a path that does not decode
+/// (`/api/v1/users/%FF`: not UTF-8) is the API's JSON error, 400
+/// `bad_request`, like every other malformed request.
+#[derive(Debug)]
+pub(crate) struct Path<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(e) => Err(ApiError::bad_request(format!(
+                "the path is not valid: {}",
+                e.body_text()
+            ))),
+        }
+    }
+}
+
 /// A keyset cursor `"<ms>:<id>"` (a time and an id, as `next` gives it).
 pub(crate) fn time_cursor(cursor: &str) -> Result<(i64, &str), ApiError> {
     cursor

@@ -524,3 +524,40 @@ async fn plain_http_on_the_tls_port_is_not_served() {
         .unwrap_or(0);
     assert!(!String::from_utf8_lossy(&buf[..n]).contains("200 OK"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_that_does_not_decode_is_a_json_error_on_every_operation() {
+    let oriel = Oriel::up(&[]).await.unwrap();
+    let api = oriel.admin_api().await.unwrap();
+    blocking(move || {
+        let doc = api
+            .call("GET", "/api/v1/openapi.json", None, &[])
+            .unwrap()
+            .body;
+        let mut tried = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            if !path.contains('{') {
+                continue;
+            }
+            // Every path parameter as bytes that are not UTF-8.
+            let bad: String = path
+                .split('/')
+                .map(|s| if s.starts_with('{') { "%FF" } else { s })
+                .collect::<Vec<_>>()
+                .join("/");
+            for method in item.as_object().unwrap().keys() {
+                let method = method.to_uppercase();
+                let body = (method != "GET" && method != "DELETE").then(|| json!({}));
+                let r = api.call(&method, &bad, body.as_ref(), &[]).unwrap();
+                assert_error(&r, 400, "bad_request");
+                assert!(
+                    header(&r, "content-type").is_some_and(|t| t.starts_with("application/json")),
+                    "{method} {bad}: {r:?}"
+                );
+                tried += 1;
+            }
+        }
+        assert!(tried >= 13, "{tried} operations with path parameters");
+    })
+    .await;
+}

@@ -473,6 +473,53 @@ async fn upload_and_download_allowed_and_over_the_limit() {
         "nothing more was saved"
     );
     desk.page.assert_no_js_errors();
+
+    // Every transfer the gateway carried or refused is in the audit log,
+    // reported by the gateway: who, the session, the path, size, outcome.
+    let wanted = [
+        ("file.upload", up_name.clone(), "done", true),
+        ("file.download", down_name.clone(), "done", true),
+        ("file.download", huge_name.clone(), "too_large", false),
+        ("file.upload", cancelled.clone(), "cancelled", false),
+    ];
+    let mut entries = Vec::new();
+    for _ in 0..50 {
+        let r = desk
+            .api
+            .request("GET", "/api/v1/audit?action=file.&limit=100", None)
+            .await
+            .unwrap();
+        entries = r.body["items"].as_array().cloned().unwrap_or_default();
+        if wanted.iter().all(|(_, name, _, _)| {
+            entries.iter().any(|e| {
+                e["details"]["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with(name.as_str()))
+            })
+        }) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for (action, name, outcome, success) in wanted {
+        let e = entries
+            .iter()
+            .find(|e| {
+                e["details"]["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with(name.as_str()))
+            })
+            .unwrap_or_else(|| panic!("no audit entry for {name}: {entries:#?}"));
+        assert_eq!(e["action"], action, "{e}");
+        assert_eq!(e["details"]["outcome"], outcome, "{e}");
+        assert_eq!(
+            e["outcome"],
+            if success { "success" } else { "failure" },
+            "{e}"
+        );
+        assert_eq!(e["actor"], "admin", "{e}");
+        assert_eq!(e["target_type"], "session", "{e}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

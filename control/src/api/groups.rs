@@ -3,6 +3,7 @@
 //! granted workspaces' policies (see `docs/policy.md`).
 
 use super::Page;
+use super::Path;
 use super::login::GroupRef;
 use crate::ControlPlane;
 use crate::api::openapi::responses::{
@@ -16,7 +17,7 @@ use crate::service::zones::require_zone;
 use crate::time::{now_ms, rfc3339};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use oriel_control_store::{GroupRecord, StoreError};

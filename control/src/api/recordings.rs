@@ -2,6 +2,7 @@
 //! (admins and auditors read, admins delete). The operations are the
 //! service layer's (`crate::service::recordings`).
 
+use super::Path;
 use super::time_cursor;
 use crate::ControlPlane;
 use crate::api::openapi::responses::{BadRequest, Conflict, NotFound, Unprocessable};
@@ -10,7 +11,7 @@ use crate::service::Authed;
 use crate::time::{parse_rfc3339, rfc3339};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use oriel_control_store::{RecordingFilter, RecordingRecord, RecordingVerdict};

@@ -2,6 +2,7 @@
 //! operations are the service layer's (`crate::service::sessions`); these
 //! handlers parse, call and shape the JSON.
 
+use super::Path;
 use super::time_cursor;
 use crate::ControlPlane;
 use crate::api::openapi::responses::{BadRequest, NotFound, Unprocessable, UnsupportedMediaType};
@@ -12,7 +13,7 @@ use crate::service::{Authed, LaunchRequest, TokenOutcome, TokenRequest, public_b
 use crate::time::rfc3339;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;

@@ -7,6 +7,7 @@
 //!   (signed in or not: the link says);
 //! - `POST /api/v1/sessions/{id}/shadow`: a token for an admin watching.
 
+use super::Path;
 use super::sessions::host;
 use crate::ControlPlane;
 use crate::api::openapi::responses::{BadRequest, NotFound, Unprocessable, UnsupportedMediaType};
@@ -16,7 +17,7 @@ use crate::service::{Authed, JoinRequest, ShareRequest, ShareState, public_base}
 use crate::time::{now_ms, rfc3339};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;

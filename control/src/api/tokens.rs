@@ -2,6 +2,7 @@
 //! shown once at creation and stored as its SHA-256; a token can only do
 //! what both its scopes and its owner's role allow.
 
+use super::Path;
 use super::{Page, time_cursor};
 use crate::ControlPlane;
 use crate::api::openapi::responses::{BadRequest, NotFound, Unprocessable, UnsupportedMediaType};
@@ -13,7 +14,7 @@ use crate::service::{Authed, Scope, Via};
 use crate::time::{now_ms, rfc3339};
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use http::request::Parts;

@@ -2,6 +2,7 @@
 //! read). The operations are `crate::service::users`.
 
 use super::Page;
+use super::Path;
 use super::login::{GroupRef, UserView};
 use crate::ControlPlane;
 use crate::api::openapi::responses::{
@@ -11,7 +12,7 @@ use crate::error::{ApiError, json_rejection, query_rejection};
 use crate::service::{Authed, NewUser, UserUpdate};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use oriel_control_store::{Role, User};

@@ -2,6 +2,7 @@
 //! workspaces their groups grant; admins and auditors see all.
 
 use super::Page;
+use super::Path;
 use crate::ControlPlane;
 use crate::api::openapi::responses::{
     BadRequest, Conflict, NotFound, Unprocessable, UnsupportedMediaType,
@@ -15,7 +16,7 @@ use crate::service::zones::require_zone;
 use crate::time::{now_ms, rfc3339};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use oriel_control_store::{CredentialsUpdate, NewWorkspace, WorkspaceRecord};

@@ -7,6 +7,7 @@
 //! belong to the zone of their groups (`settings.zone`, the first group by
 //! name that has one), else their own `zone`.
 
+use super::Path;
 use crate::ControlPlane;
 use crate::api::openapi::responses::{
     BadRequest, Conflict, NotFound, Unprocessable, UnsupportedMediaType,
@@ -17,8 +18,8 @@ use crate::service::Authed;
 use crate::service::zones::{sealing_key, valid_zone_name};
 use crate::time::{now_ms, rfc3339};
 use axum::Json;
+use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use oriel_control_store::{ConnectionProxy, ZoneRecord};

@@ -132,6 +132,38 @@ impl ControlPlane {
                     .await;
                 }
             }
+            Report::FileTransfer {
+                sid,
+                sub,
+                name,
+                direction,
+                path,
+                bytes,
+                outcome,
+            } => {
+                let workspace = self.store.session(sid).await?.map(|s| s.workspace_name);
+                let actor_id = (!sub.starts_with("guest:")).then_some(sub.as_str());
+                self.audit(
+                    Audit {
+                        actor_id,
+                        actor_name: name,
+                        action: if direction == "upload" {
+                            "file.upload"
+                        } else {
+                            "file.download"
+                        },
+                        success: outcome == "done",
+                        details: Some(serde_json::json!({
+                            "path": path,
+                            "bytes": bytes,
+                            "outcome": outcome,
+                        })),
+                        ..Default::default()
+                    }
+                    .on("session", sid, workspace.as_deref()),
+                )
+                .await;
+            }
             Report::Sessions { sids } => self.reconcile(sids).await?,
         }
         Ok(())

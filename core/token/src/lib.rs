@@ -328,6 +328,26 @@ pub enum Report {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         watcher: Option<WatcherLeft>,
     },
+    /// A viewer's file transfer finished or was refused (for the audit
+    /// log).
+    FileTransfer {
+        /// Session id.
+        sid: String,
+        /// The viewer's token's `sub` (a user id, or `guest:…`).
+        sub: String,
+        /// The viewer's token's `name`.
+        name: String,
+        /// `upload` or `download`.
+        direction: String,
+        /// The file's path on the target.
+        path: String,
+        /// Its size in bytes, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bytes: Option<u64>,
+        /// `done`, or the FILE_ERROR code that stopped or refused it
+        /// (`denied`, `too_large`, `not_found`, …).
+        outcome: String,
+    },
     /// Every session with live streams on the gateway, sent periodically
     /// so that the control plane reconciles after a partition.
     Sessions {
@@ -340,7 +360,9 @@ impl Report {
     /// The session the report is about, if it is about one.
     pub fn session_id(&self) -> Option<&str> {
         match self {
-            Report::StreamStarted { sid, .. } | Report::StreamEnded { sid, .. } => Some(sid),
+            Report::StreamStarted { sid, .. }
+            | Report::StreamEnded { sid, .. }
+            | Report::FileTransfer { sid, .. } => Some(sid),
             Report::Sessions { .. } => None,
         }
     }

@@ -19,14 +19,20 @@ fn arb_token() -> impl Strategy<Value = String> {
 
 fn arb_client() -> impl Strategy<Value = ClientMessage> {
     prop_oneof![
-        (any::<u16>(), any::<u32>(), any::<(u16, u16)>(), arb_token()).prop_map(
-            |(version, capabilities, (w, h), token)| ClientMessage::Hello(ClientHello {
-                version,
-                capabilities,
-                viewport: Size::new(w, h),
-                token,
-            })
-        ),
+        (
+            any::<u16>(),
+            0..=caps::ALL,
+            any::<(u16, u16)>(),
+            arb_token()
+        )
+            .prop_map(
+                |(version, capabilities, (w, h), token)| ClientMessage::Hello(ClientHello {
+                    version,
+                    capabilities,
+                    viewport: Size::new(w, h),
+                    token,
+                })
+            ),
         any::<u32>().prop_map(|frame_id| ClientMessage::Ack { frame_id }),
         (any::<bool>(), any::<u32>(), any::<u16>()).prop_map(|(down, keysym, scancode)| {
             ClientMessage::Key {
@@ -279,6 +285,31 @@ proptest! {
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
         let _ = ClientMessage::decode(&bytes);
         let _ = ServerMessage::decode(&bytes);
+    }
+}
+
+#[test]
+fn a_hello_with_reserved_capability_bits_is_refused() {
+    let hello = |capabilities| {
+        ClientMessage::Hello(ClientHello {
+            version: 1,
+            capabilities,
+            viewport: Size::new(0, 0),
+            token: "t".into(),
+        })
+        .to_bytes()
+    };
+    assert!(ClientMessage::decode(&hello(caps::ALL)).is_ok());
+    for bit in 0..32 {
+        let reserved = 1u32 << bit;
+        if reserved & caps::ALL != 0 {
+            continue;
+        }
+        assert_eq!(
+            ClientMessage::decode(&hello(reserved)),
+            Err(WireError::Invalid("capabilities: reserved bits set")),
+            "bit {bit}"
+        );
     }
 }
 

@@ -252,7 +252,27 @@ async fn run(
                 out.clone(),
                 gw.metrics.clone(),
             )
-            .map(|s| s.with_notes(joined.handle.file_notes()))
+            .map(|s| {
+                // Each outcome goes to the recording and, signed, to the
+                // control plane's audit log.
+                let record = joined.handle.file_notes();
+                let reporter = gw.reporter.clone();
+                let (sid, sub, name) =
+                    (claims.sid.clone(), claims.sub.clone(), claims.name.clone());
+                s.with_notes(Arc::new(move |event: serde_json::Value| {
+                    let text = |k: &str| event[k].as_str().unwrap_or_default().to_owned();
+                    reporter.report(Report::FileTransfer {
+                        sid: sid.clone(),
+                        sub: sub.clone(),
+                        name: name.clone(),
+                        direction: text("direction"),
+                        path: text("path"),
+                        bytes: event["bytes"].as_u64(),
+                        outcome: text("outcome"),
+                    });
+                    record(event);
+                }))
+            })
         }),
         offers_files: joined.handle.files.is_some(),
         out,

@@ -243,6 +243,10 @@ impl ClientMessage {
             C_HELLO => {
                 let version = r.u16()?;
                 let capabilities = r.u32()?;
+                // Reserved bits must be 0 (docs/protocol.md §2.1).
+                if capabilities & !crate::caps::ALL != 0 {
+                    return Err(WireError::Invalid("capabilities: reserved bits set"));
+                }
                 let viewport = Size::new(r.u16()?, r.u16()?);
                 let len = r.u16()? as usize;
                 if len > MAX_TOKEN {

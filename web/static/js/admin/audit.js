@@ -20,6 +20,7 @@ const ACTIONS = [
   'workspace.', 'workspace.create', 'workspace.update', 'workspace.delete', 'workspace.identity',
   'session.', 'session.launch', 'session.start', 'session.end', 'session.fail',
   'token.', 'token.create', 'token.revoke', 'audit.export',
+  'file.', 'file.upload', 'file.download', 'recording.', 'share_link.',
 ];
 
 function detailsCell(e) {
