@@ -39,7 +39,7 @@ pub use agent::{Agent, JoinToken};
 pub use control::{Control, redact};
 #[cfg(feature = "gateway")]
 pub use gateway::{ControlLink, Gateway};
-pub use general::{General, Http, LogFormat, Tls};
+pub use general::{General, Http, LogFormat, Tls, read_metrics_token};
 pub use problems::ConfigErrors;
 pub use raw::RawConfig;
 #[cfg(feature = "control")]

@@ -103,9 +103,17 @@ impl Process {
         }
     }
 
-    fn front(&self) -> FrontBuilder {
-        Front::builder(self.health.clone(), self.registry.clone())
+    fn front(&self) -> anyhow::Result<FrontBuilder> {
+        let token = self
+            .config
+            .http
+            .metrics_token_file
+            .as_deref()
+            .map(crate::config::read_metrics_token)
+            .transpose()?;
+        Ok(Front::builder(self.health.clone(), self.registry.clone())
             .max_body(self.config.http.max_body_bytes)
+            .metrics_token(token))
     }
 
     /// Binds, prints where users go, and serves until SIGINT/SIGTERM.
@@ -252,7 +260,7 @@ async fn up(config: Config) -> anyhow::Result<()> {
     });
     start_local_agent(&p, &cp, local);
     let front = p
-        .front()
+        .front()?
         .websocket(gw.stream_route())
         .websocket(gw.relay_route())
         .http("/gateway/v1/", gw.command_endpoint())
@@ -371,7 +379,7 @@ async fn control_only(config: Config) -> anyhow::Result<()> {
     let verifier = control::report_verifier(&p.config)?;
     let cp = control::build(&p, keys, link, verifier, vec!["vnc".into()]).await?;
     let front = p
-        .front()
+        .front()?
         .http("/api/", cp.api_handler())
         .http_with_limit(
             RECORDING_UPLOAD_PATH,
@@ -401,7 +409,7 @@ async fn gateway_only(config: Config) -> anyhow::Result<()> {
     let handover = gateway::remote_handover(&p)?;
     let gw = gateway::build(&p, reporter, handover, gateway::connectors(&p))?;
     let front = p
-        .front()
+        .front()?
         .websocket(gw.stream_route())
         .websocket(gw.relay_route())
         .http("/gateway/v1/", gw.command_endpoint())
@@ -466,7 +474,7 @@ async fn agent_only(config: Config) -> anyhow::Result<()> {
             }
         }));
     let front = p
-        .front()
+        .front()?
         .websocket(gw.stream_route())
         .http("/gateway/v1/", gw.command_endpoint())
         .build()?;

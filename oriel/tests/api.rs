@@ -561,3 +561,36 @@ async fn a_path_that_does_not_decode_is_a_json_error_on_every_operation() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_behind_a_token_file_answer_only_its_bearer() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("metrics.token");
+    std::fs::write(&path, "e2e-metrics-token-0123456789\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let oriel = Oriel::up(&[("ORIEL_HTTP__METRICS_TOKEN_FILE", path.to_str().unwrap())])
+        .await
+        .unwrap();
+    let api = oriel.api();
+    blocking(move || {
+        let refused = api.call("GET", "/metrics", None, &[]).unwrap();
+        assert_error(&refused, 401, "unauthorized");
+        let wrong = api
+            .call("GET", "/metrics", None, &[("authorization", "Bearer nope")])
+            .unwrap();
+        assert_eq!(wrong.status, 401);
+        let r = api
+            .call(
+                "GET",
+                "/metrics",
+                None,
+                &[("authorization", "Bearer e2e-metrics-token-0123456789")],
+            )
+            .unwrap();
+        assert_eq!(r.status, 200, "{r:?}");
+        let health = api.call("GET", "/healthz", None, &[]).unwrap();
+        assert_eq!(health.status, 200);
+    })
+    .await;
+}

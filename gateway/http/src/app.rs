@@ -58,6 +58,8 @@ pub struct FrontBuilder {
     health: Health,
     registry: Registry,
     max_body: usize,
+    /// A secret: never printed.
+    metrics_token: Option<String>,
 }
 
 /// An HTTP route: a path prefix, its handler, and its own body limit if it
@@ -125,9 +127,17 @@ impl FrontBuilder {
         self
     }
 
+    /// `/metrics` answers only requests with `Authorization: Bearer
+    /// <token>` (401 otherwise); `None` (the default): anyone may read it.
+    pub fn metrics_token(mut self, token: Option<String>) -> Self {
+        self.metrics_token = token;
+        self
+    }
+
     /// The front.
     pub fn build(self) -> prometheus::Result<Front> {
         Ok(Front {
+            metrics_token: self.metrics_token,
             metrics: FrontMetrics::new(&self.registry)?,
             ws: self.ws,
             http: self.http,
@@ -146,6 +156,24 @@ pub struct Front {
     registry: Registry,
     metrics: FrontMetrics,
     max_body: usize,
+    metrics_token: Option<String>,
+}
+
+/// Whether `headers` carry `Authorization: Bearer <token>` (compared in
+/// time independent of where the bytes differ).
+fn bearer_matches(headers: &http::HeaderMap, token: &str) -> bool {
+    let Some(given) = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
+    else {
+        return false;
+    };
+    given.len() == token.len()
+        && given
+            .iter()
+            .zip(token.as_bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 impl std::fmt::Debug for Front {
@@ -177,6 +205,7 @@ impl Front {
             health,
             registry,
             max_body: 1 << 20,
+            metrics_token: None,
         }
     }
 
@@ -211,8 +240,31 @@ impl Front {
         Ok(())
     }
 
-    fn respond_builtin(&self, path: &str) -> Option<(http::Response<Bytes>, &'static str)> {
+    fn respond_builtin(
+        &self,
+        path: &str,
+        headers: &http::HeaderMap,
+    ) -> Option<(http::Response<Bytes>, &'static str)> {
         match path {
+            "/metrics"
+                if self
+                    .metrics_token
+                    .as_deref()
+                    .is_some_and(|t| !bearer_matches(headers, t)) =>
+            {
+                let mut resp = json_response(
+                    401,
+                    &serde_json::json!({"error": {
+                        "code": "unauthorized",
+                        "message": "/metrics needs the metrics token (Authorization: Bearer …)",
+                    }}),
+                );
+                resp.headers_mut().insert(
+                    http::header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Bearer"),
+                );
+                Some((resp, "/metrics"))
+            }
             "/healthz" => {
                 let (ok, body) = self.health.report();
                 let status = if ok { 200 } else { 503 };
@@ -392,7 +444,8 @@ impl HttpServerApp for Front {
             self.upgrade(session, route, shutdown).await;
             return None;
         }
-        let (response, label) = if let Some((resp, label)) = self.respond_builtin(&path) {
+        let builtin = self.respond_builtin(&path, &session.req_header().headers);
+        let (response, label) = if let Some((resp, label)) = builtin {
             (resp, label.to_owned())
         } else if let Some(route) = self
             .http

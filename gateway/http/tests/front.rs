@@ -80,6 +80,16 @@ async fn start(health_ready: bool) -> Server {
         })
         .build()
         .unwrap();
+    serve(front, identity, dir, &files)
+}
+
+/// Serves `front` on a loopback port, with a client trusting its certificate.
+fn serve(
+    front: Front,
+    identity: Arc<rustls::sign::CertifiedKey>,
+    dir: tempfile::TempDir,
+    files: &oriel_gateway_http::TlsFiles,
+) -> Server {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::watch::channel(false);
@@ -258,4 +268,45 @@ async fn websocket_upgrade_checks_origin_and_echoes() {
     let _ = ws.send(Message::binary(vec![0u8; 1 << 17])).await;
     let next = ws.next().await;
     assert!(!matches!(next, Some(Ok(Message::Binary(_)))), "{next:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_behind_a_token_answer_only_its_bearer() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let files = ensure_self_signed(dir.path(), &[]).unwrap();
+    let identity = load_identity(&files).unwrap();
+    let health = Health::new();
+    health.register("test").set(true);
+    let front = Front::builder(health, prometheus::Registry::new())
+        .metrics_token(Some("s3cret-metrics-token".into()))
+        .build()
+        .unwrap();
+    let s = serve(front, identity, dir, &files);
+    for auth in [
+        "",
+        "Authorization: Bearer wrong\r\n",
+        "Authorization: Bearer s3cret-metrics-tokeN\r\n",
+        "Authorization: Basic s3cret-metrics-token\r\n",
+        "Authorization: Bearer s3cret-metrics-token-and-more\r\n",
+    ] {
+        let (status, body) = s
+            .request(&format!(
+                "GET /metrics HTTP/1.1\r\nHost: x\r\n{auth}Connection: close\r\n\r\n"
+            ))
+            .await;
+        assert_eq!(status, 401, "{auth:?}: {body}");
+        assert!(body.contains("\"unauthorized\""), "{body}");
+        assert!(!body.contains("oriel_http_requests_total"), "{body}");
+    }
+    let (status, body) = s
+        .request("GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret-metrics-token\r\nConnection: close\r\n\r\n")
+        .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("oriel_http_requests_total"), "{body}");
+    // Health stays public.
+    let (status, _) = s
+        .request("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await;
+    assert_eq!(status, 200);
 }

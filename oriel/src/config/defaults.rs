@@ -42,6 +42,7 @@ impl Default for Http {
             tls_key: String::new(),
             tls_names: Vec::new(),
             max_body_bytes: 1 << 20,
+            metrics_token_file: String::new(),
         }
     }
 }

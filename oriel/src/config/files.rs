@@ -31,6 +31,11 @@ impl Config {
     }
 
     fn check_common(&self, p: &mut Problems) {
+        if let Some(path) = &self.http.metrics_token_file
+            && let Err(e) = super::general::read_metrics_token(path)
+        {
+            p.push("http.metrics_token_file", format!("{e:#}"));
+        }
         let dir = &self.general.data_dir;
         if dir.exists() && !dir.is_dir() {
             p.push(

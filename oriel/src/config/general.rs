@@ -74,6 +74,8 @@ pub struct Http {
     pub public_url: Option<HttpsUrl>,
     pub tls: Tls,
     pub max_body_bytes: usize,
+    /// `None`: `/metrics` is public.
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 /// Largest request body allowed (`http.max_body_bytes`).
@@ -138,6 +140,33 @@ impl Http {
             public_url,
             tls,
             max_body_bytes,
+            metrics_token_file: super::problems::path(&h.metrics_token_file),
         }
     }
+}
+
+/// The token `/metrics` asks for, from `http.metrics_token_file`: a file
+/// only its owner can read, holding one token of at least 16 printable
+/// characters.
+pub fn read_metrics_token(path: &std::path::Path) -> anyhow::Result<String> {
+    use anyhow::{Context as _, bail};
+    use std::os::unix::fs::PermissionsExt as _;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read http.metrics_token_file {}", path.display()))?;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        bail!(
+            "http.metrics_token_file {} may be read by others (mode {:o}): chmod 600 it",
+            path.display(),
+            mode & 0o777
+        );
+    }
+    let token = text.trim();
+    if token.len() < 16 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        bail!(
+            "http.metrics_token_file {} must hold one token of at least 16 printable characters without spaces",
+            path.display()
+        );
+    }
+    Ok(token.to_owned())
 }

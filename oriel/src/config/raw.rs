@@ -43,6 +43,9 @@ pub struct Http {
     /// host and the host name: how other hosts reach this one.
     pub tls_names: Vec<String>,
     pub max_body_bytes: usize,
+    /// A file holding the token `/metrics` asks for (`Authorization:
+    /// Bearer …`); empty: `/metrics` is public.
+    pub metrics_token_file: String,
 }
 
 /// `[control]`: the control plane.

@@ -474,11 +474,13 @@ fn the_files_a_role_reads_are_checked_together() {
         0o644,
     );
     raw.control.agent_join_token_file = write("join", "short\n", 0o600);
+    raw.http.metrics_token_file = write("metrics.token", "a-long-enough-metrics-token\n", 0o644);
     raw.control.gateway_report_keys = vec![dir.path().join("missing.pub").display().to_string()];
     let err = check(&raw, Role::Up).unwrap_err();
     assert_eq!(
         keys(&err),
         [
+            "http.metrics_token_file",
             "http.tls_cert",
             "gateway.control_ca",
             "gateway.control_public_keys[0]",
@@ -489,6 +491,7 @@ fn the_files_a_role_reads_are_checked_together() {
         "{err}"
     );
     assert!(message(&err, "control.data_key_file").contains("chmod 600"));
+    assert!(message(&err, "http.metrics_token_file").contains("chmod 600"));
     assert!(message(&err, "control.agent_join_token_file").contains("at least 16"));
     assert!(message(&err, "gateway.control_ca").contains("no PEM certificate"));
 
@@ -502,7 +505,18 @@ fn the_files_a_role_reads_are_checked_together() {
     raw.control.data_key_file = write("data.key", key, 0o600);
     raw.control.agent_join_token_file = write("join", "a-join-token-long-enough\n", 0o600);
     raw.control.gateway_report_keys = vec![write("report.pub", key, 0o644)];
+    raw.http.metrics_token_file = write("metrics.token", "a-long-enough-metrics-token\n", 0o600);
     check(&raw, Role::Up).unwrap();
+    // A token too short, or with a space, even in a private file.
+    for bad in ["short\n", "a long enough token with spaces\n"] {
+        raw.http.metrics_token_file = write("metrics.token", bad, 0o600);
+        let err = check(&raw, Role::Gateway).unwrap_err();
+        assert!(
+            message(&err, "http.metrics_token_file").contains("at least 16"),
+            "{err}"
+        );
+    }
+    raw.http.metrics_token_file = write("metrics.token", "a-long-enough-metrics-token\n", 0o600);
     // A key and a certificate that do not belong together.
     let other = tempfile::tempdir().unwrap();
     let other = oriel_gateway_http::ensure_self_signed(other.path(), &[]).unwrap();
