@@ -284,6 +284,17 @@ where
     }
 }
 
+/// An optional RFC 3339 query parameter `name` as Unix ms (422 when it is
+/// not one).
+pub(crate) fn time_param(value: Option<&str>, name: &str) -> Result<Option<i64>, ApiError> {
+    value
+        .map(|v| {
+            crate::time::parse_rfc3339(v)
+                .ok_or_else(|| ApiError::invalid(format!("{name} must be an RFC 3339 time")))
+        })
+        .transpose()
+}
+
 /// A keyset cursor `"<ms>:<id>"` (a time and an id, as `next` gives it).
 pub(crate) fn time_cursor(cursor: &str) -> Result<(i64, &str), ApiError> {
     cursor

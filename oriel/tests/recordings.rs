@@ -77,6 +77,33 @@ async fn desktop() -> (VncDisplay, oriel_testkit::Xterm) {
     (display, xterm)
 }
 
+/// A viewer of `launched`, after HELLO.
+async fn watch(oriel: &Deployment, launched: &Value) -> StreamViewer {
+    let mut v = StreamViewer::connect(
+        launched["stream_url"].as_str().unwrap(),
+        &oriel.cert(),
+        Some(&oriel.origin()),
+    )
+    .await
+    .unwrap();
+    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert!(v.hello.is_some(), "{:?}", v.end);
+    v
+}
+
+/// Ends session `sid` through the API and waits for its viewer to close.
+async fn end_session(api: &Api, sid: &str, mut v: StreamViewer) {
+    let status = api
+        .request("DELETE", &format!("/api/v1/sessions/{sid}"), None)
+        .await
+        .unwrap()
+        .status;
+    assert_eq!(status, 204);
+    v.wait_closed(Duration::from_secs(5)).await.unwrap();
+}
+
 /// Creates the recorded VNC workspace `recorded` with `policy` on the
 /// desktop at `port`, watches a session of it for a few seconds and ends
 /// it: the workspace and the session id.
@@ -91,25 +118,9 @@ async fn record_a_session(oriel: &Deployment, port: u16, policy: Value) -> (Valu
     })
     .await;
     let sid = launched["id"].as_str().unwrap().to_owned();
-    let mut v = StreamViewer::connect(
-        launched["stream_url"].as_str().unwrap(),
-        &oriel.cert(),
-        Some(&oriel.origin()),
-    )
-    .await
-    .unwrap();
-    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
-        .await
-        .unwrap();
-    assert!(v.hello.is_some(), "{:?}", v.end);
+    let mut v = watch(oriel, &launched).await;
     v.pump(Duration::from_secs(3)).await.unwrap();
-    let status = api
-        .request("DELETE", &format!("/api/v1/sessions/{sid}"), None)
-        .await
-        .unwrap()
-        .status;
-    assert_eq!(status, 204);
-    v.wait_closed(Duration::from_secs(5)).await.unwrap();
+    end_session(&api, &sid, v).await;
     (ws, sid)
 }
 
@@ -360,28 +371,12 @@ async fn an_ssh_recording_is_found_by_its_text_and_downloads_as_asciicast(backen
     })
     .await;
     let sid = launched["id"].as_str().unwrap().to_owned();
-    let mut v = StreamViewer::connect(
-        launched["stream_url"].as_str().unwrap(),
-        &oriel.cert(),
-        Some(&oriel.origin()),
-    )
-    .await
-    .unwrap();
-    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
-        .await
-        .unwrap();
-    assert!(v.hello.is_some(), "{:?}", v.end);
+    let mut v = watch(&oriel, &launched).await;
     v.pump(Duration::from_secs(2)).await.unwrap();
     // The output (42) is not what was typed: the text is the shell's.
     type_keys(&mut v, "echo Needle-$((6*7))-Found\n").await;
     v.pump(Duration::from_secs(2)).await.unwrap();
-    let status = api
-        .request("DELETE", &format!("/api/v1/sessions/{sid}"), None)
-        .await
-        .unwrap()
-        .status;
-    assert_eq!(status, 204);
-    v.wait_closed(Duration::from_secs(5)).await.unwrap();
+    end_session(&api, &sid, v).await;
 
     blocking(move || {
         let rec = wait_recording(&api, &sid);

@@ -7,7 +7,7 @@ use crate::api::openapi::schemas;
 use crate::audit::Audit;
 use crate::error::{ApiError, query_rejection};
 use crate::service::Authed;
-use crate::time::{parse_rfc3339, rfc3339};
+use crate::time::rfc3339;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -100,14 +100,6 @@ pub(crate) struct AuditQuery {
 }
 
 fn filter(q: &AuditQuery) -> Result<AuditFilter<'_>, ApiError> {
-    let time = |s: &Option<String>, name: &str| {
-        s.as_deref()
-            .map(|v| {
-                parse_rfc3339(v)
-                    .ok_or_else(|| ApiError::invalid(format!("{name} must be an RFC 3339 time")))
-            })
-            .transpose()
-    };
     if let Some(o) = &q.outcome
         && o != "success"
         && o != "failure"
@@ -129,8 +121,8 @@ fn filter(q: &AuditQuery) -> Result<AuditFilter<'_>, ApiError> {
         action: q.action.as_deref(),
         target_id: q.target_id.as_deref(),
         outcome: q.outcome.as_deref(),
-        since: time(&q.since, "since")?,
-        until: time(&q.until, "until")?,
+        since: super::time_param(q.since.as_deref(), "since")?,
+        until: super::time_param(q.until.as_deref(), "until")?,
         before,
     })
 }

@@ -8,7 +8,7 @@ use crate::ControlPlane;
 use crate::api::openapi::responses::{BadRequest, Conflict, NotFound, Unprocessable};
 use crate::error::{ApiError, query_rejection};
 use crate::service::Authed;
-use crate::time::{parse_rfc3339, rfc3339};
+use crate::time::rfc3339;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -175,14 +175,6 @@ pub(crate) async fn list(
     }
     .limit()?;
     let before = q.after.as_deref().map(time_cursor).transpose()?;
-    let time = |s: &Option<String>, name: &str| {
-        s.as_deref()
-            .map(|v| {
-                parse_rfc3339(v)
-                    .ok_or_else(|| ApiError::invalid(format!("{name} must be an RFC 3339 time")))
-            })
-            .transpose()
-    };
     if let Some(kind) = &q.kind
         && !["vnc", "rdp", "ssh", "container"].contains(&kind.as_str())
     {
@@ -201,8 +193,8 @@ pub(crate) async fn list(
         user_id: q.user.as_deref(),
         workspace_id: q.workspace.as_deref(),
         kind: q.kind.as_deref(),
-        from: time(&q.since, "since")?,
-        to: time(&q.until, "until")?,
+        from: super::time_param(q.since.as_deref(), "since")?,
+        to: super::time_param(q.until.as_deref(), "until")?,
         text: q.text.as_deref().filter(|t| !t.is_empty()),
         before,
     };

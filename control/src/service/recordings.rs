@@ -94,6 +94,14 @@ impl ControlPlane {
         Ok(TokenVerifier::new(keys))
     }
 
+    /// The row of recording `id`, or 404.
+    async fn recording_row(&self, id: &str) -> Result<RecordingRecord, ServiceError> {
+        self.store
+            .recording(id)
+            .await?
+            .ok_or(ServiceError::NotFound("recording"))
+    }
+
     fn stored_path(&self, rec: &RecordingRecord) -> Result<PathBuf, ServiceError> {
         Ok(self.recordings_dir()?.join(&rec.path))
     }
@@ -294,11 +302,7 @@ impl ControlPlane {
         id: &str,
     ) -> Result<RecordingRecord, ServiceError> {
         auth.require_reader()?;
-        let mut rec = self
-            .store
-            .recording(id)
-            .await?
-            .ok_or(ServiceError::NotFound("recording"))?;
+        let mut rec = self.recording_row(id).await?;
         let keys = self.recording_verifier().await?;
         let judgement = match self.read_stored(&rec).await {
             Ok(bytes) => tokio::task::spawn_blocking(move || {
@@ -337,11 +341,7 @@ impl ControlPlane {
         view: bool,
     ) -> Result<(RecordingRecord, Vec<u8>), ServiceError> {
         auth.require_reader()?;
-        let rec = self
-            .store
-            .recording(id)
-            .await?
-            .ok_or(ServiceError::NotFound("recording"))?;
+        let rec = self.recording_row(id).await?;
         let bytes = self.read_stored(&rec).await?;
         self.audit(
             Audit::by(
@@ -368,11 +368,7 @@ impl ControlPlane {
         id: &str,
     ) -> Result<(RecordingRecord, String), ServiceError> {
         auth.require_reader()?;
-        let rec = self
-            .store
-            .recording(id)
-            .await?
-            .ok_or(ServiceError::NotFound("recording"))?;
+        let rec = self.recording_row(id).await?;
         let keys = self.recording_verifier().await?;
         let bytes = self.read_stored(&rec).await?;
         let cast = tokio::task::spawn_blocking(move || {
@@ -410,11 +406,7 @@ impl ControlPlane {
         id: &str,
     ) -> Result<(), ServiceError> {
         auth.require_admin()?;
-        let rec = self
-            .store
-            .recording(id)
-            .await?
-            .ok_or(ServiceError::NotFound("recording"))?;
+        let rec = self.recording_row(id).await?;
         self.remove_recording(&rec).await?;
         self.audit(
             Audit::by(auth, "recording.delete")

@@ -382,9 +382,6 @@ impl ControlPlane {
             .store
             .transition(&s.id, SessionState::Ending, now, None)
             .await?;
-        if s.agent_id.is_some() {
-            self.fleet_changed();
-        }
         // Revoked for every gateway (reconnections included), then the
         // gateways told to close its streams now.
         let revoked_until = self.revocation_until(s.token_expires_at);
@@ -400,7 +397,14 @@ impl ControlPlane {
         }
         // Refuse its tokens a little past their expiry, to cover clock skew.
         let until = (revoked_until / 1000) as u64;
-        match self.gateways.end_session(&s.id, until).await {
+        let confirmed = self.gateways.end_session(&s.id, until).await;
+        // Only then is a container session's agent told to remove its
+        // container: its viewers are told the session ended (END 4000),
+        // not that the remote system went away.
+        if s.agent_id.is_some() {
+            self.fleet_changed();
+        }
+        match confirmed {
             Ok(streams) => {
                 if ending.is_some() || s.state == SessionState::Ending {
                     self.store
