@@ -870,16 +870,7 @@ fn wait_state(api: &Api, id: &str, state: &str) -> Value {
 }
 
 async fn connect(oriel: &Oriel, launched: &Value) -> StreamViewer {
-    let mut v = StreamViewer::connect(
-        launched["stream_url"].as_str().unwrap(),
-        &oriel.cert(),
-        Some(&oriel.origin()),
-    )
-    .await
-    .unwrap();
-    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
-        .await
-        .unwrap();
+    let v = support::open_viewer(&oriel.cert(), &oriel.origin(), launched, 0).await;
     assert!(v.hello.is_some(), "{:?}\n{}", v.end, oriel.log_tail(30));
     v
 }

@@ -150,17 +150,7 @@ async fn recording_failure_recorded(api: &support::Api, sid: &str) {
 }
 
 async fn viewer(oriel: &Oriel, launched: &Value) -> StreamViewer {
-    let mut v = StreamViewer::connect(
-        launched["stream_url"].as_str().unwrap(),
-        &oriel.cert(),
-        Some(&oriel.origin()),
-    )
-    .await
-    .unwrap();
-    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
-        .await
-        .unwrap();
-    v
+    support::open_viewer(&oriel.cert(), &oriel.origin(), launched, 0).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

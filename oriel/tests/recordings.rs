@@ -79,16 +79,7 @@ async fn desktop() -> (VncDisplay, oriel_testkit::Xterm) {
 
 /// A viewer of `launched`, after HELLO.
 async fn watch(oriel: &Deployment, launched: &Value) -> StreamViewer {
-    let mut v = StreamViewer::connect(
-        launched["stream_url"].as_str().unwrap(),
-        &oriel.cert(),
-        Some(&oriel.origin()),
-    )
-    .await
-    .unwrap();
-    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
-        .await
-        .unwrap();
+    let v = support::open_viewer(&oriel.cert(), &oriel.origin(), launched, 0).await;
     assert!(v.hello.is_some(), "{:?}", v.end);
     v
 }

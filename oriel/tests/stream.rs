@@ -57,18 +57,7 @@ pub async fn wait_until_exact(
 
 /// A viewer of a launched session, offering `caps`, after HELLO.
 async fn open_viewer(oriel: &Oriel, launched: &serde_json::Value, caps: u32) -> StreamViewer {
-    let mut v = StreamViewer::connect(
-        launched["stream_url"].as_str().unwrap(),
-        &oriel.cert(),
-        Some(&oriel.origin()),
-    )
-    .await
-    .unwrap();
-    v.capabilities = caps;
-    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
-        .await
-        .unwrap();
-    v
+    support::open_viewer(&oriel.cert(), &oriel.origin(), launched, caps).await
 }
 
 struct Setup {

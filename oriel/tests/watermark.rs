@@ -8,7 +8,7 @@
 mod support;
 
 use oriel_core_model::Rect;
-use oriel_testkit::{RgbImage, StreamViewer, VncDisplay, VncOptions, XtermOptions};
+use oriel_testkit::{RgbImage, VncDisplay, VncOptions, XtermOptions};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use support::{Oriel, blocking};
@@ -70,16 +70,7 @@ async fn the_mark_is_in_every_picture_reads_as_the_users_name_and_is_recorded() 
     })
     .await;
     let sid = launched["id"].as_str().unwrap().to_owned();
-    let mut v = StreamViewer::connect(
-        launched["stream_url"].as_str().unwrap(),
-        &oriel.cert(),
-        Some(&oriel.origin()),
-    )
-    .await
-    .unwrap();
-    v.hello(launched["token"].as_str().unwrap(), Duration::from_secs(20))
-        .await
-        .unwrap();
+    let mut v = support::open_viewer(&oriel.cert(), &oriel.origin(), &launched, 0).await;
     let lines = vec![format!("admin {sid}")];
     // The viewer's picture converges to the server's with the mark over it.
     let deadline = Instant::now() + Duration::from_secs(30);

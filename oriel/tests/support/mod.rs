@@ -392,3 +392,29 @@ pub fn cert_sha256(cert: &std::path::Path) -> String {
     assert_eq!(hex.len(), 64, "no certificate in {}", cert.display());
     hex
 }
+
+/// A viewer of a launched session (the API's answer: `stream_url`,
+/// `token`) offering `capabilities`, after its HELLO exchange: look at its
+/// `hello` (or `end`) for how it went.
+pub async fn open_viewer(
+    cert: &std::path::Path,
+    origin: &str,
+    launched: &Value,
+    capabilities: u32,
+) -> oriel_testkit::StreamViewer {
+    let mut v = oriel_testkit::StreamViewer::connect(
+        launched["stream_url"].as_str().expect("a stream_url"),
+        cert,
+        Some(origin),
+    )
+    .await
+    .expect("the stream connects");
+    v.capabilities = capabilities;
+    v.hello(
+        launched["token"].as_str().expect("a token"),
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("the HELLO exchange");
+    v
+}
