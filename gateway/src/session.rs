@@ -69,7 +69,7 @@ pub(crate) enum Inbound {
     /// The recording cannot be written: the session ends (fail closed).
     RecorderFailed(SessionError),
     /// A viewer's file transfer ended (for the recording's event track).
-    File(serde_json::Value),
+    File(crate::sinks::files::FileNote),
     /// Hand a share link's control over or take it back; answers how many
     /// viewers changed.
     LinkControl {

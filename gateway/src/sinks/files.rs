@@ -78,23 +78,33 @@ pub(crate) struct FileService {
 }
 
 /// Where the outcome of every upload and download is told (the session's
-/// recording): a JSON object with the direction, path, size and outcome.
-pub(crate) type FileNotes = Arc<dyn Fn(serde_json::Value) + Send + Sync>;
+/// recording and the control plane's audit log).
+pub(crate) type FileNotes = Arc<dyn Fn(FileNote) + Send + Sync>;
 
-/// The event of a transfer's outcome.
-pub(crate) fn note(
-    direction: &str,
-    path: &str,
-    size: Option<u64>,
-    outcome: &str,
-) -> serde_json::Value {
-    serde_json::json!({
-        "type": "file",
-        "direction": direction,
-        "path": path,
-        "bytes": size,
-        "outcome": outcome,
-    })
+/// The outcome of an upload or a download.
+#[derive(Debug, Clone)]
+pub(crate) struct FileNote {
+    /// `upload` or `download`.
+    pub(crate) direction: &'static str,
+    /// The file's path on the target.
+    pub(crate) path: String,
+    /// Its size, when known.
+    pub(crate) bytes: Option<u64>,
+    /// `done`, or the FILE_ERROR code that refused or stopped it.
+    pub(crate) outcome: &'static str,
+}
+
+impl FileNote {
+    /// The recording's event (docs/recording.md).
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": "file",
+            "direction": self.direction,
+            "path": self.path,
+            "bytes": self.bytes,
+            "outcome": self.outcome,
+        })
+    }
 }
 
 impl Drop for FileService {
@@ -189,9 +199,20 @@ impl FileService {
         }
     }
 
-    fn note_refused(&self, direction: &str, path: &str, size: Option<u64>, code: FileErrorCode) {
+    fn note_refused(
+        &self,
+        direction: &'static str,
+        path: &str,
+        size: Option<u64>,
+        code: FileErrorCode,
+    ) {
         if let Some(notes) = &self.notes {
-            notes(note(direction, path, size, code.as_str()));
+            notes(FileNote {
+                direction,
+                path: path.to_owned(),
+                bytes: size,
+                outcome: code.as_str(),
+            });
         }
     }
 

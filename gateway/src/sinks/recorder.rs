@@ -67,7 +67,7 @@ pub(crate) enum RecorderItem {
     /// An entry of the event track from the core.
     Note(Note),
     /// A file transfer a viewer made.
-    File(serde_json::Value),
+    File(crate::sinks::files::FileNote),
     /// The session is over.
     End(serde_json::Value),
 }
@@ -143,13 +143,15 @@ fn safe_name(id: &str) -> String {
         .collect()
 }
 
-fn note_json(note: &Note) -> serde_json::Value {
+/// A note of the event track as the record it is written as: a JSON
+/// EVENT, or a TERMINAL record.
+fn note_record(note: &Note) -> (RecordKind, Vec<u8>) {
     let decision = |d: &ClipboardDecision| match d {
         ClipboardDecision::Allowed => "allowed",
         ClipboardDecision::Denied => "denied",
         ClipboardDecision::TooLarge => "too_large",
     };
-    match note {
+    let event = match note {
         Note::Key { keysym, down } => json!({"type": "key", "keysym": keysym, "down": down}),
         Note::Buttons { x, y, buttons } => {
             json!({"type": "buttons", "x": x, "y": y, "buttons": buttons})
@@ -192,24 +194,25 @@ fn note_json(note: &Note) -> serde_json::Value {
         Note::Left { sink, label } => {
             json!({"type": "viewer_left", "viewer": sink.get(), "who": label})
         }
-        // Written as TERMINAL records, not events (see `Recorder::write`).
-        Note::TerminalOutput(_) | Note::TerminalGrid { .. } => json!({}),
-    }
-}
-
-/// A terminal note as a TERMINAL record's payload.
-fn terminal_payload(note: &Note) -> Option<Vec<u8>> {
-    match note {
-        Note::TerminalOutput(bytes) => Some(TerminalEntry::Output(bytes.clone()).to_payload()),
-        Note::TerminalGrid { cols, rows } => Some(
-            TerminalEntry::Grid {
-                cols: *cols,
-                rows: *rows,
-            }
-            .to_payload(),
-        ),
-        _ => None,
-    }
+        // The terminal track is not JSON: TERMINAL records.
+        Note::TerminalOutput(bytes) => {
+            return (
+                RecordKind::Terminal,
+                TerminalEntry::Output(bytes.clone()).to_payload(),
+            );
+        }
+        Note::TerminalGrid { cols, rows } => {
+            return (
+                RecordKind::Terminal,
+                TerminalEntry::Grid {
+                    cols: *cols,
+                    rows: *rows,
+                }
+                .to_payload(),
+            );
+        }
+    };
+    (RecordKind::Event, event.to_string().into_bytes())
 }
 
 fn now_us() -> u64 {
@@ -267,16 +270,12 @@ impl Recorder {
                 Ok(frame)
             }
             RecorderItem::Note(note) => {
-                if let Some(payload) = terminal_payload(&note) {
-                    self.record(RecordKind::Terminal, &payload).await?;
-                    return Ok(None);
-                }
-                let json = note_json(&note).to_string();
-                self.record(RecordKind::Event, json.as_bytes()).await?;
+                let (kind, payload) = note_record(&note);
+                self.record(kind, &payload).await?;
                 Ok(None)
             }
-            RecorderItem::File(event) => {
-                self.record(RecordKind::Event, event.to_string().as_bytes())
+            RecorderItem::File(note) => {
+                self.record(RecordKind::Event, note.to_json().to_string().as_bytes())
                     .await?;
                 Ok(None)
             }

@@ -4,7 +4,7 @@
 //! the viewer sends to the session, serves its own file transfers, and
 //! ends with END and a close code.
 
-use super::files::FileService;
+use super::files::{FileNote, FileService};
 use super::{Ending, Outgoing, SINK_QUEUE, client_error, end_of, write_loop};
 use crate::session::{Inbound, upstream};
 use crate::{Gateway, now_secs};
@@ -259,18 +259,17 @@ async fn run(
                 let reporter = gw.reporter.clone();
                 let (sid, sub, name) =
                     (claims.sid.clone(), claims.sub.clone(), claims.name.clone());
-                s.with_notes(Arc::new(move |event: serde_json::Value| {
-                    let text = |k: &str| event[k].as_str().unwrap_or_default().to_owned();
+                s.with_notes(Arc::new(move |note: FileNote| {
                     reporter.report(Report::FileTransfer {
                         sid: sid.clone(),
                         sub: sub.clone(),
                         name: name.clone(),
-                        direction: text("direction"),
-                        path: text("path"),
-                        bytes: event["bytes"].as_u64(),
-                        outcome: text("outcome"),
+                        direction: note.direction.to_owned(),
+                        path: note.path.clone(),
+                        bytes: note.bytes,
+                        outcome: note.outcome.to_owned(),
                     });
-                    record(event);
+                    record(note);
                 }))
             })
         }),

@@ -59,7 +59,12 @@ impl Reply {
                     ServerMessage::FileDone { bytes, .. } => Some(*bytes),
                     _ => self.size,
                 };
-                notes(super::note(self.direction, &self.path, size, outcome));
+                notes(super::FileNote {
+                    direction: self.direction,
+                    path: self.path.clone(),
+                    bytes: size,
+                    outcome,
+                });
             }
         }
         self.finished.store(true, Ordering::Release);
